@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+// InfraStack: a replicated chain-data cluster. No package dependencies by design:
+// everything above the toolchain and liblmdb is written here.
+import PackageDescription
+
+let package = Package(
+    name: "InfraStack",
+    products: [
+        .library(name: "Chain", targets: ["Chain"]),
+        .library(name: "Storage", targets: ["Storage"]),
+        .library(name: "Consensus", targets: ["Consensus"]),
+    ],
+    targets: [
+        // C layer
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // pure layers
+        .target(name: "Chain"),
+        .target(name: "Consensus"),
+        // io layers
+        .target(name: "Storage", dependencies: ["CLMDB"]),
+
+        .testTarget(name: "ChainTests", dependencies: ["Chain"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef INFRASTACK_CLMDB_SHIM_H
+#define INFRASTACK_CLMDB_SHIM_H
+#include <lmdb.h>
+#endif

@@ -1,0 +1,4 @@
+import Testing
+@testable import Chain
+
+@Test func placeholderChain() { #expect(Bool(true)) }

@@ -1,0 +1,4 @@
+import Testing
+@testable import Consensus
+
+@Test func placeholderConsensus() { #expect(Bool(true)) }
