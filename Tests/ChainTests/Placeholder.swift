@@ -1,4 +1,0 @@
-import Testing
-@testable import Chain
-
-@Test func placeholderChain() { #expect(Bool(true)) }
