@@ -35,8 +35,9 @@ public enum BlockVerifier {
 
         check(.headerHash, claimed, header.hash)
 
+        // Header-only answers (no transactions, or hashes only) cannot prove the transactions root.
         let txValues = o.has("transactions") ? try o.array("transactions") : []
-        let fullTransactions = txValues.allSatisfy { $0.objectValue != nil }
+        let fullTransactions = o.has("transactions") && txValues.allSatisfy { $0.objectValue != nil }
         if fullTransactions {
             var envelopes = [[UInt8]]()
             var hashFailures = [String]()
