@@ -22,6 +22,8 @@ let package = Package(
         .target(name: "Consensus"),
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
+        // child process killed mid-write by StorageTests' crash test
+        .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 
         .testTarget(name: "ChainTests", dependencies: ["Chain"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),

@@ -1,0 +1,57 @@
+import CLMDB
+
+/// Every failure the storage layer reports. LMDB failures keep LMDB's own message
+/// (`mdb_strerror`) and the operation that failed, so a log line alone names the problem.
+public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// An LMDB call returned a non-zero code.
+    case lmdb(operation: String, code: Int32, message: String)
+    /// `write` was called on a thread that is already inside a write transaction.
+    /// LMDB would block forever on its own writer lock, so the call is refused instead.
+    case nestedWriteTransaction
+    /// The map is full and cannot grow because the calling thread still holds a read
+    /// transaction (resizing requires that no transaction is active in this process).
+    case mapGrowthBlockedByOpenReadTransaction
+    /// Growing the map further would exceed `Environment.Options.maximumMapSize`.
+    case mapSizeLimitReached(limit: Int)
+    /// The environment was closed before this call.
+    case environmentClosed
+    /// A caller-supplied argument cannot be used, with the reason.
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case let .lmdb(operation, code, message):
+            return "LMDB \(operation) failed: \(message) (code \(code))"
+        case .nestedWriteTransaction:
+            return "a write transaction is already open on this thread; nested write transactions would deadlock and are refused"
+        case .mapGrowthBlockedByOpenReadTransaction:
+            return "the LMDB map is full and cannot grow while this thread holds a read transaction; finish the read before writing"
+        case let .mapSizeLimitReached(limit):
+            return "the LMDB map is full and may not grow beyond the configured maximum of \(limit) bytes"
+        case .environmentClosed:
+            return "the LMDB environment is closed"
+        case let .invalidArgument(reason):
+            return "invalid argument: \(reason)"
+        }
+    }
+
+    /// The LMDB return code, when this error came from LMDB.
+    public var lmdbCode: Int32? {
+        if case let .lmdb(_, code, _) = self { return code }
+        return nil
+    }
+
+    /// True when the write ran out of map space (`MDB_MAP_FULL`), the trigger for growth.
+    public var isMapFull: Bool { lmdbCode == MDB_MAP_FULL }
+}
+
+/// Converts an LMDB return code into a thrown `StorageError` naming `operation`.
+@inline(__always)
+func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(StorageError) {
+    guard code != 0 else { return }
+    throw lmdbError(code, operation())
+}
+
+func lmdbError(_ code: Int32, _ operation: String) -> StorageError {
+    .lmdb(operation: operation, code: code, message: String(cString: mdb_strerror(code)))
+}
