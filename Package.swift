@@ -25,6 +25,9 @@ let package = Package(
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 
+        // benchmarks (run from bench/)
+        .executableTarget(name: "chain-bench", dependencies: ["Chain"], path: "Sources/ChainBench"),
+
         .testTarget(name: "ChainTests", dependencies: ["Chain"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),

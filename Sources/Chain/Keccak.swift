@@ -115,61 +115,38 @@ public struct Keccak256: Sendable {
         0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
     ]
 
-    /// Keccak-f[1600]. Straight-line rho/pi so the hot loop touches no tables but the round constant.
+    /// Keccak-f[1600], the 25 lanes held in locals so the optimizer keeps them in registers.
     private static func permute(_ a: UnsafeMutablePointer<UInt64>) {
-        roundConstants.withUnsafeBufferPointer { rc in
-            for round in 0..<24 {
-                // theta
-                let c0 = a[0] ^ a[5] ^ a[10] ^ a[15] ^ a[20]
-                let c1 = a[1] ^ a[6] ^ a[11] ^ a[16] ^ a[21]
-                let c2 = a[2] ^ a[7] ^ a[12] ^ a[17] ^ a[22]
-                let c3 = a[3] ^ a[8] ^ a[13] ^ a[18] ^ a[23]
-                let c4 = a[4] ^ a[9] ^ a[14] ^ a[19] ^ a[24]
-                let d0 = c4 ^ rotl(c1, 1), d1 = c0 ^ rotl(c2, 1), d2 = c1 ^ rotl(c3, 1)
-                let d3 = c2 ^ rotl(c4, 1), d4 = c3 ^ rotl(c0, 1)
-                var y = 0
-                while y < 25 {
-                    a[y] ^= d0; a[y + 1] ^= d1; a[y + 2] ^= d2; a[y + 3] ^= d3; a[y + 4] ^= d4
-                    y += 5
-                }
-                // rho and pi
-            var t = a[1], u: UInt64 = 0
-            u = a[10]; a[10] = rotl(t, 1); t = u
-            u = a[7]; a[7] = rotl(t, 3); t = u
-            u = a[11]; a[11] = rotl(t, 6); t = u
-            u = a[17]; a[17] = rotl(t, 10); t = u
-            u = a[18]; a[18] = rotl(t, 15); t = u
-            u = a[3]; a[3] = rotl(t, 21); t = u
-            u = a[5]; a[5] = rotl(t, 28); t = u
-            u = a[16]; a[16] = rotl(t, 36); t = u
-            u = a[8]; a[8] = rotl(t, 45); t = u
-            u = a[21]; a[21] = rotl(t, 55); t = u
-            u = a[24]; a[24] = rotl(t, 2); t = u
-            u = a[4]; a[4] = rotl(t, 14); t = u
-            u = a[15]; a[15] = rotl(t, 27); t = u
-            u = a[23]; a[23] = rotl(t, 41); t = u
-            u = a[19]; a[19] = rotl(t, 56); t = u
-            u = a[13]; a[13] = rotl(t, 8); t = u
-            u = a[12]; a[12] = rotl(t, 25); t = u
-            u = a[2]; a[2] = rotl(t, 43); t = u
-            u = a[20]; a[20] = rotl(t, 62); t = u
-            u = a[14]; a[14] = rotl(t, 18); t = u
-            u = a[22]; a[22] = rotl(t, 39); t = u
-            u = a[9]; a[9] = rotl(t, 61); t = u
-            u = a[6]; a[6] = rotl(t, 20); t = u
-            u = a[1]; a[1] = rotl(t, 44); t = u
-                // chi
-                y = 0
-                while y < 25 {
-                    let b0 = a[y], b1 = a[y + 1], b2 = a[y + 2], b3 = a[y + 3], b4 = a[y + 4]
-                    a[y] = b0 ^ (~b1 & b2); a[y + 1] = b1 ^ (~b2 & b3); a[y + 2] = b2 ^ (~b3 & b4)
-                    a[y + 3] = b3 ^ (~b4 & b0); a[y + 4] = b4 ^ (~b0 & b1)
-                    y += 5
-                }
-                // iota
-                a[0] ^= rc[round]
-            }
+        var s0 = a[0]; var s1 = a[1]; var s2 = a[2]; var s3 = a[3]; var s4 = a[4]; var s5 = a[5]; var s6 = a[6]; var s7 = a[7]; var s8 = a[8]; var s9 = a[9]; var s10 = a[10]; var s11 = a[11]; var s12 = a[12]; var s13 = a[13]; var s14 = a[14]; var s15 = a[15]; var s16 = a[16]; var s17 = a[17]; var s18 = a[18]; var s19 = a[19]; var s20 = a[20]; var s21 = a[21]; var s22 = a[22]; var s23 = a[23]; var s24 = a[24]
+        for round in 0..<24 {
+            let c0 = s0 ^ s5 ^ s10 ^ s15 ^ s20
+            let c1 = s1 ^ s6 ^ s11 ^ s16 ^ s21
+            let c2 = s2 ^ s7 ^ s12 ^ s17 ^ s22
+            let c3 = s3 ^ s8 ^ s13 ^ s18 ^ s23
+            let c4 = s4 ^ s9 ^ s14 ^ s19 ^ s24
+            let d0 = c4 ^ rotl(c1, 1)
+            let d1 = c0 ^ rotl(c2, 1)
+            let d2 = c1 ^ rotl(c3, 1)
+            let d3 = c2 ^ rotl(c4, 1)
+            let d4 = c3 ^ rotl(c0, 1)
+            s0 ^= d0; s1 ^= d1; s2 ^= d2; s3 ^= d3; s4 ^= d4
+            s5 ^= d0; s6 ^= d1; s7 ^= d2; s8 ^= d3; s9 ^= d4
+            s10 ^= d0; s11 ^= d1; s12 ^= d2; s13 ^= d3; s14 ^= d4
+            s15 ^= d0; s16 ^= d1; s17 ^= d2; s18 ^= d3; s19 ^= d4
+            s20 ^= d0; s21 ^= d1; s22 ^= d2; s23 ^= d3; s24 ^= d4
+            let b0 = s0; let b1 = rotl(s6, 44); let b2 = rotl(s12, 43); let b3 = rotl(s18, 21); let b4 = rotl(s24, 14)
+            let b5 = rotl(s3, 28); let b6 = rotl(s9, 20); let b7 = rotl(s10, 3); let b8 = rotl(s16, 45); let b9 = rotl(s22, 61)
+            let b10 = rotl(s1, 1); let b11 = rotl(s7, 6); let b12 = rotl(s13, 25); let b13 = rotl(s19, 8); let b14 = rotl(s20, 18)
+            let b15 = rotl(s4, 27); let b16 = rotl(s5, 36); let b17 = rotl(s11, 10); let b18 = rotl(s17, 15); let b19 = rotl(s23, 56)
+            let b20 = rotl(s2, 62); let b21 = rotl(s8, 55); let b22 = rotl(s14, 39); let b23 = rotl(s15, 41); let b24 = rotl(s21, 2)
+            s0 = b0 ^ (~b1 & b2); s1 = b1 ^ (~b2 & b3); s2 = b2 ^ (~b3 & b4); s3 = b3 ^ (~b4 & b0); s4 = b4 ^ (~b0 & b1)
+            s5 = b5 ^ (~b6 & b7); s6 = b6 ^ (~b7 & b8); s7 = b7 ^ (~b8 & b9); s8 = b8 ^ (~b9 & b5); s9 = b9 ^ (~b5 & b6)
+            s10 = b10 ^ (~b11 & b12); s11 = b11 ^ (~b12 & b13); s12 = b12 ^ (~b13 & b14); s13 = b13 ^ (~b14 & b10); s14 = b14 ^ (~b10 & b11)
+            s15 = b15 ^ (~b16 & b17); s16 = b16 ^ (~b17 & b18); s17 = b17 ^ (~b18 & b19); s18 = b18 ^ (~b19 & b15); s19 = b19 ^ (~b15 & b16)
+            s20 = b20 ^ (~b21 & b22); s21 = b21 ^ (~b22 & b23); s22 = b22 ^ (~b23 & b24); s23 = b23 ^ (~b24 & b20); s24 = b24 ^ (~b20 & b21)
+            s0 ^= roundConstants[round]
         }
+        a[0] = s0; a[1] = s1; a[2] = s2; a[3] = s3; a[4] = s4; a[5] = s5; a[6] = s6; a[7] = s7; a[8] = s8; a[9] = s9; a[10] = s10; a[11] = s11; a[12] = s12; a[13] = s13; a[14] = s14; a[15] = s15; a[16] = s16; a[17] = s17; a[18] = s18; a[19] = s19; a[20] = s20; a[21] = s21; a[22] = s22; a[23] = s23; a[24] = s24
     }
 }
 
