@@ -27,6 +27,7 @@ let package = Package(
 
         // benchmarks (run from bench/)
         .executableTarget(name: "chain-bench", dependencies: ["Chain"], path: "Sources/ChainBench"),
+        .executableTarget(name: "storage-bench", dependencies: ["Storage"], path: "Sources/StorageBench"),
 
         .testTarget(name: "ChainTests", dependencies: ["Chain"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),
