@@ -14,6 +14,8 @@ import Synchronization
 /// enlarged once no transaction is active in this process, and the write closure runs
 /// again from the start. Write closures must therefore keep side effects outside the
 /// database idempotent, and must not swallow `StorageError`s thrown by the transaction.
+/// Growth waits for every read transaction in the process to finish, so a thread must
+/// not block on another thread's write while it holds a read transaction open.
 public final class Environment: @unchecked Sendable {
     public let path: String
     public let options: Options
@@ -39,9 +41,7 @@ public final class Environment: @unchecked Sendable {
     /// itself is created when missing; its parent must exist.
     public init(path: String, options: Options = Options()) throws(StorageError) {
         try options.validate()
-        if !options.readOnly, mkdir(path, 0o755) != 0, errno != EEXIST {
-            throw .lmdb(operation: "mkdir(\(path))", code: errno, message: String(cString: strerror(errno)))
-        }
+        if !options.readOnly { try createDirectoryIfMissing(path) }
         var created: OpaquePointer?
         try check(mdb_env_create(&created), "mdb_env_create")
         guard let env = created else { throw .invalidArgument("mdb_env_create returned no environment") }
@@ -239,9 +239,7 @@ public final class Environment: @unchecked Sendable {
         guard !isWriterThread else {
             throw StorageError.invalidArgument("backup cannot run inside a write transaction")
         }
-        if mkdir(destination, 0o755) != 0, errno != EEXIST {
-            throw StorageError.lmdb(operation: "mkdir(\(destination))", code: errno, message: String(cString: strerror(errno)))
-        }
+        try createDirectoryIfMissing(destination)
         try withTransactionSlot {
             try check(mdb_env_copy2(handle, destination, compact ? UInt32(MDB_CP_COMPACT) : 0), "mdb_env_copy2(\(destination))")
         }

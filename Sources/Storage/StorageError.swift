@@ -1,10 +1,13 @@
 import CLMDB
+import Glibc
 
 /// Every failure the storage layer reports. LMDB failures keep LMDB's own message
 /// (`mdb_strerror`) and the operation that failed, so a log line alone names the problem.
 public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An LMDB call returned a non-zero code.
     case lmdb(operation: String, code: Int32, message: String)
+    /// A file-system call made on LMDB's behalf (creating directories) failed with `errno`.
+    case system(operation: String, code: Int32, message: String)
     /// `write` was called on a thread that is already inside a write transaction.
     /// LMDB would block forever on its own writer lock, so the call is refused instead.
     case nestedWriteTransaction
@@ -22,6 +25,8 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .lmdb(operation, code, message):
             return "LMDB \(operation) failed: \(message) (code \(code))"
+        case let .system(operation, code, message):
+            return "\(operation) failed: \(message) (errno \(code))"
         case .nestedWriteTransaction:
             return "a write transaction is already open on this thread; nested write transactions would deadlock and are refused"
         case .mapGrowthBlockedByOpenReadTransaction:
@@ -50,6 +55,13 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
 func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(StorageError) {
     guard code != 0 else { return }
     throw lmdbError(code, operation())
+}
+
+/// Creates directory `path` unless it already exists; LMDB expects it to be there.
+func createDirectoryIfMissing(_ path: String) throws(StorageError) {
+    guard mkdir(path, 0o755) != 0, errno != EEXIST else { return }
+    let code = errno
+    throw .system(operation: "mkdir(\(path))", code: code, message: String(cString: strerror(code)))
 }
 
 func lmdbError(_ code: Int32, _ operation: String) -> StorageError {

@@ -57,6 +57,16 @@ import Testing
         }
     }
 
+    @Test func backupIntoAnOccupiedDirectoryNamesTheProblem() throws {
+        try withTemporaryEnvironment { environment, directory in
+            let destination = directory.subpath("twice")
+            try environment.backup(to: destination)
+            let error = #expect(throws: StorageError.self) { try environment.backup(to: destination) }
+            let text = error.map(String.init(describing:)) ?? ""
+            #expect(text.contains("mdb_env_copy2(\(destination))") && text.contains("File exists"), "\(text)")
+        }
+    }
+
     @Test func backupRefusesToRunInsideAWriteTransaction() throws {
         try withTemporaryEnvironment { environment, directory in
             try environment.write { _ throws in

@@ -68,7 +68,8 @@ import Testing
             let missing = #expect(throws: StorageError.self) {
                 _ = try Environment(path: "/nonexistent-parent/env")
             }
-            #expect(missing?.description.contains("/nonexistent-parent/env") == true)
+            #expect(missing == .system(operation: "mkdir(/nonexistent-parent/env)", code: ENOENT, message: String(cString: strerror(ENOENT))))
+            #expect(missing?.description.contains("mkdir(/nonexistent-parent/env) failed: No such file or directory") == true, "\(missing.map(String.init(describing:)) ?? "")")
         }
     }
 
@@ -80,6 +81,40 @@ import Testing
                 #expect(throws: StorageError.self) { try environment.table("late") }
             }
         }
+    }
+
+    /// MDB_NOTLS lets one thread hold several read transactions, each its own snapshot.
+    @Test func nestedReadsOnOneThreadAreIndependentSnapshots() throws {
+        try withTemporaryEnvironment { environment, _ in
+            let table = try environment.table("t")
+            try environment.write { txn throws in try txn.put(table, [1], [1]) }
+            try environment.read { outer throws in
+                runOnThreads(1) { _ in
+                    try! environment.write { txn throws in try txn.put(table, [1], [2]) }
+                }
+                try environment.read { inner throws in
+                    #expect(try inner.get(table, [1]) == [2], "a new read sees the later commit")
+                }
+                #expect(try outer.get(table, [1]) == [1], "the older snapshot is unchanged")
+            }
+        }
+    }
+
+    @Test func unsafeModesAreOptInAndValidated() throws {
+        #expect(Environment.Options().unsafeModes.isEmpty, "durable by default")
+        var fast = Environment.Options()
+        fast.unsafeModes = [.noSync, .noMetaSync, .writeMap, .mapAsync]
+        try withTemporaryEnvironment(options: fast) { environment, _ in
+            let table = try environment.table("t")
+            try environment.write { txn throws in try txn.put(table, [1], [1]) }
+            #expect(try environment.read { txn throws in try txn.get(table, [1]) } == [1])
+        }
+        var inconsistent = Environment.Options()
+        inconsistent.unsafeModes = [.mapAsync]
+        #expect(throws: StorageError.self) { try withTemporaryEnvironment(options: inconsistent) { _, _ in } }
+        var backwards = Environment.Options()
+        backwards.maximumMapSize = backwards.mapSize - 1
+        #expect(throws: StorageError.self) { try withTemporaryEnvironment(options: backwards) { _, _ in } }
     }
 
     @Test func closedEnvironmentRefusesTransactions() throws {
