@@ -17,11 +17,13 @@ let package = Package(
             pkgConfig: "lmdb",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        .systemLibrary(name: "CEpoll"),
         // pure layers
         .target(name: "Chain"),
         .target(name: "Consensus"),
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
+        .target(name: "Net", dependencies: ["CEpoll"]),
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 
@@ -31,6 +33,7 @@ let package = Package(
 
         .testTarget(name: "ChainTests", dependencies: ["Chain"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "Chain"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,176 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// A blocking HTTP/1.1 client with one kept-alive connection, for CLIs, tests and the
+/// upstream fetcher. Not thread-safe: use one client per thread.
+public final class HTTPClient {
+    public struct Response: Sendable {
+        public let status: Int
+        public let headers: [(name: String, value: String)]
+        public let body: [UInt8]
+        public func header(_ name: String) -> String? {
+            let l = name.lowercased()
+            return headers.first { $0.name.lowercased() == l }?.value
+        }
+        public var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public let endpoint: SocketAddress
+    public var timeoutMillis: Int
+    private var fd: Int32 = -1
+    private var buffer: [UInt8] = []
+
+    /// `url` is "http://host:port" (a path part is ignored; pass paths per request).
+    public init(url: String, timeoutMillis: Int = 10_000) throws(NetError) {
+        guard url.hasPrefix("http://") else { throw NetError("endpoint \"\(url)\" must start with http://") }
+        let hostPort = url.dropFirst(7).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        endpoint = try SocketAddress(parsing: hostPort.contains(":") ? hostPort : hostPort + ":80")
+        self.timeoutMillis = timeoutMillis
+    }
+
+    public init(address: SocketAddress, timeoutMillis: Int = 10_000) {
+        endpoint = address
+        self.timeoutMillis = timeoutMillis
+    }
+
+    deinit { if fd >= 0 { Glibc.close(fd) } }
+
+    public func close() {
+        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        buffer.removeAll()
+    }
+
+    /// Sends one request and reads the whole response. A request on a reused connection
+    /// that finds it closed by the server is retried once on a new connection.
+    public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws -> Response {
+        let reused = fd >= 0
+        do {
+            return try attempt(method, path, headers: headers, body: body)
+        } catch let e as NetError where reused && e.description.hasPrefix("connection closed") {
+            close()
+            return try attempt(method, path, headers: headers, body: body)
+        } catch let e as SocketError where reused && (e.errno == EPIPE || e.errno == ECONNRESET) {
+            close()
+            return try attempt(method, path, headers: headers, body: body)
+        }
+    }
+
+    public func get(_ path: String, headers: [(String, String)] = []) throws -> Response { try request("GET", path, headers: headers) }
+
+    public func post(_ path: String, json: String, headers: [(String, String)] = []) throws -> Response {
+        try request("POST", path, headers: [("Content-Type", "application/json")] + headers, body: Array(json.utf8))
+    }
+
+    private func attempt(_ method: String, _ path: String, headers: [(String, String)], body: [UInt8]) throws -> Response {
+        if fd < 0 {
+            fd = try Socket.connectBlocking(to: endpoint, timeoutMillis: Int32(timeoutMillis))
+            Socket.setTimeouts(fd, millis: timeoutMillis)
+            buffer.removeAll()
+        }
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(endpoint)\r\n"
+        for (n, v) in headers { head += "\(n): \(v)\r\n" }
+        if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
+        head += "\r\n"
+        do {
+            try sendAll(Array(head.utf8) + body)
+            let r = try readResponse(headOnly: method == "HEAD")
+            if r.header("Connection")?.lowercased() == "close" { close() }
+            return r
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private func sendAll(_ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN { throw NetError("send to \(endpoint) timed out after \(timeoutMillis) ms") }
+                throw SocketError("send", detail: "to \(endpoint)")
+            }
+            off += n
+        }
+    }
+
+    /// Reads more bytes into the buffer; false at end of stream.
+    private func fill() throws -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { buffer.append(contentsOf: chunk[0..<n]); return true }
+            if n == 0 { return false }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw NetError("no response from \(endpoint) within \(timeoutMillis) ms") }
+            throw SocketError("recv", detail: "from \(endpoint)")
+        }
+    }
+
+    private func readLine() throws -> String {
+        while true {
+            if let i = findCRLF() {
+                let line = String(decoding: buffer[0..<i], as: UTF8.self)
+                buffer.removeFirst(i + 2)
+                return line
+            }
+            guard try fill() else { throw NetError("connection closed by \(endpoint) before the response was complete") }
+        }
+    }
+
+    private func findCRLF() -> Int? {
+        guard buffer.count >= 2 else { return nil }
+        for i in 0..<(buffer.count - 1) where buffer[i] == 0x0d && buffer[i + 1] == 0x0a { return i }
+        return nil
+    }
+
+    private func readExactly(_ n: Int) throws -> [UInt8] {
+        while buffer.count < n {
+            guard try fill() else { throw NetError("connection closed by \(endpoint) before the response was complete") }
+        }
+        let out = Array(buffer[0..<n])
+        buffer.removeFirst(n)
+        return out
+    }
+
+    private func readResponse(headOnly: Bool) throws -> Response {
+        let statusLine = try readLine()
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
+            throw NetError("malformed status line from \(endpoint): \(statusLine.prefix(80))")
+        }
+        var headers = [(name: String, value: String)]()
+        while true {
+            let line = try readLine()
+            if line.isEmpty { break }
+            guard let colon = line.firstIndex(of: ":") else { throw NetError("malformed header from \(endpoint)") }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        func header(_ n: String) -> String? { headers.first { $0.name.lowercased() == n }?.value }
+        var body = [UInt8]()
+        if headOnly || status == 204 || status == 304 || (100..<200).contains(status) {
+        } else if header("transfer-encoding")?.lowercased() == "chunked" {
+            while true {
+                let sizeLine = try readLine()
+                guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { throw NetError("malformed chunk size from \(endpoint)") }
+                if size == 0 {
+                    while try !readLine().isEmpty {}
+                    break
+                }
+                body.append(contentsOf: try readExactly(size))
+                _ = try readExactly(2)
+            }
+        } else if let len = header("content-length"), let n = Int(len) {
+            body = try readExactly(n)
+        } else {
+            while try fill() {}
+            body = buffer
+            buffer.removeAll()
+            close()
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Synchronization
+
+/// An HTTP/1.1 server on one event loop. Connections are non-blocking and cost no
+/// thread; handlers run on a worker pool so a slow handler (a long poll, a wait for
+/// commit) never stalls other connections. Requests on one connection are answered
+/// in order (pipelining): the next request is taken only after the previous response
+/// has been queued.
+public final class HTTPServer: @unchecked Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+
+    public let loop: EventLoop
+    public let limits: HTTPLimits
+    private let listener: TCPListener
+    private let handler: Handler
+    private let workers: DispatchQueue
+    // Loop-confined state.
+    private var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
+    private var draining = false
+    private let openCount = Atomic<Int>(0)
+    private let inFlight = Atomic<Int>(0)
+
+    public var address: SocketAddress { listener.address }
+    public var openConnections: Int { openCount.load(ordering: .relaxed) }
+
+    /// Binds now (errors surface at start); serving begins with `start()`.
+    public init(address: SocketAddress, limits: HTTPLimits = HTTPLimits(), loop: EventLoop, handler: @escaping Handler) throws {
+        self.loop = loop
+        self.limits = limits
+        self.handler = handler
+        self.listener = try TCPListener(address: address, loop: loop)
+        self.workers = DispatchQueue(label: "http-workers", attributes: .concurrent)
+    }
+
+    public func start() {
+        listener.start { [self] conn in self.accepted(conn) }
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to `timeoutMillis`), then closes every connection.
+    public func shutdown(timeoutMillis: Int = 5000) {
+        listener.close()
+        loop.execute { [self] in
+            draining = true
+            for state in connections.values where !state.busy { state.conn.close() }
+        }
+        let deadline = EventLoop.nowMillis() + UInt64(timeoutMillis)
+        while inFlight.load(ordering: .acquiring) > 0 && EventLoop.nowMillis() < deadline { usleep(2000) }
+        let done = DispatchSemaphore(value: 0)
+        loop.execute { [self] in
+            for state in connections.values { state.conn.close() }
+            connections.removeAll()
+            done.signal()
+        }
+        done.wait()
+    }
+
+    private func accepted(_ conn: TCPConnection) {
+        if draining || openCount.load(ordering: .relaxed) >= limits.maxConnections {
+            conn.write(HTTPResponse.text("server is at its connection limit\n", status: 503).serialize(keepAlive: false))
+            conn.closeWhenFlushed()
+            return
+        }
+        openCount.add(1, ordering: .relaxed)
+        let state = HTTPConnectionState(conn: conn, parser: HTTPRequestParser(limits: limits))
+        let id = ObjectIdentifier(conn)
+        connections[id] = state
+        conn.onRead = { [weak self, weak state] bytes in
+            guard let self, let state else { return }
+            state.parser.feed(bytes)
+            self.process(state)
+        }
+        conn.onClose = { [weak self, weak state] _ in
+            guard let self else { return }
+            self.openCount.subtract(1, ordering: .relaxed)
+            if let state, let t = state.timer { self.loop.cancelTimer(t) }
+            self.connections[id] = nil
+        }
+        conn.onDrained = { [weak self, weak state] in
+            guard let self, let state else { return }
+            state.conn.resumeReading()
+            self.process(state)
+        }
+        armTimer(state)
+    }
+
+    /// Idle connections close after the idle timeout; a partial request must complete within the request timeout.
+    private func armTimer(_ state: HTTPConnectionState) {
+        if let t = state.timer { loop.cancelTimer(t) }
+        let partial = state.parser.hasPartialRequest
+        let millis = partial ? limits.requestTimeoutMillis : limits.idleTimeoutMillis
+        state.timer = loop.schedule(afterMillis: millis) { [weak self, weak state] in
+            guard let self, let state, !state.conn.isClosed, !state.busy else { return }
+            state.timer = nil
+            if state.parser.hasPartialRequest {
+                self.fail(state, HTTPParseError(status: 408, message: "request not completed within \(self.limits.requestTimeoutMillis) ms"))
+            } else {
+                state.conn.close()
+            }
+        }
+    }
+
+    private func process(_ state: HTTPConnectionState) {
+        guard !state.busy, !state.failed, !state.conn.isClosed else { return }
+        // Backpressure: a client that does not read its responses stops being read.
+        if state.conn.pendingWriteBytes > 1 << 20 { state.conn.pauseReading(); return }
+        let request: HTTPRequest?
+        do { request = try state.parser.next() } catch { fail(state, error); return }
+        guard var req = request else {
+            if state.parser.bufferedBytes > limits.maxHeaderBytes + limits.maxBodyBytes { state.conn.pauseReading() }
+            armTimer(state)
+            return
+        }
+        req.remote = state.conn.remote.description
+        state.busy = true
+        if let t = state.timer { loop.cancelTimer(t); state.timer = nil }
+        inFlight.add(1, ordering: .relaxed)
+        let handler = self.handler
+        let loop = self.loop
+        let box = UncheckedBox(state)
+        let taken = req
+        workers.async { [self] in
+            let req = taken
+            let response = handler(req)
+            loop.execute { [self] in
+                self.inFlight.subtract(1, ordering: .relaxed)
+                let state = box.value
+                state.busy = false
+                guard !state.conn.isClosed else { return }
+                let keep = req.keepAlive && !self.draining && response.header("Connection")?.lowercased() != "close"
+                state.conn.write(response.serialize(keepAlive: keep, headOnly: req.method == "HEAD"))
+                if keep { self.process(state) } else { state.conn.closeWhenFlushed() }
+            }
+        }
+    }
+
+    private func fail(_ state: HTTPConnectionState, _ error: HTTPParseError) {
+        state.failed = true
+        state.conn.pauseReading()
+        let body = "{\"error\":\(jsonQuote(error.message))}\n"
+        state.conn.write(HTTPResponse.json(body, status: error.status).serialize(keepAlive: false))
+        state.conn.closeWhenFlushed()
+    }
+}
+
+/// Per-connection state, confined to the server's loop.
+final class HTTPConnectionState {
+    let conn: TCPConnection
+    var parser: HTTPRequestParser
+    var busy = false
+    /// A protocol error was answered; nothing more is read or processed.
+    var failed = false
+    var timer: UInt64?
+    init(conn: TCPConnection, parser: HTTPRequestParser) { self.conn = conn; self.parser = parser }
+}
+
+/// Carries a loop-confined reference through a worker and back to its loop.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}
+
+/// A JSON string literal for a message (quotes, backslashes and control characters escaped).
+public func jsonQuote(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+        }
+    }
+    return out + "\""
+}
