@@ -24,6 +24,7 @@ let package = Package(
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
         .target(name: "Net", dependencies: ["CEpoll"]),
+        .target(name: "Telemetry"),
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 
