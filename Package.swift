@@ -21,6 +21,8 @@ let package = Package(
         // pure layers
         .target(name: "Chain"),
         .target(name: "Consensus"),
+        // deterministic Raft fault simulator (used by ConsensusTests and raft-soak)
+        .target(name: "ConsensusSim", dependencies: ["Consensus"]),
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
         .target(name: "Net", dependencies: ["CEpoll"]),
@@ -31,9 +33,11 @@ let package = Package(
         // benchmarks (run from bench/)
         .executableTarget(name: "chain-bench", dependencies: ["Chain"], path: "Sources/ChainBench"),
         .executableTarget(name: "storage-bench", dependencies: ["Storage"], path: "Sources/StorageBench"),
+        // Raft fault-schedule soak (run from chaos/)
+        .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim"], path: "Sources/RaftSoak"),
 
         .testTarget(name: "ChainTests", dependencies: ["Chain"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     ],

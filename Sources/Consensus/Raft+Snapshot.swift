@@ -1,0 +1,100 @@
+/// Snapshots: local compaction, chunked transfer to far-behind followers, installation.
+extension Raft {
+    // MARK: Local compaction
+
+    /// The application saved its state at `index` (already applied) as `data`; everything up
+    /// to `index` leaves the log.
+    mutating func compact(index: UInt64, data: [UInt8]) {
+        guard index > log.snapshotIndex else { return }
+        precondition(index <= log.applied, "snapshot at \(index) beyond applied \(log.applied)")
+        let metadata = SnapshotMetadata(index: index, term: log.term(at: index)!, conf: confs.conf(at: index))
+        latestSnapshot = Snapshot(metadata: metadata, data: data)
+        log.compact(to: index)
+        confs.compact(to: index)
+    }
+
+    // MARK: Leader side
+
+    mutating func startSnapshot(progressAt k: Int) {
+        progress[k].becomeSnapshot(index: latestSnapshot.metadata.index)
+        sendSnapshotChunk(progressAt: k)
+    }
+
+    mutating func sendSnapshotChunk(progressAt k: Int) {
+        if progress[k].snapshotIndex != latestSnapshot.metadata.index {
+            // A newer snapshot replaced the one in transit: start over with it.
+            progress[k].becomeSnapshot(index: latestSnapshot.metadata.index)
+        }
+        let data = latestSnapshot.data
+        let offset = min(progress[k].snapshotOffset, data.count)
+        let end = min(offset + config.snapshotChunkBytes, data.count)
+        var chunkMessage = message(.snapshotChunk, to: progress[k].id)
+        chunkMessage.snapshot = SnapshotChunk(
+            metadata: latestSnapshot.metadata, offset: offset, totalSize: data.count, data: Array(data[offset..<end]))
+        send(chunkMessage)
+    }
+
+    mutating func handleSnapshotChunkResponse(_ m: Message, progressAt k: Int) {
+        guard progress[k].state == .snapshot, m.index == progress[k].snapshotIndex else { return }
+        progress[k].snapshotOffset = m.reject ? 0 : Int(m.rejectHint)
+        if progress[k].snapshotOffset < latestSnapshot.data.count || m.reject {
+            sendSnapshotChunk(progressAt: k)
+        }
+        // Once the last chunk is in, the follower answers with an append response.
+    }
+
+    // MARK: Follower side
+
+    mutating func handleSnapshotChunk(_ m: Message) {
+        guard let chunk = m.snapshot else { return }
+        let metadata = chunk.metadata
+        if metadata.index <= log.committed {
+            // We already have everything it covers.
+            incomingSnapshot = nil
+            var reply = message(.appendResponse, to: m.from)
+            reply.index = log.committed
+            send(reply)
+            return
+        }
+        if chunk.offset == 0 && incomingSnapshot?.metadata != metadata {
+            incomingSnapshot = (metadata, [])
+        }
+        var reply = message(.snapshotChunkResponse, to: m.from)
+        reply.index = metadata.index
+        guard var incoming = incomingSnapshot, incoming.metadata == metadata else {
+            reply.reject = true  // a chunk of a snapshot we are not receiving: restart
+            send(reply)
+            return
+        }
+        if chunk.offset == incoming.data.count {
+            incoming.data.append(contentsOf: chunk.data)
+        }
+        if incoming.data.count >= chunk.totalSize {
+            incomingSnapshot = nil
+            install(Snapshot(metadata: metadata, data: incoming.data))
+            var done = message(.appendResponse, to: m.from)
+            done.index = metadata.index
+            send(done)
+            return
+        }
+        incomingSnapshot = incoming
+        reply.rejectHint = UInt64(incoming.data.count)
+        send(reply)
+    }
+
+    /// Adopt a complete snapshot from the leader.
+    mutating func install(_ snapshot: Snapshot) {
+        let metadata = snapshot.metadata
+        if log.matches(index: metadata.index, term: metadata.term) {
+            // Our log already contains the snapshot's last entry, so it agrees with the
+            // leader up to there: just learn the commit and keep the suffix.
+            log.commit(to: metadata.index)
+            return
+        }
+        precondition(role != .leader, "leader replacing its own log with a snapshot")
+        log.restore(index: metadata.index, term: metadata.term)
+        confs.reset(base: metadata.conf)
+        latestSnapshot = snapshot
+        snapshotToInstall = snapshot
+    }
+}

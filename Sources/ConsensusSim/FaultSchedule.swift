@@ -1,0 +1,86 @@
+import Consensus
+
+/// A fault or operator action planned for a tick range. Events that name "the leader" are
+/// resolved when they start, so they stay meaningful after others are removed by shrinking.
+public struct FaultEvent: Sendable, CustomStringConvertible {
+    public enum Kind: Sendable {
+        /// Two sides that cannot talk; `sideA` is a bit set of node positions.
+        case symmetricPartition(sideA: UInt32)
+        /// Messages from `from` to `to` are lost; the reverse direction works.
+        case oneWay(from: Int, to: Int)
+        /// Whoever leads when the event starts is cut off from everyone.
+        case isolateLeader
+        /// Two sides joined only through one bridge node.
+        case bridge(sideA: UInt32, bridge: Int)
+        /// Node crashes (losing unpersisted writes) and restarts when the event ends.
+        case crash(node: Int)
+        /// Whoever leads when the event starts crashes.
+        case crashLeader
+        /// The leader hands leadership to another voter.
+        case transferLeadership
+        /// A membership change: add a learner, promote one, or remove a node.
+        case membershipChange
+        /// The leader removes itself from the cluster.
+        case removeLeader
+    }
+
+    public var start: Int
+    public var duration: Int
+    public var kind: Kind
+
+    public var description: String { "tick \(start)+\(duration): \(kind)" }
+}
+
+/// Network conditions for a whole schedule.
+public struct NetworkProfile: Sendable, CustomStringConvertible {
+    public var dropPercent: Int
+    public var duplicatePercent: Int
+    public var maxDelay: Int
+    /// Chance (percent) of an occasional long delay, which reorders messages badly.
+    public var spikePercent: Int
+
+    public var description: String {
+        "drop \(dropPercent)%, duplicate \(duplicatePercent)%, delay 1...\(maxDelay), spikes \(spikePercent)%"
+    }
+}
+
+enum ScheduleGenerator {
+    static func network(_ rng: inout SplitMix64) -> NetworkProfile {
+        NetworkProfile(
+            dropPercent: [0, 1, 5, 10, 20][rng.below(5)],
+            duplicatePercent: [0, 2, 5][rng.below(3)],
+            maxDelay: 1 + rng.below(3),
+            spikePercent: [0, 1, 3][rng.below(3)])
+    }
+
+    static func events(_ rng: inout SplitMix64, nodes: Int, idCount: Int, ticks: Int) -> [FaultEvent] {
+        var events: [FaultEvent] = []
+        let count = max(1, ticks / 40 + rng.below(max(1, ticks / 40)))
+        for _ in 0..<count {
+            let start = 10 + rng.below(max(1, ticks - 20))
+            let duration = 5 + rng.below(120)
+            let kind: FaultEvent.Kind
+            switch rng.below(100) {
+            case 0..<14: kind = .symmetricPartition(sideA: randomSide(&rng, idCount: idCount))
+            case 14..<24: kind = .oneWay(from: rng.below(idCount), to: rng.below(idCount))
+            case 24..<36: kind = .isolateLeader
+            case 36..<44:
+                let bridge = rng.below(idCount)
+                kind = .bridge(sideA: randomSide(&rng, idCount: idCount) & ~(1 << UInt32(bridge)), bridge: bridge)
+            case 44..<60: kind = .crash(node: rng.below(idCount))
+            case 60..<70: kind = .crashLeader
+            case 70..<78: kind = .transferLeadership
+            case 78..<95: kind = .membershipChange
+            default: kind = .removeLeader
+            }
+            events.append(FaultEvent(start: start, duration: duration, kind: kind))
+        }
+        return events.sorted { $0.start < $1.start }
+    }
+
+    private static func randomSide(_ rng: inout SplitMix64, idCount: Int) -> UInt32 {
+        var side: UInt32 = 0
+        for position in 0..<idCount where rng.chance(1, in: 2) { side |= 1 << UInt32(position) }
+        return side
+    }
+}

@@ -1,0 +1,197 @@
+import Consensus
+
+/// A small cluster driven step by step, for readable scenario tests: the test decides
+/// which links work, when messages move (one hop per `deliverRound`), who crashes and
+/// who campaigns. Ready processing follows the same durability contract as `Simulation`.
+public final class ScriptedCluster {
+    public private(set) var nodes: [NodeID: RawNode] = [:]
+    private var disks: [NodeID: SimDisk] = [:]
+    private var machines: [NodeID: SimStateMachine] = [:]
+    private var incarnation: [NodeID: UInt64] = [:]
+    private var queue: [Message] = []
+    private var cutLinks: Set<[NodeID]> = []
+    private let configure: (inout RaftConfig) -> Void
+    /// Application data applied by each node since it last started, in order.
+    public private(set) var appliedData: [NodeID: [[UInt8]]] = [:]
+    /// Completed reads per node, in order.
+    public private(set) var readStates: [NodeID: [ReadState]] = [:]
+    /// Snapshots each node installed from a leader.
+    public private(set) var snapshotsInstalled: [NodeID: Int] = [:]
+    /// Messages delivered, by kind.
+    public private(set) var delivered: [Message.Kind: Int] = [:]
+    /// Optional hook run on every message about to be delivered: it may rewrite the message
+    /// (e.g. strip entries) and returns false to drop it.
+    public var intercept: ((inout Message) -> Bool)?
+
+    /// `voters` founding members with ids 1...voters, plus `spares` empty nodes that can be
+    /// added later.
+    public init(voters: Int, spares: Int = 0, configure: @escaping (inout RaftConfig) -> Void = { _ in }) {
+        self.configure = configure
+        let founders = (1...voters).map { NodeID($0) }
+        for id in 1...NodeID(voters + spares) {
+            disks[id] = SimDisk(id <= NodeID(voters) ? .bootstrap(voters: founders) : .joining)
+            start(id)
+        }
+    }
+
+    public var ids: [NodeID] { disks.keys.sorted() }
+
+    public func node(_ id: NodeID) -> RawNode { nodes[id]! }
+
+    public func status(_ id: NodeID) -> NodeStatus { nodes[id]!.status }
+
+    public func isUp(_ id: NodeID) -> Bool { nodes[id] != nil }
+
+    /// The live leader with the highest term, if any.
+    public var leader: NodeID? {
+        nodes.values.filter { $0.role == .leader }.max { $0.currentTerm < $1.currentTerm }?.status.id
+    }
+
+    public func stateDigest(_ id: NodeID) -> UInt64 { machines[id]!.digest }
+
+    // MARK: Network
+
+    public func cut(_ a: NodeID, _ b: NodeID) {
+        cutLinks.insert([a, b])
+        cutLinks.insert([b, a])
+    }
+
+    /// Cut every link of `id`.
+    public func isolate(_ id: NodeID) {
+        for other in ids where other != id { cut(id, other) }
+    }
+
+    /// Leave only links inside `group` (and none between it and the rest, or in the rest).
+    public func allowOnly(_ group: Set<NodeID>) {
+        cutLinks.removeAll()
+        for a in ids { for b in ids where a != b && !(group.contains(a) && group.contains(b)) { cut(a, b) } }
+    }
+
+    public func healNetwork() { cutLinks.removeAll() }
+
+    /// Deliver every message currently in flight (one hop); new replies wait for the next
+    /// round. Messages over cut links or to crashed nodes are lost.
+    public func deliverRound() {
+        let batch = queue
+        queue.removeAll()
+        for var message in batch {
+            guard nodes[message.to] != nil, !cutLinks.contains([message.from, message.to]),
+                  intercept?(&message) ?? true else { continue }
+            delivered[message.kind, default: 0] += 1
+            nodes[message.to]!.step(message)
+            processReady(message.to)
+        }
+    }
+
+    /// Deliver rounds until nothing is in flight (bounded).
+    public func settle(maxRounds: Int = 200) {
+        var rounds = 0
+        while !queue.isEmpty && rounds < maxRounds {
+            deliverRound()
+            rounds += 1
+        }
+    }
+
+    /// Advance time on every live node, delivering one round per tick.
+    public func run(ticks: Int) {
+        for _ in 0..<ticks {
+            for id in ids where nodes[id] != nil {
+                nodes[id]!.tick()
+                processReady(id)
+            }
+            deliverRound()
+        }
+    }
+
+    // MARK: Node control
+
+    public func campaign(_ id: NodeID) {
+        nodes[id]!.campaign()
+        processReady(id)
+    }
+
+    /// Campaign and settle until `id` leads (a few attempts, since a first pre-vote round
+    /// may only teach it the current term).
+    @discardableResult
+    public func elect(_ id: NodeID) -> Bool {
+        for _ in 0..<4 {
+            campaign(id)
+            settle()
+            if nodes[id]?.role == .leader { return true }
+        }
+        return false
+    }
+
+    @discardableResult
+    public func propose(_ id: NodeID, _ data: [UInt8]) throws(ProposalError) -> UInt64 {
+        let index = try nodes[id]!.propose(data)
+        processReady(id)
+        return index
+    }
+
+    @discardableResult
+    public func proposeConfChange(_ id: NodeID, _ change: ConfChange) throws(ProposalError) -> UInt64 {
+        let index = try nodes[id]!.proposeConfChange(change)
+        processReady(id)
+        return index
+    }
+
+    public func readIndex(_ id: NodeID, context: UInt64) -> Bool {
+        let accepted = nodes[id]!.readIndex(context: context)
+        processReady(id)
+        return accepted
+    }
+
+    public func transferLeadership(from id: NodeID, to target: NodeID) {
+        nodes[id]!.transferLeadership(to: target)
+        processReady(id)
+    }
+
+    /// The application on `id` snapshots its state and compacts the log.
+    public func compact(_ id: NodeID) {
+        let machine = machines[id]!
+        if let snapshot = nodes[id]!.compact(index: machine.appliedIndex, data: machine.snapshotData()) {
+            disks[id]!.compact(snapshot)
+        }
+    }
+
+    /// Lose the node and everything it had not persisted.
+    public func crash(_ id: NodeID) {
+        nodes[id] = nil
+    }
+
+    public func restart(_ id: NodeID) {
+        precondition(nodes[id] == nil, "node \(id) is running")
+        start(id)
+    }
+
+    private func start(_ id: NodeID) {
+        incarnation[id, default: 0] += 1
+        var config = RaftConfig(id: id, randomSeed: id &* 7919 &+ incarnation[id]!)
+        configure(&config)
+        nodes[id] = RawNode(config: config, restoringFrom: disks[id]!.persisted)
+        machines[id] = SimStateMachine.restore(from: disks[id]!.snapshot.data) ?? SimStateMachine()
+        appliedData[id] = []
+        processReady(id)
+    }
+
+    private func processReady(_ id: NodeID) {
+        guard nodes[id]!.hasReady else { return }
+        let rd = nodes[id]!.ready()
+        if let snapshot = rd.snapshot { disks[id]!.persist(snapshot: snapshot) }
+        disks[id]!.persistEntriesAndHardState(rd)
+        queue.append(contentsOf: rd.messages)
+        if let snapshot = rd.snapshot {
+            machines[id] = SimStateMachine.restore(from: snapshot.data)!
+            snapshotsInstalled[id, default: 0] += 1
+        }
+        for entry in rd.committedEntries {
+            machines[id]!.apply(entry)
+            if entry.kind == .normal && !entry.data.isEmpty { appliedData[id]!.append(entry.data) }
+        }
+        readStates[id, default: []].append(contentsOf: rd.readStates)
+        nodes[id]!.advance(rd)
+        // Advancing may release more work (a leader counting its own durable entries).
+        if nodes[id]!.hasReady { processReady(id) }
+    }
+}

@@ -1,4 +1,0 @@
-import Testing
-@testable import Consensus
-
-@Test func placeholderConsensus() { #expect(Bool(true)) }
