@@ -27,6 +27,9 @@ let package = Package(
         .target(name: "Storage", dependencies: ["CLMDB"]),
         .target(name: "Net", dependencies: ["CEpoll"]),
         .target(name: "Telemetry"),
+        .target(name: "Replication", dependencies: ["Net", "Telemetry"]),
+        // domain / app: the replicated node (composition of the layers above)
+        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain"]),
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 
@@ -39,7 +42,9 @@ let package = Package(
         .testTarget(name: "ChainTests", dependencies: ["Chain"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry"]),
     ],
     swiftLanguageModes: [.v6]
 )

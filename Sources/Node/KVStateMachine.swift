@@ -1,0 +1,170 @@
+import Chain
+import Consensus
+import Storage
+
+/// The replicated state machine the node applies committed entries to: for now a small
+/// key-value store (for testing replication end to end) plus the member directory. The
+/// chain index replaces the key-value part later; the apply contract stays:
+///
+/// Apply is a pure function of (state, entry). Each batch is applied in one LMDB write
+/// transaction that also stores the applied index and the rolling state digest, so a
+/// crash never applies an entry twice or half, and replicas at the same applied index
+/// have the same digest.
+public final class KVStateMachine: Sendable {
+    public enum Command: Equatable, Sendable {
+        case put(key: String, value: [UInt8])
+        /// Where a member can be reached; replicated so every node (and newcomers) knows.
+        case setMember(Member)
+
+        public func encoded() -> [UInt8] {
+            var w = ByteWriter()
+            switch self {
+            case .put(let k, let v): w.u8(1); w.string(k); w.data(v)
+            case .setMember(let m): w.u8(2); w.u64(m.id); w.string(m.raftAddress); w.string(m.httpURL)
+            }
+            return w.bytes
+        }
+
+        public static func decode(_ b: [UInt8]) throws(DecodeError) -> Command {
+            var r = ByteReader(b, what: "command")
+            let op = try r.u8()
+            let c: Command
+            switch op {
+            case 1: c = .put(key: try r.string(), value: try r.data())
+            case 2: c = .setMember(Member(id: try r.u64(), raftAddress: try r.string(), httpURL: try r.string()))
+            default: throw DecodeError("command: unknown operation \(op)")
+            }
+            try r.expectEnd()
+            return c
+        }
+    }
+
+    public struct Member: Equatable, Sendable, Codable {
+        public var id: UInt64
+        public var raftAddress: String
+        public var httpURL: String
+        public init(id: UInt64, raftAddress: String, httpURL: String) { self.id = id; self.raftAddress = raftAddress; self.httpURL = httpURL }
+    }
+
+    let env: Environment
+    let kv: Table
+    let members: Table
+    let meta: Table
+    static let appliedKey = Array("applied".utf8)
+    static let digestKey = Array("digest".utf8)
+    public static let initialDigest = [UInt8](repeating: 0, count: 32)
+
+    public init(env: Environment) throws {
+        self.env = env
+        kv = try env.table("kv")
+        members = try env.table("members")
+        meta = try env.table("app_meta")
+    }
+
+    public struct AppliedState: Equatable, Sendable {
+        public var index: UInt64
+        public var digest: [UInt8]
+    }
+
+    public func applied() throws -> AppliedState {
+        try env.read { txn in try self.applied(txn) }
+    }
+
+    func applied(_ txn: ReadTransaction) throws -> AppliedState {
+        let idx = try txn.get(meta, Self.appliedKey).map { b -> UInt64 in b.reduce(0) { $0 << 8 | UInt64($1) } } ?? 0
+        return AppliedState(index: idx, digest: try txn.get(meta, Self.digestKey) ?? Self.initialDigest)
+    }
+
+    /// Applies committed entries in order, skipping any at or below the applied index
+    /// (a restart may deliver them again). Returns the membership effects for the driver.
+    @discardableResult
+    public func apply(_ entries: [Consensus.Entry]) throws -> [Member] {
+        guard !entries.isEmpty else { return [] }
+        return try env.write { txn in
+            var state = try self.applied(txn)
+            var learned = [Member]()
+            for e in entries where e.index > state.index {
+                precondition(e.index == state.index + 1, "apply out of order: \(e.index) after \(state.index)")
+                if e.kind == .normal && !e.data.isEmpty {
+                    // A command that does not decode is a bug upstream of Raft; it is skipped
+                    // identically on every replica (the digest still covers it).
+                    if let cmd = try? Command.decode(e.data) {
+                        switch cmd {
+                        case .put(let k, let v): try txn.put(self.kv, Array(k.utf8), v)
+                        case .setMember(let m):
+                            try txn.put(self.members, Key(m.id), Command.setMember(m).encoded())
+                            learned.append(m)
+                        }
+                    }
+                }
+                if e.kind == .confChange, let cc = ConfChange(decoding: e.data), cc.kind == .removeNode {
+                    _ = try txn.delete(self.members, Key(cc.node))
+                }
+                var h = Keccak256()
+                h.update(state.digest)
+                var w = ByteWriter(capacity: 17)
+                w.u64(e.index); w.u64(e.term); w.u8(e.kind.rawValue)
+                h.update(w.bytes)
+                h.update(e.data)
+                state = AppliedState(index: e.index, digest: h.finalize())
+            }
+            var w = ByteWriter(); w.u64(state.index)
+            try txn.put(self.meta, Self.appliedKey, w.bytes)
+            try txn.put(self.meta, Self.digestKey, state.digest)
+            return learned
+        }
+    }
+
+    public func get(_ key: String) throws -> [UInt8]? {
+        try env.read { txn in try txn.get(self.kv, Array(key.utf8)) }
+    }
+
+    public func allMembers() throws -> [Member] {
+        try env.read { txn in
+            try txn.entries(in: self.members).compactMap { e -> Member? in
+                if case .setMember(let m) = try Command.decode(e.value) { return m }
+                return nil
+            }
+        }
+    }
+
+    /// The whole state (key-value pairs, members, applied index and digest) as snapshot bytes.
+    public func snapshotData() throws -> (index: UInt64, data: [UInt8]) {
+        try env.read { txn in
+            let st = try self.applied(txn)
+            var w = ByteWriter()
+            w.u64(st.index); w.data(st.digest)
+            let pairs = try txn.entries(in: self.kv)
+            w.u64(UInt64(pairs.count))
+            for p in pairs { w.data(p.key); w.data(p.value) }
+            let ms = try txn.entries(in: self.members)
+            w.u64(UInt64(ms.count))
+            for m in ms { w.data(m.value) }
+            return (st.index, w.bytes)
+        }
+    }
+
+    /// Replaces the whole state with a snapshot received from the leader.
+    public func install(snapshotData data: [UInt8]) throws -> [Member] {
+        var r = ByteReader(data, what: "state snapshot")
+        let index = try r.u64()
+        let digest = try r.data(max: 64)
+        var pairs = [([UInt8], [UInt8])]()
+        for _ in 0..<(try r.u64()) { pairs.append((try r.data(), try r.data())) }
+        var ms = [Member]()
+        for _ in 0..<(try r.u64()) {
+            if case .setMember(let m) = try Command.decode(try r.data()) { ms.append(m) }
+        }
+        try r.expectEnd()
+        try env.write { txn in
+            try txn.clear(self.kv)
+            try txn.clear(self.members)
+            for (k, v) in pairs { try txn.put(self.kv, k, v) }
+            for m in ms { try txn.put(self.members, Key(m.id), Command.setMember(m).encoded()) }
+            var w = ByteWriter(); w.u64(index)
+            try txn.put(self.meta, Self.appliedKey, w.bytes)
+            try txn.put(self.meta, Self.digestKey, digest)
+        }
+        return ms
+    }
+}

@@ -1,0 +1,141 @@
+import Chain
+import Foundation
+import Net
+
+/// A node's configuration, from a JSON file, overridable by flags and environment.
+/// Every field is validated at start; an error names the field and what is wrong.
+///
+/// ```json
+/// {
+///   "nodeId": 1,                      // unique, > 0
+///   "clusterId": "local",             // peers must agree; carried in the peer handshake
+///   "dataDir": "/var/lib/infrastack", // LMDB environment (created if missing)
+///   "raftListen": "127.0.0.1:7001",   // peer port (authenticated with the cluster secret)
+///   "httpListen": "127.0.0.1:8001",   // JSON-RPC, REST, /status, /healthz, /readyz
+///   "secretFile": "/etc/infrastack/secret",  // or "secret"; INFRASTACK_SECRET overrides
+///   "peers": [{"id": 2, "raft": "127.0.0.1:7002", "http": "http://127.0.0.1:8002"}],
+///   "bootstrap": true,                // founding member: start a new cluster from nodeId + peers
+///   "tickMillis": 100, "electionTicks": 10, "heartbeatTicks": 1,
+///   "snapshotEvery": 10000, "mapSizeMiB": 1024, "logLevel": "info"
+/// }
+/// ```
+public struct NodeConfig: Sendable {
+    public struct Peer: Sendable, Equatable {
+        public var id: UInt64
+        public var raft: SocketAddress
+        public var http: String
+    }
+
+    public var nodeId: UInt64 = 0
+    public var clusterId = ""
+    public var dataDir = ""
+    public var raftListen = SocketAddress(host: "127.0.0.1", port: 7001)
+    public var httpListen = SocketAddress(host: "127.0.0.1", port: 8001)
+    public var secret: [UInt8] = []
+    public var peers: [Peer] = []
+    public var bootstrap = true
+    public var tickMillis = 100
+    public var electionTicks = 10
+    public var heartbeatTicks = 1
+    public var snapshotEvery: UInt64 = 10_000
+    public var mapSizeMiB = 1024
+    public var logLevel = "info"
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let field: String
+        public let problem: String
+        public var description: String { "config field \(field): \(problem)" }
+    }
+
+    public init() {}
+
+    /// Parses and validates a config file, then applies overrides (flag name → value).
+    public static func load(path: String, overrides: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NodeConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Invalid(field: "--config", problem: "cannot read \(path)")
+        }
+        let json: JSONValue
+        do { json = try JSON.parse(Array(data)) } catch { throw Invalid(field: "--config", problem: "\(path) is not valid JSON: \(error)") }
+        guard var o = json.objectValue else { throw Invalid(field: "--config", problem: "\(path) must hold a JSON object") }
+        for (k, v) in overrides { o[k] = Self.overrideValue(k, v) }
+        if let s = environment["INFRASTACK_SECRET"], !s.isEmpty { o["secret"] = .string(s); o["secretFile"] = nil }
+        return try parse(o, baseDir: URL(fileURLWithPath: path).deletingLastPathComponent().path)
+    }
+
+    static func overrideValue(_ key: String, _ value: String) -> JSONValue {
+        ["nodeId", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery", "mapSizeMiB"].contains(key) && Int(value) != nil
+            ? .number(value) : (["bootstrap"].contains(key) ? .bool(value == "true") : .string(value))
+    }
+
+    static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
+                                           "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
+                                           "mapSizeMiB", "logLevel"]
+
+    public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
+        for k in o.keys where !knownFields.contains(k) {
+            throw Invalid(field: k, problem: "unknown field (known: \(knownFields.sorted().joined(separator: ", ")))")
+        }
+        var c = NodeConfig()
+        func int(_ k: String, min: Int, max: Int) throws -> Int? {
+            guard let v = o[k] else { return nil }
+            guard case .number(let n) = v, let i = Int(n) else { throw Invalid(field: k, problem: "must be an integer") }
+            guard (min...max).contains(i) else { throw Invalid(field: k, problem: "must be between \(min) and \(max), got \(i)") }
+            return i
+        }
+        func string(_ k: String) throws -> String? {
+            guard let v = o[k] else { return nil }
+            guard let s = v.stringValue else { throw Invalid(field: k, problem: "must be a string") }
+            return s
+        }
+        func address(_ k: String, _ s: String) throws -> SocketAddress {
+            do { return try SocketAddress(parsing: s) } catch { throw Invalid(field: k, problem: error.description) }
+        }
+        guard let id = try int("nodeId", min: 1, max: Int.max) else { throw Invalid(field: "nodeId", problem: "is required (a positive integer)") }
+        c.nodeId = UInt64(id)
+        guard let cid = try string("clusterId"), !cid.isEmpty else { throw Invalid(field: "clusterId", problem: "is required (a non-empty string)") }
+        c.clusterId = cid
+        guard let dir = try string("dataDir"), !dir.isEmpty else { throw Invalid(field: "dataDir", problem: "is required") }
+        c.dataDir = dir.hasPrefix("/") ? dir : baseDir + "/" + dir
+        if let s = try string("raftListen") { c.raftListen = try address("raftListen", s) }
+        if let s = try string("httpListen") { c.httpListen = try address("httpListen", s) }
+        if c.raftListen == c.httpListen && c.raftListen.port != 0 { throw Invalid(field: "httpListen", problem: "must differ from raftListen") }
+        if let s = try string("secret") {
+            c.secret = Array(s.utf8)
+        } else if let f = try string("secretFile") {
+            let path = f.hasPrefix("/") ? f : baseDir + "/" + f
+            guard let d = FileManager.default.contents(atPath: path) else { throw Invalid(field: "secretFile", problem: "cannot read \(path)") }
+            c.secret = Array(String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        }
+        guard c.secret.count >= 16 else { throw Invalid(field: "secret", problem: "is required and must be at least 16 bytes (set secret, secretFile or INFRASTACK_SECRET)") }
+        if let v = o["peers"] {
+            guard let list = v.arrayValue else { throw Invalid(field: "peers", problem: "must be an array") }
+            for (i, p) in list.enumerated() {
+                let f = "peers[\(i)]"
+                guard let po = p.objectValue else { throw Invalid(field: f, problem: "must be an object with id, raft, http") }
+                guard case .number(let n)? = po["id"], let pid = UInt64(n), pid > 0 else { throw Invalid(field: "\(f).id", problem: "must be a positive integer") }
+                guard pid != c.nodeId else { throw Invalid(field: "\(f).id", problem: "\(pid) is this node's own id") }
+                guard !c.peers.contains(where: { $0.id == pid }) else { throw Invalid(field: "\(f).id", problem: "duplicate peer id \(pid)") }
+                guard let raft = po["raft"]?.stringValue else { throw Invalid(field: "\(f).raft", problem: "is required (host:port)") }
+                guard let http = po["http"]?.stringValue, http.hasPrefix("http://") else { throw Invalid(field: "\(f).http", problem: "is required (http://host:port)") }
+                c.peers.append(Peer(id: pid, raft: try address("\(f).raft", raft), http: http))
+            }
+        }
+        if let v = o["bootstrap"] {
+            guard let b = v.boolValue else { throw Invalid(field: "bootstrap", problem: "must be true or false") }
+            c.bootstrap = b
+        }
+        c.tickMillis = try int("tickMillis", min: 10, max: 10_000) ?? c.tickMillis
+        c.electionTicks = try int("electionTicks", min: 3, max: 1000) ?? c.electionTicks
+        c.heartbeatTicks = try int("heartbeatTicks", min: 1, max: 100) ?? c.heartbeatTicks
+        guard c.heartbeatTicks * 2 < c.electionTicks else { throw Invalid(field: "heartbeatTicks", problem: "must be under half of electionTicks (\(c.electionTicks))") }
+        c.snapshotEvery = UInt64(try int("snapshotEvery", min: 10, max: 100_000_000) ?? Int(c.snapshotEvery))
+        c.mapSizeMiB = try int("mapSizeMiB", min: 1, max: 1 << 20) ?? c.mapSizeMiB
+        if let l = try string("logLevel") {
+            guard ["debug", "info", "warn", "error"].contains(l) else { throw Invalid(field: "logLevel", problem: "must be debug, info, warn or error") }
+            c.logLevel = l
+        }
+        return c
+    }
+
+    public var httpURL: String { "http://\(httpListen)" }
+}

@@ -1,0 +1,340 @@
+import Consensus
+import Foundation
+import Net
+import Synchronization
+import Telemetry
+
+/// What the node needs from a peer transport; the TCP `PeerTransport` provides it and
+/// tests may substitute their own.
+public protocol MessageTransport: AnyObject, Sendable {
+    @discardableResult func send(to: UInt64, type: UInt8, payload: [UInt8]) -> Bool
+    func setPeers(_ peers: [UInt64: SocketAddress])
+}
+
+/// Drives a `RawNode` with real time, disk and network. Everything Raft-related runs on
+/// one event loop thread (the transport delivers there too); HTTP handler threads talk
+/// to it through `propose`, `linearizableRead` and `waitApplied`, which block their
+/// caller, never the loop.
+///
+/// Per Ready, strictly in this order: persist (one durable LMDB transaction), send,
+/// install snapshot, apply committed entries (one LMDB transaction with the applied
+/// index and digest), answer reads, advance.
+public final class ReplicatedNode: @unchecked Sendable {
+    public struct Options: Sendable {
+        public var id: UInt64
+        public var tickMillis = 100
+        public var electionTicks = 10
+        public var heartbeatTicks = 1
+        /// Compact the log into a snapshot once this many entries were applied past the last one.
+        public var snapshotEvery: UInt64 = 10_000
+        public var randomSeed: UInt64
+        public init(id: UInt64, randomSeed: UInt64) { self.id = id; self.randomSeed = randomSeed }
+    }
+
+    public enum ProposeOutcome: Equatable, Sendable {
+        case applied(index: UInt64)
+        case notLeader(leader: UInt64)
+        case rejected(String)
+        case timedOut
+    }
+
+    public let options: Options
+    public let loop: EventLoop
+    let store: RaftLogStore
+    public let stateMachine: KVStateMachine
+    let logger: Logger
+    private weak var transport: (any MessageTransport)?
+    private var transportRef: (any MessageTransport)?
+    /// Addresses from the static configuration, merged with replicated member records.
+    private let configuredPeers: [UInt64: SocketAddress]
+
+    // Loop-confined.
+    private var raw: RawNode
+    private var pendingProposals: [UInt64: (term: UInt64, done: @Sendable (ProposeOutcome) -> Void)] = [:]
+    private var pendingReads: [UInt64: (UInt64?) -> Void] = [:]
+    private var nextReadContext: UInt64 = 1
+    private var readyScheduled = false
+    private var lastRole: RaftRole = .follower
+    private var lastLeader: UInt64 = 0
+    private var stopped = false
+
+    // Shared with readers.
+    private let published: Mutex<NodeReport>
+    private let appliedCondition = NSCondition()
+    private var appliedIndexForWaiters: UInt64 = 0
+
+    /// A point-in-time view for /status and metrics.
+    public struct NodeReport: Sendable {
+        public var status: NodeStatus
+        public var appliedIndex: UInt64
+        public var digest: [UInt8]
+        public var peerMatch: [UInt64: UInt64]
+        public var leaderChanges: Int
+    }
+
+    public init(options: Options, store: RaftLogStore, stateMachine: KVStateMachine, bootstrapVoters: [UInt64]?,
+                configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger) throws {
+        self.options = options
+        self.store = store
+        self.stateMachine = stateMachine
+        self.loop = loop
+        self.logger = logger
+        self.configuredPeers = configuredPeers
+        if try store.isEmpty(), let voters = bootstrapVoters {
+            let boot = PersistedState.bootstrap(voters: voters)
+            try store.persist(hardState: boot.hardState, entries: boot.entries, snapshot: nil)
+            logger.info("bootstrapped", [("voters", voters.map(String.init).joined(separator: ","))])
+        }
+        let persisted = try store.load()
+        var applied = try stateMachine.applied()
+        if persisted.snapshot.metadata.index > applied.index {
+            // Crashed after persisting a snapshot but before installing it.
+            _ = try stateMachine.install(snapshotData: persisted.snapshot.data)
+            applied = try stateMachine.applied()
+        }
+        var config = RaftConfig(id: options.id, randomSeed: options.randomSeed)
+        config.electionTicks = options.electionTicks
+        config.heartbeatTicks = options.heartbeatTicks
+        config.applied = applied.index
+        raw = RawNode(config: config, restoringFrom: persisted)
+        appliedIndexForWaiters = applied.index
+        published = Mutex(NodeReport(status: raw.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
+        logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
+                                 ("snapshotIndex", persisted.snapshot.metadata.index), ("entries", persisted.entries.count),
+                                 ("applied", applied.index)])
+    }
+
+    /// Attaches the transport and starts ticking. Call once.
+    public func start(transport: any MessageTransport) {
+        transportRef = transport
+        self.transport = transport
+        loop.execute { [self] in
+            refreshPeers()
+            scheduleTick()
+            scheduleReady()
+        }
+    }
+
+    public func stop() {
+        loop.execute { [self] in stopped = true }
+    }
+
+    /// Delivers a message from the transport (on the loop thread).
+    public func receive(from peer: UInt64, type: UInt8, payload: [UInt8]) {
+        loop.assertInLoop()
+        guard type == RaftMessageCodec.frameType else {
+            logger.warn("unknown message type", [("peer", peer), ("type", type)])
+            return
+        }
+        do {
+            let m = try RaftMessageCodec.decode(payload)
+            guard m.to == options.id, m.from == peer else {
+                logger.warn("misaddressed raft message", [("peer", peer), ("from", m.from), ("to", m.to)])
+                return
+            }
+            raw.step(m)
+            scheduleReady()
+        } catch {
+            logger.warn("undecodable raft message", [("peer", peer), ("error", error)])
+        }
+    }
+
+    // MARK: client-facing (call from any thread but the loop)
+
+    /// Proposes a command and waits until it is applied here (or fails).
+    public func propose(_ command: KVStateMachine.Command, timeoutMillis: Int = 5000) -> ProposeOutcome {
+        submit(timeoutMillis: timeoutMillis) { node, done in
+            do {
+                let index = try node.raw.propose(command.encoded())
+                node.pendingProposals[index] = (node.raw.currentTerm, done)
+                node.scheduleReady()
+            } catch let error as ProposalError {
+                done(Self.outcome(for: error))
+            } catch {
+                done(.rejected("\(error)"))
+            }
+        }
+    }
+
+    public func proposeConfChange(_ change: ConfChange, timeoutMillis: Int = 10_000) -> ProposeOutcome {
+        submit(timeoutMillis: timeoutMillis) { node, done in
+            do {
+                let index = try node.raw.proposeConfChange(change)
+                node.pendingProposals[index] = (node.raw.currentTerm, done)
+                node.scheduleReady()
+            } catch let error as ProposalError {
+                done(Self.outcome(for: error))
+            } catch {
+                done(.rejected("\(error)"))
+            }
+        }
+    }
+
+    public func transferLeadership(to target: UInt64) {
+        loop.execute { [self] in raw.transferLeadership(to: target); scheduleReady() }
+    }
+
+    static func outcome(for error: ProposalError) -> ProposeOutcome {
+        switch error {
+        case .notLeader(let hint): return .notLeader(leader: hint)
+        case .transferInProgress: return .rejected("leadership transfer in progress; retry shortly")
+        case .confChangeInProgress: return .rejected("another membership change is still in progress; retry shortly")
+        case .invalidConfChange: return .rejected("the membership change is not valid for the current configuration")
+        }
+    }
+
+    private func submit(timeoutMillis: Int, _ body: @escaping @Sendable (ReplicatedNode, @escaping @Sendable (ProposeOutcome) -> Void) -> Void) -> ProposeOutcome {
+        precondition(!loop.inLoop, "blocking call on the raft loop")
+        let result = Mutex<ProposeOutcome?>(nil)
+        let sem = DispatchSemaphore(value: 0)
+        loop.execute { [self] in
+            body(self) { outcome in
+                result.withLock { if $0 == nil { $0 = outcome } }
+                sem.signal()
+            }
+        }
+        if sem.wait(timeout: .now() + .milliseconds(timeoutMillis)) == .timedOut { return .timedOut }
+        return result.withLock { $0 } ?? .timedOut
+    }
+
+    /// A linearizable read point (ReadIndex): once it returns an index and the node has
+    /// applied through it, local reads are linearizable. Nil when no leader confirmed in time.
+    public func linearizableReadIndex(timeoutMillis: Int = 3000) -> UInt64? {
+        let result = Mutex<UInt64?>(nil)
+        let sem = DispatchSemaphore(value: 0)
+        loop.execute { [self] in
+            let ctx = nextReadContext
+            nextReadContext += 1
+            pendingReads[ctx] = { idx in result.withLock { $0 = idx }; sem.signal() }
+            if !raw.readIndex(context: ctx) { pendingReads[ctx] = nil; sem.signal() }
+            scheduleReady()
+        }
+        guard sem.wait(timeout: .now() + .milliseconds(timeoutMillis)) == .success, let index = result.withLock({ $0 }) else { return nil }
+        return waitApplied(index, timeoutMillis: timeoutMillis) ? index : nil
+    }
+
+    /// Blocks until this node has applied `index`, up to the timeout.
+    public func waitApplied(_ index: UInt64, timeoutMillis: Int) -> Bool {
+        let deadline = Date().addingTimeInterval(Double(timeoutMillis) / 1000)
+        appliedCondition.lock()
+        defer { appliedCondition.unlock() }
+        while appliedIndexForWaiters < index {
+            if !appliedCondition.wait(until: deadline) { return appliedIndexForWaiters >= index }
+        }
+        return true
+    }
+
+    public var report: NodeReport { published.withLock { $0 } }
+
+    // MARK: loop internals
+
+    private func scheduleTick() {
+        guard !stopped else { return }
+        loop.schedule(afterMillis: options.tickMillis) { [self] in
+            raw.tick()
+            scheduleReady()
+            scheduleTick()
+        }
+    }
+
+    /// Coalesces work: everything stepped or proposed before the loop gets here goes into one Ready.
+    private func scheduleReady() {
+        guard !readyScheduled, !stopped else { return }
+        readyScheduled = true
+        loop.execute { [self] in
+            readyScheduled = false
+            handleReady()
+        }
+    }
+
+    private func handleReady() {
+        while raw.hasReady {
+            let rd = raw.ready()
+            do {
+                try store.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot)
+            } catch {
+                // Continuing would break Raft's promises (a vote or ack without its record). Stop hard.
+                logger.error("persist failed; stopping", [("error", error)])
+                fatalError("raft persist failed: \(error)")
+            }
+            for m in rd.messages {
+                transport?.send(to: m.to, type: RaftMessageCodec.frameType, payload: RaftMessageCodec.encode(m))
+            }
+            do {
+                if let s = rd.snapshot, s.metadata.index > 0 {
+                    _ = try stateMachine.install(snapshotData: s.data)
+                    logger.info("installed snapshot", [("index", s.metadata.index), ("bytes", s.data.count)])
+                    refreshPeers()
+                }
+                let learned = try stateMachine.apply(rd.committedEntries)
+                if !learned.isEmpty || rd.committedEntries.contains(where: { $0.kind == .confChange }) { refreshPeers() }
+            } catch {
+                logger.error("apply failed; stopping", [("error", error)])
+                fatalError("apply failed: \(error)")
+            }
+            for e in rd.committedEntries {
+                if let p = pendingProposals.removeValue(forKey: e.index) {
+                    p.done(e.term == p.term ? .applied(index: e.index) : .rejected("proposal was superseded by a new leader's log; retry"))
+                }
+            }
+            for rs in rd.readStates { pendingReads.removeValue(forKey: rs.context)?(rs.index) }
+            raw.advance(rd)
+            maybeCompact()
+            publish()
+        }
+    }
+
+    private func maybeCompact() {
+        let st = raw.status
+        guard st.applied > st.snapshotIndex + options.snapshotEvery else { return }
+        do {
+            let (index, data) = try stateMachine.snapshotData()
+            if let snap = raw.compact(index: index, data: data) {
+                try store.compact(snapshot: snap)
+                logger.info("compacted log", [("index", index), ("snapshotBytes", data.count)])
+            }
+        } catch {
+            logger.error("compaction failed", [("error", error)])
+        }
+    }
+
+    private func publish() {
+        let st = raw.status
+        let applied = (try? stateMachine.applied()) ?? KVStateMachine.AppliedState(index: st.applied, digest: [])
+        if st.leader != lastLeader || st.role != lastRole {
+            logger.info("role", [("role", "\(st.role)"), ("term", st.term), ("leader", st.leader)])
+            lastLeader = st.leader
+            lastRole = st.role
+            if st.role != .leader {
+                // Reads waiting at a deposed leader can no longer complete.
+                for (_, done) in pendingReads { done(nil) }
+                pendingReads.removeAll()
+            }
+        }
+        let match = raw.peerMatch
+        published.withLock { r in
+            let changed = r.status.leader != st.leader
+            r = NodeReport(status: st, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
+                           leaderChanges: r.leaderChanges + (changed ? 1 : 0))
+        }
+        appliedCondition.lock()
+        appliedIndexForWaiters = applied.index
+        appliedCondition.broadcast()
+        appliedCondition.unlock()
+    }
+
+    /// Peers to connect to: every member of the configuration but us, at the address the
+    /// replicated member directory (or, failing that, the static configuration) gives.
+    private func refreshPeers() {
+        var addresses = configuredPeers
+        for m in (try? stateMachine.allMembers()) ?? [] {
+            if let a = try? SocketAddress(parsing: m.raftAddress) { addresses[m.id] = a }
+        }
+        let conf = raw.configuration
+        var peers = [UInt64: SocketAddress]()
+        for id in conf.members where id != options.id {
+            if let a = addresses[id] { peers[id] = a }
+        }
+        transport?.setPeers(peers)
+    }
+}

@@ -1,0 +1,76 @@
+import Consensus
+import Foundation
+import Storage
+import Testing
+@testable import Node
+
+@Suite struct CodecTests {
+    static func randomMessage(_ rng: inout SystemRandomNumberGenerator) -> Message {
+        var m = Message(kind: Message.Kind(rawValue: UInt8.random(in: 0...12, using: &rng))!, from: .random(in: 1...9, using: &rng),
+                        to: .random(in: 1...9, using: &rng), term: .random(in: 0...1000, using: &rng))
+        m.logTerm = .random(in: 0...1000, using: &rng); m.index = .random(in: 0...UInt64.max, using: &rng)
+        m.commit = .random(in: 0...1000, using: &rng); m.reject = .random(using: &rng)
+        m.rejectHint = .random(in: 0...99, using: &rng); m.hintTerm = .random(in: 0...99, using: &rng); m.context = .random(in: 0...UInt64.max, using: &rng)
+        m.entries = (0..<Int.random(in: 0...4, using: &rng)).map { i in
+            Consensus.Entry(term: 3, index: UInt64(i + 1), kind: Bool.random(using: &rng) ? .normal : .confChange,
+                            data: (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+        }
+        if Bool.random(using: &rng) {
+            m.snapshot = SnapshotChunk(metadata: SnapshotMetadata(index: 9, term: 2, conf: ConfState(voters: [1, 2, 3], learners: [4])),
+                                       offset: 10, totalSize: 30, data: Array(repeating: 7, count: 20))
+        }
+        return m
+    }
+
+    static func same(_ a: Message, _ b: Message) -> Bool {
+        a.kind == b.kind && a.from == b.from && a.to == b.to && a.term == b.term && a.logTerm == b.logTerm && a.index == b.index
+            && a.commit == b.commit && a.reject == b.reject && a.rejectHint == b.rejectHint && a.hintTerm == b.hintTerm
+            && a.context == b.context && a.entries == b.entries && a.snapshot == b.snapshot
+    }
+
+    @Test func messagesRoundTripAndCorruptionNeverCrashes() throws {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let m = Self.randomMessage(&rng)
+            let bytes = RaftMessageCodec.encode(m)
+            #expect(Self.same(try RaftMessageCodec.decode(bytes), m))
+            // Truncations are always rejected; flipped bytes are rejected or decode to something — never a trap.
+            let cut = Int.random(in: 0..<bytes.count, using: &rng)
+            #expect(throws: DecodeError.self) { try RaftMessageCodec.decode(Array(bytes[0..<cut])) }
+            var flipped = bytes
+            flipped[Int.random(in: 0..<bytes.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+            _ = try? RaftMessageCodec.decode(flipped)
+        }
+    }
+
+    @Test func logStorePersistsTruncatesAndCompacts() throws {
+        let env = try Environment(path: temporaryDirectory("logstore"))
+        let store = try RaftLogStore(env: env)
+        #expect(try store.isEmpty())
+        let entries = (1...10).map { Consensus.Entry(term: 1, index: UInt64($0), data: [UInt8($0)]) }
+        try store.persist(hardState: HardState(term: 1, vote: 2, commit: 3), entries: entries, snapshot: nil)
+        var loaded = try store.load()
+        #expect(loaded.entries == entries && loaded.hardState == HardState(term: 1, vote: 2, commit: 3))
+        // A conflicting suffix from index 6 replaces 6...10.
+        let replacement = (6...7).map { Consensus.Entry(term: 2, index: UInt64($0), data: [0xff]) }
+        try store.persist(hardState: nil, entries: replacement, snapshot: nil)
+        loaded = try store.load()
+        #expect(loaded.entries.map(\.index) == Array(1...7) && loaded.entries.last?.term == 2)
+        // Compaction through 4 keeps 5...7 after the snapshot.
+        let snap = Snapshot(metadata: SnapshotMetadata(index: 4, term: 1, conf: ConfState(voters: [1, 2, 3])), data: [1, 2, 3])
+        try store.compact(snapshot: snap)
+        loaded = try store.load()
+        #expect(loaded.snapshot == snap && loaded.entries.map(\.index) == [5, 6, 7])
+        // An installed snapshot beyond the log discards the whole log.
+        let far = Snapshot(metadata: SnapshotMetadata(index: 20, term: 3, conf: ConfState(voters: [1, 2, 3])), data: [9])
+        try store.persist(hardState: HardState(term: 3, vote: 0, commit: 20), entries: [], snapshot: far)
+        loaded = try store.load()
+        #expect(loaded.snapshot == far && loaded.entries.isEmpty)
+    }
+
+    @Test func commandsRejectGarbage() {
+        #expect(throws: DecodeError.self) { try KVStateMachine.Command.decode([9]) }
+        #expect(throws: DecodeError.self) { try KVStateMachine.Command.decode([1, 0, 0]) }
+        #expect(try! KVStateMachine.Command.decode(KVStateMachine.Command.put(key: "a", value: [1]).encoded()) == .put(key: "a", value: [1]))
+    }
+}
