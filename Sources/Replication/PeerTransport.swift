@@ -1,0 +1,223 @@
+import Foundation
+import Net
+import Synchronization
+import Telemetry
+
+/// Carries opaque messages `(type, payload)` between cluster nodes over TCP.
+///
+/// Each node dials one outbound connection per peer and sends only on connections it
+/// dialed; it receives only on connections it accepted. Two one-way connections per pair
+/// cost one extra socket and remove every "which duplicate connection wins" race.
+///
+/// Both directions authenticate with the cluster secret (`Handshake`) before anything
+/// else is read; frames are length-prefixed and checksummed (`Frame`). Per-peer send
+/// queues are bounded: when one is full new messages are dropped and counted, because
+/// Raft tolerates loss and must never block on a slow peer. A connection that fails, or a
+/// peer that misbehaves, is closed and logged, and the dialer retries with exponential
+/// backoff and jitter. Messages queued when a connection fails are discarded (and counted
+/// as dropped): Raft will resend what still matters, and stale messages only delay it.
+///
+/// Threading: `send`, `status`, `setPeers`, `start` and `stop` may be called from any
+/// thread. Everything else — connections, timers, `onMessage` — runs on `loop`.
+public final class PeerTransport: @unchecked Sendable {
+    public struct Limits: Sendable {
+        public var maxQueuedMessages = 4096
+        public var maxQueuedBytes = 64 << 20
+        /// Largest payload accepted from an authenticated peer, and largest `send` accepted.
+        public var maxFrameBytes = Frame.defaultMaxPayloadBytes
+        /// Stop handing queued messages to a connection while this many bytes await the socket.
+        public var writeHighWaterBytes = 1 << 20
+        public var connectTimeoutMillis = 3000
+        /// Both sides must complete the handshake within this; a silent peer is cut off.
+        public var handshakeTimeoutMillis = 5000
+        /// A connection whose pending writes make no progress for this long is presumed dead.
+        public var writeStallTimeoutMillis = 15_000
+        public var reconnectInitialMillis = 50
+        public var reconnectMaxMillis = 2000
+        /// Accepted connections still in their handshake; more are refused at once.
+        public var maxUnauthenticatedInbound = 64
+
+        public init() {}
+    }
+
+    public typealias MessageHandler = @Sendable (_ from: UInt64, _ type: UInt8, _ payload: [UInt8]) -> Void
+
+    public let nodeID: UInt64
+    public let limits: Limits
+    let loop: EventLoop
+    let logger: Logger
+    let handshakeConfig: Handshake.Config
+    private let listenAddress: SocketAddress
+
+    /// What other threads read and write: peers, their queues and counters.
+    struct PeerRecord {
+        var address: SocketAddress
+        var queue = PeerSendQueue()
+        /// A `flush` task is already on its way to the loop; saves one wakeup per message.
+        var flushScheduled = false
+        var connected = false
+        var inboundConnected = false
+        var dropped: UInt64 = 0
+        var sent: UInt64 = 0
+        var received: UInt64 = 0
+        var lastError: String?
+        var reconnectAttempts = 0
+    }
+    let shared = Mutex<[UInt64: PeerRecord]>([:])
+    private let handler = Mutex<MessageHandler?>(nil)
+    private let bound: Mutex<SocketAddress>
+
+    // Loop-confined state.
+    var listener: TCPListener?
+    var outbound: [UInt64: PeerOutboundLink] = [:]
+    var inboundSessions: [ObjectIdentifier: PeerInboundSession] = [:]
+    var inboundByPeer: [UInt64: PeerInboundSession] = [:]
+    var stopped = false
+
+    /// Called on the loop thread for every message from an authenticated peer.
+    public var onMessage: MessageHandler? {
+        get { handler.withLock { $0 } }
+        set { handler.withLock { $0 = newValue } }
+    }
+
+    /// The listening address; after `start`, with the port the system picked for port 0.
+    public var boundAddress: SocketAddress { bound.withLock { $0 } }
+
+    public init(nodeID: UInt64, clusterID: String, secret: [UInt8], listen: SocketAddress, peers: [UInt64: SocketAddress],
+                loop: EventLoop, logger: Logger, limits: Limits = Limits()) {
+        self.nodeID = nodeID
+        self.limits = limits
+        self.loop = loop
+        self.logger = logger
+        self.listenAddress = listen
+        self.bound = Mutex(listen)
+        self.handshakeConfig = Handshake.Config(nodeID: nodeID, clusterID: clusterID, secret: secret)
+        applyPeers(peers)
+    }
+
+    /// Binds the listener (errors surface here) and starts dialing peers.
+    public func start() throws {
+        let l = try TCPListener(address: listenAddress, loop: loop)
+        bound.withLock { $0 = l.address }
+        l.start { [weak self] connection in
+            guard let self else { connection.close(); return }
+            self.accept(connection)
+        }
+        loop.execute { [self] in
+            guard !stopped else { l.close(); return }
+            listener = l
+            logger.info("peer_listening", [("address", l.address.description)])
+            reconcile()
+        }
+    }
+
+    /// Closes the listener and every connection. When called off the loop, returns once
+    /// they are closed (so a replacement may bind the same port). Not restartable.
+    public func stop() {
+        if loop.inLoop { shutdown(); return }
+        let done = DispatchSemaphore(value: 0)
+        loop.execute { [self] in
+            shutdown()
+            // TCPListener.close defers to the loop too; this runs after it.
+            loop.execute { done.signal() }
+        }
+        _ = done.wait(timeout: .now() + 10)
+    }
+
+    /// Queues a message for `peer`; false if it was dropped (unknown peer, full queue, or too large).
+    /// Type 0 is reserved for the handshake.
+    @discardableResult
+    public func send(to peer: UInt64, type: UInt8, payload: [UInt8]) -> Bool {
+        precondition(type != Handshake.frameType, "message type 0 is reserved for the peer handshake")
+        let (accepted, wake) = shared.withLock { peers -> (Bool, Bool) in
+            guard peers[peer] != nil else { return (false, false) }
+            guard payload.count <= limits.maxFrameBytes,
+                  peers[peer]!.queue.enqueue(.init(type: type, payload: payload), maxMessages: limits.maxQueuedMessages, maxBytes: limits.maxQueuedBytes)
+            else {
+                peers[peer]!.dropped += 1
+                return (false, false)
+            }
+            if peers[peer]!.flushScheduled || !peers[peer]!.connected { return (true, false) }
+            peers[peer]!.flushScheduled = true
+            return (true, true)
+        }
+        if wake { loop.execute { [weak self] in self?.flush(peer) } }
+        return accepted
+    }
+
+    /// Replaces the peer set (membership change): new peers are dialed, removed ones
+    /// disconnected (their queued messages dropped), moved ones redialed at the new address.
+    public func setPeers(_ peers: [UInt64: SocketAddress]) {
+        applyPeers(peers)
+        loop.execute { [weak self] in self?.reconcile() }
+    }
+
+    public func status() -> [UInt64: PeerStatus] {
+        shared.withLock { peers in
+            peers.mapValues { r in
+                PeerStatus(address: r.address, connected: r.connected, inboundConnected: r.inboundConnected,
+                           queuedMessages: r.queue.count, queuedBytes: r.queue.byteCount, droppedMessages: r.dropped,
+                           sentMessages: r.sent, receivedMessages: r.received, lastError: r.lastError,
+                           reconnectAttempts: r.reconnectAttempts)
+            }
+        }
+    }
+
+    private func applyPeers(_ peers: [UInt64: SocketAddress]) {
+        shared.withLock { current in
+            for id in current.keys where peers[id] == nil { current[id] = nil }
+            for (id, address) in peers where id != nodeID {
+                if current[id] == nil { current[id] = PeerRecord(address: address) } else { current[id]!.address = address }
+            }
+        }
+    }
+
+    /// Brings connections in line with the peer set. Loop only.
+    func reconcile() {
+        guard !stopped else { return }
+        let wanted = shared.withLock { $0.mapValues(\.address) }
+        for (id, link) in outbound where wanted[id] == nil {
+            outbound[id] = nil
+            closeLink(link, reason: "peer removed from the configuration")
+        }
+        for (id, session) in inboundByPeer where wanted[id] == nil {
+            dropInbound(session, event: "peer_disconnected", reason: "peer removed from the configuration", level: .info)
+        }
+        for (id, address) in wanted {
+            if let link = outbound[id] {
+                guard link.address != address else { continue }
+                closeLink(link, reason: "peer address changed to \(address)")
+            }
+            let link = PeerOutboundLink(peer: id, address: address)
+            outbound[id] = link
+            dial(link)
+        }
+    }
+
+    private func shutdown() {
+        guard !stopped else { return }
+        stopped = true
+        listener?.close()
+        listener = nil
+        for link in outbound.values { closeLink(link, reason: "transport stopped") }
+        outbound.removeAll()
+        for session in Array(inboundSessions.values) {
+            dropInbound(session, event: "peer_disconnected", reason: "transport stopped", level: .info)
+        }
+        shared.withLock { peers in
+            for id in peers.keys { peers[id]!.connected = false; peers[id]!.inboundConnected = false }
+        }
+        logger.info("peer_transport_stopped", [("address", boundAddress.description)])
+    }
+
+    func deliver(from peer: UInt64, _ frame: Frame) {
+        shared.withLock { $0[peer]?.received += 1 }
+        handler.withLock { $0 }?(peer, frame.type, frame.payload)
+    }
+
+    func updateRecord(_ peer: UInt64, _ change: (inout PeerRecord) -> Void) {
+        shared.withLock { peers in
+            if peers[peer] != nil { change(&peers[peer]!) }
+        }
+    }
+}
