@@ -129,3 +129,61 @@ import Testing
         #expect(a.transport.status()[2]?.lastError?.contains("failed to prove") == true)
     }
 }
+
+@Suite struct PeerStallTests {
+    /// A peer that completes the handshake as acceptor and then never reads: once the socket
+    /// buffers fill, the dialer sees no write progress, drops the connection and says why.
+    @Test func aPeerThatStopsReadingIsDisconnected() throws {
+        let listenFD = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        defer { close(listenFD) }
+        let stuckAddress = try #require(Socket.localAddress(listenFD))
+        var limits = PeerTransport.Limits()
+        limits.writeStallTimeoutMillis = 300
+        limits.reconnectInitialMillis = 10_000  // one attempt is enough for this test
+        limits.reconnectMaxMillis = 10_000
+        let a = try TestPeer(id: 1, limits: limits)
+        defer { a.shutdown() }
+        a.transport.setPeers([2: stuckAddress])
+
+        var p = pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0)
+        try #require(poll(&p, 1, 10_000) == 1, "node 1 never dialed")
+        let fd = accept(listenFD, nil, nil)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let flags = fcntl(fd, F_GETFL)
+        _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK)
+        Socket.setTimeouts(fd, millis: 10_000)
+        let stuck = RawServerSide(fd: fd)
+        var acceptor = Handshake(role: .acceptor(allowedPeers: [1]), config: Handshake.Config(nodeID: 2, clusterID: "test", secret: TestPeer.secret))
+        for case let .send(m) in acceptor.receive(try stuck.readFrame().payload) { stuck.write(Frame(type: 0, payload: m).encoded()) }
+        #expect(acceptor.receive(try stuck.readFrame().payload) == [.established(peer: 1)])
+
+        try eventually("node 1 connected") { a.connected(to: 2) }
+        try eventually("node 1 gives up on the stalled peer", timeoutSeconds: 20) {
+            _ = a.transport.send(to: 2, type: 1, payload: [UInt8](repeating: 1, count: 256 * 1024))
+            usleep(2000)
+            return !a.connected(to: 2)
+        }
+        let s = try #require(a.transport.status()[2])
+        #expect(s.lastError == "no write progress for 300 ms")
+        #expect(a.logLines.contains { $0.contains("\"event\":\"peer_disconnected\"") && $0.contains("no write progress") })
+    }
+}
+
+/// The accepting end of a raw socket, driven by hand.
+private struct RawServerSide {
+    let fd: Int32
+    func write(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+    /// Reads exactly one frame, byte by byte after the header (handshake frames are tiny).
+    func readFrame() throws -> Frame {
+        var decoder = FrameDecoder()
+        var byte: UInt8 = 0
+        while true {
+            if let f = try decoder.next() { return f }
+            guard recv(fd, &byte, 1, 0) == 1 else { throw TestFailure("peer closed or timed out during the handshake") }
+            try decoder.feed([byte])
+        }
+    }
+}
