@@ -29,7 +29,9 @@ let package = Package(
         .target(name: "Telemetry"),
         .target(name: "Replication", dependencies: ["Net", "Telemetry"]),
         // domain / app: the replicated node (composition of the layers above)
-        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain"]),
+        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication"]),
+        // the one binary every node runs, plus operator commands
+        .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain"], path: "Sources/infrastack"),
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 

@@ -1,0 +1,86 @@
+import Consensus
+import Foundation
+import Net
+import Replication
+import Storage
+import Synchronization
+import Telemetry
+
+extension PeerTransport: MessageTransport {}
+
+/// A running node: LMDB environment, Raft driver, peer transport and HTTP server, wired
+/// together from a `NodeConfig`. `start()` binds every port before returning, so a
+/// misconfigured address fails at start with a clear error.
+public final class NodeRuntime: @unchecked Sendable {
+    public let config: NodeConfig
+    public let logger: Logger
+    let env: Environment
+    let raftLoop: EventLoop
+    let httpLoop: EventLoop
+    public let node: ReplicatedNode
+    let transport: PeerTransport
+    var http: HTTPServer!
+
+    public init(config: NodeConfig, sink: Logger.Sink? = nil) throws {
+        self.config = config
+        let level = Logger.Level(name: config.logLevel) ?? .info
+        logger = Logger(component: "node", sink: sink ?? Logger.Sink(minimum: level)).with("node", config.nodeId)
+        do {
+            try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        } catch {
+            throw NodeConfig.Invalid(field: "dataDir", problem: "cannot create \(config.dataDir): \(error.localizedDescription)")
+        }
+        var envOptions = Environment.Options()
+        envOptions.mapSize = config.mapSizeMiB << 20
+        env = try Environment(path: config.dataDir, options: envOptions)
+        raftLoop = try EventLoop(name: "raft")
+        httpLoop = try EventLoop(name: "http")
+        var opts = ReplicatedNode.Options(id: config.nodeId, randomSeed: UInt64.random(in: 1...UInt64.max))
+        opts.tickMillis = config.tickMillis
+        opts.electionTicks = config.electionTicks
+        opts.heartbeatTicks = config.heartbeatTicks
+        opts.snapshotEvery = config.snapshotEvery
+        let peers = Dictionary(uniqueKeysWithValues: config.peers.map { ($0.id, $0.raft) })
+        node = try ReplicatedNode(options: opts, store: RaftLogStore(env: env), stateMachine: KVStateMachine(env: env),
+                                  bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
+                                  configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"))
+        transport = try PeerTransport(nodeID: config.nodeId, clusterID: config.clusterId, secret: config.secret,
+                                      listen: config.raftListen, peers: peers, loop: raftLoop,
+                                      logger: Logger(component: "peer", sink: logger.sink, context: logger.context), limits: .init())
+    }
+
+    public func start() throws {
+        raftLoop.start()
+        httpLoop.start()
+        let node = self.node
+        transport.onMessage = { from, type, payload in node.receive(from: from, type: type, payload: payload) }
+        try transport.start()
+        node.start(transport: transport)
+        let peers = self.transport
+        let api = NodeAPI(node: node, config: config, peerStatus: { () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)] in
+            var out = [UInt64: (connected: Bool, queued: Int, dropped: Int)]()
+            for (id, s) in peers.status() { out[id] = (s.connected, s.queuedMessages, Int(s.droppedMessages)) }
+            return out
+        })
+        http = try HTTPServer(address: config.httpListen, loop: httpLoop) { req in api.handle(req) }
+        http.start()
+        logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),
+                                ("dataDir", config.dataDir), ("peers", config.peers.count)])
+    }
+
+    public var httpAddress: SocketAddress { http.address }
+
+    /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
+    public func stop() {
+        http?.shutdown(timeoutMillis: 3000)
+        node.stop()
+        transport.stop()
+        let done = DispatchSemaphore(value: 0)
+        raftLoop.execute { done.signal() }
+        _ = done.wait(timeout: .now() + 3)
+        raftLoop.stop()
+        httpLoop.stop()
+        env.close()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,69 @@
+import Chain
+import Foundation
+import Net
+
+/// `infrastack cluster add|promote|remove`: membership changes through any node's HTTP API
+/// (followers forward to the leader).
+enum ClusterCommand {
+    static let usage = """
+    usage: infrastack cluster add     --endpoint URL --id N --raft HOST:PORT --http URL
+           infrastack cluster promote --endpoint URL --id N
+           infrastack cluster remove  --endpoint URL --id N
+
+      add      registers a node's addresses and adds it as a learner (it receives the log
+               but does not vote); start the new node first with "bootstrap": false
+      promote  makes a caught-up learner a voter
+      remove   removes a voter or learner (the current leader may be removed)
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms"]) { o in
+            guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (add, promote or remove)") }
+            let endpoint = try o.require("endpoint")
+            guard let id = UInt64(try o.require("id")), id > 0 else { throw Options.Problem(description: "--id must be a positive integer") }
+            let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "15000") ?? 15000)
+            let r: HTTPClient.Response
+            switch verb {
+            case "add":
+                let body = JSON.serialize(.object(["id": .number(String(id)), "raft": .string(try o.require("raft")), "http": .string(try o.require("http"))]))
+                r = try c.post("/v1/cluster/members", json: body)
+            case "promote": r = try c.request("POST", "/v1/cluster/members/\(id)/promote")
+            case "remove": r = try c.request("DELETE", "/v1/cluster/members/\(id)")
+            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (add, promote or remove)")
+            }
+            print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
+            return r.status == 200 ? 0 : 1
+        }
+    }
+}
+
+/// `infrastack kv put|get`: the debug replicated key-value store.
+enum KVCommand {
+    static let usage = """
+    usage: infrastack kv put --endpoint URL KEY VALUE
+           infrastack kv get --endpoint URL [--linearizable] KEY
+
+    A put is acknowledged only after it is committed and applied (followers forward it
+    to the leader). A get reads the node's own copy; --linearizable first confirms a
+    read point with the leader (ReadIndex).
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        runCommand(usage: usage, args, valued: ["endpoint"], boolean: ["linearizable"]) { o in
+            let endpoint = try o.require("endpoint")
+            let c = try HTTPClient(url: endpoint)
+            switch (o.positional.first, o.positional.count) {
+            case ("put", 3):
+                let r = try c.request("PUT", "/v1/debug/kv/\(o.positional[1])", body: Array(o.positional[2].utf8))
+                print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                return r.status == 200 ? 0 : 1
+            case ("get", 2):
+                let r = try c.get("/v1/debug/kv/\(o.positional[1])" + (o.flags.contains("linearizable") ? "?consistency=linearizable" : ""))
+                print(r.text)
+                return r.status == 200 ? 0 : 1
+            default:
+                throw Options.Problem(description: "expected 'put KEY VALUE' or 'get KEY'")
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// Flag parsing shared by the subcommands: `--name value`, `--name=value` and boolean
+/// `--flag`. Unknown flags and missing values are errors that name the flag.
+struct Options {
+    var values: [String: String] = [:]
+    var flags: Set<String> = []
+    var positional: [String] = []
+
+    struct Problem: Error, CustomStringConvertible { let description: String }
+
+    init(_ args: [String], valued: Set<String>, boolean: Set<String> = []) throws {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a.hasPrefix("--") {
+                let body = String(a.dropFirst(2))
+                if let eq = body.firstIndex(of: "=") {
+                    let k = String(body[..<eq])
+                    guard valued.contains(k) else { throw Problem(description: "unknown option --\(k)") }
+                    values[k] = String(body[body.index(after: eq)...])
+                } else if boolean.contains(body) || body == "help" {
+                    flags.insert(body)
+                } else if valued.contains(body) {
+                    guard i + 1 < args.count else { throw Problem(description: "option --\(body) needs a value") }
+                    values[body] = args[i + 1]
+                    i += 1
+                } else {
+                    throw Problem(description: "unknown option \(a)")
+                }
+            } else if a == "-h" {
+                flags.insert("help")
+            } else {
+                positional.append(a)
+            }
+            i += 1
+        }
+    }
+
+    func require(_ k: String) throws -> String {
+        guard let v = values[k], !v.isEmpty else { throw Problem(description: "missing required option --\(k)") }
+        return v
+    }
+}
+
+func fail(_ message: String, code: Int32 = 1) -> Int32 {
+    FileHandle.standardError.write(Data("infrastack: \(message)\n".utf8))
+    return code
+}
+
+/// Runs a command body, turning thrown errors into a one-line message and exit code 1.
+func runCommand(usage: String, _ args: [String], valued: Set<String>, boolean: Set<String> = [], _ body: (Options) throws -> Int32) -> Int32 {
+    do {
+        let o = try Options(args, valued: valued, boolean: boolean)
+        if o.flags.contains("help") { print(usage); return 0 }
+        return try body(o)
+    } catch let p as Options.Problem {
+        return fail("\(p.description)\n\n\(usage)", code: 2)
+    } catch {
+        return fail("\(error)")
+    }
+}

@@ -1,0 +1,78 @@
+import Chain
+import Foundation
+import Net
+
+/// `infrastack status`: asks one node for the members, then every member for its status,
+/// and prints one row per node (or the raw objects with --json).
+enum StatusCommand {
+    static let usage = """
+    usage: infrastack status --endpoint URL [--json] [--timeout-ms N]
+
+    Prints every member of the cluster that URL's node belongs to: role, term, leader,
+    commit and applied index, state digest, replication lag, and reachability.
+      --endpoint URL   any node's HTTP endpoint, e.g. http://127.0.0.1:8001
+      --json           print a JSON array of the nodes' /status objects
+      --timeout-ms N   per-request timeout (default 2000)
+    """
+
+    static func run(_ args: [String]) -> Int32 {
+        runCommand(usage: usage, args, valued: ["endpoint", "timeout-ms"], boolean: ["json"]) { o in
+            let endpoint = try o.require("endpoint")
+            let timeout = Int(o.values["timeout-ms"] ?? "2000") ?? 2000
+            let first = try fetch(endpoint + "/v1/cluster/members", timeout: timeout)
+            var urls = [(UInt64, String)]()
+            for m in first["members"]?.arrayValue ?? [] {
+                guard case .number(let n)? = m["id"], let id = UInt64(n) else { continue }
+                urls.append((id, m["http"]?.stringValue ?? ""))
+            }
+            if urls.isEmpty { urls = [(0, endpoint)] }
+            var rows = [(UInt64, String, JSONValue?, String?)]()
+            for (id, url) in urls {
+                do { rows.append((id, url, try fetch(url + "/status", timeout: timeout), nil)) } catch { rows.append((id, url, nil, "\(error)")) }
+            }
+            if o.flags.contains("json") {
+                let arr: [JSONValue] = rows.map { r in r.2 ?? .object(["nodeId": .number(String(r.0)), "httpURL": .string(r.1), "error": .string(r.3 ?? "")]) }
+                print(JSON.serialize(.array(arr)))
+                return rows.allSatisfy { $0.2 != nil } ? 0 : 1
+            }
+            print(table(rows))
+            return rows.allSatisfy { $0.2 != nil } ? 0 : 1
+        }
+    }
+
+    static func fetch(_ url: String, timeout: Int) throws -> JSONValue {
+        let (base, path) = split(url)
+        let c = try HTTPClient(url: base, timeoutMillis: timeout)
+        let r = try c.get(path)
+        guard r.status == 200 else { throw NetError("\(url) answered \(r.status): \(r.text.prefix(200))") }
+        return try JSON.parse(r.body)
+    }
+
+    static func split(_ url: String) -> (String, String) {
+        let rest = url.dropFirst("http://".count)
+        guard let slash = rest.firstIndex(of: "/") else { return (url, "/") }
+        return ("http://" + rest[..<slash], String(rest[slash...]))
+    }
+
+    static func table(_ rows: [(UInt64, String, JSONValue?, String?)]) -> String {
+        let header = ["NODE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "DIGEST", "LAG", "HTTP"]
+        var lines = [header]
+        var lags = [UInt64: String]()
+        for r in rows {
+            for p in r.2?["peers"]?.arrayValue ?? [] {
+                if case .number(let id)? = p["id"], case .number(let lag)? = p["lag"], let i = UInt64(id) { lags[i] = lag }
+            }
+        }
+        for (id, url, s, err) in rows {
+            guard let s else { lines.append([String(id), "UNREACHABLE", "-", "-", "-", "-", "-", "-", "\(url) (\(err ?? ""))"]); continue }
+            func n(_ k: String) -> String { if case .number(let v)? = s[k] { return v }; return "-" }
+            let digest = s["stateDigest"]?.stringValue.map { String($0.dropFirst(2).prefix(12)) } ?? "-"
+            let role = s["role"]?.stringValue ?? "-"
+            lines.append([n("nodeId"), role, n("term"), n("leaderId"), n("commitIndex"), n("appliedIndex"), digest,
+                          role == "leader" ? "-" : (lags[id] ?? "?"), url])
+        }
+        let widths = (0..<header.count).map { c in lines.map { $0[c].count }.max()! }
+        return lines.map { l in zip(l, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+            .joined(separator: "\n")
+    }
+}
