@@ -71,8 +71,16 @@ struct Raft {
 
     var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }
 
-    /// May this node start an election? Only voters of its current configuration may.
-    var isPromotable: Bool { confs.current.isVoter(id) }
+    /// May this node start an election? Voters of its latest configuration may; so may a
+    /// voter whose removal is appended but not yet committed (thesis 4.2.2): until the
+    /// removal commits it may still be needed — e.g. when it alone holds the newest log, its
+    /// peers cannot win without its vote, and it never grants one to a less complete log.
+    var isPromotable: Bool {
+        let conf = confs.current
+        if conf.isVoter(id) { return true }
+        let change = confs.lastChangeIndex
+        return change > log.committed && confs.conf(at: change - 1).isVoter(id)
+    }
 
     // MARK: - Guarded state changes (the invariants live here)
 

@@ -22,6 +22,10 @@ public struct FaultEvent: Sendable, CustomStringConvertible {
         case membershipChange
         /// The leader removes itself from the cluster.
         case removeLeader
+        /// Leadership churn: throughout the event, new leaders are briefly isolated soon
+        /// after winning, leaving stranded entries of many terms (the raw material of
+        /// the paper's figure 8).
+        case leaderChurn
     }
 
     public var start: Int
@@ -35,12 +39,14 @@ public struct FaultEvent: Sendable, CustomStringConvertible {
 public struct NetworkProfile: Sendable, CustomStringConvertible {
     public var dropPercent: Int
     public var duplicatePercent: Int
+    /// Largest append message (bytes); 1 means one entry per message.
+    public var maxMessageBytes: Int
     public var maxDelay: Int
     /// Chance (percent) of an occasional long delay, which reorders messages badly.
     public var spikePercent: Int
 
     public var description: String {
-        "drop \(dropPercent)%, duplicate \(duplicatePercent)%, delay 1...\(maxDelay), spikes \(spikePercent)%"
+        "drop \(dropPercent)%, duplicate \(duplicatePercent)%, delay 1...\(maxDelay), spikes \(spikePercent)%, append ≤ \(maxMessageBytes) bytes"
     }
 }
 
@@ -49,6 +55,7 @@ enum ScheduleGenerator {
         NetworkProfile(
             dropPercent: [0, 1, 5, 10, 20][rng.below(5)],
             duplicatePercent: [0, 2, 5][rng.below(3)],
+            maxMessageBytes: [1, 100, 256][rng.below(3)],
             maxDelay: 1 + rng.below(3),
             spikePercent: [0, 1, 3][rng.below(3)])
     }
@@ -70,8 +77,9 @@ enum ScheduleGenerator {
             case 44..<60: kind = .crash(node: rng.below(idCount))
             case 60..<70: kind = .crashLeader
             case 70..<78: kind = .transferLeadership
-            case 78..<95: kind = .membershipChange
-            default: kind = .removeLeader
+            case 78..<88: kind = .membershipChange
+            case 88..<92: kind = .removeLeader
+            default: kind = .leaderChurn
             }
             events.append(FaultEvent(start: start, duration: duration, kind: kind))
         }

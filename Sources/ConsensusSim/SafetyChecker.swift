@@ -66,8 +66,10 @@ struct SafetyChecker {
         }
     }
 
-    /// State Machine Safety: every node applies the same entry at each index.
-    mutating func observeApplied(_ entry: Entry, node: NodeID, digestAfter: UInt64) throws(SimulationFailure) {
+    /// State Machine Safety: every node applies the same entry at each index. Returns true
+    /// when this is the first application of the entry anywhere.
+    @discardableResult
+    mutating func observeApplied(_ entry: Entry, node: NodeID, digestAfter: UInt64) throws(SimulationFailure) -> Bool {
         let key = SimStateMachine.key(of: entry)
         let position = Int(entry.index)
         if position <= history.count {
@@ -78,9 +80,11 @@ struct SafetyChecker {
             if digests[position] != digestAfter {
                 throw SimulationFailure("state machine safety: node \(node) state digest differs at \(entry.index)")
             }
+            return false
         } else if position == history.count + 1 {
             history.append((entry.term, key))
             digests.append(digestAfter)
+            return true
         } else {
             throw SimulationFailure("node \(node) applied \(entry.index) but history ends at \(history.count)")
         }

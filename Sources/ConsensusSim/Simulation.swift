@@ -54,6 +54,8 @@ public final class Simulation {
     /// Fault events currently in force and what each resolved to when it started.
     private var active: [(event: Int, resolved: Int)] = []
     private var crashedBy: [Int?]
+    /// Leaders isolated by an active `leaderChurn` event, until the given tick.
+    private var churnIsolated: [(position: Int, until: Int)] = []
     private var tick = 0
 
     /// Client writes awaiting their result, by entry key → proposing node.
@@ -91,7 +93,7 @@ public final class Simulation {
         var config = RaftConfig(id: NodeID(position + 1), randomSeed: seed ^ UInt64(position + 1) &* 0x9E37_79B9 ^ UInt64(incarnations[position]) << 40)
         config.electionTicks = 10
         config.heartbeatTicks = 2
-        config.maxMessageBytes = 256
+        config.maxMessageBytes = network.profile.maxMessageBytes
         config.maxInflightMessages = 8
         config.maxInflightBytes = 2048
         config.snapshotChunkBytes = 64
@@ -179,15 +181,16 @@ public final class Simulation {
                 throw SimulationFailure("node \(id) asked to apply \(entry.index) after \(machines[position].appliedIndex)")
             }
             machines[position].apply(entry)
-            try checker.observeApplied(entry, node: id, digestAfter: machines[position].digest)
+            let firstApplication = try checker.observeApplied(entry, node: id, digestAfter: machines[position].digest)
             let key = SimStateMachine.key(of: entry)
             if let proposer = pendingProposals[key], proposer == id {
                 pendingProposals[key] = nil
                 stats.proposalsAcknowledged += 1
                 maxAcknowledgedIndex = max(maxAcknowledgedIndex, entry.index)
             }
+            // Founding configuration entries (term 1) are not changes.
             if entry.kind == .confChange, let change = ConfChange(decoding: entry.data) {
-                stats.membershipChangesApplied += 1
+                if firstApplication && entry.term > 1 { stats.membershipChangesApplied += 1 }
                 note("node \(id) applied \(change.kind) \(change.node) at \(entry.index)")
             }
         }
@@ -283,6 +286,7 @@ public final class Simulation {
                 }
             }
             active = stillActive
+            changed = updateChurn() || changed
         }
         for index in events.indices where events[index].start == tick && isKept(index) {
             let isCrash: Bool
@@ -299,6 +303,22 @@ public final class Simulation {
         if changed { recomputeLinks() }
     }
 
+    /// While a churn event is active, now and then cut the current leader off for a few
+    /// ticks. Returns true if the set of isolated nodes changed.
+    private func updateChurn() -> Bool {
+        let before = churnIsolated.count
+        churnIsolated.removeAll { $0.until <= tick }
+        var changed = churnIsolated.count != before
+        let churning = active.contains { if case .leaderChurn = events[$0.event].kind { return true } else { return false } }
+        if churning, clientRNG.chance(1, in: 4), let leader = currentLeader(),
+           !churnIsolated.contains(where: { $0.position == leader }) {
+            churnIsolated.append((leader, tick + 1 + clientRNG.below(6)))
+            note("churn: isolate leader \(leader + 1)")
+            changed = true
+        }
+        return changed
+    }
+
     private func isKept(_ index: Int) -> Bool { options.keptEvents?.contains(index) ?? true }
 
     /// Start event `index`; returns what it resolved to (a node position or -1), or nil if
@@ -306,7 +326,7 @@ public final class Simulation {
     private func begin(_ index: Int) -> Int? {
         let event = events[index]
         switch event.kind {
-        case .symmetricPartition, .oneWay, .bridge:
+        case .symmetricPartition, .oneWay, .bridge, .leaderChurn:
             note("start \(event)")
             return -1
         case .isolateLeader:
@@ -330,7 +350,7 @@ public final class Simulation {
             changeMembership()
             return nil
         case .removeLeader:
-            guard let leader = currentLeader(), nodes[leader]!.configuration.voters.count >= 3 else { return nil }
+            guard let leader = currentLeader(), nodes[leader]!.configuration.voters.count >= 2 else { return nil }
             proposeChange(ConfChange(.removeNode, node: NodeID(leader + 1)), at: leader)
             return nil
         }
@@ -412,6 +432,9 @@ public final class Simulation {
                 break
             }
         }
+        for isolated in churnIsolated {
+            for other in 0..<count { cut(isolated.position, other); cut(other, isolated.position) }
+        }
         network.setBlocked(blocked)
     }
 
@@ -424,9 +447,10 @@ public final class Simulation {
         note("heal: all faults end, network reliable")
         for item in active { end(item) }
         active.removeAll()
+        churnIsolated.removeAll()
         recomputeLinks()
         for position in nodes.indices where nodes[position] == nil { restart(position) }
-        network.profile = NetworkProfile(dropPercent: 0, duplicatePercent: 0, maxDelay: 1, spikePercent: 0)
+        network.profile = NetworkProfile(dropPercent: 0, duplicatePercent: 0, maxMessageBytes: network.profile.maxMessageBytes, maxDelay: 1, spikePercent: 0)
         let healStart = tick
         var probe: (index: UInt64, leader: Int, key: UInt64, proposedAt: Int)?
         while tick - healStart < options.healBound {

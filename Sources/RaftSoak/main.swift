@@ -64,6 +64,7 @@ guard count > 0, ticks > 0, nodeChoices.allSatisfy({ $0 == 3 || $0 == 5 }) else 
     exit(2)
 }
 
+CrashSeedReporter.install()
 let clock = ContinuousClock()
 let started = clock.now
 var total = SimulationStats()
@@ -72,10 +73,14 @@ for k in 0..<count {
     var options = SimulationOptions(nodes: nodeChoices[k % nodeChoices.count], ticks: ticks)
     options.keptEvents = kept
     options.trace = trace
+    CrashSeedReporter.running(seed: seed, options: options, slot: 0)
     let simulation = Simulation(seed: seed, options: options)
     let failure = simulation.run()
     if trace { simulation.trace.forEach { print($0) } }
     if let failure {
+        let caughtAfter = clock.now - started
+        let caughtSeconds = Double(caughtAfter.components.seconds) + Double(caughtAfter.components.attoseconds) / 1e18
+        print("FAILED at schedule \(k + 1) after \(String(format: "%.2f", caughtSeconds)) s (seed \(seed)); shrinking...")
         print(ScheduleRunner.report(seed: seed, options: options, failure: failure, shrinkFirst: shrink && kept == nil))
         exit(1)
     }

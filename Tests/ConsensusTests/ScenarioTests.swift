@@ -162,6 +162,24 @@ import Testing
         #expect(c.status(1).role == .follower, "a removed node never campaigns")
     }
 
+    /// Two voters; the leader appends its own removal but nobody receives it. Its peer
+    /// needs its vote, which it refuses (its log is newer), so only the removed-but-not-
+    /// yet-committed leader can finish the change: it must still campaign (thesis 4.2.2).
+    @Test func uncommittedSelfRemovalDoesNotDeadlockTwoVoters() throws {
+        let c = ScriptedCluster(voters: 2)
+        #expect(c.elect(1))
+        c.run(ticks: 3)
+        c.isolate(1)
+        try c.proposeConfChange(1, ConfChange(.removeNode, node: 1))
+        c.run(ticks: 30)
+        #expect(c.status(1).role != .leader, "CheckQuorum: node 2 is the only voter it counts")
+        c.healNetwork()
+        c.run(ticks: 150)
+        #expect(c.leader == 2)
+        #expect(c.status(2).conf.voters == [2])
+        #expect(c.status(1).role == .follower)
+    }
+
     /// A new server joins as a learner, catches up without affecting quorums, and is then
     /// promoted to a voter that counts.
     @Test func learnerCatchesUpAndIsPromoted() throws {
