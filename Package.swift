@@ -28,8 +28,12 @@ let package = Package(
         .target(name: "Net", dependencies: ["CEpoll"]),
         .target(name: "Telemetry"),
         .target(name: "Replication", dependencies: ["Net", "Telemetry"]),
+        // domain: the chain index (apply + reads)
+        .target(name: "Index", dependencies: ["Chain", "Storage"]),
+        // domain: follows the upstream chain on the leader
+        .target(name: "Indexer", dependencies: ["Chain", "Index", "Net", "Telemetry"]),
         // domain / app: the replicated node (composition of the layers above)
-        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication"]),
+        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer"]),
         // the one binary every node runs, plus operator commands
         .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain"], path: "Sources/infrastack"),
         // child process killed mid-write by StorageTests' crash test

@@ -1,5 +1,6 @@
 import Chain
 import Consensus
+import Index
 import Storage
 
 /// The replicated state machine the node applies committed entries to: for now a small
@@ -50,6 +51,8 @@ public final class KVStateMachine: Sendable {
     let kv: Table
     let members: Table
     let meta: Table
+    /// The chain index lives in the same environment and is applied in the same transactions.
+    public let chain: ChainIndex
     static let appliedKey = Array("applied".utf8)
     static let digestKey = Array("digest".utf8)
     public static let initialDigest = [UInt8](repeating: 0, count: 32)
@@ -59,12 +62,19 @@ public final class KVStateMachine: Sendable {
         kv = try env.table("kv")
         members = try env.table("members")
         meta = try env.table("app_meta")
+        chain = try ChainIndex(env: env)
     }
+
+    /// Tables whose contents make up the replicated state (what a snapshot carries).
+    var stateTableNames: [String] { ["kv", "members"] + ChainTables.names }
 
     public struct AppliedState: Equatable, Sendable {
         public var index: UInt64
         public var digest: [UInt8]
     }
+
+    /// Outcomes of the chain commands in the last applied batch (apply thread only).
+    nonisolated(unsafe) public private(set) var chainOutcomes: [ChainIndex.ApplyOutcome] = []
 
     public func applied() throws -> AppliedState {
         try env.read { txn in try self.applied(txn) }
@@ -83,9 +93,16 @@ public final class KVStateMachine: Sendable {
         return try env.write { txn in
             var state = try self.applied(txn)
             var learned = [Member]()
+            chainOutcomes.removeAll()
             for e in entries where e.index > state.index {
                 precondition(e.index == state.index + 1, "apply out of order: \(e.index) after \(state.index)")
-                if e.kind == .normal && !e.data.isEmpty {
+                if e.kind == .normal && ChainCommand.isChainCommand(e.data) {
+                    // Undecodable entries are skipped identically on every replica.
+                    if let cmd = try? ChainCommand.decode(e.data) {
+                        let outcome = try self.chain.apply(cmd, in: txn)
+                        chainOutcomes.append(outcome)
+                    }
+                } else if e.kind == .normal && !e.data.isEmpty {
                     // A command that does not decode is a bug upstream of Raft; it is skipped
                     // identically on every replica (the digest still covers it).
                     if let cmd = try? Command.decode(e.data) {
@@ -128,18 +145,21 @@ public final class KVStateMachine: Sendable {
         }
     }
 
-    /// The whole state (key-value pairs, members, applied index and digest) as snapshot bytes.
+    /// The whole state (every state table, applied index and digest) as snapshot bytes.
     public func snapshotData() throws -> (index: UInt64, data: [UInt8]) {
         try env.read { txn in
             let st = try self.applied(txn)
             var w = ByteWriter()
             w.u64(st.index); w.data(st.digest)
-            let pairs = try txn.entries(in: self.kv)
-            w.u64(UInt64(pairs.count))
-            for p in pairs { w.data(p.key); w.data(p.value) }
-            let ms = try txn.entries(in: self.members)
-            w.u64(UInt64(ms.count))
-            for m in ms { w.data(m.value) }
+            let names = self.stateTableNames
+            w.u32(UInt32(names.count))
+            for name in names {
+                let table = try self.env.table(name)
+                let pairs = try txn.entries(in: table)
+                w.string(name)
+                w.u64(UInt64(pairs.count))
+                for p in pairs { w.data(p.key); w.data(p.value) }
+            }
             return (st.index, w.bytes)
         }
     }
@@ -149,22 +169,26 @@ public final class KVStateMachine: Sendable {
         var r = ByteReader(data, what: "state snapshot")
         let index = try r.u64()
         let digest = try r.data(max: 64)
-        var pairs = [([UInt8], [UInt8])]()
-        for _ in 0..<(try r.u64()) { pairs.append((try r.data(), try r.data())) }
-        var ms = [Member]()
-        for _ in 0..<(try r.u64()) {
-            if case .setMember(let m) = try Command.decode(try r.data()) { ms.append(m) }
+        var tables = [(String, [([UInt8], [UInt8])])]()
+        for _ in 0..<(try r.u32()) {
+            let name = try r.string()
+            guard stateTableNames.contains(name) else { throw DecodeError("state snapshot: unknown table \(name)") }
+            var pairs = [([UInt8], [UInt8])]()
+            for _ in 0..<(try r.u64()) { pairs.append((try r.data(), try r.data())) }
+            tables.append((name, pairs))
         }
         try r.expectEnd()
+        let handles = try stateTableNames.map { try env.table($0) }
         try env.write { txn in
-            try txn.clear(self.kv)
-            try txn.clear(self.members)
-            for (k, v) in pairs { try txn.put(self.kv, k, v) }
-            for m in ms { try txn.put(self.members, Key(m.id), Command.setMember(m).encoded()) }
+            for t in handles { try txn.clear(t) }
+            for (name, pairs) in tables {
+                let t = try self.env.table(name)
+                for (k, v) in pairs { try txn.put(t, k, v) }
+            }
             var w = ByteWriter(); w.u64(index)
             try txn.put(self.meta, Self.appliedKey, w.bytes)
             try txn.put(self.meta, Self.digestKey, digest)
         }
-        return ms
+        return try allMembers()
     }
 }

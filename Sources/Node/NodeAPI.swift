@@ -1,6 +1,7 @@
 import Chain
 import Consensus
 import Foundation
+import Indexer
 import Net
 
 /// The node's HTTP surface for now: health, readiness, status, the debug key-value
@@ -10,11 +11,14 @@ public final class NodeAPI: Sendable {
     let node: ReplicatedNode
     let config: NodeConfig
     let peerStatus: @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]
+    let indexerStatus: @Sendable () -> Indexer.Status?
 
-    public init(node: ReplicatedNode, config: NodeConfig, peerStatus: @escaping @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]) {
+    public init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
+                peerStatus: @escaping @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]) {
         self.node = node
         self.config = config
         self.peerStatus = peerStatus
+        self.indexerStatus = indexerStatus
     }
 
     public func handle(_ req: HTTPRequest) -> HTTPResponse {
@@ -104,6 +108,31 @@ public final class NodeAPI: Sendable {
             list.append(.object(p))
         }
         o["peers"] = .array(list)
+        if let ix = indexerStatus() {
+            func num(_ v: UInt64?) -> JSONValue { v.map { .number(String($0)) } ?? .null }
+            func dbl(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.2f", $0)) } ?? .null }
+            var i = JSONObject()
+            i["chainId"] = .number(String(config.chain?.chainId ?? 0))
+            i["state"] = .string(ix.state)
+            i["upstream"] = .string(ix.upstream)
+            i["upstreamHead"] = num(ix.upstreamHead)
+            i["indexedHead"] = num(ix.indexedHead)
+            i["lagBlocks"] = num(ix.lagBlocks)
+            i["lagSeconds"] = dbl(ix.lagSeconds)
+            i["blocksPerSecond"] = dbl(ix.blocksPerSecond)
+            i["txPerSecond"] = dbl(ix.txPerSecond)
+            i["etaSeconds"] = dbl(ix.etaSeconds)
+            i["blocksIndexed"] = num(ix.blocksIndexed)
+            i["reorgs"] = .number(String(ix.reorgs))
+            i["refusedBlocks"] = .number(String(ix.refusedBlocks))
+            i["stateSource"] = .string(ix.stateSource)
+            i["lastAlert"] = ix.lastAlert.map { .string($0) } ?? .null
+            if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.head(cid) {
+                i["appliedHead"] = .number(String(h.number))
+                i["appliedHeadHash"] = .string(h.hash.hex)
+            }
+            o["indexer"] = .object(i)
+        }
         return o
     }
 

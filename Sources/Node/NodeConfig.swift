@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import Indexer
 import Net
 
 /// A node's configuration, from a JSON file, overridable by flags and environment.
@@ -16,7 +17,14 @@ import Net
 ///   "peers": [{"id": 2, "raft": "127.0.0.1:7002", "http": "http://127.0.0.1:8002"}],
 ///   "bootstrap": true,                // founding member: start a new cluster from nodeId + peers
 ///   "tickMillis": 100, "electionTicks": 10, "heartbeatTicks": 1,
-///   "snapshotEvery": 10000, "mapSizeMiB": 1024, "logLevel": "info"
+///   "snapshotEvery": 10000, "mapSizeMiB": 1024, "logLevel": "info",
+///   "chain": {                        // optional: follow an EVM chain (only the leader ingests)
+///     "chainId": 1337, "adapter": "ethereum",        // ethereum | op-stack | arbitrum | custom
+///     "upstreams": ["http://127.0.0.1:8545"],         // tried in order, with failover
+///     "batchBlocks": 16, "pollMillis": 500, "maxReorgDepth": 64, "startBlock": 0,
+///     "stateSource": "auto",                          // auto | tracer | probe
+///     "checks": ["headerHash", "..."], "tracer": false // custom adapter only
+///   }
 /// }
 /// ```
 public struct NodeConfig: Sendable {
@@ -40,6 +48,7 @@ public struct NodeConfig: Sendable {
     public var snapshotEvery: UInt64 = 10_000
     public var mapSizeMiB = 1024
     public var logLevel = "info"
+    public var chain: Indexer.Config?
 
     public struct Invalid: Error, CustomStringConvertible {
         public let field: String
@@ -69,7 +78,7 @@ public struct NodeConfig: Sendable {
 
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
-                                           "mapSizeMiB", "logLevel"]
+                                           "mapSizeMiB", "logLevel", "chain"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -134,7 +143,57 @@ public struct NodeConfig: Sendable {
             guard ["debug", "info", "warn", "error"].contains(l) else { throw Invalid(field: "logLevel", problem: "must be debug, info, warn or error") }
             c.logLevel = l
         }
+        if let v = o["chain"] { c.chain = try parseChain(v) }
         return c
+    }
+
+    static func parseChain(_ v: JSONValue) throws -> Indexer.Config {
+        guard let o = v.objectValue else { throw Invalid(field: "chain", problem: "must be an object") }
+        let known: Set<String> = ["chainId", "adapter", "upstreams", "batchBlocks", "pollMillis", "maxReorgDepth", "startBlock", "stateSource", "checks", "tracer"]
+        for k in o.keys where !known.contains(k) { throw Invalid(field: "chain.\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
+        func int(_ k: String, min: UInt64, max: UInt64) throws -> UInt64? {
+            guard let x = o[k] else { return nil }
+            guard case .number(let n) = x, let i = UInt64(n), (min...max).contains(i) else { throw Invalid(field: "chain.\(k)", problem: "must be an integer between \(min) and \(max)") }
+            return i
+        }
+        guard let cid = try int("chainId", min: 1, max: UInt64(Int64.max)) else { throw Invalid(field: "chain.chainId", problem: "is required") }
+        let adapterName = o["adapter"]?.stringValue ?? "ethereum"
+        var custom: CustomChainAdapter? = nil
+        if adapterName == "custom" {
+            var checks = Set(BlockCheck.allCases)
+            if let list = o["checks"] {
+                guard let arr = list.arrayValue else { throw Invalid(field: "chain.checks", problem: "must be an array of check names") }
+                checks = []
+                for (i, c) in arr.enumerated() {
+                    guard let name = c.stringValue, let check = BlockCheck(rawValue: name) else {
+                        throw Invalid(field: "chain.checks[\(i)]", problem: "unknown check (known: \(BlockCheck.allCases.map(\.rawValue).joined(separator: ", ")))")
+                    }
+                    checks.insert(check)
+                }
+            }
+            custom = CustomChainAdapter(checks: checks, expectsTracer: o["tracer"]?.boolValue ?? false)
+        }
+        guard let adapter = ChainAdapters.named(adapterName, custom: custom) else {
+            throw Invalid(field: "chain.adapter", problem: "unknown adapter \(adapterName) (known: \(ChainAdapters.names.joined(separator: ", ")))")
+        }
+        guard let ups = o["upstreams"]?.arrayValue, !ups.isEmpty else { throw Invalid(field: "chain.upstreams", problem: "is required: a non-empty array of http:// URLs") }
+        var urls = [String]()
+        for (i, u) in ups.enumerated() {
+            guard let s = u.stringValue, s.hasPrefix("http://"), (try? HTTPClient(url: s)) != nil else {
+                throw Invalid(field: "chain.upstreams[\(i)]", problem: "must be an http://host:port URL")
+            }
+            urls.append(s)
+        }
+        var cfg = Indexer.Config(chainId: cid, adapter: adapter, upstreams: urls)
+        cfg.batchBlocks = Int(try int("batchBlocks", min: 1, max: 10_000) ?? UInt64(cfg.batchBlocks))
+        cfg.pollMillis = Int(try int("pollMillis", min: 10, max: 600_000) ?? UInt64(cfg.pollMillis))
+        cfg.maxReorgDepth = try int("maxReorgDepth", min: 1, max: 100_000) ?? cfg.maxReorgDepth
+        cfg.startBlock = try int("startBlock", min: 0, max: UInt64(Int64.max)) ?? 0
+        if let s = o["stateSource"] {
+            guard let t = s.stringValue, ["auto", "tracer", "probe"].contains(t) else { throw Invalid(field: "chain.stateSource", problem: "must be auto, tracer or probe") }
+            cfg.stateSource = t
+        }
+        return cfg
     }
 
     public var httpURL: String { "http://\(httpListen)" }

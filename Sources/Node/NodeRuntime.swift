@@ -1,5 +1,7 @@
+import Chain
 import Consensus
 import Foundation
+import Indexer
 import Net
 import Replication
 import Storage
@@ -20,6 +22,7 @@ public final class NodeRuntime: @unchecked Sendable {
     public let node: ReplicatedNode
     let transport: PeerTransport
     var http: HTTPServer!
+    public private(set) var indexer: Indexer?
 
     public init(config: NodeConfig, sink: Logger.Sink? = nil) throws {
         self.config = config
@@ -57,7 +60,13 @@ public final class NodeRuntime: @unchecked Sendable {
         try transport.start()
         node.start(transport: transport)
         let peers = self.transport
-        let api = NodeAPI(node: node, config: config, peerStatus: { () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)] in
+        if let chain = config.chain {
+            let ix = Indexer(config: chain, index: node.stateMachine.chain, host: node, logger: logger.with("module", "indexer"))
+            indexer = ix
+            ix.start()
+        }
+        let indexer = self.indexer
+        let api = NodeAPI(node: node, config: config, indexerStatus: { indexer?.status }, peerStatus: { () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)] in
             var out = [UInt64: (connected: Bool, queued: Int, dropped: Int)]()
             for (id, s) in peers.status() { out[id] = (s.connected, s.queuedMessages, Int(s.droppedMessages)) }
             return out
@@ -72,6 +81,7 @@ public final class NodeRuntime: @unchecked Sendable {
 
     /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
     public func stop() {
+        indexer?.stop()
         http?.shutdown(timeoutMillis: 3000)
         node.stop()
         transport.stop()

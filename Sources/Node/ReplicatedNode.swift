@@ -1,5 +1,6 @@
 import Consensus
 import Foundation
+import Indexer
 import Net
 import Synchronization
 import Telemetry
@@ -143,9 +144,14 @@ public final class ReplicatedNode: @unchecked Sendable {
 
     /// Proposes a command and waits until it is applied here (or fails).
     public func propose(_ command: KVStateMachine.Command, timeoutMillis: Int = 5000) -> ProposeOutcome {
+        propose(raw: command.encoded(), timeoutMillis: timeoutMillis)
+    }
+
+    /// Proposes already-encoded entry data (for example a chain command from the indexer).
+    public func propose(raw data: [UInt8], timeoutMillis: Int = 5000) -> ProposeOutcome {
         submit(timeoutMillis: timeoutMillis) { node, done in
             do {
-                let index = try node.raw.propose(command.encoded())
+                let index = try node.raw.propose(data)
                 node.pendingProposals[index] = (node.raw.currentTerm, done)
                 node.scheduleReady()
             } catch let error as ProposalError {
@@ -336,5 +342,21 @@ public final class ReplicatedNode: @unchecked Sendable {
             if let a = addresses[id] { peers[id] = a }
         }
         transport?.setPeers(peers)
+    }
+}
+
+extension ReplicatedNode: IndexerHost {
+    public var mayIngest: Bool {
+        let r = report
+        return r.status.role == .leader && r.appliedIndex >= r.status.committed
+    }
+
+    public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
+        switch propose(raw: entry, timeoutMillis: timeoutMillis) {
+        case .applied: return nil
+        case .notLeader(let l): return "not the leader (leader \(l))"
+        case .rejected(let why): return why
+        case .timedOut: return "not applied within \(timeoutMillis) ms"
+        }
     }
 }

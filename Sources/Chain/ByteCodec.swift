@@ -14,6 +14,8 @@ public struct ByteWriter {
         u32(UInt32(d.count)); bytes.append(contentsOf: d)
     }
     public mutating func string(_ s: String) { data(Array(s.utf8)) }
+    /// Fixed-size bytes with no length prefix (hashes, addresses).
+    public mutating func raw<C: Collection>(_ d: C) where C.Element == UInt8 { bytes.append(contentsOf: d) }
 }
 
 public struct DecodeError: Error, CustomStringConvertible, Equatable {
@@ -56,6 +58,7 @@ public struct ByteReader {
         guard let s = String(validating: d, as: UTF8.self) else { throw DecodeError("\(what): string is not UTF-8") }
         return s
     }
+    public mutating func raw(_ n: Int) throws(DecodeError) -> [UInt8] { Array(try take(n)) }
     public func expectEnd() throws(DecodeError) {
         guard isAtEnd else { throw DecodeError("\(what): \(remaining) unexpected trailing bytes") }
     }

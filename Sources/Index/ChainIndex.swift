@@ -1,0 +1,260 @@
+import Chain
+import Storage
+
+/// The chain index: applies verified blocks and rewinds to LMDB (inside the caller's
+/// write transaction, so the apply path commits them together with the applied index
+/// and digest), and answers the read queries the RPC layer needs.
+///
+/// Apply is deterministic and total: an entry that does not extend the indexed head
+/// (wrong number or parent) is skipped identically on every replica and reported, never
+/// half-applied. That is what makes "nothing indexed twice" hold when a new leader
+/// re-proposes blocks its predecessor already committed.
+public final class ChainIndex: Sendable {
+    public let tables: ChainTables
+    let env: Environment
+
+    public init(env: Environment) throws {
+        self.env = env
+        tables = try ChainTables(env: env)
+    }
+
+    public struct ApplyOutcome: Equatable, Sendable {
+        public var applied: [UInt64] = []
+        public var rewoundTo: UInt64?
+        public var skipped: [String] = []
+    }
+
+    // MARK: apply
+
+    public func apply(_ command: ChainCommand, in txn: WriteTransaction) throws -> ApplyOutcome {
+        var out = ApplyOutcome()
+        switch command {
+        case .blocks(let cid, let blocks, let safe, let finalized):
+            for b in blocks {
+                let head = try self.head(cid, .latest, txn)
+                if let head {
+                    guard b.number == head.number + 1, b.parentHash == head.hash else {
+                        out.skipped.append("block \(b.number) \(b.hash) does not extend head \(head.number) \(head.hash)")
+                        continue
+                    }
+                }
+                do {
+                    try applyBlock(cid, b, txn)
+                    out.applied.append(b.number)
+                } catch let e as FieldError {
+                    // Verified by the leader before proposing, so this means a bug; skip identically everywhere.
+                    out.skipped.append("block \(b.number): \(e)")
+                } catch let e as JSONError {
+                    out.skipped.append("block \(b.number): \(e)")
+                }
+            }
+            if let latest = try head(cid, .latest, txn) {
+                if let s = safe { try setHead(cid, .safe, min(s, latest.number), txn) }
+                if let f = finalized { try setHead(cid, .finalized, min(f, latest.number), txn) }
+            }
+        case .rewind(let cid, let ancestor, let hash):
+            guard let head = try head(cid, .latest, txn), head.number > ancestor else {
+                out.skipped.append("rewind to \(ancestor): nothing above it")
+                return out
+            }
+            guard let stored = try blockHash(cid, ancestor, txn), stored == hash else {
+                out.skipped.append("rewind to \(ancestor): ancestor hash \(hash) is not the indexed block there")
+                return out
+            }
+            for n in stride(from: head.number, to: ancestor, by: -1) { try removeBlock(cid, n, txn) }
+            try txn.put(tables.heads, ChainKey.head(cid, .latest), Self.headValue(ancestor, hash))
+            for kind in [HeadKind.safe, .finalized] {
+                if let h = try self.head(cid, kind, txn), h.number > ancestor { try setHead(cid, kind, ancestor, txn) }
+            }
+            out.rewoundTo = ancestor
+        }
+        return out
+    }
+
+    private func applyBlock(_ cid: UInt64, _ b: ChainCommand.BlockPayload, _ txn: WriteTransaction) throws {
+        guard var block = try JSON.parse(b.block).objectValue else { throw FieldError(field: "block", problem: "not an object") }
+        let txValues = try block.array("transactions")
+        var hashes = [JSONValue]()
+        for (i, tv) in txValues.enumerated() {
+            let tx = try tv.object(at: "transactions[\(i)]")
+            let h = try tx.hash("hash")
+            hashes.append(.string(h.hex))
+            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), Array(JSON.serialize(tv).utf8))
+            var loc = ByteWriter(); loc.u64(b.number); loc.u32(UInt32(i))
+            try txn.put(tables.txByHash, ChainKey.hash(cid, h), loc.bytes)
+        }
+        block["transactions"] = .array(hashes)
+        try txn.put(tables.blocks, ChainKey.block(cid, b.number), Array(JSON.serialize(.object(block)).utf8))
+        var num = ByteWriter(); num.u64(b.number)
+        try txn.put(tables.blockByHash, ChainKey.hash(cid, b.hash), num.bytes)
+
+        let receipts = try JSON.parse(b.receipts).arrayValue ?? []
+        for (i, rv) in receipts.enumerated() {
+            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), Array(JSON.serialize(rv).utf8))
+            for lv in (rv["logs"]?.arrayValue ?? []) {
+                let log = try lv.object(at: "receipts[\(i)].logs")
+                let li = UInt32(try log.quantity("logIndex"))
+                try txn.put(tables.logs, ChainKey.position(cid, b.number, li), Array(JSON.serialize(lv).utf8))
+                try txn.put(tables.logsByAddress, ChainKey.byAddress(cid, try log.address("address"), b.number, li), [UInt8]())
+                for (pos, t) in try log.array("topics").enumerated() where pos < 4 {
+                    guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
+                    try txn.put(tables.logsByTopic, ChainKey.byTopic(cid, UInt8(pos), topic, b.number, li), [UInt8]())
+                }
+            }
+        }
+        try applyState(cid, b.number, b.state, txn)
+        try txn.put(tables.heads, ChainKey.head(cid, .latest), Self.headValue(b.number, b.hash))
+        if try head(cid, .earliest, txn) == nil { try txn.put(tables.heads, ChainKey.head(cid, .earliest), Self.headValue(b.number, b.hash)) }
+    }
+
+    /// Writes account and storage versions at this block; `pre` values become a version at
+    /// number − 1 when nothing older is known, so earlier blocks answer too.
+    private func applyState(_ cid: UInt64, _ n: UInt64, _ s: StateChanges, _ txn: WriteTransaction) throws {
+        var written = ByteWriter()
+        var count: UInt32 = 0
+        func record(_ table: UInt8, _ key: Key) { written.u8(table); written.data(key.bytes); count += 1 }
+
+        if n > 0 {
+            for a in s.pre {
+                if try accountVersion(cid, a.address, atOrBelow: n - 1, txn) == nil {
+                    let st = AccountState(balance: a.balance ?? .zero, nonce: a.nonce ?? 0, codeHash: try storeCode(a.code ?? [], txn))
+                    let k = ChainKey.account(cid, a.address, n - 1)
+                    try txn.put(tables.accounts, k, st.encoded); record(1, k)
+                }
+                for slot in a.storage where try slotVersion(cid, a.address, slot.slot, atOrBelow: n - 1, txn) == nil {
+                    let k = ChainKey.slot(cid, a.address, slot.slot, n - 1)
+                    try txn.put(tables.storage, k, slot.value.bytes); record(2, k)
+                }
+            }
+        }
+        let postAddresses = Set(s.post.map(\.address))
+        for a in s.post {
+            let prev = try accountVersion(cid, a.address, atOrBelow: n, txn) ?? AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash)
+            var next = prev
+            if let b = a.balance { next.balance = b }
+            if let nn = a.nonce { next.nonce = nn }
+            if let c = a.code { next.codeHash = try storeCode(c, txn) }
+            let k = ChainKey.account(cid, a.address, n)
+            try txn.put(tables.accounts, k, next.encoded); record(1, k)
+            for slot in a.storage {
+                let sk = ChainKey.slot(cid, a.address, slot.slot, n)
+                try txn.put(tables.storage, sk, slot.value.bytes); record(2, sk)
+            }
+            // The prestate tracer's diff mode omits slots that became zero from post.
+            if s.source == "prestateTracer", let pre = s.pre.first(where: { $0.address == a.address }) {
+                let posted = Set(a.storage.map(\.slot))
+                for slot in pre.storage where !posted.contains(slot.slot) {
+                    let sk = ChainKey.slot(cid, a.address, slot.slot, n)
+                    try txn.put(tables.storage, sk, Hash32.zero.bytes); record(2, sk)
+                }
+            }
+        }
+        // Accounts in pre but not post were deleted (self-destruct) by the tracer's convention.
+        if s.source == "prestateTracer" {
+            for a in s.pre where !postAddresses.contains(a.address) {
+                let k = ChainKey.account(cid, a.address, n)
+                try txn.put(tables.accounts, k, AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash).encoded); record(1, k)
+            }
+        }
+        var w = ByteWriter(); w.u32(count); w.raw(written.bytes)
+        try txn.put(tables.undo, ChainKey.block(cid, n), w.bytes)
+    }
+
+    private func storeCode(_ code: [UInt8], _ txn: WriteTransaction) throws -> Hash32 {
+        let h = Hash32.keccak(code)
+        if !code.isEmpty { try txn.put(tables.code, h.bytes, code) }
+        return h
+    }
+
+    private func removeBlock(_ cid: UInt64, _ n: UInt64, _ txn: WriteTransaction) throws {
+        if let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)), let block = try? JSON.parse(raw).objectValue {
+            if let h = try? block.hash("hash") { _ = try txn.delete(tables.blockByHash, ChainKey.hash(cid, h)) }
+            for tv in block["transactions"]?.arrayValue ?? [] {
+                if let s = tv.stringValue, let h = try? Hash32(hex: s) { _ = try txn.delete(tables.txByHash, ChainKey.hash(cid, h)) }
+            }
+        }
+        _ = try txn.delete(tables.blocks, ChainKey.block(cid, n))
+        let prefix = ChainKey.block(cid, n)
+        for e in try txn.entries(in: tables.txs, prefix: prefix) { _ = try txn.delete(tables.txs, e.key) }
+        for e in try txn.entries(in: tables.receipts, prefix: prefix) { _ = try txn.delete(tables.receipts, e.key) }
+        for e in try txn.entries(in: tables.logs, prefix: prefix) {
+            if let log = try? JSON.parse(e.value).objectValue, let li = try? log.quantity("logIndex") {
+                if let a = try? log.address("address") { _ = try txn.delete(tables.logsByAddress, ChainKey.byAddress(cid, a, n, UInt32(li))) }
+                for (pos, t) in (log["topics"]?.arrayValue ?? []).enumerated() where pos < 4 {
+                    if let ts = t.stringValue, let topic = try? Hash32(hex: ts) {
+                        _ = try txn.delete(tables.logsByTopic, ChainKey.byTopic(cid, UInt8(pos), topic, n, UInt32(li)))
+                    }
+                }
+            }
+            _ = try txn.delete(tables.logs, e.key)
+        }
+        if let u = try txn.get(tables.undo, ChainKey.block(cid, n)) {
+            var r = ByteReader(u, what: "undo record")
+            let count = try r.u32()
+            for _ in 0..<count {
+                let t = try r.u8()
+                let key = try r.data()
+                if let table = tables.stateTables[t] { _ = try txn.delete(table, key) }
+            }
+            _ = try txn.delete(tables.undo, ChainKey.block(cid, n))
+        }
+    }
+
+    // MARK: heads
+
+    public struct Head: Equatable, Sendable { public var number: UInt64; public var hash: Hash32 }
+
+    static func headValue(_ n: UInt64, _ h: Hash32) -> [UInt8] { var w = ByteWriter(); w.u64(n); w.raw(h.bytes); return w.bytes }
+
+    func head(_ cid: UInt64, _ kind: HeadKind, _ txn: ReadTransaction) throws -> Head? {
+        guard let v = try txn.get(tables.heads, ChainKey.head(cid, kind)), v.count == 40 else { return nil }
+        var r = ByteReader(v, what: "head")
+        return Head(number: try r.u64(), hash: Hash32(unchecked: try r.raw(32)))
+    }
+
+    private func setHead(_ cid: UInt64, _ kind: HeadKind, _ n: UInt64, _ txn: WriteTransaction) throws {
+        guard let h = try blockHash(cid, n, txn) else { return }
+        try txn.put(tables.heads, ChainKey.head(cid, kind), Self.headValue(n, h))
+    }
+
+    func blockHash(_ cid: UInt64, _ n: UInt64, _ txn: ReadTransaction) throws -> Hash32? {
+        guard let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)), let o = try? JSON.parse(raw).objectValue else { return nil }
+        return try? o.hash("hash")
+    }
+
+    // MARK: state lookups
+
+    func accountVersion(_ cid: UInt64, _ a: Address, atOrBelow n: UInt64, _ txn: ReadTransaction) throws -> AccountState? {
+        guard let v = try txn.latestVersion(in: tables.accounts, prefix: Key(cid).appending(bytes: a.bytes), atOrBelow: n) else { return nil }
+        return AccountState(decoding: v.value)
+    }
+
+    func slotVersion(_ cid: UInt64, _ a: Address, _ s: Hash32, atOrBelow n: UInt64, _ txn: ReadTransaction) throws -> Hash32? {
+        guard let v = try txn.latestVersion(in: tables.storage, prefix: Key(cid).appending(bytes: a.bytes).appending(bytes: s.bytes), atOrBelow: n),
+              v.value.count == 32 else { return nil }
+        return Hash32(unchecked: v.value)
+    }
+}
+
+/// The account fields kept per version.
+struct AccountState: Equatable {
+    var balance: U256
+    var nonce: UInt64
+    var codeHash: Hash32
+    static let emptyCodeHash = Hash32.keccak([UInt8]())
+
+    init(balance: U256, nonce: UInt64, codeHash: Hash32) { self.balance = balance; self.nonce = nonce; self.codeHash = codeHash }
+
+    init?(decoding b: [UInt8]) {
+        guard b.count == 72 else { return nil }
+        balance = try! U256(bigEndian: b[0..<32])
+        nonce = b[32..<40].reduce(0) { $0 << 8 | UInt64($1) }
+        codeHash = Hash32(unchecked: Array(b[40..<72]))
+    }
+
+    var encoded: [UInt8] {
+        var w = ByteWriter(capacity: 72)
+        w.raw(balance.bytes32); w.u64(nonce); w.raw(codeHash.bytes)
+        return w.bytes
+    }
+}

@@ -1,0 +1,305 @@
+import Chain
+import Foundation
+import Index
+import Synchronization
+import Telemetry
+
+/// What the indexer needs from the replicated node it runs in.
+public protocol IndexerHost: AnyObject, Sendable {
+    /// Leader, and applied everything it knows committed (so the index head is current).
+    var mayIngest: Bool { get }
+    /// Proposes a log entry and waits until it is applied here; nil on success, else why not.
+    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String?
+}
+
+/// Follows the upstream chain on the leader: fetch → verify → propose → (commit, apply
+/// on every replica). Followers run it too but stay idle until they lead; a new leader
+/// resumes from its own applied head, so nothing is skipped or indexed twice (apply
+/// skips any block that does not extend the head).
+public final class Indexer: @unchecked Sendable {
+    public struct Config: Sendable {
+        public var chainId: UInt64
+        public var adapter: any ChainAdapter
+        public var upstreams: [String]
+        public var batchBlocks = 16
+        public var pollMillis = 500
+        public var maxReorgDepth: UInt64 = 64
+        /// First block to index when the index is empty (default 0, genesis).
+        public var startBlock: UInt64 = 0
+        /// "auto" (tracer if the upstream has it, else probing), "tracer", or "probe".
+        public var stateSource = "auto"
+        public init(chainId: UInt64, adapter: any ChainAdapter, upstreams: [String]) {
+            self.chainId = chainId; self.adapter = adapter; self.upstreams = upstreams
+        }
+    }
+
+    public struct Status: Sendable {
+        public var state = "idle"
+        public var upstreamHead: UInt64?
+        public var indexedHead: UInt64?
+        public var lagBlocks: UInt64?
+        public var lagSeconds: Double?
+        public var blocksPerSecond = 0.0
+        public var txPerSecond = 0.0
+        public var etaSeconds: Double?
+        public var blocksIndexed: UInt64 = 0
+        public var reorgs = 0
+        public var refusedBlocks = 0
+        public var lastAlert: String?
+        public var stateSource = "unknown"
+        public var upstream = ""
+    }
+
+    let config: Config
+    let index: ChainIndex
+    weak var host: (any IndexerHost)?
+    let logger: Logger
+    private let published = Mutex(Status())
+    private let running = Atomic<Bool>(false)
+    private var thread: Thread?
+    private var upstream: UpstreamClient
+    private var tracerAvailable: Bool?
+    private var rate = RateMeter()
+
+    public init(config: Config, index: ChainIndex, host: any IndexerHost, logger: Logger) {
+        self.config = config
+        self.index = index
+        self.host = host
+        self.logger = logger
+        upstream = UpstreamClient(urls: config.upstreams)
+        if config.stateSource == "tracer" { tracerAvailable = true }
+        if config.stateSource == "probe" { tracerAvailable = false }
+    }
+
+    public var status: Status { published.withLock { $0 } }
+
+    public func start() {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let t = Thread { [self] in self.run() }
+        t.name = "indexer"
+        thread = t
+        t.start()
+    }
+
+    public func stop() { running.store(false, ordering: .releasing) }
+
+    private func update(_ body: (inout Status) -> Void) { published.withLock { body(&$0) } }
+
+    private func run() {
+        var lastProgressLog = Date.distantPast
+        var backoff = 0.2
+        var verifiedChainId = false
+        while running.load(ordering: .acquiring) {
+            guard let host, host.mayIngest else {
+                update { $0.state = "standby (not leader)" }
+                Thread.sleep(forTimeInterval: 0.1)
+                continue
+            }
+            do {
+                if !verifiedChainId {
+                    let id = try Hex.decodeQuantity(try upstream.call("eth_chainId", []).stringValue ?? "")
+                    guard id == config.chainId else {
+                        alert("upstream \(upstream.currentURL) serves chain id \(id), configured \(config.chainId); not ingesting")
+                        update { $0.state = "halted: wrong chain id" }
+                        Thread.sleep(forTimeInterval: 5)
+                        continue
+                    }
+                    verifiedChainId = true
+                }
+                let progressed = try step(host)
+                backoff = 0.2
+                if Date().timeIntervalSince(lastProgressLog) > 5 {
+                    lastProgressLog = Date()
+                    let s = status
+                    logger.info("indexer progress", [("indexed", s.indexedHead.map(String.init) ?? "-"), ("upstream", s.upstreamHead.map(String.init) ?? "-"),
+                                                     ("lagBlocks", s.lagBlocks.map(String.init) ?? "-"), ("blocksPerSec", s.blocksPerSecond),
+                                                     ("txPerSec", s.txPerSecond), ("etaSeconds", s.etaSeconds ?? -1)])
+                }
+                if !progressed { Thread.sleep(forTimeInterval: Double(config.pollMillis) / 1000) }
+            } catch {
+                logger.warn("indexer step failed", [("error", error)])
+                update { $0.state = "retrying: \(error)" }
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    private func alert(_ message: String) {
+        logger.error("indexer alert", [("alert", message)])
+        update { $0.lastAlert = message }
+    }
+
+    /// One round; true when it proposed something.
+    func step(_ host: any IndexerHost) throws -> Bool {
+        let cid = config.chainId
+        let head = try index.head(cid)
+        let upstreamHead = try Hex.decodeQuantity(try upstream.call("eth_blockNumber", []).stringValue ?? "")
+        update { s in
+            s.upstreamHead = upstreamHead
+            s.indexedHead = head?.number
+            s.lagBlocks = head.map { upstreamHead > $0.number ? upstreamHead - $0.number : 0 } ?? upstreamHead + 1
+            s.upstream = upstream.currentURL
+        }
+        let next = head.map { $0.number + 1 } ?? config.startBlock
+        if next > upstreamHead {
+            // Caught up: still detect a reorg that replaced our head at the same height.
+            if let head, let theirs = try fetchHash(head.number), theirs != head.hash {
+                return try handleReorg(host, head: head)
+            }
+            update { $0.state = "following"; $0.lagSeconds = 0; $0.etaSeconds = 0 }
+            return false
+        }
+        let last = min(upstreamHead, next + UInt64(config.batchBlocks) - 1)
+        update { $0.state = "ingesting" }
+        let fetched = try fetch(next...last)
+        var payloads = [ChainCommand.BlockPayload]()
+        var expectedParent = head?.hash
+        var txCount = 0
+        for f in fetched {
+            if let p = expectedParent, f.parentHash != p {
+                if payloads.isEmpty, let head { return try handleReorg(host, head: head) }
+                break   // the upstream moved under us mid-batch; propose what links up and refetch
+            }
+            let report = try BlockVerifier.verify(block: f.blockObject, receipts: f.receiptValues)
+            let failures = report.failures.filter { config.adapter.requiredChecks.contains($0.check) }
+            if !failures.isEmpty {
+                update { $0.refusedBlocks += 1 }
+                alert("block \(f.number) \(f.hash) refused: \(failures.map(\.description).joined(separator: "; "))")
+                break
+            }
+            payloads.append(f.payload)
+            expectedParent = f.hash
+            txCount += f.txCount
+        }
+        guard !payloads.isEmpty else { return false }
+        let safe = try? fetchTagNumber("safe"), finalized = try? fetchTagNumber("finalized")
+        let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe ?? nil, finalized: finalized ?? nil).encoded()
+        if let why = host.proposeAndApply(entry, timeoutMillis: 30_000) {
+            throw UpstreamClient.Unavailable(description: "proposal not applied: \(why)")
+        }
+        rate.record(blocks: payloads.count, txs: txCount)
+        let lastTimestamp = fetched.last(where: { $0.number == payloads.last!.number })?.timestamp
+        update { s in
+            s.blocksIndexed += UInt64(payloads.count)
+            s.indexedHead = payloads.last!.number
+            s.blocksPerSecond = rate.blocksPerSecond
+            s.txPerSecond = rate.txPerSecond
+            let lag = upstreamHead > payloads.last!.number ? upstreamHead - payloads.last!.number : 0
+            s.lagBlocks = lag
+            s.lagSeconds = lastTimestamp.map { max(0, Date().timeIntervalSince1970 - Double($0)) }
+            s.etaSeconds = rate.blocksPerSecond > 0 ? Double(lag) / rate.blocksPerSecond : nil
+            s.stateSource = tracerAvailable == false ? "probe" : "prestateTracer"
+        }
+        return true
+    }
+
+    /// Finds the newest height where our block and the upstream's agree, within the
+    /// configured depth, and proposes a rewind to it. Deeper than that: stop and alert.
+    private func handleReorg(_ host: any IndexerHost, head: ChainIndex.Head) throws -> Bool {
+        let cid = config.chainId
+        let floor = head.number > config.maxReorgDepth ? head.number - config.maxReorgDepth : 0
+        var n = head.number
+        while true {
+            guard let ours = try index.block(cid, number: n, fullTransactions: false)?.objectValue.flatMap({ try? $0.hash("hash") }) else { break }
+            if let theirs = try fetchHash(n), theirs == ours {
+                if n == head.number { return false }
+                logger.warn("reorg", [("ancestor", n), ("depth", head.number - n), ("oldHead", head.hash.hex)])
+                if let why = host.proposeAndApply(ChainCommand.rewind(chainId: cid, ancestor: n, ancestorHash: ours).encoded(), timeoutMillis: 30_000) {
+                    throw UpstreamClient.Unavailable(description: "rewind not applied: \(why)")
+                }
+                update { $0.reorgs += 1 }
+                return true
+            }
+            if n == floor || n == 0 { break }
+            n -= 1
+        }
+        alert("reorg deeper than \(config.maxReorgDepth) blocks below \(head.number); ingestion stopped (no common ancestor found)")
+        update { $0.state = "halted: reorg deeper than maxReorgDepth" }
+        Thread.sleep(forTimeInterval: 5)
+        return false
+    }
+
+    private func fetchHash(_ n: UInt64) throws -> Hash32? {
+        let v = try upstream.call("eth_getBlockByNumber", [.string(Hex.encodeQuantity(n)), .bool(false)])
+        guard let o = v.objectValue else { return nil }
+        return try o.hash("hash")
+    }
+
+    private func fetchTagNumber(_ tag: String) throws -> UInt64? {
+        let v = try upstream.call("eth_getBlockByNumber", [.string(tag), .bool(false)])
+        guard let o = v.objectValue else { return nil }
+        return try o.quantity("number")
+    }
+
+    struct Fetched {
+        var number: UInt64
+        var hash: Hash32
+        var parentHash: Hash32
+        var timestamp: UInt64
+        var txCount: Int
+        var blockObject: JSONObject
+        var receiptValues: [JSONValue]
+        var payload: ChainCommand.BlockPayload
+    }
+
+    /// Fetches blocks, receipts and state changes for a range in pipelined JSON-RPC batches.
+    func fetch(_ range: ClosedRange<UInt64>) throws -> [Fetched] {
+        var calls = [(String, [JSONValue])]()
+        for n in range {
+            let q = JSONValue.string(Hex.encodeQuantity(n))
+            calls.append(("eth_getBlockByNumber", [q, .bool(true)]))
+            calls.append(("eth_getBlockReceipts", [q]))
+            if tracerAvailable != false {
+                calls.append(("debug_traceBlockByNumber", [q, .object(["tracer": .string("prestateTracer"), "tracerConfig": .object(["diffMode": .bool(true)])])]))
+            }
+        }
+        let results = try upstream.batch(calls)
+        let per = tracerAvailable != false ? 3 : 2
+        var out = [Fetched]()
+        for (i, n) in range.enumerated() {
+            guard case .success(let bv) = results[i * per], let block = bv.objectValue else { break }   // not there (yet)
+            let receipts: [JSONValue]
+            switch results[i * per + 1] {
+            case .success(let r): receipts = r.arrayValue ?? []
+            case .failure(let e): throw e
+            }
+            var state = StateChanges()
+            if per == 3 {
+                switch results[i * per + 2] {
+                case .success(let t): state = try StateDiff.fromPrestateTrace(t)
+                case .failure(let e) where e.isMethodNotFound || e.message.lowercased().contains("tracer"):
+                    tracerAvailable = false
+                    logger.warn("upstream has no prestate tracer; falling back to probing touched accounts", [("error", e.description)])
+                    return try fetch(range)
+                case .failure(let e): throw e
+                }
+                tracerAvailable = true
+            } else {
+                state = try StateProbe.probe(block: block, receipts: receipts, number: n, upstream: upstream)
+            }
+            let hash = try block.hash("hash")
+            let payload = ChainCommand.BlockPayload(number: n, hash: hash, parentHash: try block.hash("parentHash"),
+                                                    block: Array(JSON.serialize(bv).utf8), receipts: Array(JSON.serialize(.array(receipts)).utf8), state: state)
+            out.append(Fetched(number: n, hash: hash, parentHash: payload.parentHash, timestamp: try block.quantity("timestamp"),
+                               txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts, payload: payload))
+        }
+        return out
+    }
+}
+
+/// Blocks and transactions per second over a sliding window of recent batches.
+struct RateMeter {
+    private var samples: [(time: Double, blocks: Int, txs: Int)] = []
+    mutating func record(blocks: Int, txs: Int) {
+        let now = Date().timeIntervalSince1970
+        samples.append((now, blocks, txs))
+        samples.removeAll { now - $0.time > 30 }
+    }
+    private var span: Double {
+        guard let first = samples.first, let last = samples.last, last.time > first.time else { return 0 }
+        return last.time - first.time
+    }
+    var blocksPerSecond: Double { span > 0 ? Double(samples.dropFirst().reduce(0) { $0 + $1.blocks }) / span : 0 }
+    var txPerSecond: Double { span > 0 ? Double(samples.dropFirst().reduce(0) { $0 + $1.txs }) / span : 0 }
+}
