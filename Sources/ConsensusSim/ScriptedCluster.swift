@@ -56,6 +56,11 @@ public final class ScriptedCluster {
         cutLinks.insert([b, a])
     }
 
+    /// Lose messages from `from` to `to` only; the other direction keeps working.
+    public func cutOneWay(from: NodeID, to: NodeID) {
+        cutLinks.insert([from, to])
+    }
+
     /// Cut every link of `id`.
     public func isolate(_ id: NodeID) {
         for other in ids where other != id { cut(id, other) }

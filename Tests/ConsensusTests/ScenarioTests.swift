@@ -90,6 +90,21 @@ import Testing
         #expect(c.appliedData[3]!.contains(bytes("after")))
     }
 
+    /// Leader stickiness (CheckQuorum): node 3 stops hearing the leader (one-way loss) but
+    /// can still reach node 2. Its pre-vote must not win while 2 hears from a live leader,
+    /// or a flaky link alone would keep deposing healthy leaders.
+    @Test func followerThatStopsHearingLeaderCannotDisruptIt() {
+        let c = ScriptedCluster(voters: 3)
+        #expect(c.elect(1))
+        c.run(ticks: 5)
+        let term = c.status(1).term
+        c.cutOneWay(from: 1, to: 3)
+        c.run(ticks: 100)
+        #expect(c.leader == 1)
+        #expect(c.status(1).term == term)
+        #expect(c.status(2).term == term)
+    }
+
     /// Without PreVote the same partition inflates node 3's term and it disrupts the leader
     /// when it returns — the contrast shows what the previous test guards against.
     @Test func withoutPreVoteReturningNodeForcesNewElection() {
