@@ -158,6 +158,12 @@ public final class EventLoop: @unchecked Sendable {
         return top.deadline <= now ? 0 : Int32(min(1000, top.deadline - now))
     }
 
+    public static func nowMicros() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1000
+    }
+
     public static func nowMillis() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -13,7 +13,7 @@ public final class HTTPServer: @unchecked Sendable {
     public let limits: HTTPLimits
     private let listener: TCPListener
     private let handler: Handler
-    private let workers: DispatchQueue
+    private let workers: WorkerPool
     // Loop-confined state.
     private var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
     private var draining = false
@@ -29,7 +29,7 @@ public final class HTTPServer: @unchecked Sendable {
         self.limits = limits
         self.handler = handler
         self.listener = try TCPListener(address: address, loop: loop)
-        self.workers = DispatchQueue(label: "http-workers", attributes: .concurrent)
+        self.workers = WorkerPool(name: "http-worker")
     }
 
     public func start() {
@@ -52,6 +52,7 @@ public final class HTTPServer: @unchecked Sendable {
             done.signal()
         }
         done.wait()
+        workers.stop()
     }
 
     private func accepted(_ conn: TCPConnection) {
@@ -118,7 +119,7 @@ public final class HTTPServer: @unchecked Sendable {
         let loop = self.loop
         let box = UncheckedBox(state)
         let taken = req
-        workers.async { [self] in
+        workers.submit { [self] in
             let req = taken
             let response = handler(req)
             loop.execute { [self] in

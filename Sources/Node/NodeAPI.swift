@@ -12,6 +12,8 @@ public final class NodeAPI: Sendable {
     let config: NodeConfig
     let peerStatus: @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]
     let indexerStatus: @Sendable () -> Indexer.Status?
+    /// Kept-alive connections to the leader, reused across forwarded requests.
+    let forwardClients = ClientPool()
 
     public init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
                 peerStatus: @escaping @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]) {
@@ -89,6 +91,10 @@ public final class NodeAPI: Sendable {
         o["voters"] = .array(r.status.conf.voters.map { .number(String($0)) })
         o["learners"] = .array(r.status.conf.learners.map { .number(String($0)) })
         o["httpURL"] = .string(config.httpURL)
+        o["counters"] = .object(["readies": .number(String(r.readies)), "entriesPersisted": .number(String(r.entriesPersisted)),
+                                 "messagesSent": .number(String(r.messagesSent)), "entriesApplied": .number(String(r.entriesApplied)),
+                                 "persistMicros": .number(String(r.persistMicros)), "applyMicros": .number(String(r.applyMicros)),
+                                 "leaderChanges": .number(String(r.leaderChanges))])
         var list = [JSONValue]()
         for id in r.status.conf.members where id != config.nodeId {
             var p = JSONObject()
@@ -150,7 +156,8 @@ public final class NodeAPI: Sendable {
         if leader == config.nodeId || req.header("X-Infrastack-Forwarded") != nil { return local() }
         guard leader != 0, let url = leaderURL() else { return error(503, "no leader known; retry shortly", [("retryable", .bool(true))]) }
         do {
-            let client = try HTTPClient(url: url, timeoutMillis: 10_000)
+            let client = try forwardClients.take(url)
+            defer { forwardClients.give(back: client, url) }
             let r = try client.request(req.method, req.target, headers: [("X-Infrastack-Forwarded", String(config.nodeId)), ("Content-Type", req.header("Content-Type") ?? "application/octet-stream")], body: req.body)
             return HTTPResponse(status: r.status, headers: r.headers.filter { !["content-length", "connection", "x-infrastack-node", "x-infrastack-applied-index"].contains($0.name.lowercased()) } + [("X-Infrastack-Forwarded-To", String(leader))], body: r.body)
         } catch {
@@ -210,5 +217,25 @@ public final class NodeAPI: Sendable {
 
     func confChange(_ kind: ConfChange.Kind, _ id: UInt64) -> HTTPResponse {
         outcomeResponse(node.proposeConfChange(ConfChange(kind, node: id)))
+    }
+}
+
+/// A small pool of kept-alive HTTP clients per URL, so forwarding does not pay a TCP
+/// connect per request. A client is used by one thread at a time.
+final class ClientPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [String: [HTTPClient]] = [:]
+
+    func take(_ url: String) throws -> HTTPClient {
+        lock.lock()
+        if var list = idle[url], let c = list.popLast() { idle[url] = list; lock.unlock(); return c }
+        lock.unlock()
+        return try HTTPClient(url: url, timeoutMillis: 10_000)
+    }
+
+    func give(back c: HTTPClient, _ url: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if idle[url, default: []].count < 64 { idle[url, default: []].append(c) }
     }
 }

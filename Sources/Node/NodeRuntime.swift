@@ -35,6 +35,13 @@ public final class NodeRuntime: @unchecked Sendable {
         }
         var envOptions = Environment.Options()
         envOptions.mapSize = config.mapSizeMiB << 20
+        // Commits do not fsync by themselves; RaftLogStore forces a sync after every log write,
+        // before any message that depends on it is sent. Apply transactions are therefore
+        // durable no later than the next log write; a crash that loses one only means the
+        // entries are applied again from the durable log, and since the applied index lives
+        // in the same transaction as their effects they are never applied twice or half.
+        // (LMDB keeps its integrity without per-commit fsync; only durability is deferred.)
+        envOptions.unsafeModes = [.noSync]
         env = try Environment(path: config.dataDir, options: envOptions)
         raftLoop = try EventLoop(name: "raft")
         httpLoop = try EventLoop(name: "http")

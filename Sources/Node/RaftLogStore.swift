@@ -29,6 +29,9 @@ public final class RaftLogStore: Sendable {
     public func persist(hardState: HardState?, entries: [Consensus.Entry], snapshot: Snapshot?) throws {
         guard hardState != nil || !entries.isEmpty || snapshot != nil else { return }
         try env.write { txn in try self.persist(hardState: hardState, entries: entries, snapshot: snapshot, in: txn) }
+        // The node opens LMDB with noSync so that apply transactions cost no fsync of their
+        // own; Raft's promises need this commit on disk before any message leaves, so force it.
+        try env.sync()
     }
 
     func persist(hardState: HardState?, entries: [Consensus.Entry], snapshot: Snapshot?, in txn: WriteTransaction) throws {
@@ -69,6 +72,7 @@ public final class RaftLogStore: Sendable {
             try self.storeSnapshot(snapshot, in: txn)
             try self.deleteEntries(in: txn, upTo: snapshot.metadata.index)
         }
+        try env.sync()
     }
 
     private func deleteEntries(in txn: WriteTransaction, from index: UInt64) throws {

@@ -71,7 +71,17 @@ public final class ReplicatedNode: @unchecked Sendable {
         public var digest: [UInt8]
         public var peerMatch: [UInt64: UInt64]
         public var leaderChanges: Int
+        /// Counters since start: Readies handled (one durable log write each at most),
+        /// entries persisted, messages sent, entries applied.
+        public var readies: UInt64 = 0
+        public var entriesPersisted: UInt64 = 0
+        public var messagesSent: UInt64 = 0
+        public var entriesApplied: UInt64 = 0
+        /// Time spent in the durable log write and in apply, for latency breakdowns.
+        public var persistMicros: UInt64 = 0
+        public var applyMicros: UInt64 = 0
     }
+    private var counters = (readies: UInt64(0), persisted: UInt64(0), sent: UInt64(0), applied: UInt64(0), persistMicros: UInt64(0), applyMicros: UInt64(0))
 
     public init(options: Options, store: RaftLogStore, stateMachine: KVStateMachine, bootstrapVoters: [UInt64]?,
                 configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger) throws {
@@ -256,6 +266,7 @@ public final class ReplicatedNode: @unchecked Sendable {
     private func handleReady() {
         while raw.hasReady {
             let rd = raw.ready()
+            let t0 = EventLoop.nowMicros()
             do {
                 try store.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot)
             } catch {
@@ -263,6 +274,12 @@ public final class ReplicatedNode: @unchecked Sendable {
                 logger.error("persist failed; stopping", [("error", error)])
                 fatalError("raft persist failed: \(error)")
             }
+            let t1 = EventLoop.nowMicros()
+            counters.persistMicros += t1 - t0
+            counters.readies += 1
+            counters.persisted += UInt64(rd.entries.count)
+            counters.sent += UInt64(rd.messages.count)
+            counters.applied += UInt64(rd.committedEntries.count)
             for m in rd.messages {
                 transport?.send(to: m.to, type: RaftMessageCodec.frameType, payload: RaftMessageCodec.encode(m))
             }
@@ -278,6 +295,7 @@ public final class ReplicatedNode: @unchecked Sendable {
                 logger.error("apply failed; stopping", [("error", error)])
                 fatalError("apply failed: \(error)")
             }
+            counters.applyMicros += EventLoop.nowMicros() - t1
             for e in rd.committedEntries {
                 if let p = pendingProposals.removeValue(forKey: e.index) {
                     p.done(e.term == p.term ? .applied(index: e.index) : .rejected("proposal was superseded by a new leader's log; retry"))
@@ -321,7 +339,9 @@ public final class ReplicatedNode: @unchecked Sendable {
         published.withLock { r in
             let changed = r.status.leader != st.leader
             r = NodeReport(status: st, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
-                           leaderChanges: r.leaderChanges + (changed ? 1 : 0))
+                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), readies: counters.readies,
+                           entriesPersisted: counters.persisted, messagesSent: counters.sent, entriesApplied: counters.applied,
+                           persistMicros: counters.persistMicros, applyMicros: counters.applyMicros)
         }
         appliedCondition.lock()
         appliedIndexForWaiters = applied.index

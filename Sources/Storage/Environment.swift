@@ -126,6 +126,13 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Flushes every committed transaction to disk (`mdb_env_sync` with force). With the
+    /// `noSync` mode this is how a caller makes chosen commits durable: everything committed
+    /// before the call is on disk when it returns.
+    public func sync() throws(StorageError) {
+        try check(mdb_env_sync(handle, 1), "mdb_env_sync")
+    }
+
     /// True when the calling thread is inside `write` on this environment.
     var isWriterThread: Bool { writerThread.load(ordering: .relaxed) == UInt(pthread_self()) }
 
