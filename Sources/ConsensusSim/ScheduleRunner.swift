@@ -71,6 +71,7 @@ public enum ScheduleRunner {
         var lines: [String] = []
         lines.append("Raft simulation failed: seed \(seed) (nodes \(options.nodes), ticks \(options.ticks))")
         lines.append("violation: \(failure)")
+        lines.append("network: \(replay.networkProfile)")
         lines.append("shrunk: \(shrunkFailure) with \(shrunk.keptEvents?.count ?? replay.events.count) of \(replay.events.count) fault events, \(shrunk.ticks) chaos ticks")
         for index in (shrunk.keptEvents ?? Set(replay.events.indices)).sorted() {
             lines.append("  event \(index): \(replay.events[index])")

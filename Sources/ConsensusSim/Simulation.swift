@@ -1,35 +1,5 @@
 import Consensus
 
-/// Counts describing what a schedule exercised, so tests can prove it was not vacuous.
-public struct SimulationStats: Sendable, Equatable {
-    public var proposalsAccepted = 0
-    public var proposalsAcknowledged = 0
-    public var readsCompleted = 0
-    public var elections = 0
-    public var crashes = 0
-    public var snapshotsInstalled = 0
-    public var membershipChangesApplied = 0
-    public var messagesSent = 0
-    public var appliedEntries: UInt64 = 0
-    public var healTicks = 0
-    public var finalDigest: UInt64 = 0
-
-    public init() {}
-
-    public mutating func add(_ other: SimulationStats) {
-        proposalsAccepted += other.proposalsAccepted
-        proposalsAcknowledged += other.proposalsAcknowledged
-        readsCompleted += other.readsCompleted
-        elections += other.elections
-        crashes += other.crashes
-        snapshotsInstalled += other.snapshotsInstalled
-        membershipChangesApplied += other.membershipChangesApplied
-        messagesSent += other.messagesSent
-        appliedEntries += other.appliedEntries
-        healTicks = max(healTicks, other.healTicks)
-    }
-}
-
 /// One simulated cluster run from a seed: a network that drops, delays, duplicates and
 /// reorders; partitions; crashes that lose unpersisted writes; clients that propose, read
 /// and change membership. Raft's safety properties are checked after every tick; after the
@@ -38,32 +8,32 @@ public final class Simulation {
     public let seed: UInt64
     public let options: SimulationOptions
     public let events: [FaultEvent]
-    public private(set) var stats = SimulationStats()
-    public private(set) var trace: [String] = []
+    public internal(set) var stats = SimulationStats()
+    public internal(set) var trace: [String] = []
 
-    private var nodes: [RawNode?]
-    private var disks: [SimDisk]
-    private var machines: [SimStateMachine]
-    private var incarnations: [Int]
-    private var compactEvery: [UInt64]
-    private var network: SimNetwork
-    private var checker = SafetyChecker()
-    private var networkRNG: SplitMix64
-    private var clientRNG: SplitMix64
+    var nodes: [RawNode?]
+    var disks: [SimDisk]
+    var machines: [SimStateMachine]
+    var incarnations: [Int]
+    var compactEvery: [UInt64]
+    var network: SimNetwork
+    var checker = SafetyChecker()
+    var networkRNG: SplitMix64
+    var clientRNG: SplitMix64
 
     /// Fault events currently in force and what each resolved to when it started.
-    private var active: [(event: Int, resolved: Int)] = []
-    private var crashedBy: [Int?]
+    var active: [(event: Int, resolved: Int)] = []
+    var crashedBy: [Int?]
     /// Leaders isolated by an active `leaderChurn` event, until the given tick.
-    private var churnIsolated: [(position: Int, until: Int)] = []
-    private var tick = 0
+    var churnIsolated: [(position: Int, until: Int)] = []
+    var tick = 0
 
     /// Client writes awaiting their result, by entry key → proposing node.
-    private var pendingProposals: [UInt64: NodeID] = [:]
-    private var nextRequestID: UInt64 = 1
-    private var maxAcknowledgedIndex: UInt64 = 0
+    var pendingProposals: [UInt64: NodeID] = [:]
+    var nextRequestID: UInt64 = 1
+    var maxAcknowledgedIndex: UInt64 = 0
     /// Outstanding reads: context → known committed index when the read began.
-    private var pendingReads: [UInt64: UInt64] = [:]
+    var pendingReads: [UInt64: UInt64] = [:]
 
     public init(seed: UInt64, options: SimulationOptions) {
         self.seed = seed
@@ -89,7 +59,7 @@ public final class Simulation {
 
     public var networkProfile: NetworkProfile { network.profile }
 
-    private func makeNode(_ position: Int) -> RawNode {
+    func makeNode(_ position: Int) -> RawNode {
         var config = RaftConfig(id: NodeID(position + 1), randomSeed: seed ^ UInt64(position + 1) &* 0x9E37_79B9 ^ UInt64(incarnations[position]) << 40)
         config.electionTicks = 10
         config.heartbeatTicks = 2
@@ -100,7 +70,7 @@ public final class Simulation {
         return RawNode(config: config, restoringFrom: disks[position].persisted)
     }
 
-    private func note(_ text: @autoclosure () -> String) {
+    func note(_ text: @autoclosure () -> String) {
         if options.trace { trace.append("[\(tick)] \(text())") }
     }
 
@@ -129,7 +99,7 @@ public final class Simulation {
         return nil
     }
 
-    private func step(chaos: Bool) throws(SimulationFailure) {
+    func step(chaos: Bool) throws(SimulationFailure) {
         if chaos { updateFaults(crashPhase: false) }
         for message in network.deliveries(at: tick, rng: &networkRNG) {
             let to = Int(message.to) - 1
@@ -150,7 +120,7 @@ public final class Simulation {
 
     // MARK: - Ready processing (the application side of the RawNode contract)
 
-    private func processReady(_ position: Int) throws(SimulationFailure) {
+    func processReady(_ position: Int) throws(SimulationFailure) {
         guard nodes[position]!.hasReady else { return }
         let id = NodeID(position + 1)
         let rd = nodes[position]!.ready()
@@ -211,7 +181,7 @@ public final class Simulation {
         }
     }
 
-    private func observeLeaders() throws(SimulationFailure) {
+    func observeLeaders() throws(SimulationFailure) {
         for position in nodes.indices {
             guard let node = nodes[position], node.role == .leader else { continue }
             if try checker.observeLeader(NodeID(position + 1), term: node.currentTerm) {
@@ -220,264 +190,5 @@ public final class Simulation {
                 try checker.checkLeaderCompleteness(node)
             }
         }
-    }
-
-    // MARK: - Clients
-
-    private func currentLeader() -> Int? {
-        var best: Int?
-        for position in nodes.indices {
-            guard let node = nodes[position], node.role == .leader else { continue }
-            if best == nil || node.currentTerm > nodes[best!]!.currentTerm { best = position }
-        }
-        return best
-    }
-
-    private func randomLiveNode() -> Int? {
-        let start = clientRNG.below(nodes.count)
-        for k in 0..<nodes.count where nodes[(start + k) % nodes.count] != nil { return (start + k) % nodes.count }
-        return nil
-    }
-
-    private func newRequestData() -> [UInt8] {
-        let id = nextRequestID
-        nextRequestID += 1
-        return (0..<8).map { UInt8(truncatingIfNeeded: id >> UInt64(56 - 8 * $0)) }
-    }
-
-    @discardableResult
-    private func propose(at position: Int) -> UInt64? {
-        let data = newRequestData()
-        guard let index = try? nodes[position]!.propose(data) else { return nil }
-        pendingProposals[SimStateMachine.key(of: Entry(term: 0, index: 0, data: data))] = NodeID(position + 1)
-        stats.proposalsAccepted += 1
-        return index
-    }
-
-    private func clientTraffic() {
-        if clientRNG.chance(30, in: 100) {
-            let target = clientRNG.chance(8, in: 10) ? currentLeader() : randomLiveNode()
-            if let target { propose(at: target) }
-        }
-        if clientRNG.chance(10, in: 100), let target = randomLiveNode() {
-            let context = nextRequestID
-            nextRequestID += 1
-            if nodes[target]!.readIndex(context: context) {
-                pendingReads[context] = checker.knownCommitted
-            }
-        }
-    }
-
-    // MARK: - Faults
-
-    /// Start and end fault events. Crashes start in the crash phase; everything else (and
-    /// every ending) at the start of the tick.
-    private func updateFaults(crashPhase: Bool) {
-        var changed = false
-        if !crashPhase {
-            var stillActive: [(event: Int, resolved: Int)] = []
-            for item in active {
-                let event = events[item.event]
-                if tick >= event.start + event.duration {
-                    end(item)
-                    changed = true
-                } else {
-                    stillActive.append(item)
-                }
-            }
-            active = stillActive
-            changed = updateChurn() || changed
-        }
-        for index in events.indices where events[index].start == tick && isKept(index) {
-            let isCrash: Bool
-            switch events[index].kind {
-            case .crash, .crashLeader: isCrash = true
-            default: isCrash = false
-            }
-            guard isCrash == crashPhase else { continue }
-            if let resolved = begin(index) {
-                active.append((index, resolved))
-                changed = true
-            }
-        }
-        if changed { recomputeLinks() }
-    }
-
-    /// While a churn event is active, now and then cut the current leader off for a few
-    /// ticks. Returns true if the set of isolated nodes changed.
-    private func updateChurn() -> Bool {
-        let before = churnIsolated.count
-        churnIsolated.removeAll { $0.until <= tick }
-        var changed = churnIsolated.count != before
-        let churning = active.contains { if case .leaderChurn = events[$0.event].kind { return true } else { return false } }
-        if churning, clientRNG.chance(1, in: 4), let leader = currentLeader(),
-           !churnIsolated.contains(where: { $0.position == leader }) {
-            churnIsolated.append((leader, tick + 1 + clientRNG.below(6)))
-            note("churn: isolate leader \(leader + 1)")
-            changed = true
-        }
-        return changed
-    }
-
-    private func isKept(_ index: Int) -> Bool { options.keptEvents?.contains(index) ?? true }
-
-    /// Start event `index`; returns what it resolved to (a node position or -1), or nil if
-    /// it does not apply now.
-    private func begin(_ index: Int) -> Int? {
-        let event = events[index]
-        switch event.kind {
-        case .symmetricPartition, .oneWay, .bridge, .leaderChurn:
-            note("start \(event)")
-            return -1
-        case .isolateLeader:
-            guard let leader = currentLeader() else { return nil }
-            note("start isolate leader \(leader + 1) for \(event.duration) ticks")
-            return leader
-        case .crash(let node):
-            return crash(node, byEvent: index)
-        case .crashLeader:
-            guard let leader = currentLeader() else { return nil }
-            return crash(leader, byEvent: index)
-        case .transferLeadership:
-            guard let leader = currentLeader() else { return nil }
-            let voters = nodes[leader]!.configuration.voters.filter { $0 != NodeID(leader + 1) }
-            guard !voters.isEmpty else { return nil }
-            let target = voters[clientRNG.below(voters.count)]
-            note("leader \(leader + 1) transfers leadership to \(target)")
-            nodes[leader]!.transferLeadership(to: target)
-            return nil
-        case .membershipChange:
-            changeMembership()
-            return nil
-        case .removeLeader:
-            guard let leader = currentLeader(), nodes[leader]!.configuration.voters.count >= 2 else { return nil }
-            proposeChange(ConfChange(.removeNode, node: NodeID(leader + 1)), at: leader)
-            return nil
-        }
-    }
-
-    private func end(_ item: (event: Int, resolved: Int)) {
-        let event = events[item.event]
-        switch event.kind {
-        case .crash, .crashLeader:
-            if crashedBy[item.resolved] == item.event { restart(item.resolved) }
-        default:
-            note("end \(event)")
-        }
-    }
-
-    private func crash(_ position: Int, byEvent event: Int) -> Int? {
-        guard nodes[position] != nil else { return nil }
-        nodes[position] = nil
-        machines[position] = SimStateMachine()
-        crashedBy[position] = event
-        stats.crashes += 1
-        note("crash node \(position + 1) for \(events[event].duration) ticks")
-        return position
-    }
-
-    private func restart(_ position: Int) {
-        crashedBy[position] = nil
-        incarnations[position] += 1
-        nodes[position] = makeNode(position)
-        if let machine = SimStateMachine.restore(from: disks[position].snapshot.data) { machines[position] = machine }
-        note("restart node \(position + 1) (term \(disks[position].hardState.term), vote \(disks[position].hardState.vote), \(disks[position].entries.count) entries after snapshot \(disks[position].snapshot.metadata.index))")
-    }
-
-    private func changeMembership() {
-        guard let leader = currentLeader() else { return }
-        let conf = nodes[leader]!.configuration
-        let change: ConfChange
-        if let learner = conf.learners.first {
-            change = ConfChange(.addVoter, node: learner)
-        } else {
-            let spares = (1...NodeID(nodes.count)).filter { !conf.isMember($0) }
-            if !spares.isEmpty && (conf.voters.count < 3 || clientRNG.chance(1, in: 2)) {
-                change = ConfChange(.addLearner, node: spares[clientRNG.below(spares.count)])
-            } else {
-                guard conf.voters.count >= 3 else { return }
-                let others = conf.voters.filter { $0 != NodeID(leader + 1) }
-                change = ConfChange(.removeNode, node: others[clientRNG.below(others.count)])
-            }
-        }
-        proposeChange(change, at: leader)
-    }
-
-    private func proposeChange(_ change: ConfChange, at leader: Int) {
-        do {
-            let index = try nodes[leader]!.proposeConfChange(change)
-            note("leader \(leader + 1) proposes \(change.kind) \(change.node) at \(index)")
-        } catch {
-            note("leader \(leader + 1) refuses \(change.kind) \(change.node): \(error)")
-        }
-    }
-
-    private func recomputeLinks() {
-        let count = nodes.count
-        var blocked = Array(repeating: false, count: count * count)
-        func cut(_ a: Int, _ b: Int) { if a != b { blocked[a * count + b] = true } }
-        for item in active {
-            switch events[item.event].kind {
-            case .symmetricPartition(let side):
-                for a in 0..<count { for b in 0..<count where (side >> UInt32(a) & 1) != (side >> UInt32(b) & 1) { cut(a, b) } }
-            case .oneWay(let from, let to):
-                cut(from, to)
-            case .isolateLeader:
-                for other in 0..<count { cut(item.resolved, other); cut(other, item.resolved) }
-            case .bridge(let side, let bridge):
-                for a in 0..<count where a != bridge {
-                    for b in 0..<count where b != bridge && (side >> UInt32(a) & 1) != (side >> UInt32(b) & 1) { cut(a, b) }
-                }
-            default:
-                break
-            }
-        }
-        for isolated in churnIsolated {
-            for other in 0..<count { cut(isolated.position, other); cut(other, isolated.position) }
-        }
-        network.setBlocked(blocked)
-    }
-
-    // MARK: - Heal and liveness
-
-    /// End every fault, make the network reliable, and require that within `healBound`
-    /// ticks a leader commits a new proposal that every member applies, along with every
-    /// write acknowledged earlier.
-    private func heal() throws(SimulationFailure) {
-        note("heal: all faults end, network reliable")
-        for item in active { end(item) }
-        active.removeAll()
-        churnIsolated.removeAll()
-        recomputeLinks()
-        for position in nodes.indices where nodes[position] == nil { restart(position) }
-        network.profile = NetworkProfile(dropPercent: 0, duplicatePercent: 0, maxMessageBytes: network.profile.maxMessageBytes, maxDelay: 1, spikePercent: 0)
-        let healStart = tick
-        var probe: (index: UInt64, leader: Int, key: UInt64, proposedAt: Int)?
-        while tick - healStart < options.healBound {
-            try step(chaos: false)
-            tick += 1
-            if let leader = currentLeader(), nodes[leader]!.configuration.isVoter(NodeID(leader + 1)) {
-                if probe == nil || probe!.leader != leader || tick - probe!.proposedAt > 60 {
-                    let data = newRequestData()
-                    if let index = try? nodes[leader]!.propose(data) {
-                        probe = (index, leader, SimStateMachine.key(of: Entry(term: 0, index: 0, data: data)), tick)
-                    }
-                }
-                if let probe, isApplied(probe.index, key: probe.key, byMembersOf: leader) {
-                    stats.healTicks = tick - healStart
-                    return
-                }
-            }
-        }
-        throw SimulationFailure("liveness: no proposal committed and applied on every member within \(options.healBound) ticks after faults healed")
-    }
-
-    private func isApplied(_ index: UInt64, key: UInt64, byMembersOf leader: Int) -> Bool {
-        guard checker.entryKey(at: index) == key else { return false }
-        let needed = max(index, maxAcknowledgedIndex)
-        for member in nodes[leader]!.configuration.members {
-            guard machines[Int(member - 1)].appliedIndex >= needed else { return false }
-        }
-        return true
     }
 }

@@ -1,10 +1,12 @@
 import Consensus
 import ConsensusSim
 import Foundation
+import Dispatch
+import Synchronization
 
 /// raft-soak: run many seeded Raft fault schedules and report schedules per second.
 let usage = """
-    usage: raft-soak [--seed N] [--count N] [--ticks N] [--nodes 3|5|both] [--keep LIST] [--trace] [--no-shrink]
+    usage: raft-soak [--seed N] [--count N] [--ticks N] [--nodes 3|5|both] [--jobs N] [--keep LIST] [--trace] [--no-shrink]
 
     Runs randomized Raft fault schedules in the deterministic simulator (drops, delays,
     duplicates, reordering, partitions, crashes losing unsynced writes, membership changes,
@@ -16,6 +18,7 @@ let usage = """
                     the base seed and k, printed on failure
       --ticks N     chaos ticks per schedule (default: 500)
       --nodes N     cluster size: 3, 5, or both (alternating; default: both)
+      --jobs N      run schedules on N threads (default: 1); results do not depend on it
       --keep LIST   replay only these fault events (comma-separated indexes, from a report)
       --trace       print the event trace of every schedule run (use with --count 1)
       --no-shrink   report failures without shrinking them
@@ -31,6 +34,7 @@ var nodeChoices = [3, 5]
 var kept: Set<Int>?
 var trace = false
 var shrink = true
+var jobs = 1
 
 var arguments = CommandLine.arguments.dropFirst()
 @MainActor func value(_ flag: String) -> String {
@@ -54,6 +58,7 @@ while let argument = arguments.popFirst() {
         kept = Set(v.split(separator: ",").compactMap { Int($0) })
     case "--trace": trace = true
     case "--no-shrink": shrink = false
+    case "--jobs": jobs = max(1, Int(value(argument)) ?? 1)
     default:
         print("raft-soak: unknown argument \(argument)\n\n\(usage)")
         exit(2)
@@ -65,38 +70,81 @@ guard count > 0, ticks > 0, nodeChoices.allSatisfy({ $0 == 3 || $0 == 5 }) else 
 }
 
 CrashSeedReporter.install()
-let clock = ContinuousClock()
-let started = clock.now
-var total = SimulationStats()
-for k in 0..<count {
-    let seed = count == 1 ? baseSeed : ScheduleRunner.seed(base: baseSeed, index: k)
-    var options = SimulationOptions(nodes: nodeChoices[k % nodeChoices.count], ticks: ticks)
-    options.keptEvents = kept
-    options.trace = trace
-    CrashSeedReporter.running(seed: seed, options: options, slot: 0)
-    let simulation = Simulation(seed: seed, options: options)
-    let failure = simulation.run()
-    if trace { simulation.trace.forEach { print($0) } }
-    if let failure {
-        let caughtAfter = clock.now - started
-        let caughtSeconds = Double(caughtAfter.components.seconds) + Double(caughtAfter.components.attoseconds) / 1e18
-        print("FAILED at schedule \(k + 1) after \(String(format: "%.2f", caughtSeconds)) s (seed \(seed)); shrinking...")
-        print(ScheduleRunner.report(seed: seed, options: options, failure: failure, shrinkFirst: shrink && kept == nil))
-        exit(1)
+let soak = Soak(baseSeed: baseSeed, count: count, ticks: ticks, nodeChoices: nodeChoices, kept: kept, trace: trace, shrink: shrink)
+exit(soak.run(jobs: jobs))
+
+/// Runs the schedules, on `jobs` threads, stopping at the first failure.
+struct Soak: Sendable {
+    let baseSeed: UInt64
+    let count: Int
+    let ticks: Int
+    let nodeChoices: [Int]
+    let kept: Set<Int>?
+    let trace: Bool
+    let shrink: Bool
+
+    private struct Progress {
+        var completed = 0
+        var failed = false
+        var total = SimulationStats()
     }
-    total.add(simulation.stats)
-    if (k + 1) % 500 == 0 {
-        let seconds = Double((clock.now - started).components.attoseconds) / 1e18 + Double((clock.now - started).components.seconds)
-        print("\(k + 1) schedules, \(String(format: "%.1f", Double(k + 1) / seconds)) schedules/s")
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// Returns the exit status.
+    func run(jobs: Int) -> Int32 {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let progress = Mutex(Progress())
+        let nextSchedule = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: jobs) { worker in
+            while true {
+                let k = nextSchedule.wrappingAdd(1, ordering: .relaxed).oldValue
+                if k >= count || progress.withLock({ $0.failed }) { return }
+                let seed = count == 1 ? baseSeed : ScheduleRunner.seed(base: baseSeed, index: k)
+                var options = SimulationOptions(nodes: nodeChoices[k % nodeChoices.count], ticks: ticks)
+                options.keptEvents = kept
+                options.trace = trace
+                CrashSeedReporter.running(seed: seed, options: options, slot: worker)
+                let simulation = Simulation(seed: seed, options: options)
+                let failure = simulation.run()
+                if trace { print(simulation.trace.joined(separator: "\n")) }
+                if let failure {
+                    let first = progress.withLock { state in
+                        defer { state.failed = true }
+                        return !state.failed
+                    }
+                    guard first else { return }
+                    let elapsed = String(format: "%.2f", Self.seconds(clock.now - started))
+                    print("FAILED at schedule \(k + 1) after \(elapsed) s (seed \(seed)); shrinking...")
+                    print(ScheduleRunner.report(seed: seed, options: options, failure: failure, shrinkFirst: shrink && kept == nil))
+                    return
+                }
+                let completed = progress.withLock { state in
+                    state.total.add(simulation.stats)
+                    state.completed += 1
+                    return state.completed
+                }
+                if completed % 500 == 0 {
+                    let rate = Double(completed) / Self.seconds(clock.now - started)
+                    print("\(completed) schedules, \(String(format: "%.1f", rate)) schedules/s")
+                }
+            }
+        }
+        CrashSeedReporter.finished(slot: 0)
+        let (failed, total) = progress.withLock { ($0.failed, $0.total) }
+        if failed { return 1 }
+        let seconds = Self.seconds(clock.now - started)
+        print("""
+            \(count) schedules of \(ticks) ticks passed in \(String(format: "%.2f", seconds)) s on \(jobs) thread(s): \
+            \(String(format: "%.1f", Double(count) / seconds)) schedules/s
+            exercised: \(total.proposalsAcknowledged) acknowledged writes, \(total.readsCompleted) linearizable reads, \
+            \(total.elections) elections, \(total.crashes) crashes, \(total.snapshotsInstalled) snapshot installs, \
+            \(total.membershipChangesApplied) membership changes applied, \(total.messagesSent) messages; \
+            worst heal \(total.healTicks) ticks
+            """)
+        return 0
     }
 }
-let elapsed = clock.now - started
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-print("""
-    \(count) schedules of \(ticks) ticks passed in \(String(format: "%.2f", seconds)) s: \
-    \(String(format: "%.1f", Double(count) / seconds)) schedules/s
-    exercised: \(total.proposalsAcknowledged) acknowledged writes, \(total.readsCompleted) linearizable reads, \
-    \(total.elections) elections, \(total.crashes) crashes, \(total.snapshotsInstalled) snapshot installs, \
-    \(total.membershipChangesApplied) membership changes applied, \(total.messagesSent) messages; \
-    worst heal \(total.healTicks) ticks
-    """)

@@ -1,0 +1,173 @@
+import Consensus
+
+/// Fault events: partitions, crashes and restarts, leadership churn and transfer, and
+/// membership changes, started and ended as the schedule says.
+extension Simulation {
+    /// Start and end fault events. Crashes start in the crash phase; everything else (and
+    /// every ending) at the start of the tick.
+    func updateFaults(crashPhase: Bool) {
+        var changed = false
+        if !crashPhase {
+            var stillActive: [(event: Int, resolved: Int)] = []
+            for item in active {
+                let event = events[item.event]
+                if tick >= event.start + event.duration {
+                    end(item)
+                    changed = true
+                } else {
+                    stillActive.append(item)
+                }
+            }
+            active = stillActive
+            changed = updateChurn() || changed
+        }
+        for index in events.indices where events[index].start == tick && isKept(index) {
+            let isCrash: Bool
+            switch events[index].kind {
+            case .crash, .crashLeader: isCrash = true
+            default: isCrash = false
+            }
+            guard isCrash == crashPhase else { continue }
+            if let resolved = begin(index) {
+                active.append((index, resolved))
+                changed = true
+            }
+        }
+        if changed { recomputeLinks() }
+    }
+
+    /// While a churn event is active, now and then cut the current leader off for a few
+    /// ticks. Returns true if the set of isolated nodes changed.
+    func updateChurn() -> Bool {
+        let before = churnIsolated.count
+        churnIsolated.removeAll { $0.until <= tick }
+        var changed = churnIsolated.count != before
+        let churning = active.contains { if case .leaderChurn = events[$0.event].kind { return true } else { return false } }
+        if churning, clientRNG.chance(1, in: 4), let leader = currentLeader(),
+           !churnIsolated.contains(where: { $0.position == leader }) {
+            churnIsolated.append((leader, tick + 1 + clientRNG.below(6)))
+            note("churn: isolate leader \(leader + 1)")
+            changed = true
+        }
+        return changed
+    }
+
+    func isKept(_ index: Int) -> Bool { options.keptEvents?.contains(index) ?? true }
+
+    /// Start event `index`; returns what it resolved to (a node position or -1), or nil if
+    /// it does not apply now.
+    func begin(_ index: Int) -> Int? {
+        let event = events[index]
+        switch event.kind {
+        case .symmetricPartition, .oneWay, .bridge, .leaderChurn:
+            note("start \(event)")
+            return -1
+        case .isolateLeader:
+            guard let leader = currentLeader() else { return nil }
+            note("start isolate leader \(leader + 1) for \(event.duration) ticks")
+            return leader
+        case .crash(let node):
+            return crash(node, byEvent: index)
+        case .crashLeader:
+            guard let leader = currentLeader() else { return nil }
+            return crash(leader, byEvent: index)
+        case .transferLeadership:
+            guard let leader = currentLeader() else { return nil }
+            let voters = nodes[leader]!.configuration.voters.filter { $0 != NodeID(leader + 1) }
+            guard !voters.isEmpty else { return nil }
+            let target = voters[clientRNG.below(voters.count)]
+            note("leader \(leader + 1) transfers leadership to \(target)")
+            nodes[leader]!.transferLeadership(to: target)
+            return nil
+        case .membershipChange:
+            changeMembership()
+            return nil
+        case .removeLeader:
+            guard let leader = currentLeader(), nodes[leader]!.configuration.voters.count >= 2 else { return nil }
+            proposeChange(ConfChange(.removeNode, node: NodeID(leader + 1)), at: leader)
+            return nil
+        }
+    }
+
+    func end(_ item: (event: Int, resolved: Int)) {
+        let event = events[item.event]
+        switch event.kind {
+        case .crash, .crashLeader:
+            if crashedBy[item.resolved] == item.event { restart(item.resolved) }
+        default:
+            note("end \(event)")
+        }
+    }
+
+    func crash(_ position: Int, byEvent event: Int) -> Int? {
+        guard nodes[position] != nil else { return nil }
+        nodes[position] = nil
+        machines[position] = SimStateMachine()
+        crashedBy[position] = event
+        stats.crashes += 1
+        note("crash node \(position + 1) for \(events[event].duration) ticks")
+        return position
+    }
+
+    func restart(_ position: Int) {
+        crashedBy[position] = nil
+        incarnations[position] += 1
+        nodes[position] = makeNode(position)
+        if let machine = SimStateMachine.restore(from: disks[position].snapshot.data) { machines[position] = machine }
+        note("restart node \(position + 1) (term \(disks[position].hardState.term), vote \(disks[position].hardState.vote), \(disks[position].entries.count) entries after snapshot \(disks[position].snapshot.metadata.index))")
+    }
+
+    func changeMembership() {
+        guard let leader = currentLeader() else { return }
+        let conf = nodes[leader]!.configuration
+        let change: ConfChange
+        if let learner = conf.learners.first {
+            change = ConfChange(.addVoter, node: learner)
+        } else {
+            let spares = (1...NodeID(nodes.count)).filter { !conf.isMember($0) }
+            if !spares.isEmpty && (conf.voters.count < 3 || clientRNG.chance(1, in: 2)) {
+                change = ConfChange(.addLearner, node: spares[clientRNG.below(spares.count)])
+            } else {
+                guard conf.voters.count >= 3 else { return }
+                let others = conf.voters.filter { $0 != NodeID(leader + 1) }
+                change = ConfChange(.removeNode, node: others[clientRNG.below(others.count)])
+            }
+        }
+        proposeChange(change, at: leader)
+    }
+
+    func proposeChange(_ change: ConfChange, at leader: Int) {
+        do {
+            let index = try nodes[leader]!.proposeConfChange(change)
+            note("leader \(leader + 1) proposes \(change.kind) \(change.node) at \(index)")
+        } catch {
+            note("leader \(leader + 1) refuses \(change.kind) \(change.node): \(error)")
+        }
+    }
+
+    func recomputeLinks() {
+        let count = nodes.count
+        var blocked = Array(repeating: false, count: count * count)
+        func cut(_ a: Int, _ b: Int) { if a != b { blocked[a * count + b] = true } }
+        for item in active {
+            switch events[item.event].kind {
+            case .symmetricPartition(let side):
+                for a in 0..<count { for b in 0..<count where (side >> UInt32(a) & 1) != (side >> UInt32(b) & 1) { cut(a, b) } }
+            case .oneWay(let from, let to):
+                cut(from, to)
+            case .isolateLeader:
+                for other in 0..<count { cut(item.resolved, other); cut(other, item.resolved) }
+            case .bridge(let side, let bridge):
+                for a in 0..<count where a != bridge {
+                    for b in 0..<count where b != bridge && (side >> UInt32(a) & 1) != (side >> UInt32(b) & 1) { cut(a, b) }
+                }
+            default:
+                break
+            }
+        }
+        for isolated in churnIsolated {
+            for other in 0..<count { cut(isolated.position, other); cut(other, isolated.position) }
+        }
+        network.setBlocked(blocked)
+    }
+}

@@ -1,0 +1,31 @@
+import Consensus
+
+/// Counts describing what a schedule exercised, so tests can prove it was not vacuous.
+public struct SimulationStats: Sendable, Equatable {
+    public var proposalsAccepted = 0
+    public var proposalsAcknowledged = 0
+    public var readsCompleted = 0
+    public var elections = 0
+    public var crashes = 0
+    public var snapshotsInstalled = 0
+    public var membershipChangesApplied = 0
+    public var messagesSent = 0
+    public var appliedEntries: UInt64 = 0
+    public var healTicks = 0
+    public var finalDigest: UInt64 = 0
+
+    public init() {}
+
+    public mutating func add(_ other: SimulationStats) {
+        proposalsAccepted += other.proposalsAccepted
+        proposalsAcknowledged += other.proposalsAcknowledged
+        readsCompleted += other.readsCompleted
+        elections += other.elections
+        crashes += other.crashes
+        snapshotsInstalled += other.snapshotsInstalled
+        membershipChangesApplied += other.membershipChangesApplied
+        messagesSent += other.messagesSent
+        appliedEntries += other.appliedEntries
+        healTicks = max(healTicks, other.healTicks)
+    }
+}
