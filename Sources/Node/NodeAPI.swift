@@ -33,6 +33,9 @@ public final class NodeAPI: Sendable {
 
     func route(_ req: HTTPRequest) -> HTTPResponse {
         let path = req.path
+        if path.hasPrefix("/v1/chain"), let cid = config.chain?.chainId {
+            if let r = ChainAPI(index: node.stateMachine.chain, chainId: cid).handle(req) { return r }
+        }
         switch (req.method, path) {
         case ("GET", "/healthz"), ("HEAD", "/healthz"): return .text("ok\n")
         case ("GET", "/readyz"): return readiness()
