@@ -25,7 +25,7 @@ let package = Package(
         .target(name: "ConsensusSim", dependencies: ["Consensus"]),
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
-        .target(name: "Net", dependencies: ["CEpoll"]),
+        .target(name: "Net", dependencies: ["CEpoll", "Telemetry"]),
         .target(name: "Telemetry"),
         .target(name: "Replication", dependencies: ["Net", "Telemetry"]),
         // domain: the chain index (apply + reads)
@@ -45,13 +45,15 @@ let package = Package(
         // Raft fault-schedule soak (run from chaos/)
         .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim"], path: "Sources/RaftSoak"),
 
-        .testTarget(name: "ChainTests", dependencies: ["Chain"]),
+        // helpers shared by the test targets (seeded randomness)
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "TestSupport"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
-        .testTarget(name: "NetTests", dependencies: ["Net", "Chain"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain"]),
-        .testTarget(name: "StorageTests", dependencies: ["Storage"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

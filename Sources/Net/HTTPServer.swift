@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+@_exported import Telemetry
 
 /// An HTTP/1.1 server on one event loop. Connections are non-blocking and cost no
 /// thread; handlers run on a worker pool so a slow handler (a long poll, a wait for
@@ -158,21 +159,4 @@ final class HTTPConnectionState {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ v: T) { value = v }
-}
-
-/// A JSON string literal for a message (quotes, backslashes and control characters escaped).
-public func jsonQuote(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
 }

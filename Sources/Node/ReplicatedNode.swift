@@ -159,31 +159,11 @@ public final class ReplicatedNode: @unchecked Sendable {
 
     /// Proposes already-encoded entry data (for example a chain command from the indexer).
     public func propose(raw data: [UInt8], timeoutMillis: Int = 5000) -> ProposeOutcome {
-        submit(timeoutMillis: timeoutMillis) { node, done in
-            do {
-                let index = try node.raw.propose(data)
-                node.pendingProposals[index] = (node.raw.currentTerm, done)
-                node.scheduleReady()
-            } catch let error as ProposalError {
-                done(Self.outcome(for: error))
-            } catch {
-                done(.rejected("\(error)"))
-            }
-        }
+        submit(timeoutMillis: timeoutMillis) { raw throws(ProposalError) in try raw.propose(data) }
     }
 
     public func proposeConfChange(_ change: ConfChange, timeoutMillis: Int = 10_000) -> ProposeOutcome {
-        submit(timeoutMillis: timeoutMillis) { node, done in
-            do {
-                let index = try node.raw.proposeConfChange(change)
-                node.pendingProposals[index] = (node.raw.currentTerm, done)
-                node.scheduleReady()
-            } catch let error as ProposalError {
-                done(Self.outcome(for: error))
-            } catch {
-                done(.rejected("\(error)"))
-            }
-        }
+        submit(timeoutMillis: timeoutMillis) { raw throws(ProposalError) in try raw.proposeConfChange(change) }
     }
 
     public func transferLeadership(to target: UInt64) {
@@ -199,14 +179,25 @@ public final class ReplicatedNode: @unchecked Sendable {
         }
     }
 
-    private func submit(timeoutMillis: Int, _ body: @escaping @Sendable (ReplicatedNode, @escaping @Sendable (ProposeOutcome) -> Void) -> Void) -> ProposeOutcome {
+    /// Runs a proposal on the loop and blocks the caller until its entry is applied here
+    /// (same term as proposed), refused, superseded, or the timeout passes.
+    private func submit(timeoutMillis: Int, _ proposal: @escaping @Sendable (inout RawNode) throws(ProposalError) -> UInt64) -> ProposeOutcome {
         precondition(!loop.inLoop, "blocking call on the raft loop")
         let result = Mutex<ProposeOutcome?>(nil)
         let sem = DispatchSemaphore(value: 0)
+        let done: @Sendable (ProposeOutcome) -> Void = { outcome in
+            result.withLock { if $0 == nil { $0 = outcome } }
+            sem.signal()
+        }
         loop.execute { [self] in
-            body(self) { outcome in
-                result.withLock { if $0 == nil { $0 = outcome } }
-                sem.signal()
+            do {
+                let index = try proposal(&raw)
+                pendingProposals[index] = (raw.currentTerm, done)
+                scheduleReady()
+            } catch let error as ProposalError {
+                done(Self.outcome(for: error))
+            } catch {
+                done(.rejected("\(error)"))
             }
         }
         if sem.wait(timeout: .now() + .milliseconds(timeoutMillis)) == .timedOut { return .timedOut }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Chain
 
 /// Where the shared conformance fixtures and the Python references live, and whether
@@ -63,31 +64,6 @@ enum References {
             throw TestFailure("python reference failed (\(p.terminationStatus)): \(String(decoding: err, as: UTF8.self))")
         }
         return try JSON.parse(Array(out))
-    }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
-/// A small, fast, seedable generator (SplitMix64) so every randomized test replays from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &self) } }
-
-    /// The seed for a test: INFRASTACK_SEED replays one, otherwise a fresh one each run.
-    static func seed() -> UInt64 {
-        if let s = ProcessInfo.processInfo.environment["INFRASTACK_SEED"], let v = UInt64(s) { return v }
-        return UInt64.random(in: 0...UInt64.max)
     }
 }
 

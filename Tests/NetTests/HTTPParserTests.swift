@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Net
 
 @Suite struct HTTPParserTests {
@@ -52,7 +53,7 @@ import Testing
         let bytes = Array(text.utf8)
         let expected = try parseAll(text).map { "\($0.method) \($0.target) \(String(decoding: $0.body, as: UTF8.self))" }
         let seed = UInt64.random(in: 0...UInt64.max)
-        var rng = SplitMix(seed: seed)
+        var rng = SeededRandom(seed: seed)
         for _ in 0..<500 {
             var p = HTTPRequestParser()
             var got = [String]()
@@ -71,7 +72,7 @@ import Testing
     /// each ends in requests, a clean "need more", or an error with a 4xx/5xx status.
     @Test func fuzzNeverCrashes() {
         let seed = UInt64.random(in: 0...UInt64.max)
-        var rng = SplitMix(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let corpus = [
             "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
             "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
@@ -98,17 +99,5 @@ import Testing
                 #expect((400..<600).contains(error.status), "seed \(seed)")
             }
         }
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
     }
 }

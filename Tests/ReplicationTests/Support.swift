@@ -1,32 +1,7 @@
 import Foundation
 import Testing
+import TestSupport
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
-/// SplitMix64: small, fast and seedable, so every randomized test replays from its seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &self) } }
-
-    /// INFRASTACK_SEED replays a run; otherwise a fresh seed, printed so a failure can be replayed.
-    static func seed(_ test: String) -> UInt64 {
-        let s: UInt64
-        if let text = ProcessInfo.processInfo.environment["INFRASTACK_SEED"], let v = UInt64(text) { s = v } else { s = UInt64.random(in: 0...UInt64.max) }
-        print("\(test): seed \(s) (replay with INFRASTACK_SEED=\(s))")
-        return s
-    }
-}
 
 func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 import Testing
 @testable import Storage
@@ -31,7 +32,7 @@ import Testing
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let environmentPath = directory.subpath("env")
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandom(seed: seed)
         var lastSurvivor: UInt64 = 0
 
         for round in 1...6 {

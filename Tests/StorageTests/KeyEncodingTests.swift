@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import Storage
 
@@ -6,7 +7,7 @@ import Testing
         #expect(Key().appending(UInt64(0x0102_0304_0506_0708)).bytes == [1, 2, 3, 4, 5, 6, 7, 8])
         #expect(Key().appending(UInt32(0x0A0B_0C0D)).bytes == [0x0A, 0x0B, 0x0C, 0x0D])
         #expect(Key().appending(UInt16(0x0102)).appending(UInt8(9)).bytes == [1, 2, 9])
-        var rng = SeededGenerator(seed: 7)
+        var rng = SeededRandom(seed: 7)
         for _ in 0..<2000 {
             let a = UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng)
             let b = UInt64.random(in: 0...UInt64.max, using: &rng) >> UInt64.random(in: 0...63, using: &rng)
@@ -46,7 +47,7 @@ import Testing
             let accounts = try environment.table("accounts")
             let addresses: [[UInt8]] = [Array(repeating: 0x11, count: 20), Array(repeating: 0x22, count: 20), Array(repeating: 0xFF, count: 20)]
             var history: [[UInt8]: [UInt64]] = [:]
-            var rng = SeededGenerator(seed: 42)
+            var rng = SeededRandom(seed: 42)
             try environment.write { txn throws in
                 for address in addresses {
                     let blocks = Set((0..<8).map { _ in UInt64.random(in: 1...200, using: &rng) }).sorted()

@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 @testable import Storage
 
@@ -12,22 +13,22 @@ import Testing
     /// prefixes often, which is where ordering and prefix bugs live.
     static let alphabet: [UInt8] = [0x00, 0x01, 0x02, 0x7F, 0xFE, 0xFF]
 
-    static func randomKey(_ rng: inout SeededGenerator, maxLength: Int = 4) -> [UInt8] {
+    static func randomKey(_ rng: inout SeededRandom, maxLength: Int = 4) -> [UInt8] {
         (0..<Int.random(in: 1...maxLength, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
     }
 
-    static func randomValue(_ rng: inout SeededGenerator) -> [UInt8] {
+    static func randomValue(_ rng: inout SeededRandom) -> [UInt8] {
         (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
     }
 
-    static func randomBound(_ rng: inout SeededGenerator) -> [UInt8]? {
+    static func randomBound(_ rng: inout SeededRandom) -> [UInt8]? {
         Bool.random(using: &rng) ? randomKey(&rng) : nil
     }
 
     @Test(arguments: testSeeds(default: [1, 2, 3]))
     func randomOperationsMatchOrderedModel(seed: UInt64) throws {
         try withTemporaryEnvironment { environment, _ in
-            var rng = SeededGenerator(seed: seed)
+            var rng = SeededRandom(seed: seed)
             let table = try environment.table("model")
             var model = OrderedModel()
             let context = "seed \(seed) (replay: STORAGE_TEST_SEED=\(seed))"
@@ -57,7 +58,7 @@ import Testing
     /// One random operation, checked against the model. Reads run inside the write
     /// transaction so they also prove it sees its own uncommitted writes.
     static func applyRandomOperation(
-        _ txn: WriteTransaction, _ table: Table, _ model: inout OrderedModel, _ rng: inout SeededGenerator, _ context: String
+        _ txn: WriteTransaction, _ table: Table, _ model: inout OrderedModel, _ rng: inout SeededRandom, _ context: String
     ) throws {
         let key = randomKey(&rng)
         switch Int.random(in: 0..<100, using: &rng) {

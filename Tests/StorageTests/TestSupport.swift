@@ -31,19 +31,6 @@ func withTemporaryEnvironment<R>(
     return try body(environment, directory)
 }
 
-/// A small, fast, seedable generator (SplitMix64) so every random test can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Seeds for randomized tests: `STORAGE_TEST_SEED=<n>` replays exactly one seed,
 /// otherwise the given defaults run.
 func testSeeds(default defaults: [UInt64]) -> [UInt64] {
