@@ -19,7 +19,9 @@ public protocol MessageTransport: AnyObject, Sendable {
 ///
 /// Per Ready, strictly in this order: persist (one durable LMDB transaction), send,
 /// install snapshot, apply committed entries (one LMDB transaction with the applied
-/// index and digest), answer reads, advance.
+/// index and digest), answer reads, advance. The one exception: a leader sends its
+/// appends and heartbeats before its own log write, so that write overlaps the
+/// followers' (see handleReady).
 public final class ReplicatedNode: @unchecked Sendable {
     public struct Options: Sendable {
         public var id: UInt64
@@ -257,6 +259,15 @@ public final class ReplicatedNode: @unchecked Sendable {
     private func handleReady() {
         while raw.hasReady {
             let rd = raw.ready()
+            // A leader's appends and heartbeats may leave before its own log write (Raft
+            // thesis 10.2.1): they promise nothing about the leader's disk, and the core
+            // counts the leader's own copy towards a quorum only at advance(), after the
+            // write below is durable. Everything else (votes, append responses) waits.
+            let early = raw.role == .leader
+                ? rd.messages.filter { $0.kind == .append || $0.kind == .heartbeat } : []
+            for m in early {
+                transport?.send(to: m.to, type: RaftMessageCodec.frameType, payload: RaftMessageCodec.encode(m))
+            }
             let t0 = EventLoop.nowMicros()
             do {
                 try store.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot)
@@ -271,7 +282,7 @@ public final class ReplicatedNode: @unchecked Sendable {
             counters.persisted += UInt64(rd.entries.count)
             counters.sent += UInt64(rd.messages.count)
             counters.applied += UInt64(rd.committedEntries.count)
-            for m in rd.messages {
+            for m in rd.messages where early.isEmpty || (m.kind != .append && m.kind != .heartbeat) {
                 transport?.send(to: m.to, type: RaftMessageCodec.frameType, payload: RaftMessageCodec.encode(m))
             }
             do {
