@@ -20,6 +20,7 @@ extension Simulation {
             }
             active = stillActive
             changed = updateChurn() || changed
+            requestMoreMembershipChanges()
         }
         for index in events.indices where events[index].start == tick && isKept(index) {
             let isCrash: Bool
@@ -52,6 +53,16 @@ extension Simulation {
         return changed
     }
 
+    /// During a membership event, a client asks for another change every few ticks, often
+    /// while the previous one is still uncommitted — which the leader must refuse.
+    func requestMoreMembershipChanges() {
+        for item in active {
+            let event = events[item.event]
+            guard case .membershipChange = event.kind, tick > event.start, (tick - event.start) % 6 == 0 else { continue }
+            changeMembership()
+        }
+    }
+
     func isKept(_ index: Int) -> Bool { options.keptEvents?.contains(index) ?? true }
 
     /// Start event `index`; returns what it resolved to (a node position or -1), or nil if
@@ -81,7 +92,7 @@ extension Simulation {
             return nil
         case .membershipChange:
             changeMembership()
-            return nil
+            return -1  // stays active: more changes are attempted while it lasts
         case .removeLeader:
             guard let leader = currentLeader(), nodes[leader]!.configuration.voters.count >= 2 else { return nil }
             proposeChange(ConfChange(.removeNode, node: NodeID(leader + 1)), at: leader)

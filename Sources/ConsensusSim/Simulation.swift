@@ -16,6 +16,10 @@ public final class Simulation {
     var machines: [SimStateMachine]
     var incarnations: [Int]
     var compactEvery: [UInt64]
+    /// Clock drift: during chaos each node misses this percentage of ticks, so timers run
+    /// at different speeds on different nodes. Safety must not depend on clocks.
+    var tickSkipPercent: [Int]
+    var clockRNG: SplitMix64
     var network: SimNetwork
     var checker = SafetyChecker()
     var networkRNG: SplitMix64
@@ -52,6 +56,8 @@ public final class Simulation {
         machines = Array(repeating: SimStateMachine(), count: count)
         incarnations = Array(repeating: 0, count: count)
         compactEvery = (0..<count).map { _ in UInt64(8 + scheduleRNG.below(40)) }
+        tickSkipPercent = (0..<count).map { _ in [0, 0, 5, 10, 25][scheduleRNG.below(5)] }
+        clockRNG = SplitMix64(seed: scheduleRNG.next())
         crashedBy = Array(repeating: nil, count: count)
         nodes = Array(repeating: nil, count: count)
         for position in 0..<count { nodes[position] = makeNode(position) }
@@ -107,7 +113,10 @@ public final class Simulation {
                   !network.isBlocked(from: message.from, to: message.to) else { continue }
             nodes[to]!.step(message)
         }
-        for position in nodes.indices where nodes[position] != nil { nodes[position]!.tick() }
+        for position in nodes.indices where nodes[position] != nil {
+            if chaos && tickSkipPercent[position] > 0 && clockRNG.chance(tickSkipPercent[position], in: 100) { continue }
+            nodes[position]!.tick()
+        }
         if chaos {
             clientTraffic()
             // Crashes strike after this tick's deliveries but before its writes reach disk,
