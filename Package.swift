@@ -32,10 +32,12 @@ let package = Package(
         .target(name: "Index", dependencies: ["Chain", "Storage"]),
         // domain: follows the upstream chain on the leader
         .target(name: "Indexer", dependencies: ["Chain", "Index", "Net", "Telemetry"]),
+        // dev: the embedded simulated upstream chain
+        .target(name: "SimChain", dependencies: ["Chain", "Net", "Telemetry"]),
         // domain / app: the replicated node (composition of the layers above)
         .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer"]),
         // the one binary every node runs, plus operator commands
-        .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain"], path: "Sources/infrastack"),
+        .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain", "SimChain"], path: "Sources/infrastack"),
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
 
@@ -52,6 +54,7 @@ let package = Package(
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain"]),
+        .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry", "TestSupport"]),
     ],

@@ -106,13 +106,23 @@ public struct StateChanges: Equatable, Sendable {
     public var post: [Account]
     /// How the changes were obtained ("prestateTracer" or "probe"), for /status and docs.
     public var source: String
+    /// Beacon withdrawals (address, wei) credited after the transactions. Tracers do not
+    /// report them, so apply adds them to the traced state; probed state already has them.
+    public var withdrawals: [(address: Address, wei: U256)]
 
-    public init(pre: [Account] = [], post: [Account] = [], source: String = "none") {
-        self.pre = pre; self.post = post; self.source = source
+    public init(pre: [Account] = [], post: [Account] = [], source: String = "none", withdrawals: [(address: Address, wei: U256)] = []) {
+        self.pre = pre; self.post = post; self.source = source; self.withdrawals = withdrawals
+    }
+
+    public static func == (a: StateChanges, b: StateChanges) -> Bool {
+        a.pre == b.pre && a.post == b.post && a.source == b.source
+            && a.withdrawals.map(\.address) == b.withdrawals.map(\.address) && a.withdrawals.map(\.wei) == b.withdrawals.map(\.wei)
     }
 
     func encode(into w: inout ByteWriter) {
         w.string(source)
+        w.u32(UInt32(withdrawals.count))
+        for x in withdrawals { w.raw(x.address.bytes); w.raw(x.wei.bytes32) }
         for list in [pre, post] {
             w.u32(UInt32(list.count))
             for a in list {
@@ -133,6 +143,10 @@ public struct StateChanges: Equatable, Sendable {
 
     static func decode(_ r: inout ByteReader) throws(DecodeError) -> StateChanges {
         let source = try r.string()
+        let wn = Int(try r.u32())
+        guard wn <= r.remaining / 52 else { throw DecodeError("state changes: \(wn) withdrawals cannot fit") }
+        var withdrawals = [(address: Address, wei: U256)]()
+        for _ in 0..<wn { withdrawals.append((Address(unchecked: try r.raw(20)), try! U256(bigEndian: try r.raw(32)))) }
         var lists = [[Account]]()
         for _ in 0..<2 {
             let n = Int(try r.u32())
@@ -151,6 +165,6 @@ public struct StateChanges: Equatable, Sendable {
             }
             lists.append(list)
         }
-        return StateChanges(pre: lists[0], post: lists[1], source: source)
+        return StateChanges(pre: lists[0], post: lists[1], source: source, withdrawals: withdrawals)
     }
 }

@@ -156,6 +156,14 @@ public final class ChainIndex: Sendable {
                 try txn.put(tables.accounts, k, AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash).encoded); record(1, k)
             }
         }
+        if s.source == "prestateTracer" {
+            for wd in s.withdrawals {
+                var st = try accountVersion(cid, wd.address, atOrBelow: n, txn) ?? AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash)
+                st.balance = st.balance &+ wd.wei
+                let k = ChainKey.account(cid, wd.address, n)
+                try txn.put(tables.accounts, k, st.encoded); record(1, k)
+            }
+        }
         var w = ByteWriter(); w.u32(count); w.raw(written.bytes)
         try txn.put(tables.undo, ChainKey.block(cid, n), w.bytes)
     }

@@ -267,7 +267,13 @@ public final class Indexer: @unchecked Sendable {
             var state = StateChanges()
             if per == 3 {
                 switch results[i * per + 2] {
-                case .success(let t): state = try StateDiff.fromPrestateTrace(t)
+                case .success(let t):
+                    state = try StateDiff.fromPrestateTrace(t)
+                    for (wi, wv) in ((try? block.array("withdrawals")) ?? []).enumerated() {
+                        guard let wo = wv.objectValue else { throw FieldError(field: "withdrawals[\(wi)]", problem: "expected an object") }
+                        let w = try Withdrawal(json: wo)
+                        state.withdrawals.append((w.address, U256(w.amount) * U256(1_000_000_000)))
+                    }
                 case .failure(let e) where e.isMethodNotFound || e.message.lowercased().contains("tracer"):
                     tracerAvailable = false
                     logger.warn("upstream has no prestate tracer; falling back to probing touched accounts", [("error", e.description)])

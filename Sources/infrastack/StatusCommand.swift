@@ -55,7 +55,7 @@ enum StatusCommand {
     }
 
     static func table(_ rows: [(UInt64, String, JSONValue?, String?)]) -> String {
-        let header = ["NODE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "DIGEST", "LAG", "HTTP"]
+        let header = ["NODE", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "DIGEST", "LAG", "BLOCK", "INDEXER", "HTTP"]
         var lines = [header]
         var lags = [UInt64: String]()
         for r in rows {
@@ -64,12 +64,26 @@ enum StatusCommand {
             }
         }
         for (id, url, s, err) in rows {
-            guard let s else { lines.append([String(id), "UNREACHABLE", "-", "-", "-", "-", "-", "-", "\(url) (\(err ?? ""))"]); continue }
+            guard let s else { lines.append([String(id), "UNREACHABLE", "-", "-", "-", "-", "-", "-", "-", "-", "\(url) (\(err ?? ""))"]); continue }
             func n(_ k: String) -> String { if case .number(let v)? = s[k] { return v }; return "-" }
             let digest = s["stateDigest"]?.stringValue.map { String($0.dropFirst(2).prefix(12)) } ?? "-"
             let role = s["role"]?.stringValue ?? "-"
+            let ix = s["indexer"]
+            var block = "-", indexer = "-"
+            if let ix {
+                if case .number(let h)? = ix["appliedHead"] { block = h }
+                indexer = ix["state"]?.stringValue ?? "-"
+                if role == "leader", case .number(let up)? = ix["upstreamHead"] {
+                    var rate = ""
+                    if case .number(let bps)? = ix["blocksPerSecond"] { rate = " \(bps) blk/s" }
+                    var eta = ""
+                    if case .number(let e)? = ix["etaSeconds"], let sec = Double(e), sec > 0 { eta = " eta \(Int(sec)) s" }
+                    indexer += " (upstream \(up)\(rate)\(eta))"
+                }
+                if let alert = ix["lastAlert"]?.stringValue { indexer += " ALERT: \(alert.prefix(60))" }
+            }
             lines.append([n("nodeId"), role, n("term"), n("leaderId"), n("commitIndex"), n("appliedIndex"), digest,
-                          role == "leader" ? "-" : (lags[id] ?? "?"), url])
+                          role == "leader" ? "-" : (lags[id] ?? "?"), block, indexer, url])
         }
         let widths = (0..<header.count).map { c in lines.map { $0[c].count }.max()! }
         return lines.map { l in zip(l, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ") }

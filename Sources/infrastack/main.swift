@@ -6,6 +6,7 @@ let commands: [String: (name: String, summary: String, run: ([String]) -> Int32)
     "status": ("status", "show the cluster as a table (infrastack status --endpoint URL [--json])", StatusCommand.run),
     "cluster": ("cluster", "membership: add | promote | remove", ClusterCommand.run),
     "kv": ("kv", "debug key-value store: put | get (for testing replication)", KVCommand.run),
+    "simchain": ("simchain", "serve the embedded simulated EVM chain over JSON-RPC", SimChainCommand.run),
 ]
 
 @MainActor func topUsage() -> String {
