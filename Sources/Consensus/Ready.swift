@@ -9,7 +9,10 @@
 /// 2. Only then send `messages`. They may promise what step 1 wrote: a vote response
 ///    promises the persisted vote, an append response promises persisted entries. Sending
 ///    one before the write is durable lets a crash break that promise (double votes, lost
-///    commits).
+///    commits). One relaxation is safe (thesis 10.2.1): a leader's `append` and
+///    `heartbeat` messages may leave before its own write completes, because the core
+///    counts the leader's own copy towards a quorum only at `advance`. It does not extend
+///    to any other message kind, nor to a node that is not leader.
 /// 3. Install `snapshot` into the state machine, then apply `committedEntries` in order.
 ///    They are committed, and persisted by step 1 at the latest.
 /// 4. Serve each `readStates` read once the state machine has applied through its index.

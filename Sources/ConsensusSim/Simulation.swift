@@ -117,22 +117,34 @@ public final class Simulation {
             if chaos && tickSkipPercent[position] > 0 && clockRNG.chance(tickSkipPercent[position], in: 100) { continue }
             nodes[position]!.tick()
         }
+        if chaos { clientTraffic() }
+        // Leaders send appends and heartbeats before their own write (thesis 10.2.1, as the
+        // Node driver does), so a crash can strike between that send and the write.
+        var taken: [Ready?] = Array(repeating: nil, count: nodes.count)
+        for position in nodes.indices where nodes[position]?.role == .leader && nodes[position]!.hasReady {
+            var rd = nodes[position]!.ready()
+            for message in rd.messages where message.kind == .append || message.kind == .heartbeat {
+                network.send(message, at: tick, rng: &networkRNG)
+            }
+            rd.messages.removeAll { $0.kind == .append || $0.kind == .heartbeat }
+            taken[position] = rd
+        }
         if chaos {
-            clientTraffic()
             // Crashes strike after this tick's deliveries but before its writes reach disk,
             // so they lose every state change not yet persisted.
             updateFaults(crashPhase: true)
         }
-        for position in nodes.indices where nodes[position] != nil { try processReady(position) }
+        for position in nodes.indices where nodes[position] != nil { try processReady(position, taken: taken[position]) }
         try observeLeaders()
     }
 
     // MARK: - Ready processing (the application side of the RawNode contract)
 
-    func processReady(_ position: Int) throws(SimulationFailure) {
-        guard nodes[position]!.hasReady else { return }
+    /// Carry out a node's `Ready` — `taken` if it was already drawn (and partly sent).
+    func processReady(_ position: Int, taken: Ready? = nil) throws(SimulationFailure) {
+        guard taken != nil || nodes[position]!.hasReady else { return }
         let id = NodeID(position + 1)
-        let rd = nodes[position]!.ready()
+        let rd = taken ?? nodes[position]!.ready()
         // 1. Persist.
         if let snapshot = rd.snapshot { disks[position].persist(snapshot: snapshot) }
         var previousTerm: UInt64? = rd.entries.first.flatMap { disks[position].term(at: $0.index - 1) }
