@@ -363,6 +363,12 @@ public final class ReplicatedNode: @unchecked Sendable {
         for id in conf.members where id != options.id {
             if let a = addresses[id] { peers[id] = a }
         }
+        // Statically configured peers stay reachable even when not (yet) in the
+        // configuration: a joining node knows no configuration until the leader contacts it,
+        // and must accept that leader's connection.
+        if !conf.isMember(options.id) {
+            for (id, a) in configuredPeers where id != options.id && peers[id] == nil { peers[id] = a }
+        }
         transport?.setPeers(peers)
     }
 }
