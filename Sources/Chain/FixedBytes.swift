@@ -18,9 +18,13 @@ public struct Address: Hashable, Sendable, Comparable, CustomStringConvertible {
         let b: [UInt8]
         do { b = try Hex.decodeData(s, length: 20) } catch { throw .malformed(error) }
         self.bytes = b
-        let body = s.dropFirst(2)
-        let hasUpper = body.contains { $0.isUppercase }, hasLower = body.contains { $0.isLowercase }
-        if hasUpper && hasLower && String(body) != String(checksummed.dropFirst(2)) {
+        // ASCII byte checks: Character case properties are Unicode lookups, and this runs
+        // for every address of every block ingested.
+        var hasUpper = false, hasLower = false
+        for c in s.utf8.dropFirst(2) {
+            if c >= UInt8(ascii: "A") && c <= UInt8(ascii: "F") { hasUpper = true } else if c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f") { hasLower = true }
+        }
+        if hasUpper && hasLower && s.dropFirst(2) != checksummed.dropFirst(2) {
             throw .badChecksum(s)
         }
     }

@@ -97,6 +97,13 @@ public enum JSON {
     }
 
     static func writeString(_ s: String, to out: inout [UInt8]) {
+        // Most strings (hex, keys) need no escaping: copy them in one go.
+        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: s.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         out.append(UInt8(ascii: "\""))
         for c in s.utf8 {
             switch c {
