@@ -20,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CEpoll"),
         // pure layers
         .target(name: "Chain"),
-        .target(name: "Consensus"),
+        .target(name: "Consensus", exclude: ["README.md"]),
         // deterministic Raft fault simulator (used by ConsensusTests and raft-soak)
         .target(name: "ConsensusSim", dependencies: ["Consensus"]),
         // io layers
