@@ -1,6 +1,7 @@
 import Chain
 import Consensus
 import Storage
+import Synchronization
 
 /// The durable half of a Raft node, in LMDB: log entries, hard state and the newest
 /// snapshot. `persist(_:)` writes everything a `Ready` asks for in one durable write
@@ -30,9 +31,18 @@ public final class RaftLogStore: Sendable {
         guard hardState != nil || !entries.isEmpty || snapshot != nil else { return }
         try env.write { txn in try self.persist(hardState: hardState, entries: entries, snapshot: snapshot, in: txn) }
         // The node opens LMDB with noSync so that apply transactions cost no fsync of their
-        // own; Raft's promises need this commit on disk before any message leaves, so force it.
-        try env.sync()
+        // own; Raft's promises need this commit on disk before any message leaves, so force
+        // it — unless only the commit index moved: that promises nothing (a restarted node
+        // relearns it from the leader), so it rides on the next forced sync, as in etcd.
+        let termOrVoteChanged = hardState.map { ($0.term, $0.vote) != lastSynced.withLock { $0 } } ?? false
+        if !entries.isEmpty || snapshot != nil || termOrVoteChanged {
+            try env.sync()
+            if let hs = hardState { lastSynced.withLock { $0 = (hs.term, hs.vote) } }
+        }
     }
+
+    /// Term and vote as of the last forced sync.
+    private let lastSynced = Mutex<(UInt64, UInt64)>((UInt64.max, UInt64.max))
 
     func persist(hardState: HardState?, entries: [Consensus.Entry], snapshot: Snapshot?, in txn: WriteTransaction) throws {
         if let snapshot {
