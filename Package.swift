@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
-        .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "SimChain", "Chain", "Net", "Storage", "Telemetry"]),
+        .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
