@@ -26,17 +26,7 @@ enum NodeCommand {
             let config = try NodeConfig.load(path: try o.require("config"), overrides: overrides)
             let runtime = try NodeRuntime(config: config)
             try runtime.start()
-            signal(SIGPIPE, SIG_IGN)
-            let stop = DispatchSemaphore(value: 0)
-            var sources = [DispatchSourceSignal]()
-            for sig in [SIGTERM, SIGINT] {
-                signal(sig, SIG_IGN)
-                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                s.setEventHandler { stop.signal() }
-                s.resume()
-                sources.append(s)
-            }
-            stop.wait()
+            waitForTerminationSignal()
             runtime.stop()
             return 0
         }

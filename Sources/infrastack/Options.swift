@@ -60,3 +60,20 @@ func runCommand(usage: String, _ args: [String], valued: Set<String>, boolean: S
         return fail("\(error)")
     }
 }
+
+/// Blocks until SIGTERM or SIGINT (after ignoring SIGPIPE), for long-running commands that
+/// then shut down gracefully.
+func waitForTerminationSignal() {
+    signal(SIGPIPE, SIG_IGN)
+    let stop = DispatchSemaphore(value: 0)
+    var sources = [DispatchSourceSignal]()
+    for sig in [SIGTERM, SIGINT] {
+        signal(sig, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        s.setEventHandler { stop.signal() }
+        s.resume()
+        sources.append(s)
+    }
+    stop.wait()
+    sources.forEach { $0.cancel() }
+}
