@@ -1,348 +1,176 @@
 import Chain
 import Foundation
-import Synchronization
 
-/// A deterministic simulated EVM chain: ETH transfers (legacy, EIP-2930, EIP-1559), ERC-20
-/// style token transfers with `Transfer` logs and storage changes, contract creations and
-/// plain storage writes. There is no EVM: the simulator decides each transaction's
-/// effects directly. Signatures are deterministic random numbers, not valid secp256k1
-/// signatures (`from` is stated in the JSON, as nodes do). Every block is valid by the
-/// `Chain` rules: header hash, transactions, receipts and withdrawals roots, blooms.
-/// stateRoot is a deterministic commitment to the simulated state, not a state trie.
+/// A deterministic simulated EVM chain, the embedded default upstream for demos, tests,
+/// chaos runs and benchmarks.
+///
+/// Each block carries ETH transfers (legacy, EIP-2930 and EIP-1559 transactions; some to
+/// fresh addresses), ERC-20-style token transfers and mints that emit
+/// `Transfer(address,address,uint256)` logs and update the tokens' balance mapping
+/// (slot keccak(pad32(holder) ‖ pad32(0))) and total supply, key-value writes (some clearing
+/// a slot) with a `Stored` log, contract creations (address keccak(rlp([sender, nonce]))[12...],
+/// constructor storage at slot 0), failing calls (status 0), and two withdrawals.
+///
+/// What is simulated rather than real, on purpose:
+/// - There is no EVM. The simulator decides each transaction's effects and gas directly.
+/// - Signatures (v, r, s) are deterministic random numbers, not valid secp256k1
+///   signatures; `from` is given in the JSON, as nodes do.
+/// - `stateRoot` is a keccak chain over each block's state changes, not a state trie
+///   root (see `SimBlockBuilder.commitment`). Everything else in the header is real:
+///   transactions, receipts and withdrawals roots, blooms, sha3Uncles, and the hash is
+///   keccak(rlp(header)) in the Cancun shape, so `BlockVerifier` accepts every block.
+/// - The base fee wobbles deterministically instead of following EIP-1559's update rule.
+///
+/// Reorgs, scripted or random, replace the last d blocks with another branch (other
+/// transactions and timestamps, hence other hashes) and never touch the finalized block.
+/// The state answers "at block N" for the canonical block N (see `SimLedger`). Blocks of
+/// abandoned branches are forgotten: by hash they are not found.
+///
+/// Thread-safe: one lock guards everything; mining holds it for the whole step so readers
+/// never see half a reorg.
 public final class SimChain: @unchecked Sendable {
     public let options: SimChainOptions
+    let world = SimWorld()
     private let lock = NSLock()
     private var blocks: [SimBlock] = []
+    private var ledger = SimLedger()
+    private var blockByHash: [Hash32: UInt64] = [:]
+    private var txByHash: [Hash32: (block: UInt64, index: Int)] = [:]
     private var branch: UInt64 = 0
-    public private(set) var reorgCount = 0
+    private var reorgHistory: [Reorg] = []
 
-    static let transferTopic = Hash32.keccak(Array("Transfer(address,address,uint256)".utf8))
-    let eoas: [Address]
-    /// Withdrawal recipients, used for nothing else (like validators' withdrawal addresses).
-    let validators: [Address]
-    let token: Address
-    let store: Address
-    let miner: Address
+    public struct Reorg: Sendable, Equatable {
+        /// The head before the reorg and the number of blocks replaced.
+        public let oldHead: UInt64
+        public let depth: Int
+        public let replaced: [Hash32]
+    }
 
     public init(options: SimChainOptions) {
         self.options = options
-        func addr(_ s: String) -> Address { Address(unchecked: Array(keccak256(Array(s.utf8))[12...])) }
-        eoas = (0..<64).map { addr("sim-eoa-\($0)") }
-        validators = (0..<16).map { addr("sim-validator-\($0)") }
-        token = addr("sim-token")
-        store = addr("sim-store")
-        miner = addr("sim-miner")
-        var genesis = SimState()
-        for a in eoas { genesis.accounts[a] = .init(balance: U256(1) << 80, nonce: 0, code: []) }
-        genesis.accounts[token] = .init(balance: .zero, nonce: 1, code: Self.tokenCode)
-        genesis.accounts[store] = .init(balance: .zero, nonce: 1, code: Self.storeCode)
-        blocks.append(makeBlock(number: 0, parent: nil, state: genesis, rng: SimRandom(options.seed, 0, 0), txCount: 0))
-        for _ in 0..<options.pregenerate { mineLocked() }
+        lock.withLock {
+            appendLocked(number: 0)
+            for _ in 0..<options.pregenerate { mineLocked() }
+        }
     }
 
-    /// Marker bytecode for the simulated contracts (never executed).
-    static let tokenCode: [UInt8] = [0x60, 0x80, 0x60, 0x40, 0x52, 0x00, 0x54, 0x4f, 0x4b]
-    static let storeCode: [UInt8] = [0x60, 0x80, 0x60, 0x40, 0x52, 0x00, 0x53, 0x54]
+    // MARK: heads and queries
 
-    // MARK: queries
+    public var headNumber: UInt64 { lock.withLock { UInt64(blocks.count - 1) } }
+    public var safeNumber: UInt64 { let h = headNumber; return h > options.safeDistance ? h - options.safeDistance : 0 }
+    public var finalizedNumber: UInt64 { let h = headNumber; return h > options.finalizedDistance ? h - options.finalizedDistance : 0 }
+    public var reorgCount: Int { lock.withLock { reorgHistory.count } }
+    public var reorgs: [Reorg] { lock.withLock { reorgHistory } }
 
-    public var headNumber: UInt64 { lock.withLock { blocks.last!.number } }
+    /// The well-known addresses, for tests and demos.
+    public var eoas: [Address] { world.eoas }
+    public var tokens: [Address] { world.tokens }
+    public var store: Address { world.store }
+    public var miner: Address { world.miner }
+    public static var transferTopic: Hash32 { SimWorld.transferTopic }
 
-    /// The canonical chain as of now (a copy-on-write snapshot: readers never block mining for long).
-    var snapshot: [SimBlock] { lock.withLock { blocks } }
+    public func block(_ number: UInt64) -> SimBlock? {
+        lock.withLock { number < UInt64(blocks.count) ? blocks[Int(number)] : nil }
+    }
+    public func block(hash: Hash32) -> SimBlock? {
+        lock.withLock { blockByHash[hash].map { blocks[Int($0)] } }
+    }
+    /// The canonical chain now (a copy-on-write value; cheap to take).
+    public var canonical: [SimBlock] { lock.withLock { blocks } }
+
+    /// The block and position of a canonical transaction.
+    public func transaction(_ hash: Hash32) -> (block: SimBlock, index: Int)? {
+        lock.withLock { txByHash[hash].map { (blocks[Int($0.block)], $0.index) } }
+    }
+
+    /// Account state after canonical block `n` (nil if n is beyond the head).
+    public func account(_ a: Address, at n: UInt64) -> SimAccount? {
+        lock.withLock { n < UInt64(blocks.count) ? ledger.account(a, at: n) : nil }
+    }
+    public func storage(_ a: Address, slot: Hash32, at n: UInt64) -> Hash32? {
+        lock.withLock { n < UInt64(blocks.count) ? ledger.slot(a, slot, at: n) : nil }
+    }
+
+    /// One consistent view of the chain, for answers that consult several parts of it.
+    struct View {
+        let blocks: [SimBlock]
+        let ledger: SimLedger
+        let blockByHash: [Hash32: UInt64]
+        let txByHash: [Hash32: (block: UInt64, index: Int)]
+    }
+
+    /// Runs `body` under the lock (so it must not call back into the chain's public API).
+    func read<T>(_ body: (View) throws -> T) rethrows -> T {
+        try lock.withLock { try body(View(blocks: blocks, ledger: ledger, blockByHash: blockByHash, txByHash: txByHash)) }
+    }
 
     // MARK: production
 
-    /// Mines one block (and, per the schedule, reorgs first). Returns the new head.
+    /// Mines `count` blocks (each first performing the reorg the schedule calls for at its
+    /// height, if any). Returns the new head.
     @discardableResult
-    public func mine() -> UInt64 {
-        lock.withLock { mineLocked() }
+    public func mine(_ count: Int = 1) -> UInt64 {
+        lock.withLock {
+            for _ in 0..<count { mineLocked() }
+            return UInt64(blocks.count - 1)
+        }
     }
 
-    private func mineLocked() -> UInt64 {
-        let next = blocks.last!.number + 1
+    /// Replaces the last `depth` blocks with a new branch of the same length, then mines one
+    /// more on top (so the new branch is longer, as a real fork choice would need). The
+    /// depth is cut so the finalized block is never replaced. Returns the new head.
+    @discardableResult
+    public func reorg(depth: Int) -> UInt64 {
+        lock.withLock {
+            reorgLocked(depth: depth)
+            appendLocked(number: UInt64(blocks.count))
+            return UInt64(blocks.count - 1)
+        }
+    }
+
+    private func mineLocked() {
+        let next = UInt64(blocks.count)
         var depth = options.reorgAt[next] ?? 0
         if depth == 0, options.reorgEvery > 0 {
+            // Drawn from the height alone, so the schedule does not depend on the branch.
             var r = SimRandom(options.seed, next, 0xEE)
-            if r.next() % UInt64(options.reorgEvery) == 0 { depth = options.reorgDepth }
+            if r.next() % UInt64(options.reorgEvery) == 0 { depth = 1 + Int(r.next() % UInt64(options.reorgDepth)) }
         }
-        let limit = Int(min(UInt64(blocks.count - 1), options.safeDistance - 1))
-        depth = min(depth, limit)
-        if depth > 0 {
-            // Replace the last `depth` blocks with another branch, then extend it.
-            blocks.removeLast(depth)
-            branch += 1
-            reorgCount += 1
-            for _ in 0..<depth { appendBlock() }
-        }
-        appendBlock()
-        return blocks.last!.number
+        if depth > 0 { reorgLocked(depth: depth) }
+        appendLocked(number: UInt64(blocks.count))
     }
 
-    private func appendBlock() {
-        let parent = blocks.last!
-        let n = parent.number + 1
-        blocks.append(makeBlock(number: n, parent: parent, state: parent.state, rng: SimRandom(options.seed, n, branch), txCount: options.txsPerBlock))
+    private func reorgLocked(depth requested: Int) {
+        let head = UInt64(blocks.count - 1)
+        // Never below the finalized block (and never the genesis block).
+        let depth = Int(min(UInt64(max(requested, 0)), head, options.finalizedDistance))
+        guard depth > 0 else { return }
+        let ancestor = head - UInt64(depth)
+        let removed = blocks[(Int(ancestor) + 1)...]
+        for b in removed {
+            blockByHash[b.hash] = nil
+            for h in b.transactionHashes { txByHash[h] = nil }
+        }
+        reorgHistory.append(Reorg(oldHead: head, depth: depth, replaced: removed.map(\.hash)))
+        blocks.removeLast(depth)
+        ledger.rollback(to: ancestor)
+        branch += 1
+        for n in (ancestor + 1)...head { appendLocked(number: n) }
     }
 
-    // MARK: block construction
-
-    private struct PendingTx {
-        var json: JSONObject
-        var tx: Transaction
-        var from: Address
-        var to: Address?
-        var created: Address?
-        var gasUsed: UInt64
-        var price: U256
-        var logs: [Log]
-        var pre: [Address: JSONObject]
-        var post: [Address: JSONObject]
+    private func appendLocked(number: UInt64) {
+        // The builder holds a copy of the ledger; it is gone when build returns, so the
+        // commit below mutates the ledger in place instead of copying it.
+        let (block, accounts, slots) = build(number: number)
+        ledger.commit(block: number, accounts: accounts, slots: slots)
+        blocks.append(block)
+        blockByHash[block.hash] = number
+        for (i, h) in block.transactionHashes.enumerated() { txByHash[h] = (number, i) }
     }
 
-    private func makeBlock(number: UInt64, parent: SimBlock?, state: SimState, rng: SimRandom, txCount: Int) -> SimBlock {
-        var rng = rng
-        var state = state
-        let baseFee = U256(1_000_000_000 + (number % 7) * 1000)
-        let timestamp = 1_700_000_000 + number * 2
-        var pending = [PendingTx]()
-        var touched = Set<Address>()
-        for i in 0..<txCount {
-            pending.append(makeTransaction(index: i, number: number, baseFee: baseFee, state: &state, rng: &rng))
-            touched.insert(pending.last!.from)
-            if let t = pending.last!.to { touched.insert(t) }
-            if let c = pending.last!.created { touched.insert(c) }
-            touched.insert(miner)
-        }
-        // Withdrawals credit a few EOAs (in gwei).
-        var withdrawals = [JSONObject]()
-        for w in 0..<2 where number > 0 {
-            let who = validators[Int(rng.next() % UInt64(validators.count))]
-            let gwei = rng.next() % 1_000_000 + 1
-            state.accounts[who, default: .init()].balance += U256(gwei) * U256(1_000_000_000)
-            touched.insert(who)
-            withdrawals.append(["index": .string(Hex.encodeQuantity(number * 2 + UInt64(w))), "validatorIndex": .string(Hex.encodeQuantity(rng.next() % 100_000)),
-                                "address": .string(who.hex), "amount": .string(Hex.encodeQuantity(gwei))])
-        }
-        // Receipts and blooms.
-        var cumulative: UInt64 = 0
-        var receiptsCore = [Receipt]()
-        var blockBloom = Bloom()
-        for p in pending {
-            cumulative += p.gasUsed
-            let r = Receipt(type: p.tx.type, outcome: .status(true), cumulativeGasUsed: cumulative, logsBloom: Bloom.of(logs: p.logs), logs: p.logs)
-            blockBloom.formUnion(r.logsBloom)
-            receiptsCore.append(r)
-        }
-        let txRoot = MerklePatriciaTrie(orderedValues: pending.map { $0.tx.envelope }).root
-        let receiptRoot = MerklePatriciaTrie(orderedValues: receiptsCore.map(\.encoded)).root
-        let withdrawalRoot = MerklePatriciaTrie(orderedValues: withdrawals.map { try! Withdrawal(json: $0).encoded }).root
-        let parentHash = parent?.hash ?? .zero
-        let stateRoot = state.commitment(after: parent?.stateRoot ?? .zero, touched: Array(touched))
-        var header: JSONObject = [
-            "parentHash": .string(parentHash.hex),
-            "sha3Uncles": .string(Hash32.keccak(RLP.encode(.list([]))).hex),
-            "miner": .string(miner.hex),
-            "stateRoot": .string(stateRoot.hex),
-            "transactionsRoot": .string(txRoot.hex),
-            "receiptsRoot": .string(receiptRoot.hex),
-            "logsBloom": .string(blockBloom.hex),
-            "difficulty": .string("0x0"),
-            "number": .string(Hex.encodeQuantity(number)),
-            "gasLimit": .string(Hex.encodeQuantity(60_000_000)),
-            "gasUsed": .string(Hex.encodeQuantity(cumulative)),
-            "timestamp": .string(Hex.encodeQuantity(timestamp)),
-            "extraData": .string(Hex.encode(Array("infrastack-sim".utf8))),
-            "mixHash": .string(Hash32.keccak(Array("mix-\(number)-\(branch)".utf8)).hex),
-            "nonce": .string("0x0000000000000000"),
-            "baseFeePerGas": .string(baseFee.quantity),
-            "withdrawalsRoot": .string(withdrawalRoot.hex),
-            "blobGasUsed": .string("0x0"),
-            "excessBlobGas": .string("0x0"),
-            "parentBeaconBlockRoot": .string(Hash32.keccak(Array("beacon-\(number)".utf8)).hex),
-        ]
-        let h = try! Header(json: header)
-        let hash = h.hash
-        // Final JSON with block context.
-        var txObjects = [JSONObject]()
-        var receipts = [JSONObject]()
-        var logIndex = 0
-        var cum: UInt64 = 0
-        var trace = [JSONValue]()
-        for (i, p) in pending.enumerated() {
-            var t = JSONObject()
-            t["blockHash"] = .string(hash.hex)
-            t["blockNumber"] = .string(Hex.encodeQuantity(number))
-            t["transactionIndex"] = .string(Hex.encodeQuantity(UInt64(i)))
-            for (k, v) in p.json.pairs { t[k] = v }
-            txObjects.append(t)
-            cum += p.gasUsed
-            var logs = [JSONValue]()
-            for l in p.logs {
-                logs.append(.object(["address": .string(l.address.hex), "topics": .array(l.topics.map { .string($0.hex) }), "data": .string(Hex.encode(l.data)),
-                                     "blockNumber": .string(Hex.encodeQuantity(number)), "transactionHash": .string(p.tx.hash.hex),
-                                     "transactionIndex": .string(Hex.encodeQuantity(UInt64(i))), "blockHash": .string(hash.hex),
-                                     "logIndex": .string(Hex.encodeQuantity(UInt64(logIndex))), "removed": .bool(false)]))
-                logIndex += 1
-            }
-            receipts.append([
-                "blockHash": .string(hash.hex), "blockNumber": .string(Hex.encodeQuantity(number)),
-                "contractAddress": p.created.map { .string($0.hex) } ?? .null,
-                "cumulativeGasUsed": .string(Hex.encodeQuantity(cum)), "effectiveGasPrice": .string(p.price.quantity),
-                "from": .string(p.from.hex), "gasUsed": .string(Hex.encodeQuantity(p.gasUsed)), "logs": .array(logs),
-                "logsBloom": .string(receiptsCore[i].logsBloom.hex), "status": .string("0x1"),
-                "to": p.to.map { .string($0.hex) } ?? .null, "transactionHash": .string(p.tx.hash.hex),
-                "transactionIndex": .string(Hex.encodeQuantity(UInt64(i))), "type": .string(Hex.encodeQuantity(UInt64(p.tx.type))),
-            ])
-            trace.append(.object(["txHash": .string(p.tx.hash.hex), "result": .object([
-                "pre": .object(Self.sorted(p.pre)), "post": .object(Self.sorted(p.post))])]))
-        }
-        var full = header
-        full["hash"] = .string(hash.hex)
-        let body = RLP.encodeList(encodedItems: [h.encoded, RLP.encodeList(encodedItems: pending.map { $0.tx.type == 0 ? $0.tx.envelope : RLP.encode(bytes: $0.tx.envelope) }),
-                                                 RLP.encode(.list([])), RLP.encodeList(encodedItems: withdrawals.map { try! Withdrawal(json: $0).encoded })])
-        full["size"] = .string(Hex.encodeQuantity(UInt64(body.count)))
-        full["uncles"] = .array([])
-        full["withdrawals"] = .array(withdrawals.map { .object($0) })
-        header = full
-        full["transactions"] = .array(txObjects.map { .object($0) })
-        var hashesOnly = header
-        hashesOnly["transactions"] = .array(pending.map { .string($0.tx.hash.hex) })
-        return SimBlock(number: number, hash: hash, full: full, hashesOnly: hashesOnly, transactions: txObjects, receipts: receipts,
-                        trace: trace, state: state, stateRoot: stateRoot)
-    }
-
-    static func sorted(_ m: [Address: JSONObject]) -> JSONObject {
-        var o = JSONObject()
-        for (a, v) in m.sorted(by: { $0.key < $1.key }) { o[a.hex] = .object(v) }
-        return o
-    }
-
-    /// Chooses a transaction, applies its effects to `state`, and records the prestate diff.
-    private func makeTransaction(index: Int, number: UInt64, baseFee: U256, state: inout SimState, rng: inout SimRandom) -> PendingTx {
-        let from = eoas[Int(rng.next() % UInt64(eoas.count))]
-        let before = state
-        let kind = rng.next() % 10
-        var to: Address? = nil
-        var created: Address? = nil
-        var value = U256.zero
-        var input = [UInt8]()
-        var gasUsed: UInt64 = 21_000
-        var logs = [Log]()
-        var sender = state.account(from)
-        switch kind {
-        case 0...3:   // ETH transfer
-            to = eoas[Int(rng.next() % UInt64(eoas.count))]
-            value = U256(rng.next() % 1_000_000_000_000_000 + 1)
-        case 4...6:   // token transfer: Transfer log, balances in storage
-            to = token
-            let recipient = eoas[Int(rng.next() % UInt64(eoas.count))]
-            let amount = U256(rng.next() % 1_000_000 + 1)
-            input = [0xa9, 0x05, 0x9c, 0xbb] + Array(repeating: 0, count: 12) + recipient.bytes + amount.bytes32
-            gasUsed = 52_000
-            let fromSlot = Self.balanceSlot(from), toSlot = Self.balanceSlot(recipient)
-            var fromBal = try! U256(bigEndian: state.slot(token, fromSlot).bytes)
-            var logFrom = from
-            if fromBal < amount { logFrom = .zero; fromBal = .zero } else { fromBal -= amount }   // mint when short
-            if logFrom != .zero { state.storage[token, default: [:]][fromSlot] = Hash32(unchecked: fromBal.bytes32) }
-            let toBal = try! U256(bigEndian: state.slot(token, toSlot).bytes) + amount
-            state.storage[token, default: [:]][toSlot] = Hash32(unchecked: toBal.bytes32)
-            logs.append(Log(address: token, topics: [Self.transferTopic, Hash32(unchecked: Array(repeating: 0, count: 12) + logFrom.bytes),
-                                                     Hash32(unchecked: Array(repeating: 0, count: 12) + recipient.bytes)], data: amount.bytes32))
-        case 7...8:   // plain storage write
-            to = store
-            let slot = Hash32(unchecked: U256(rng.next() % 64).bytes32)
-            let v = Hash32(unchecked: rng.bytes(32))
-            input = [0x55, 0x24, 0x10, 0xb3] + slot.bytes + v.bytes
-            gasUsed = 43_000
-            state.storage[store, default: [:]][slot] = v
-        default:      // contract creation
-            let addr = Address(unchecked: Array(keccak256(RLP.encode(.list([.bytes(from.bytes), .uint(sender.nonce)])))[12...]))
-            created = addr
-            input = [0x60, 0x0a, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x0a, 0x60, 0x00, 0xf3] + rng.bytes(10)
-            gasUsed = 120_000
-            state.accounts[addr] = .init(balance: .zero, nonce: 1, code: Array(input.suffix(10)))
-        }
-        // Fees: base fee burnt, tip to the miner.
-        let type: UInt8 = [0, 1, 2, 2, 2][Int(rng.next() % 5)]
-        let tip = U256(1_000_000_000)
-        let price = baseFee + tip
-        sender = state.account(from)
-        sender.balance -= value + U256(gasUsed) * price
-        sender.nonce += 1
-        state.accounts[from] = sender
-        if let to, value > .zero { state.accounts[to, default: .init()].balance += value }
-        state.accounts[miner, default: .init()].balance += U256(gasUsed) * tip
-
-        var json = JSONObject()
-        json["from"] = .string(from.hex)
-        json["gas"] = .string(Hex.encodeQuantity(gasUsed + 10_000))
-        json["gasPrice"] = .string(price.quantity)
-        if type == 2 {
-            json["maxFeePerGas"] = .string((baseFee * U256(2) + tip).quantity)
-            json["maxPriorityFeePerGas"] = .string(tip.quantity)
-        }
-        json["input"] = .string(Hex.encode(input))
-        json["nonce"] = .string(Hex.encodeQuantity(sender.nonce - 1))
-        json["to"] = to.map { .string($0.hex) } ?? .null
-        json["value"] = .string(value.quantity)
-        json["type"] = .string(Hex.encodeQuantity(UInt64(type)))
-        let parity = rng.next() % 2
-        if type != 0 {
-            json["accessList"] = .array(type == 1 && rng.next() % 2 == 0 ? [.object(["address": .string(store.hex), "storageKeys": .array([.string(Hash32.zero.hex)])])] : [])
-            json["chainId"] = .string(Hex.encodeQuantity(options.chainId))
-            json["v"] = .string(Hex.encodeQuantity(parity))
-            json["yParity"] = .string(Hex.encodeQuantity(parity))
-        } else {
-            json["chainId"] = .string(Hex.encodeQuantity(options.chainId))
-            json["v"] = .string(Hex.encodeQuantity(options.chainId * 2 + 35 + parity))
-        }
-        json["r"] = .string(Hex.encodeQuantity(bytes: [1] + rng.bytes(31)))
-        json["s"] = .string(Hex.encodeQuantity(bytes: [1] + rng.bytes(31)))
-        let tx = try! Transaction(json: json)
-        var ordered = JSONObject()
-        for (k, v) in json.pairs where k != "type" && k != "accessList" && k != "chainId" && k != "v" && k != "r" && k != "s" && k != "yParity" { ordered[k] = v }
-        ordered["hash"] = .string(tx.hash.hex)
-        for k in ["type", "accessList", "chainId", "v", "r", "s", "yParity"] { if let v = json[k] { ordered[k] = v } }
-
-        // Prestate diff (geth's diffMode shape): pre = touched accounts before; post = changed fields after.
-        var pre = [Address: JSONObject](), post = [Address: JSONObject]()
-        var involved = [from, miner]
-        if let to { involved.append(to) }
-        if let created { involved.append(created) }
-        for a in Set(involved) {
-            let b = before.account(a), n = state.account(a)
-            var p = JSONObject()
-            p["balance"] = .string(b.balance.quantity)
-            if b.nonce > 0 { p["nonce"] = .number(String(b.nonce)) }
-            if !b.code.isEmpty { p["code"] = .string(Hex.encode(b.code)) }
-            var q = JSONObject()
-            if n.balance != b.balance { q["balance"] = .string(n.balance.quantity) }
-            if n.nonce != b.nonce { q["nonce"] = .number(String(n.nonce)) }
-            if n.code != b.code { q["code"] = .string(Hex.encode(n.code)) }
-            let changed = (state.storage[a] ?? [:]).filter { before.slot(a, $0.key) != $0.value }
-            if !changed.isEmpty {
-                var ps = JSONObject(), qs = JSONObject()
-                for (k, v) in changed.sorted(by: { $0.key < $1.key }) {
-                    let old = before.slot(a, k)
-                    if old != .zero { ps[k.hex] = .string(old.hex) }
-                    if v != .zero { qs[k.hex] = .string(v.hex) }
-                }
-                if ps.count > 0 { p["storage"] = .object(ps) }
-                if qs.count > 0 { q["storage"] = .object(qs) }
-            }
-            if created == a && b == SimState.Account() && (before.storage[a] ?? [:]).isEmpty {
-                // A new account has no pre state in geth's diff; only post.
-            } else {
-                pre[a] = p
-            }
-            if q.count > 0 { post[a] = q }
-        }
-        return PendingTx(json: ordered, tx: tx, from: from, to: to, created: created, gasUsed: gasUsed, price: price, logs: logs, pre: pre, post: post)
-    }
-
-    /// The storage slot of `holder`'s token balance (Solidity mapping at slot 0).
-    static func balanceSlot(_ holder: Address) -> Hash32 {
-        Hash32.keccak(Array(repeating: 0, count: 12) + holder.bytes + Array(repeating: 0, count: 32))
+    private func build(number: UInt64) -> (SimBlock, [Address: SimAccount], [SlotKey: Hash32]) {
+        let parent = blocks.last
+        var builder = SimBlockBuilder(world: world, options: options, number: number, branch: branch, ledger: ledger)
+        return builder.build(parentHash: parent?.hash ?? .zero, parentStateRoot: parent?.stateRoot ?? .zero)
     }
 }

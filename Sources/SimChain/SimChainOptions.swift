@@ -1,26 +1,56 @@
-/// How a simulated chain behaves. Everything follows from `seed`: the same options give
-/// the same blocks, hashes and reorgs.
+/// How a simulated chain behaves. Everything follows from `seed`: the same options and the
+/// same number of `mine` calls give the same blocks, hashes and reorgs.
 public struct SimChainOptions: Sendable {
     public var seed: UInt64 = 1
     public var chainId: UInt64 = 1337
     public var txsPerBlock = 20
-    /// 0: blocks only on demand (`mine`) or by `pregenerate`.
+    /// Mine a block every this many milliseconds once the server starts (0: only on demand,
+    /// through `SimChain.mine`, or by `pregenerate`).
     public var blockTimeMillis = 1000
+    /// Blocks mined before the server starts listening (benchmarks want a long chain at once).
     public var pregenerate = 0
-    /// A reorg on average every this many blocks (0: never), `reorgDepth` deep.
+    /// Random reorgs: one about every this many blocks (0: never), each 1...`reorgDepth` deep.
     public var reorgEvery = 0
     public var reorgDepth = 2
-    /// Scripted reorgs: at height → depth.
+    /// Scripted reorgs: when mining height H, first replace the last D blocks (H → D).
     public var reorgAt: [UInt64: Int] = [:]
-    /// safe = latest − safeDistance, finalized = latest − finalizedDistance; reorgs never reach them.
-    public var safeDistance: UInt64 = 16
-    public var finalizedDistance: UInt64 = 32
+    /// safe = latest − safeDistance, finalized = latest − finalizedDistance. No reorg ever
+    /// replaces a finalized block: deeper requests are cut to `finalizedDistance`.
+    public var safeDistance: UInt64 = 32
+    public var finalizedDistance: UInt64 = 64
 
     public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible {
+        /// The option at fault, in its CLI spelling without dashes (e.g. "reorg-depth").
+        public let option: String
+        public let problem: String
+        public var description: String { "--\(option): \(problem)" }
+    }
+
+    /// Checks the combination; the error names the option.
+    public func validate() throws(Invalid) {
+        if chainId == 0 { throw Invalid(option: "chain-id", problem: "must be at least 1") }
+        if txsPerBlock < 0 || txsPerBlock > 100_000 { throw Invalid(option: "txs-per-block", problem: "must be between 0 and 100000") }
+        if blockTimeMillis < 0 { throw Invalid(option: "block-time-ms", problem: "must not be negative") }
+        if pregenerate < 0 { throw Invalid(option: "pregenerate", problem: "must not be negative") }
+        if reorgEvery < 0 { throw Invalid(option: "reorg-every", problem: "must not be negative") }
+        if reorgEvery == 1 { throw Invalid(option: "reorg-every", problem: "must be 0 (never) or at least 2: a reorg at every block never advances") }
+        if finalizedDistance == 0 || safeDistance > finalizedDistance {
+            throw Invalid(option: "finalized-distance", problem: "must be at least 1 and at least the safe distance")
+        }
+        if reorgDepth < 1 || UInt64(reorgDepth) > finalizedDistance {
+            throw Invalid(option: "reorg-depth", problem: "must be between 1 and \(finalizedDistance) (reorgs never cross the finalized block)")
+        }
+        for (h, d) in reorgAt where h == 0 || d < 1 || UInt64(d) > finalizedDistance {
+            throw Invalid(option: "reorg-at", problem: "height \(h) depth \(d): heights start at 1, depths are 1...\(finalizedDistance)")
+        }
+    }
 }
 
-/// SplitMix64, seeded per (chain seed, height, branch) so a block's contents depend only
-/// on where it is and which branch it is on.
+/// SplitMix64. Each block draws from a stream seeded by (chain seed, height, branch), so a
+/// block's contents depend only on where it is and which branch it belongs to, never on
+/// how many numbers earlier blocks happened to draw.
 struct SimRandom: RandomNumberGenerator {
     var state: UInt64
     init(_ parts: UInt64...) {
@@ -34,5 +64,7 @@ struct SimRandom: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+    /// Uniform in 0..<n (n > 0); the modulo bias is irrelevant for a simulator.
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: next()) } }
 }

@@ -3,47 +3,68 @@ import Net
 import Synchronization
 import Telemetry
 
-/// Serves a `SimChain` over JSON-RPC and, with a block time, mines on a timer.
+/// Serves a `SimChain` over JSON-RPC (POST /) and, with a block time, mines on a timer.
+///
+/// In-process use (tests): `let s = try SimChainServer(options: o); let url = s.start()`,
+/// then `s.chain.mine(n)` to advance on demand (with `blockTimeMillis = 0`), `s.stop()`.
 public final class SimChainServer: @unchecked Sendable {
     public let chain: SimChain
     let loop: EventLoop
     let http: HTTPServer
     let logger: Logger
     private let running = Atomic<Bool>(false)
+    /// Signalled by stop() so the miner thread wakes at once instead of finishing its sleep.
+    private let wake = DispatchSemaphore(value: 0)
+    private let minerDone = DispatchSemaphore(value: 0)
+    private let hasMiner = Atomic<Bool>(false)
 
-    public init(options: SimChainOptions, listen: SocketAddress, logger: Logger = Logger(component: "simchain")) throws {
+    /// `listen` defaults to an ephemeral port on the loopback interface.
+    public init(options: SimChainOptions, listen: SocketAddress? = nil, logger: Logger = Logger(component: "simchain")) throws {
+        try options.validate()
+        self.logger = logger
         chain = SimChain(options: options)
         loop = try EventLoop(name: "simchain")
         let rpc = SimChainRPC(chain: chain)
-        http = try HTTPServer(address: listen, loop: loop) { req in rpc.handle(req) }
-        self.logger = logger
+        http = try HTTPServer(address: listen ?? SocketAddress(host: "127.0.0.1", port: 0), loop: loop) { req in rpc.handle(req) }
     }
 
     public var url: String { "http://\(http.address)" }
 
-    public func start() {
+    /// Starts serving (and mining, when the block time is positive). Returns the URL.
+    @discardableResult
+    public func start() -> String {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return url }
         loop.start()
         http.start()
-        running.store(true, ordering: .releasing)
-        logger.info("simchain listening", [("url", url), ("chainId", chain.options.chainId), ("head", chain.headNumber),
+        logger.info("simchain listening", [("url", url), ("chainId", chain.options.chainId), ("seed", chain.options.seed), ("head", chain.headNumber),
                                            ("txsPerBlock", chain.options.txsPerBlock), ("blockTimeMillis", chain.options.blockTimeMillis)])
         let ms = chain.options.blockTimeMillis
-        guard ms > 0 else { return }
+        guard ms > 0 else { return url }
+        hasMiner.store(true, ordering: .releasing)
         let t = Thread { [self] in
+            // Deadlines from a fixed start, so block times do not drift by the mining time.
+            let start = DispatchTime.now().uptimeNanoseconds
+            var k: UInt64 = 1
             while running.load(ordering: .acquiring) {
-                Thread.sleep(forTimeInterval: Double(ms) / 1000)
-                guard running.load(ordering: .acquiring) else { break }
+                let deadline = DispatchTime(uptimeNanoseconds: start + k * UInt64(ms) * 1_000_000)
+                if wake.wait(timeout: deadline) == .success || !running.load(ordering: .acquiring) { break }
+                k += 1
                 let reorgsBefore = chain.reorgCount
                 let head = chain.mine()
-                if chain.reorgCount != reorgsBefore { logger.info("reorg", [("head", head), ("reorgs", chain.reorgCount)]) }
+                if chain.reorgCount != reorgsBefore, let r = chain.reorgs.last {
+                    logger.info("reorg", [("head", head), ("depth", r.depth), ("oldHead", r.oldHead), ("reorgs", chain.reorgCount)])
+                }
             }
+            minerDone.signal()
         }
         t.name = "simchain-miner"
         t.start()
+        return url
     }
 
     public func stop() {
-        running.store(false, ordering: .releasing)
+        guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        if hasMiner.load(ordering: .acquiring) { wake.signal(); minerDone.wait() }
         http.shutdown(timeoutMillis: 1000)
         loop.stop()
     }
