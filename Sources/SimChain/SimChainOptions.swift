@@ -35,7 +35,6 @@ public struct SimChainOptions: Sendable {
         if blockTimeMillis < 0 { throw Invalid(option: "block-time-ms", problem: "must not be negative") }
         if pregenerate < 0 { throw Invalid(option: "pregenerate", problem: "must not be negative") }
         if reorgEvery < 0 { throw Invalid(option: "reorg-every", problem: "must not be negative") }
-        if reorgEvery == 1 { throw Invalid(option: "reorg-every", problem: "must be 0 (never) or at least 2: a reorg at every block never advances") }
         if finalizedDistance == 0 || safeDistance > finalizedDistance {
             throw Invalid(option: "finalized-distance", problem: "must be at least 1 and at least the safe distance")
         }

@@ -19,7 +19,7 @@ enum SimChainCommand {
       --block-time-ms N    mine a block every N ms (default 1000; 0 = never)
       --txs-per-block N    default 20 (at most 100000)
       --pregenerate N      blocks to mine before serving (default 0)
-      --reorg-every N      a random reorg about every N blocks (default 0: none; else >= 2)
+      --reorg-every N      a random reorg about every N blocks (default 0: none)
       --reorg-depth D      the deepest random reorg (default 2; 1...64: finalized = latest - 64)
       --reorg-at H:D,...   scripted reorgs: when mining height H, first replace the last D blocks
     Heads: latest (= pending), safe = latest - 32, finalized = latest - 64, earliest.

@@ -235,7 +235,7 @@ import Testing
         #expect { try o.validate() } throws: { ($0 as? SimChainOptions.Invalid)?.option == "reorg-depth" }
         o = SimChainOptions(); o.reorgAt = [0: 2]
         #expect { try o.validate() } throws: { ($0 as? SimChainOptions.Invalid)?.option == "reorg-at" }
-        o = SimChainOptions(); o.reorgEvery = 1
+        o = SimChainOptions(); o.reorgEvery = -1
         #expect { try o.validate() } throws: { ($0 as? SimChainOptions.Invalid)?.option == "reorg-every" }
         o = SimChainOptions(); o.chainId = 0
         #expect { try o.validate() } throws: { ($0 as? SimChainOptions.Invalid)?.option == "chain-id" }
