@@ -66,17 +66,7 @@ enum SimChainCommand {
             server.start()
             // Unbuffered, so scripts tailing the log see the URL at once.
             FileHandle.standardOutput.write(Data("simchain: \(server.url) chain id \(opts.chainId), head \(server.chain.headNumber)\n".utf8))
-            signal(SIGPIPE, SIG_IGN)
-            let stop = DispatchSemaphore(value: 0)
-            var sources = [DispatchSourceSignal]()
-            for sig in [SIGTERM, SIGINT] {
-                signal(sig, SIG_IGN)
-                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                s.setEventHandler { stop.signal() }
-                s.resume()
-                sources.append(s)
-            }
-            stop.wait()
+            waitForTerminationSignal()
             server.stop()
             return 0
         }
