@@ -140,22 +140,10 @@ public final class ChainIndex: Sendable {
                 let sk = ChainKey.slot(cid, a.address, slot.slot, n)
                 try txn.put(tables.storage, sk, slot.value.bytes); record(2, sk)
             }
-            // The prestate tracer's diff mode omits slots that became zero from post.
-            if s.source == "prestateTracer", let pre = s.pre.first(where: { $0.address == a.address }) {
-                let posted = Set(a.storage.map(\.slot))
-                for slot in pre.storage where !posted.contains(slot.slot) {
-                    let sk = ChainKey.slot(cid, a.address, slot.slot, n)
-                    try txn.put(tables.storage, sk, Hash32.zero.bytes); record(2, sk)
-                }
-            }
         }
-        // Accounts in pre but not post were deleted (self-destruct) by the tracer's convention.
-        if s.source == "prestateTracer" {
-            for a in s.pre where !postAddresses.contains(a.address) {
-                let k = ChainKey.account(cid, a.address, n)
-                try txn.put(tables.accounts, k, AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash).encoded); record(1, k)
-            }
-        }
+        // Zeroed slots arrive explicitly in post (StateDiff resolves geth's omission per
+        // transaction). No account deletion is inferred: since EIP-6780 a pre-existing account
+        // is never destroyed, and a pre-only account may simply have had a slot cleared.
         if s.source == "prestateTracer" {
             for wd in s.withdrawals {
                 var st = try accountVersion(cid, wd.address, atOrBelow: n, txn) ?? AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash)

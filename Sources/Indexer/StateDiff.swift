@@ -8,41 +8,73 @@ enum StateDiff {
     static func fromPrestateTrace(_ v: JSONValue) throws -> StateChanges {
         var pre = [Address: StateChanges.Account](), post = [Address: StateChanges.Account]()
         var preOrder = [Address](), postOrder = [Address]()
+        func account(_ acct: JSONValue, _ addr: Address) throws -> StateChanges.Account {
+            var a = StateChanges.Account(address: addr)
+            guard let o = acct.objectValue else { return a }
+            if let b = o["balance"]?.stringValue { a.balance = try U256(quantity: b) }
+            if let n = o["nonce"] {
+                if case .number(let t) = n, let x = UInt64(t) { a.nonce = x } else if let s = n.stringValue { a.nonce = try Hex.decodeQuantity(s) }
+            }
+            if let c = o["code"]?.stringValue { a.code = try Hex.decodeData(c) }
+            for (slotText, valueText) in o["storage"]?.objectValue?.pairs ?? [] {
+                a.storage.append((try Hash32(hex: slotText), try Hash32(hex: valueText.stringValue ?? "")))
+            }
+            return a
+        }
+        func addresses(_ side: JSONValue?, _ i: Int, _ name: String) throws -> [(Address, JSONValue)] {
+            try (side?.objectValue?.pairs ?? []).map { text, acct in
+                do { return (try Address(hex: text.lowercased()), acct) } catch { throw FieldError(field: "trace[\(i)].\(name)", problem: "bad address \(text)") }
+            }
+        }
+        // Per transaction, in order: the first `pre` of an account or slot is its value before
+        // the block; each `post` overwrites; and a slot in a transaction's `pre` but not in its
+        // `post` was set to zero by it (geth's diff mode leaves zeroed slots out of `post`).
         for (i, item) in (v.arrayValue ?? []).enumerated() {
             let result = item["result"] ?? item
-            for (side, isPre) in [("pre", true), ("post", false)] {
-                for (addrText, acct) in result[side]?.objectValue?.pairs ?? [] {
-                    let addr: Address
-                    do { addr = try Address(hex: addrText.lowercased()) } catch { throw FieldError(field: "trace[\(i)].\(side)", problem: "bad address \(addrText)") }
-                    guard let o = acct.objectValue else { continue }
-                    var a = (isPre ? pre[addr] : post[addr]) ?? StateChanges.Account(address: addr)
-                    let isNew = (isPre ? pre[addr] : post[addr]) == nil
-                    if let b = o["balance"]?.stringValue {
-                        let value = try U256(quantity: b)
-                        if !isPre || a.balance == nil { a.balance = value }
+            let txPre = try addresses(result["pre"], i, "pre"), txPost = try addresses(result["post"], i, "post")
+            for (addr, acct) in txPre {
+                let a = try account(acct, addr)
+                if var known = pre[addr] {
+                    if known.balance == nil { known.balance = a.balance }
+                    if known.nonce == nil { known.nonce = a.nonce }
+                    if known.code == nil { known.code = a.code }
+                    for s in a.storage where !known.storage.contains(where: { $0.slot == s.slot }) && !(post[addr]?.storage.contains(where: { $0.slot == s.slot }) ?? false) {
+                        known.storage.append(s)
                     }
-                    if let n = o["nonce"] {
-                        let value: UInt64
-                        if case .number(let t) = n, let x = UInt64(t) { value = x } else if let s = n.stringValue { value = try Hex.decodeQuantity(s) } else { value = 0 }
-                        if !isPre || a.nonce == nil { a.nonce = value }
-                    }
-                    if let c = o["code"]?.stringValue {
-                        let code = try Hex.decodeData(c)
-                        if !isPre || a.code == nil { a.code = code }
-                    }
-                    for (slotText, valueText) in o["storage"]?.objectValue?.pairs ?? [] {
-                        let slot = try Hash32(hex: slotText), value = try Hash32(hex: valueText.stringValue ?? "")
-                        if let j = a.storage.firstIndex(where: { $0.slot == slot }) {
-                            if !isPre { a.storage[j].value = value }
-                        } else {
-                            a.storage.append((slot, value))
-                        }
-                    }
-                    if isPre { pre[addr] = a; if isNew { preOrder.append(addr) } } else { post[addr] = a; if isNew { postOrder.append(addr) } }
+                    pre[addr] = known
+                } else if post[addr] == nil {
+                    pre[addr] = a
+                    preOrder.append(addr)
+                }
+                // else: first modified earlier in this block without a `pre` (created there), so
+                // it had no state before the block; this `pre` shows that transaction's result.
+            }
+            let postByAddress = Dictionary(txPost, uniquingKeysWith: { a, _ in a })
+            for (addr, acct) in txPost {
+                let a = try account(acct, addr)
+                var merged = post[addr] ?? StateChanges.Account(address: addr)
+                if post[addr] == nil { postOrder.append(addr) }
+                if let b = a.balance { merged.balance = b }
+                if let n = a.nonce { merged.nonce = n }
+                if let c = a.code { merged.code = c }
+                for s in a.storage { set(&merged, s.slot, s.value) }
+                post[addr] = merged
+            }
+            for (addr, acct) in txPre {
+                let written = Set(((try? account(postByAddress[addr] ?? .null, addr))?.storage ?? []).map(\.slot))
+                for s in (try account(acct, addr)).storage where !written.contains(s.slot) {
+                    var merged = post[addr] ?? StateChanges.Account(address: addr)
+                    if post[addr] == nil { postOrder.append(addr) }
+                    set(&merged, s.slot, .zero)
+                    post[addr] = merged
                 }
             }
         }
         return StateChanges(pre: preOrder.map { pre[$0]! }, post: postOrder.map { post[$0]! }, source: "prestateTracer")
+    }
+
+    private static func set(_ a: inout StateChanges.Account, _ slot: Hash32, _ value: Hash32) {
+        if let j = a.storage.firstIndex(where: { $0.slot == slot }) { a.storage[j].value = value } else { a.storage.append((slot, value)) }
     }
 }
 
