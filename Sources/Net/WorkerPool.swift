@@ -23,7 +23,10 @@ public final class WorkerPool: @unchecked Sendable {
     public func submit(_ task: @escaping @Sendable () -> Void) {
         condition.lock()
         queue.append(task)
-        let spawn = idle == 0 && threads < maxThreads && !stopped
+        // Compare waiting tasks with idle threads, not "is any thread idle": a signalled
+        // thread counts as idle until it wakes, and blocking tasks would otherwise pile up
+        // behind the few threads that exist.
+        let spawn = queue.count - head > idle && threads < maxThreads && !stopped
         if spawn { threads += 1 }
         condition.signal()
         condition.unlock()
