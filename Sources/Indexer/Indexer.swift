@@ -164,8 +164,10 @@ public final class Indexer: @unchecked Sendable {
             let report = try BlockVerifier.verify(block: f.blockObject, receipts: f.receiptValues)
             let failures = report.failures.filter { config.adapter.requiredChecks.contains($0.check) }
             if !failures.isEmpty {
-                update { $0.refusedBlocks += 1 }
-                alert("block \(f.number) \(f.hash) refused: \(failures.map(\.description).joined(separator: "; "))")
+                // Count and alert in one update, so a reader never sees one without the other.
+                let message = "block \(f.number) \(f.hash) refused: \(failures.map(\.description).joined(separator: "; "))"
+                logger.error("indexer alert", [("alert", message)])
+                update { $0.refusedBlocks += 1; $0.lastAlert = message }
                 break
             }
             payloads.append(f.payload)
