@@ -99,7 +99,7 @@ final class TamperingProxy: @unchecked Sendable {
         return (host, Indexer(config: cfg, index: index, host: host, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true))))
     }
 
-    func waitUntil(_ seconds: Double = 30, _ cond: () -> Bool) -> Bool {
+    func waitUntil(_ seconds: Double = 90, _ cond: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline { if cond() { return true }; usleep(20_000) }
         return cond()
