@@ -152,7 +152,7 @@ public final class Indexer: @unchecked Sendable {
         }
         let last = min(upstreamHead, next + UInt64(config.batchBlocks) - 1)
         update { $0.state = "ingesting" }
-        let fetched = try fetch(next...last)
+        let (fetched, safe, finalized) = try fetch(next...last)
         var payloads = [ChainCommand.BlockPayload]()
         var expectedParent = head?.hash
         var txCount = 0
@@ -175,8 +175,7 @@ public final class Indexer: @unchecked Sendable {
             txCount += f.txCount
         }
         guard !payloads.isEmpty else { return false }
-        let safe = try? fetchTagNumber("safe"), finalized = try? fetchTagNumber("finalized")
-        let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe ?? nil, finalized: finalized ?? nil).encoded()
+        let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe, finalized: finalized).encoded()
         if let why = host.proposeAndApply(entry, timeoutMillis: 30_000) {
             throw UpstreamClient.Unavailable(description: "proposal not applied: \(why)")
         }
@@ -228,12 +227,6 @@ public final class Indexer: @unchecked Sendable {
         return try o.hash("hash")
     }
 
-    private func fetchTagNumber(_ tag: String) throws -> UInt64? {
-        let v = try upstream.call("eth_getBlockByNumber", [.string(tag), .bool(false)])
-        guard let o = v.objectValue else { return nil }
-        return try o.quantity("number")
-    }
-
     struct Fetched {
         var number: UInt64
         var hash: Hash32
@@ -245,8 +238,9 @@ public final class Indexer: @unchecked Sendable {
         var payload: ChainCommand.BlockPayload
     }
 
-    /// Fetches blocks, receipts and state changes for a range in pipelined JSON-RPC batches.
-    func fetch(_ range: ClosedRange<UInt64>) throws -> [Fetched] {
+    /// Fetches blocks, receipts and state changes for a range, and the upstream's safe and
+    /// finalized heads, in one JSON-RPC batch.
+    func fetch(_ range: ClosedRange<UInt64>) throws -> (blocks: [Fetched], safe: UInt64?, finalized: UInt64?) {
         var calls = [(String, [JSONValue])]()
         for n in range {
             let q = JSONValue.string(Hex.encodeQuantity(n))
@@ -256,7 +250,14 @@ public final class Indexer: @unchecked Sendable {
                 calls.append(("debug_traceBlockByNumber", [q, .object(["tracer": .string("prestateTracer"), "tracerConfig": .object(["diffMode": .bool(true)])])]))
             }
         }
+        let tags = ["safe", "finalized"]
+        for tag in tags { calls.append(("eth_getBlockByNumber", [.string(tag), .bool(false)])) }
         let results = try upstream.batch(calls)
+        // A tag the upstream does not know (older nodes) just leaves that head unset.
+        let heads = results.suffix(tags.count).map { r -> UInt64? in
+            guard case .success(let v) = r, let o = v.objectValue else { return nil }
+            return try? o.quantity("number")
+        }
         let per = tracerAvailable != false ? 3 : 2
         var out = [Fetched]()
         for (i, n) in range.enumerated() {
@@ -292,7 +293,7 @@ public final class Indexer: @unchecked Sendable {
             out.append(Fetched(number: n, hash: hash, parentHash: payload.parentHash, timestamp: try block.quantity("timestamp"),
                                txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts, payload: payload))
         }
-        return out
+        return (out, heads[0], heads[1])
     }
 }
 

@@ -9,9 +9,7 @@ struct ChainAPI: Sendable {
     let index: ChainIndex
     let chainId: UInt64
 
-    func error(_ status: Int, _ message: String) -> HTTPResponse {
-        .json(JSON.serialize(.object(["error": .string(message)])) + "\n", status: status)
-    }
+    func error(_ status: Int, _ message: String) -> HTTPResponse { jsonError(status, message) }
 
     func ok(_ v: JSONValue) -> HTTPResponse { .json(JSON.serialize(v) + "\n") }
 

@@ -73,8 +73,13 @@ public final class KVStateMachine: Sendable {
         public var digest: [UInt8]
     }
 
-    /// Outcomes of the chain commands in the last applied batch (apply thread only).
-    nonisolated(unsafe) public private(set) var chainOutcomes: [ChainIndex.ApplyOutcome] = []
+    /// What applying a batch did: the state it left, member records it learned, and chain
+    /// entries apply skipped (a block that did not extend the head, e.g. re-proposed by a new leader).
+    public struct ApplyResult: Sendable {
+        public var state: AppliedState
+        public var learned: [Member] = []
+        public var chainSkips: [String] = []
+    }
 
     public func applied() throws -> AppliedState {
         try env.read { txn in try self.applied(txn) }
@@ -86,21 +91,20 @@ public final class KVStateMachine: Sendable {
     }
 
     /// Applies committed entries in order, skipping any at or below the applied index
-    /// (a restart may deliver them again). Returns the membership effects for the driver.
+    /// (a restart may deliver them again).
     @discardableResult
-    public func apply(_ entries: [Consensus.Entry]) throws -> [Member] {
-        guard !entries.isEmpty else { return [] }
+    public func apply(_ entries: [Consensus.Entry]) throws -> ApplyResult {
+        guard !entries.isEmpty else { return ApplyResult(state: try applied()) }
         return try env.write { txn in
             var state = try self.applied(txn)
             var learned = [Member]()
-            chainOutcomes.removeAll()
+            var chainSkips = [String]()
             for e in entries where e.index > state.index {
                 precondition(e.index == state.index + 1, "apply out of order: \(e.index) after \(state.index)")
                 if e.kind == .normal && ChainCommand.isChainCommand(e.data) {
                     // Undecodable entries are skipped identically on every replica.
                     if let cmd = try? ChainCommand.decode(e.data) {
-                        let outcome = try self.chain.apply(cmd, in: txn)
-                        chainOutcomes.append(outcome)
+                        chainSkips += try self.chain.apply(cmd, in: txn).skipped
                     }
                 } else if e.kind == .normal && !e.data.isEmpty {
                     // A command that does not decode is a bug upstream of Raft; it is skipped
@@ -128,7 +132,7 @@ public final class KVStateMachine: Sendable {
             var w = ByteWriter(); w.u64(state.index)
             try txn.put(self.meta, Self.appliedKey, w.bytes)
             try txn.put(self.meta, Self.digestKey, state.digest)
-            return learned
+            return ApplyResult(state: state, learned: learned, chainSkips: chainSkips)
         }
     }
 

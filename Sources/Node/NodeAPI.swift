@@ -64,9 +64,7 @@ public final class NodeAPI: Sendable {
     }
 
     func error(_ status: Int, _ message: String, _ extra: [(String, JSONValue)] = []) -> HTTPResponse {
-        var o: JSONObject = ["error": .string(message)]
-        for (k, v) in extra { o[k] = v }
-        return .json(JSON.serialize(.object(o)) + "\n", status: status)
+        jsonError(status, message, extra)
     }
 
     func readiness() -> HTTPResponse {
@@ -241,4 +239,11 @@ final class ClientPool: @unchecked Sendable {
         defer { lock.unlock() }
         if idle[url, default: []].count < 64 { idle[url, default: []].append(c) }
     }
+}
+
+/// The node's error body, the same on every endpoint: {"error": message, …extra}.
+func jsonError(_ status: Int, _ message: String, _ extra: [(String, JSONValue)] = []) -> HTTPResponse {
+    var o: JSONObject = ["error": .string(message)]
+    for (k, v) in extra { o[k] = v }
+    return .json(JSON.serialize(.object(o)) + "\n", status: status)
 }

@@ -60,6 +60,8 @@ public final class ReplicatedNode: @unchecked Sendable {
     private var lastRole: RaftRole = .follower
     private var lastLeader: UInt64 = 0
     private var stopped = false
+    /// The state machine's applied index and digest, kept here as apply reports it (loop-confined).
+    private var appliedState: KVStateMachine.AppliedState
 
     // Shared with readers.
     private let published: Mutex<NodeReport>
@@ -111,6 +113,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         config.applied = applied.index
         raw = RawNode(config: config, restoringFrom: persisted)
         appliedIndexForWaiters = applied.index
+        appliedState = applied
         published = Mutex(NodeReport(status: raw.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
         logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
                                  ("snapshotIndex", persisted.snapshot.metadata.index), ("entries", persisted.entries.count),
@@ -288,11 +291,16 @@ public final class ReplicatedNode: @unchecked Sendable {
             do {
                 if let s = rd.snapshot, s.metadata.index > 0 {
                     _ = try stateMachine.install(snapshotData: s.data)
+                    appliedState = try stateMachine.applied()
                     logger.info("installed snapshot", [("index", s.metadata.index), ("bytes", s.data.count)])
                     refreshPeers()
                 }
-                let learned = try stateMachine.apply(rd.committedEntries)
-                if !learned.isEmpty || rd.committedEntries.contains(where: { $0.kind == .confChange }) { refreshPeers() }
+                if !rd.committedEntries.isEmpty {
+                    let result = try stateMachine.apply(rd.committedEntries)
+                    appliedState = result.state
+                    for skip in result.chainSkips { logger.warn("chain entry skipped", [("reason", skip)]) }
+                    if !result.learned.isEmpty || rd.committedEntries.contains(where: { $0.kind == .confChange }) { refreshPeers() }
+                }
             } catch {
                 logger.error("apply failed; stopping", [("error", error)])
                 fatalError("apply failed: \(error)")
@@ -326,7 +334,7 @@ public final class ReplicatedNode: @unchecked Sendable {
 
     private func publish() {
         let st = raw.status
-        let applied = (try? stateMachine.applied()) ?? KVStateMachine.AppliedState(index: st.applied, digest: [])
+        let applied = appliedState
         if st.leader != lastLeader || st.role != lastRole {
             logger.info("role", [("role", "\(st.role)"), ("term", st.term), ("leader", st.leader)])
             lastLeader = st.leader

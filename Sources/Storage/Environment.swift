@@ -83,19 +83,8 @@ public final class Environment: @unchecked Sendable {
     @discardableResult
     public func read<R>(_ body: (ReadTransaction) throws -> R) throws -> R {
         try adaptingToMapChanges(isWrite: false) {
-            let transaction = ReadTransaction(handle: try beginTransaction(flags: UInt32(MDB_RDONLY)))
-            let result: R
-            do {
-                result = try body(transaction)
-            } catch {
-                transaction.end()
-                mdb_txn_abort(transaction.handle)
-                throw error
-            }
-            transaction.end()
             // Committing (not aborting) keeps table handles opened inside the snapshot.
-            try check(mdb_txn_commit(transaction.handle), "mdb_txn_commit(read)")
-            return result
+            try scoped(ReadTransaction(handle: try beginTransaction(flags: UInt32(MDB_RDONLY))), "mdb_txn_commit(read)", body)
         }
     }
 
@@ -110,18 +99,7 @@ public final class Environment: @unchecked Sendable {
             writerThread.store(thread, ordering: .relaxed)
             defer { writerThread.store(0, ordering: .relaxed) }
             return try adaptingToMapChanges(isWrite: true) {
-                let transaction = WriteTransaction(handle: try beginTransaction(flags: 0))
-                let result: R
-                do {
-                    result = try body(transaction)
-                } catch {
-                    transaction.end()
-                    mdb_txn_abort(transaction.handle)
-                    throw error
-                }
-                transaction.end()
-                try check(mdb_txn_commit(transaction.handle), "mdb_txn_commit")
-                return result
+                try scoped(WriteTransaction(handle: try beginTransaction(flags: 0)), "mdb_txn_commit", body)
             }
         }
     }
@@ -131,6 +109,22 @@ public final class Environment: @unchecked Sendable {
     /// before the call is on disk when it returns.
     public func sync() throws(StorageError) {
         try check(mdb_env_sync(handle, 1), "mdb_env_sync")
+    }
+
+    /// Runs `body` in `transaction`: commits on return, aborts on throw; the handle is
+    /// unusable afterwards either way.
+    private func scoped<T: ReadTransaction, R>(_ transaction: T, _ commitOperation: String, _ body: (T) throws -> R) throws -> R {
+        let result: R
+        do {
+            result = try body(transaction)
+        } catch {
+            transaction.end()
+            mdb_txn_abort(transaction.handle)
+            throw error
+        }
+        transaction.end()
+        try check(mdb_txn_commit(transaction.handle), commitOperation)
+        return result
     }
 
     /// True when the calling thread is inside `write` on this environment.
