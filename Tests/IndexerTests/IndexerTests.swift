@@ -110,7 +110,7 @@ final class TamperingProxy: @unchecked Sendable {
     }
 
     @Test func tamperedBlockIsRefusedAlertedAndNeverIndexed() throws {
-        let sim = try SimChainProcess(port: 39411, arguments: ["--txs-per-block", "5", "--pregenerate", "12", "--block-time-ms", "0"])
+        let sim = try SimChainProcess(port: 24411, arguments: ["--txs-per-block", "5", "--pregenerate", "12", "--block-time-ms", "0"])
         defer { sim.stop() }
         let proxy = try TamperingProxy(upstream: sim.url)
         defer { proxy.stop() }
@@ -137,7 +137,7 @@ final class TamperingProxy: @unchecked Sendable {
     }
 
     @Test func followsReorgsToTheCanonicalChainWithTracerState() throws {
-        let sim = try SimChainProcess(port: 39412, arguments: ["--txs-per-block", "6", "--pregenerate", "10", "--block-time-ms", "60",
+        let sim = try SimChainProcess(port: 24412, arguments: ["--txs-per-block", "6", "--pregenerate", "10", "--block-time-ms", "60",
                                                              "--reorg-at", "14:3,18:4,22:2"])
         defer { sim.stop() }
         let (host, ix) = try indexer(sim.url, batch: 2)
