@@ -35,7 +35,9 @@ let package = Package(
         // dev: the embedded simulated upstream chain
         .target(name: "SimChain", dependencies: ["Chain", "Net", "Telemetry"]),
         // domain / app: the replicated node (composition of the layers above)
-        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer"]),
+        // eth JSON-RPC methods over the chain index, filters, forwarding, inclusion proofs
+        .target(name: "RPC", dependencies: ["Chain", "Index", "Indexer", "Telemetry"]),
+        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC"]),
         // the one binary every node runs, plus operator commands
         .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain", "SimChain"], path: "Sources/infrastack"),
         // child process killed mid-write by StorageTests' crash test
@@ -54,6 +56,7 @@ let package = Package(
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "Index", "Indexer", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),

@@ -22,6 +22,7 @@ public final class ChainIndex: Sendable {
         public var applied: [UInt64] = []
         public var rewoundTo: UInt64?
         public var skipped: [String] = []
+        public var events: [ChainEvent] = []
     }
 
     // MARK: apply
@@ -41,6 +42,7 @@ public final class ChainIndex: Sendable {
                 do {
                     try applyBlock(cid, b, txn)
                     out.applied.append(b.number)
+                    out.events.append(.applied(chain: cid, number: b.number, hash: b.hash))
                 } catch let e as FieldError {
                     // Verified by the leader before proposing, so this means a bug; skip identically everywhere.
                     out.skipped.append("block \(b.number): \(e)")
@@ -61,7 +63,9 @@ public final class ChainIndex: Sendable {
                 out.skipped.append("rewind to \(ancestor): ancestor hash \(hash) is not the indexed block there")
                 return out
             }
-            for n in stride(from: head.number, to: ancestor, by: -1) { try removeBlock(cid, n, txn) }
+            var removedLogs = [[JSONValue]]()
+            for n in stride(from: head.number, to: ancestor, by: -1) { removedLogs.append(try removeBlock(cid, n, txn)) }
+            out.events.append(.rewound(chain: cid, to: ancestor, removedLogs: removedLogs.reversed().flatMap { $0 }))
             try txn.put(tables.heads, ChainKey.head(cid, .latest), Self.headValue(ancestor, hash))
             for kind in [HeadKind.safe, .finalized] {
                 if let h = try self.head(cid, kind, txn), h.number > ancestor { try setHead(cid, kind, ancestor, txn) }
@@ -108,26 +112,29 @@ public final class ChainIndex: Sendable {
     }
 
     /// Writes account and storage versions at this block; `pre` values become a version at
-    /// number − 1 when nothing older is known, so earlier blocks answer too.
+    /// the start of indexing when nothing older is known, so earlier blocks answer too.
     private func applyState(_ cid: UInt64, _ n: UInt64, _ s: StateChanges, _ txn: WriteTransaction) throws {
         var written = ByteWriter()
         var count: UInt32 = 0
         func record(_ table: UInt8, _ key: Key) { written.u8(table); written.data(key.bytes); count += 1 }
 
         if n > 0 {
+            // Nothing older known means the value held at every block since indexing began
+            // (any change would have left a version), so it is recorded at the block before
+            // the first indexed one, where every earlier query finds it.
+            let since = max(try head(cid, .earliest, txn)?.number ?? n, 1) - 1
             for a in s.pre {
                 if try accountVersion(cid, a.address, atOrBelow: n - 1, txn) == nil {
                     let st = AccountState(balance: a.balance ?? .zero, nonce: a.nonce ?? 0, codeHash: try storeCode(a.code ?? [], txn))
-                    let k = ChainKey.account(cid, a.address, n - 1)
+                    let k = ChainKey.account(cid, a.address, since)
                     try txn.put(tables.accounts, k, st.encoded); record(1, k)
                 }
                 for slot in a.storage where try slotVersion(cid, a.address, slot.slot, atOrBelow: n - 1, txn) == nil {
-                    let k = ChainKey.slot(cid, a.address, slot.slot, n - 1)
+                    let k = ChainKey.slot(cid, a.address, slot.slot, since)
                     try txn.put(tables.storage, k, slot.value.bytes); record(2, k)
                 }
             }
         }
-        let postAddresses = Set(s.post.map(\.address))
         for a in s.post {
             let prev = try accountVersion(cid, a.address, atOrBelow: n, txn) ?? AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash)
             var next = prev
@@ -162,7 +169,9 @@ public final class ChainIndex: Sendable {
         return h
     }
 
-    private func removeBlock(_ cid: UInt64, _ n: UInt64, _ txn: WriteTransaction) throws {
+    /// Removes one block and its state versions; returns its logs marked removed.
+    private func removeBlock(_ cid: UInt64, _ n: UInt64, _ txn: WriteTransaction) throws -> [JSONValue] {
+        var removedLogs = [JSONValue]()
         if let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)), let block = try? JSON.parse(raw).objectValue {
             if let h = try? block.hash("hash") { _ = try txn.delete(tables.blockByHash, ChainKey.hash(cid, h)) }
             for tv in block["transactions"]?.arrayValue ?? [] {
@@ -174,7 +183,9 @@ public final class ChainIndex: Sendable {
         for e in try txn.entries(in: tables.txs, prefix: prefix) { _ = try txn.delete(tables.txs, e.key) }
         for e in try txn.entries(in: tables.receipts, prefix: prefix) { _ = try txn.delete(tables.receipts, e.key) }
         for e in try txn.entries(in: tables.logs, prefix: prefix) {
-            if let log = try? JSON.parse(e.value).objectValue, let li = try? log.quantity("logIndex") {
+            if var log = try? JSON.parse(e.value).objectValue, let li = try? log.quantity("logIndex") {
+                log["removed"] = .bool(true)
+                removedLogs.append(.object(log))
                 if let a = try? log.address("address") { _ = try txn.delete(tables.logsByAddress, ChainKey.byAddress(cid, a, n, UInt32(li))) }
                 for (pos, t) in (log["topics"]?.arrayValue ?? []).enumerated() where pos < 4 {
                     if let ts = t.stringValue, let topic = try? Hash32(hex: ts) {
@@ -194,6 +205,7 @@ public final class ChainIndex: Sendable {
             }
             _ = try txn.delete(tables.undo, ChainKey.block(cid, n))
         }
+        return removedLogs
     }
 
     // MARK: heads

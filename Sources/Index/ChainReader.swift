@@ -143,6 +143,11 @@ extension ChainIndex {
         try env.read { txn in try self.slotVersion(cid, a, slot, atOrBelow: n, txn) ?? .zero }
     }
 
+    /// The slot's value when the index has any record of it at or below the block.
+    public func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
+        try env.read { txn in try self.slotVersion(cid, a, slot, atOrBelow: n, txn) }
+    }
+
     /// Whether the index has any record of the account at or below the block (for callers
     /// that must tell "zero" from "never seen").
     public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool {

@@ -35,15 +35,19 @@ enum StateDiff {
             for (addr, acct) in txPre {
                 let a = try account(acct, addr)
                 if var known = pre[addr] {
-                    if known.balance == nil { known.balance = a.balance }
-                    if known.nonce == nil { known.nonce = a.nonce }
-                    if known.code == nil { known.code = a.code }
+                    // Account fields come only from the first `pre`: a later one shows the state
+                    // after earlier transactions of this block, not before it.
                     for s in a.storage where !known.storage.contains(where: { $0.slot == s.slot }) && !(post[addr]?.storage.contains(where: { $0.slot == s.slot }) ?? false) {
                         known.storage.append(s)
                     }
                     pre[addr] = known
                 } else if post[addr] == nil {
-                    pre[addr] = a
+                    // geth omits a zero nonce, a zero balance and empty code from `pre`.
+                    var first = a
+                    first.balance = a.balance ?? .zero
+                    first.nonce = a.nonce ?? 0
+                    first.code = a.code ?? []
+                    pre[addr] = first
                     preOrder.append(addr)
                 }
                 // else: first modified earlier in this block without a `pre` (created there), so

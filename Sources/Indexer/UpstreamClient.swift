@@ -9,6 +9,8 @@ public final class UpstreamClient {
     public struct RPCError: Error, CustomStringConvertible, Equatable {
         public let code: Int
         public let message: String
+        /// The error's "data" member (revert data for eth_call), passed on unchanged.
+        public var data: JSONValue? = nil
         public var description: String { "upstream error \(code): \(message)" }
         public var isMethodNotFound: Bool { code == -32601 }
     }
@@ -76,7 +78,7 @@ public final class UpstreamClient {
                     guard let a = byId[id] else { throw Unavailable(description: "\(url) did not answer request \(id)") }
                     if let e = a["error"]?.objectValue {
                         let code: Int = { if case .number(let n)? = e["code"] { return Int(n) ?? 0 }; return 0 }()
-                        return .failure(RPCError(code: code, message: e["message"]?.stringValue ?? ""))
+                        return .failure(RPCError(code: code, message: e["message"]?.stringValue ?? "", data: e["data"]))
                     }
                     guard let result = a["result"] else { throw Unavailable(description: "\(url) answered neither result nor error") }
                     return .success(result)

@@ -79,6 +79,7 @@ public final class KVStateMachine: Sendable {
         public var state: AppliedState
         public var learned: [Member] = []
         public var chainSkips: [String] = []
+        public var chainEvents: [ChainEvent] = []
     }
 
     public func applied() throws -> AppliedState {
@@ -99,12 +100,15 @@ public final class KVStateMachine: Sendable {
             var state = try self.applied(txn)
             var learned = [Member]()
             var chainSkips = [String]()
+            var chainEvents = [ChainEvent]()
             for e in entries where e.index > state.index {
                 precondition(e.index == state.index + 1, "apply out of order: \(e.index) after \(state.index)")
                 if e.kind == .normal && ChainCommand.isChainCommand(e.data) {
                     // Undecodable entries are skipped identically on every replica.
                     if let cmd = try? ChainCommand.decode(e.data) {
-                        chainSkips += try self.chain.apply(cmd, in: txn).skipped
+                        let outcome = try self.chain.apply(cmd, in: txn)
+                        chainSkips += outcome.skipped
+                        chainEvents += outcome.events
                     }
                 } else if e.kind == .normal && !e.data.isEmpty {
                     // A command that does not decode is a bug upstream of Raft; it is skipped
@@ -132,7 +136,7 @@ public final class KVStateMachine: Sendable {
             var w = ByteWriter(); w.u64(state.index)
             try txn.put(self.meta, Self.appliedKey, w.bytes)
             try txn.put(self.meta, Self.digestKey, state.digest)
-            return ApplyResult(state: state, learned: learned, chainSkips: chainSkips)
+            return ApplyResult(state: state, learned: learned, chainSkips: chainSkips, chainEvents: chainEvents)
         }
     }
 

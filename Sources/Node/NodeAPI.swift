@@ -14,6 +14,8 @@ public final class NodeAPI: Sendable {
     let indexerStatus: @Sendable () -> Indexer.Status?
     /// Kept-alive connections to the leader, reused across forwarded requests.
     let forwardClients = ClientPool()
+    /// JSON-RPC, GraphQL and REST reads of the chain.
+    let reads: ReadGateway
 
     public init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
                 peerStatus: @escaping @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]) {
@@ -21,6 +23,7 @@ public final class NodeAPI: Sendable {
         self.config = config
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
+        reads = ReadGateway(node: node, config: config, indexerStatus: indexerStatus)
     }
 
     public func handle(_ req: HTTPRequest) -> HTTPResponse {
@@ -33,9 +36,7 @@ public final class NodeAPI: Sendable {
 
     func route(_ req: HTTPRequest) -> HTTPResponse {
         let path = req.path
-        if path.hasPrefix("/v1/chain"), let cid = config.chain?.chainId {
-            if let r = ChainAPI(index: node.stateMachine.chain, chainId: cid).handle(req) { return r }
-        }
+        if let r = reads.handle(req) { return r }
         switch (req.method, path) {
         case ("GET", "/healthz"), ("HEAD", "/healthz"): return .text("ok\n")
         case ("GET", "/readyz"): return readiness()

@@ -24,7 +24,14 @@ import Net
 ///     "batchBlocks": 16, "pollMillis": 500, "maxReorgDepth": 64, "startBlock": 0,
 ///     "stateSource": "auto",                          // auto | tracer | probe
 ///     "checks": ["headerHash", "..."], "tracer": false // custom adapter only
-///   }
+///   },
+///   "rpc": {                          // optional: the read API (JSON-RPC, GraphQL, REST)
+///     "forward": true,                // forward eth_call & co. to chain.upstreams
+///     "maxBatch": 100, "maxLogBlockRange": 10000, "maxLogResults": 10000,
+///     "maxWaitMillis": 2000           // longest wait for X-Infrastack-Min-Block
+///   },
+///   "apiKeysFile": "/etc/infrastack/api-keys"  // or "apiKeys": [...]; INFRASTACK_API_KEYS (comma-separated) overrides;
+///                                     // none configured = open access (development)
 /// }
 /// ```
 public struct NodeConfig: Sendable {
@@ -49,6 +56,17 @@ public struct NodeConfig: Sendable {
     public var mapSizeMiB = 1024
     public var logLevel = "info"
     public var chain: Indexer.Config?
+    public var rpc = RPCSettings()
+    /// Keys accepted on the read API; empty means open access.
+    public var apiKeys: [String] = []
+
+    public struct RPCSettings: Sendable {
+        public var forward = true
+        public var maxBatch = 100
+        public var maxLogBlockRange: UInt64 = 10_000
+        public var maxLogResults = 10_000
+        public var maxWaitMillis = 2000
+    }
 
     public struct Invalid: Error, CustomStringConvertible {
         public let field: String
@@ -68,6 +86,9 @@ public struct NodeConfig: Sendable {
         guard var o = json.objectValue else { throw Invalid(field: "--config", problem: "\(path) must hold a JSON object") }
         for (k, v) in overrides { o[k] = Self.overrideValue(k, v) }
         if let s = environment["INFRASTACK_SECRET"], !s.isEmpty { o["secret"] = .string(s); o["secretFile"] = nil }
+        if let s = environment["INFRASTACK_API_KEYS"], !s.isEmpty {
+            o["apiKeys"] = .array(s.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) }); o["apiKeysFile"] = nil
+        }
         return try parse(o, baseDir: URL(fileURLWithPath: path).deletingLastPathComponent().path)
     }
 
@@ -78,7 +99,7 @@ public struct NodeConfig: Sendable {
 
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
-                                           "mapSizeMiB", "logLevel", "chain"]
+                                           "mapSizeMiB", "logLevel", "chain", "rpc", "apiKeys", "apiKeysFile"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -144,7 +165,46 @@ public struct NodeConfig: Sendable {
             c.logLevel = l
         }
         if let v = o["chain"] { c.chain = try parseChain(v) }
+        if let v = o["rpc"] { c.rpc = try parseRPC(v) }
+        if let v = o["apiKeys"] {
+            guard let list = v.arrayValue else { throw Invalid(field: "apiKeys", problem: "must be an array of strings") }
+            c.apiKeys = try list.enumerated().map { (i, k) in
+                guard let s = k.stringValue else { throw Invalid(field: "apiKeys[\(i)]", problem: "must be a string") }
+                return s
+            }
+        } else if let f = try string("apiKeysFile") {
+            let path = f.hasPrefix("/") ? f : baseDir + "/" + f
+            guard let d = FileManager.default.contents(atPath: path) else { throw Invalid(field: "apiKeysFile", problem: "cannot read \(path)") }
+            c.apiKeys = String(decoding: d, as: UTF8.self).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        }
+        for (i, k) in c.apiKeys.enumerated() {
+            guard k.utf8.count >= 16, k.utf8.count <= 128, k.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: "/") }) else {
+                throw Invalid(field: "apiKeys[\(i)]", problem: "must be 16 to 128 printable characters without spaces or '/'")
+            }
+        }
         return c
+    }
+
+    static func parseRPC(_ v: JSONValue) throws -> RPCSettings {
+        guard let o = v.objectValue else { throw Invalid(field: "rpc", problem: "must be an object") }
+        let known: Set<String> = ["forward", "maxBatch", "maxLogBlockRange", "maxLogResults", "maxWaitMillis"]
+        for k in o.keys where !known.contains(k) { throw Invalid(field: "rpc.\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
+        var r = RPCSettings()
+        func int(_ k: String, _ lo: Int, _ hi: Int) throws -> Int? {
+            guard let x = o[k] else { return nil }
+            guard case .number(let n) = x, let i = Int(n), (lo...hi).contains(i) else { throw Invalid(field: "rpc.\(k)", problem: "must be an integer between \(lo) and \(hi)") }
+            return i
+        }
+        if let f = o["forward"] {
+            guard let b = f.boolValue else { throw Invalid(field: "rpc.forward", problem: "must be true or false") }
+            r.forward = b
+        }
+        r.maxBatch = try int("maxBatch", 1, 10_000) ?? r.maxBatch
+        r.maxLogBlockRange = UInt64(try int("maxLogBlockRange", 1, 10_000_000) ?? Int(r.maxLogBlockRange))
+        r.maxLogResults = try int("maxLogResults", 1, 1_000_000) ?? r.maxLogResults
+        r.maxWaitMillis = try int("maxWaitMillis", 0, 60_000) ?? r.maxWaitMillis
+        return r
     }
 
     static func parseChain(_ v: JSONValue) throws -> Indexer.Config {

@@ -1,4 +1,5 @@
 import Consensus
+import Index
 import Foundation
 import Indexer
 import Net
@@ -45,6 +46,8 @@ public final class ReplicatedNode: @unchecked Sendable {
     public let loop: EventLoop
     let store: RaftLogStore
     public let stateMachine: KVStateMachine
+    /// Chain events from the apply path, for filters and subscriptions.
+    public let chainFeed = ChainFeed()
     let logger: Logger
     private weak var transport: (any MessageTransport)?
     private var transportRef: (any MessageTransport)?
@@ -299,6 +302,7 @@ public final class ReplicatedNode: @unchecked Sendable {
                     let result = try stateMachine.apply(rd.committedEntries)
                     appliedState = result.state
                     for skip in result.chainSkips { logger.warn("chain entry skipped", [("reason", skip)]) }
+                    chainFeed.publish(result.chainEvents)
                     if !result.learned.isEmpty || rd.committedEntries.contains(where: { $0.kind == .confChange }) { refreshPeers() }
                 }
             } catch {

@@ -1,0 +1,136 @@
+import Chain
+import Foundation
+import Index
+import Indexer
+import Net
+import RPC
+
+/// The read surfaces of a node — JSON-RPC on `POST /`, GraphQL on `/graphql`, REST
+/// under `/v1/chain/` — behind API keys and per-request consistency:
+///
+/// - default (local): answered from this node's LMDB as it is now;
+/// - `X-Infrastack-Min-Block: N`: waits up to `rpc.maxWaitMillis` for this node to
+///   apply block N, else 503 with a retryable error (so a load balancer tries another
+///   replica and a client that just saw block N elsewhere never reads older data);
+/// - `X-Infrastack-Consistency: linearizable`: a ReadIndex round through the leader,
+///   then waits until this node applied at least that index.
+///
+/// Every answer carries `X-Infrastack-Node` and `X-Infrastack-Block` (the chain head this
+/// node had applied when it started answering).
+final class ReadGateway: Sendable {
+    let node: ReplicatedNode
+    let config: NodeConfig
+    let keys: APIKeys
+    let eth: EthAPI?
+    let rpc: JSONRPCServer?
+
+    init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
+        self.node = node
+        self.config = config
+        keys = APIKeys(config.apiKeys)
+        if let chain = config.chain {
+            var c = EthAPI.Config(chainId: chain.chainId)
+            c.maxLogBlockRange = config.rpc.maxLogBlockRange
+            c.maxLogResults = config.rpc.maxLogResults
+            let forwarder = config.rpc.forward ? Forwarder(urls: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
+            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.chainFeed, forwarder: forwarder, syncProgress: {
+                guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
+                return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
+            })
+            self.eth = eth
+            rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc")) { method, params in
+                try eth.call(method, params)
+            }
+        } else {
+            eth = nil
+            rpc = nil
+        }
+    }
+
+    enum Surface { case jsonRPC, graphQL, rest }
+
+    static func surface(_ method: String, _ path: String) -> Surface? {
+        if path == "/" && method == "POST" { return .jsonRPC }
+        if path == "/graphql" { return .graphQL }
+        if path.hasPrefix("/v1/chain") { return .rest }
+        return nil
+    }
+
+    /// The answer for a read request, or nil when the request is not for a read surface.
+    func handle(_ req: HTTPRequest) -> HTTPResponse? {
+        let outcome = keys.check(req)
+        let path: String
+        switch outcome {
+        case .allowed(let p): path = p
+        case .denied(let why):
+            guard let s = Self.surface(req.method, req.path.hasPrefix("/k/") ? "/" : req.path) else { return nil }
+            return s == .jsonRPC ? rpcError(.init(code: -32001, message: why), status: 401) : jsonError(401, why)
+        }
+        guard let surface = Self.surface(req.method, path) else {
+            return req.path.hasPrefix("/k/") ? jsonError(404, "no read route for \(req.method) \(path)") : nil
+        }
+        guard let chain = config.chain, let eth, let rpc else {
+            return surface == .jsonRPC ? rpcError(.server("this node follows no chain (no chain section in its config)"), status: 404)
+                : jsonError(404, "this node follows no chain (no chain section in its config)")
+        }
+        if let refusal = consistency(req, surface) { return refusal }
+        let head = try? eth.index.head(chain.chainId)?.number
+        var r: HTTPResponse
+        switch surface {
+        case .jsonRPC:
+            r = rpc.respond(to: req.body).map { .json($0) } ?? HTTPResponse(status: 200)
+        case .graphQL:
+            r = jsonError(501, "GraphQL is not served by this build")
+        case .rest:
+            var routed = req
+            routed.target = path + (req.target.contains("?") ? "?" + (req.target.split(separator: "?", maxSplits: 1).last.map(String.init) ?? "") : "")
+            r = ChainAPI(index: eth.index, chainId: chain.chainId).handle(routed) ?? jsonError(404, "no route for \(req.method) \(path)")
+        }
+        r.headers.append(("X-Infrastack-Block", head.map(String.init) ?? ""))
+        return r
+    }
+
+    func rpcError(_ e: RPCError, status: Int, headers: [(String, String)] = []) -> HTTPResponse {
+        var r = HTTPResponse.json(JSONRPCServer.envelope(id: .null, error: e), status: status)
+        for (k, v) in headers { r.headers.append((k, v)) }
+        return r
+    }
+
+    /// nil when the request may be answered now; otherwise the refusal.
+    func consistency(_ req: HTTPRequest, _ surface: Surface) -> HTTPResponse? {
+        let wait = config.rpc.maxWaitMillis
+        func refuse(_ e: RPCError) -> HTTPResponse {
+            let retry = [("Retry-After", "1")]
+            if surface == .jsonRPC { return rpcError(e, status: 503, headers: retry) }
+            var r = jsonError(503, e.message, [("retryable", .bool(true))])
+            r.headers.append(("Retry-After", "1"))
+            return r
+        }
+        if let mode = req.header("X-Infrastack-Consistency")?.lowercased(), mode != "local" {
+            guard mode == "linearizable" else {
+                return surface == .jsonRPC ? rpcError(.invalidRequest("X-Infrastack-Consistency must be local or linearizable"), status: 400)
+                    : jsonError(400, "X-Infrastack-Consistency must be local or linearizable")
+            }
+            guard let idx = node.linearizableReadIndex(timeoutMillis: max(wait, 100)), node.waitApplied(idx, timeoutMillis: max(wait, 100)) else {
+                return refuse(RPCError(code: -32011, message: "a linearizable read needs a leader with a quorum and none answered in time; retry",
+                                       data: .object(["retryable": .bool(true)])))
+            }
+        }
+        if let text = req.header("X-Infrastack-Min-Block") {
+            let wanted: UInt64
+            if let n = UInt64(text) { wanted = n } else if let n = try? Hex.decodeQuantity(text) { wanted = n } else {
+                return surface == .jsonRPC ? rpcError(.invalidRequest("X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"), status: 400)
+                    : jsonError(400, "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)")
+            }
+            guard let eth, let cid = config.chain?.chainId else { return nil }
+            let deadline = Date().addingTimeInterval(Double(wait) / 1000)
+            var applied = try? eth.index.head(cid)?.number
+            while (applied ?? 0) < wanted || applied == nil {
+                guard Date() < deadline else { return refuse(.notYetApplied(wanted: wanted, applied: applied)) }
+                usleep(2000)
+                applied = try? eth.index.head(cid)?.number
+            }
+        }
+        return nil
+    }
+}

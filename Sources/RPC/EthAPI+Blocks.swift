@@ -1,0 +1,59 @@
+import Chain
+import Index
+
+/// Blocks, transactions and receipts: answered with the stored upstream JSON, so they
+/// are byte-for-byte what the chain's node served. Missing things are JSON null.
+extension EthAPI {
+    func blockByNumber(_ p: RPCParams) throws -> JSONValue {
+        try p.allow(atMost: 2)
+        let sel = try p.block(0)
+        if case .hash = sel { throw RPCError.invalidArgument(0, "block: expected a block number or tag, not a hash (use eth_getBlockByHash)") }
+        let full = try p.bool(1, "fullTransactions")
+        guard let n = try resolve(sel) else { return .null }
+        return try index.block(cid, number: n, fullTransactions: full) ?? .null
+    }
+
+    func blockByHash(_ p: RPCParams) throws -> JSONValue {
+        try p.allow(atMost: 2)
+        let h = try p.hash(0, "blockHash")
+        let full = try p.bool(1, "fullTransactions")
+        guard let n = try index.blockNumber(cid, hash: h) else { return .null }
+        return try index.block(cid, number: n, fullTransactions: full) ?? .null
+    }
+
+    /// A number-or-hash block argument for the *ByNumber / *ByHash pairs.
+    func blockArgument(_ p: RPCParams, _ i: Int) throws -> UInt64? {
+        let v = try p.required(i, "block")
+        if let s = v.stringValue, s.utf8.count == 66 { return try index.blockNumber(cid, hash: try p.hash(i, "blockHash")) }
+        return try resolve(try BlockSelector(v, argument: i, name: "block"))
+    }
+
+    func countInBlock(_ p: RPCParams, field: String) throws -> JSONValue {
+        try p.allow(atMost: 1)
+        guard let n = try blockArgument(p, 0), let b = try index.block(cid, number: n, fullTransactions: false) else { return .null }
+        return .string(Hex.encodeQuantity(UInt64(b[field]?.arrayValue?.count ?? 0)))
+    }
+
+    func transactionByHash(_ p: RPCParams) throws -> JSONValue {
+        try p.allow(atMost: 1)
+        return try index.transaction(cid, hash: try p.hash(0, "transactionHash")) ?? .null
+    }
+
+    func transactionByBlockAndIndex(_ p: RPCParams) throws -> JSONValue {
+        try p.allow(atMost: 2)
+        let i = try p.quantity(1, "index")
+        guard let n = try blockArgument(p, 0), i <= UInt64(UInt32.max) else { return .null }
+        return try index.transaction(cid, block: n, index: UInt32(i)) ?? .null
+    }
+
+    func transactionReceipt(_ p: RPCParams) throws -> JSONValue {
+        try p.allow(atMost: 1)
+        return try index.receipt(cid, hash: try p.hash(0, "transactionHash")) ?? .null
+    }
+
+    func blockReceipts(_ p: RPCParams) throws -> JSONValue {
+        try p.allow(atMost: 1)
+        guard let n = try resolve(try p.block(0)) else { return .null }
+        return try index.receipts(cid, block: n).map { .array($0) } ?? .null
+    }
+}
