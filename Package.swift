@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Index", "Indexer", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain", "Index", "Indexer", "SimChain"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry", "TestSupport"]),

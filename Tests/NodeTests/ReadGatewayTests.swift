@@ -1,0 +1,129 @@
+import Chain
+import Foundation
+import Index
+import Indexer
+import Net
+import SimChain
+import Telemetry
+import Testing
+@testable import Node
+
+/// The read surface of a replica in a three-node cluster indexing a SimChain: response
+/// headers, the min-block wait, linearizable reads through the leader, and API keys.
+@Suite(.serialized) struct ReadGatewayTests {
+    static let chainId: UInt64 = 1337
+
+    final class Cluster: @unchecked Sendable {
+        let hub = LocalHub()
+        let nodes: [TestNode]
+        let sim: SimChainServer
+        var indexers: [Indexer] = []
+
+        init(_ name: String) throws {
+            var o = SimChainOptions()
+            o.blockTimeMillis = 0
+            o.chainId = ReadGatewayTests.chainId
+            o.txsPerBlock = 4
+            sim = try SimChainServer(options: o)
+            let url = sim.start()
+            let hub = self.hub
+            nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("\(name)\($0)"), hub: hub) }
+            for n in nodes {
+                try n.start(voters: [1, 2, 3])
+                var cfg = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(), upstreams: [url])
+                cfg.pollMillis = 10
+                let ix = Indexer(config: cfg, index: n.node.stateMachine.chain, host: n.node, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true)))
+                ix.start()
+                indexers.append(ix)
+            }
+        }
+
+        func stop() {
+            indexers.forEach { $0.stop() }
+            nodes.forEach { if $0.node != nil { $0.stop() } }
+            sim.stop()
+        }
+
+        var follower: TestNode? { nodes.first { $0.node.report.status.role == .follower && $0.node.report.status.leader != 0 } }
+
+        func head(_ n: TestNode) -> UInt64? { try? n.node.stateMachine.chain.head(ReadGatewayTests.chainId)?.number }
+
+        func api(_ n: TestNode, keys: [String] = [], maxWait: Int = 300) -> NodeAPI {
+            var c = NodeConfig()
+            c.nodeId = n.id
+            c.chain = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(), upstreams: [sim.url])
+            c.apiKeys = keys
+            c.rpc.maxWaitMillis = maxWait
+            return NodeAPI(node: n.node, config: c, peerStatus: { [:] })
+        }
+    }
+
+    static func rpc(_ method: String, target: String = "/", headers: [(String, String)] = []) -> HTTPRequest {
+        HTTPRequest(method: "POST", target: target, headers: [("Content-Type", "application/json")] + headers.map { (name: $0.0, value: $0.1) },
+                    body: Array(#"{"jsonrpc":"2.0","id":1,"method":"\#(method)","params":[]}"#.utf8))
+    }
+
+    @Test func headersMinBlockAndLinearizableReads() throws {
+        let c = try Cluster("rg")
+        defer { c.stop() }
+        _ = c.sim.chain.mine(5)
+        let f = try #require({ () -> TestNode? in _ = waitUntil { c.follower != nil }; return c.follower }())
+        #expect(waitUntil(timeoutSeconds: 60) { c.head(f) == 5 }, "the follower applied the indexed chain")
+        let api = c.api(f)
+
+        let r = api.handle(Self.rpc("eth_blockNumber"))
+        #expect(r.status == 200)
+        #expect(r.header("X-Infrastack-Node") == String(f.id))
+        #expect(r.header("X-Infrastack-Block") == "5")
+        #expect(try JSON.parse(r.body)["result"] == .string("0x5"))
+
+        // At least block N: waits for the apply when N arrives in time ...
+        let miner = Thread { usleep(50_000); _ = c.sim.chain.mine(3) }
+        miner.start()
+        let waited = c.api(f, maxWait: 30_000).handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Min-Block", "8")]))
+        let waitedResult = try JSON.parse(waited.body)["result"]
+        #expect(waited.status == 200 && waitedResult == .string("0x8"))
+        #expect(Int(waited.header("X-Infrastack-Block") ?? "") ?? 0 >= 8)
+        // ... and otherwise answers a retryable error naming both blocks.
+        let early = api.handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Min-Block", "0x3e8")]))
+        #expect(early.status == 503 && early.header("Retry-After") == "1")
+        let e = try JSON.parse(early.body)["error"]
+        #expect(e?["code"] == .number("-32010") && e?["data"]?["retryable"] == .bool(true), "\(String(decoding: early.body, as: UTF8.self))")
+        let junk = api.handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Min-Block", "soon")]))
+        #expect(junk.status == 400)
+
+        // Linearizable: a ReadIndex round through the leader; impossible when cut off.
+        let lin = api.handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Consistency", "linearizable")]))
+        #expect(lin.status == 200, "\(String(decoding: lin.body, as: UTF8.self))")
+        c.hub.isolate(f.id, true)
+        let cut = api.handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Consistency", "linearizable")]))
+        let cutCode = try JSON.parse(cut.body)["error"]?["code"]
+        #expect(cut.status == 503 && cutCode == .number("-32011"))
+        // A local read from the same isolated replica still answers.
+        #expect(api.handle(Self.rpc("eth_chainId")).status == 200)
+        c.hub.isolate(f.id, false)
+        #expect(api.handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Consistency", "quorum")])).status == 400)
+    }
+
+    @Test func apiKeysGuardEveryReadSurface() throws {
+        let c = try Cluster("rk")
+        defer { c.stop() }
+        _ = c.sim.chain.mine(2)
+        #expect(waitUntil(timeoutSeconds: 60) { c.nodes.allSatisfy { c.head($0) == 2 } })
+        let key = "dev-0123456789abcdef"
+        let api = c.api(c.nodes[0], keys: [key])
+        #expect(api.handle(Self.rpc("eth_chainId")).status == 401)
+        #expect(try JSON.parse(api.handle(Self.rpc("eth_chainId")).body)["error"]?["code"] == .number("-32001"))
+        #expect(api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", "wrong-0123456789abcdef")])).status == 401)
+        #expect(api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", key)])).status == 200)
+        #expect(api.handle(Self.rpc("eth_chainId", headers: [("Authorization", "Bearer \(key)")])).status == 200)
+        #expect(api.handle(Self.rpc("eth_chainId", target: "/k/\(key)")).status == 200)
+        #expect(api.handle(Self.rpc("eth_chainId", target: "/k/nope-0123456789abcdef")).status == 401)
+        #expect(api.handle(HTTPRequest(method: "GET", target: "/k/\(key)/v1/chain/head")).status == 200)
+        #expect(api.handle(HTTPRequest(method: "GET", target: "/v1/chain/blocks/1")).status == 401)
+        #expect(api.handle(HTTPRequest(method: "GET", target: "/v1/chain/blocks/1", headers: [(name: "X-API-Key", value: key)])).status == 200)
+        // Operations endpoints stay reachable for probes and the CLI.
+        #expect(api.handle(HTTPRequest(method: "GET", target: "/healthz")).status == 200)
+        #expect(api.handle(HTTPRequest(method: "GET", target: "/status")).status == 200)
+    }
+}
