@@ -44,7 +44,7 @@ def main():
             heads = []
             for n in nodes:
                 try:
-                    heads.append(get(n["http"] + "/v1/chain/head")["latest"]["number"])
+                    heads.append(get(n["rpc"] + "/v1/chain/head")["latest"]["number"])
                 except Exception:
                     heads.append(-1)
             if all(h == head for h in heads):
@@ -72,7 +72,7 @@ def main():
         touched = set()
         checks = 0
         for n in range(head + 1):
-            ours = get(f"{follower['http']}/v1/chain/blocks/{n}?full=true")
+            ours = get(f"{follower['rpc']}/v1/chain/blocks/{n}?full=true")
             theirs = up.handle("eth_getBlockByNumber", [hex(n), True])
             if ours != json.loads(json.dumps(theirs)):
                 failures += 1
@@ -85,7 +85,7 @@ def main():
                 if r["contractAddress"]:
                     touched.add(r["contractAddress"].lower())
             for a in sorted(touched):
-                acct = get(f"{follower['http']}/v1/chain/accounts/{a}?block={n}")
+                acct = get(f"{follower['rpc']}/v1/chain/accounts/{a}?block={n}")
                 want = {"balance": up.handle("eth_getBalance", [a, hex(n)]), "nonce": up.handle("eth_getTransactionCount", [a, hex(n)]),
                         "code": up.handle("eth_getCode", [a, hex(n)])}
                 for k, v in want.items():
