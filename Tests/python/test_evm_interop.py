@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import evm_upstream  # noqa: E402
+import read_api_checks  # noqa: E402
 
 
 def get(url):
@@ -95,6 +96,12 @@ def main():
                         if failures < 10:
                             print(f"FAIL: block {n} account {a} {k}: ours {acct[k]}, upstream {v}")
         print(f"compared {checks} account fields over {head + 1} blocks and {len(touched)} accounts on follower {follower['id']}")
+
+        # The read API, answered by the same follower.
+        seed = int(os.environ.get("INFRASTACK_SEED", str(int(time.time()))))
+        failures += read_api_checks.differential(up, follower["rpc"], seed)
+        ws = follower["rpc"].replace("http://", "ws://") if os.environ.get("INFRASTACK_WS", "1") == "1" else None
+        failures += read_api_checks.web3_client(up, follower["rpc"], ws)
     finally:
         subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", run_dir], stdout=subprocess.DEVNULL)
         server.shutdown()
