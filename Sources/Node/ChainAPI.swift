@@ -3,8 +3,16 @@ import Foundation
 import Index
 import Net
 
-/// Read-only REST over the chain index under /v1/chain/… (the JSON-RPC and GraphQL
-/// surfaces come with the read API). Answers come from this node's own LMDB.
+/// Read-only REST over the chain index under /v1/chain/…, answered from this node's own
+/// LMDB. Errors are always `{"error": "…"}` with a 4xx/5xx status.
+///
+///   GET /v1/chain/head                         latest, safe, finalized, earliest heads
+///   GET /v1/chain/blocks/{number|hash|tag}     ?full=true for transaction objects
+///   GET /v1/chain/txs/{hash}   /receipts/{hash}
+///   GET /v1/chain/accounts/{address}?block=    balance, nonce, code at a block
+///   GET /v1/chain/storage/{address}/{slot}?block=
+///   GET /v1/chain/logs?fromBlock=&toBlock=&address=a,b&topic0=t,u&…&limit=100&cursor=
+///       → {"logs": [...], "nextCursor": "…" | null}; pass nextCursor back for the next page
 struct ChainAPI: Sendable {
     let index: ChainIndex
     let chainId: UInt64
@@ -60,17 +68,7 @@ struct ChainAPI: Sendable {
                 guard let n = try resolve(q["block"]) else { return error(404, "block not indexed") }
                 return ok(.string(try index.storage(chainId, a, slot: slot, at: n).hex))
             case "logs":
-                let from = try resolve(q["fromBlock"] ?? "earliest") ?? 0
-                let to = try resolve(q["toBlock"] ?? "latest") ?? 0
-                var f = ChainIndex.LogFilter(fromBlock: from, toBlock: to)
-                if let a = q["address"] { f.addresses = try a.split(separator: ",").map { try Address(hex: String($0).lowercased()) } }
-                for i in 0..<4 {
-                    if let t = q["topic\(i)"] {
-                        while f.topics.count < i { f.topics.append(nil) }
-                        f.topics.append(try t.split(separator: ",").map { try Hash32(hex: String($0)) })
-                    }
-                }
-                return ok(.array(try index.logs(chainId, f, limit: Int(q["limit"] ?? "10000") ?? 10_000)))
+                return try logsPage(q)
             default:
                 return error(404, "unknown chain resource \(req.path)")
             }
@@ -85,5 +83,56 @@ struct ChainAPI: Sendable {
         } catch {
             return self.error(500, "\(error)")
         }
+    }
+
+    static let maxPage = 1000
+
+    /// One page of logs in (block, logIndex) order. The cursor is the position of the
+    /// next log ("block-logIndex"), so pages stay exact while new blocks arrive.
+    func logsPage(_ q: [String: String]) throws -> HTTPResponse {
+        guard let head = try index.head(chainId)?.number else { return ok(.object(["logs": .array([]), "nextCursor": .null])) }
+        let from = try resolve(q["fromBlock"] ?? "earliest") ?? 0
+        let to = min(try resolve(q["toBlock"] ?? "latest") ?? head, head)
+        guard from <= to else { return error(400, "fromBlock \(from) is above toBlock \(to)") }
+        guard let limit = Int(q["limit"] ?? "100"), (1...Self.maxPage).contains(limit) else { return error(400, "limit must be 1 to \(Self.maxPage)") }
+        var start = (block: from, index: UInt32(0))
+        if let c = q["cursor"] {
+            let parts = c.split(separator: "-")
+            guard parts.count == 2, let b = UInt64(parts[0]), let i = UInt32(parts[1]), b >= from else { return error(400, "cursor \(c) is not one this endpoint returned for this range") }
+            start = (b, i)
+        }
+        var f = ChainIndex.LogFilter(fromBlock: start.block, toBlock: to)
+        if let a = q["address"] { f.addresses = try a.split(separator: ",").map { try Address(hex: String($0).lowercased()) } }
+        for i in 0..<4 {
+            if let t = q["topic\(i)"] {
+                while f.topics.count < i { f.topics.append(nil) }
+                f.topics.append(try t.split(separator: ",").map { try Hash32(hex: String($0)) })
+            }
+        }
+        var out = [JSONValue]()
+        var window: UInt64 = 1000
+        var lo = start.block
+        while lo <= to && out.count <= limit {
+            let hi = min(to, lo + window - 1)
+            var g = f
+            g.fromBlock = lo; g.toBlock = hi
+            let logs: [JSONValue]
+            do { logs = try index.logs(chainId, g, limit: 10_000) } catch is ChainIndex.TooManyResults where window > 1 {
+                window = max(1, window / 10)
+                continue
+            }
+            for l in logs {
+                guard let o = l.objectValue, let b = try? o.quantity("blockNumber"), let i = try? o.quantity("logIndex") else { continue }
+                if b == start.block && i < UInt64(start.index) { continue }
+                out.append(l)
+            }
+            lo = hi + 1
+        }
+        var next: JSONValue = .null
+        if out.count > limit, let o = out[limit].objectValue, let b = try? o.quantity("blockNumber"), let i = try? o.quantity("logIndex") {
+            next = .string("\(b)-\(i)")
+            out.removeLast(out.count - limit)
+        }
+        return ok(.object(["logs": .array(out), "nextCursor": next]))
     }
 }
