@@ -181,6 +181,8 @@ final class WebSocketConnection {
     }
 
     private func beginClosing() {
+        // A write can fail and close the socket underneath us; closed stays closed.
+        guard state == .open else { return }
         state = .closing
         socket.markClosed()
         if let t = keepaliveTimer { loop.cancelTimer(t); keepaliveTimer = nil }

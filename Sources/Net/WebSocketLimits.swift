@@ -13,6 +13,8 @@ public struct WebSocketLimits: Sendable {
     /// stops sending that client messages and closes it with 1008 "client too slow", rather than
     /// buffering without bound; the close frame is queued behind the backlog and the TCP
     /// connection is dropped after `closeTimeoutMillis` if the client still does not read it.
+    /// The kernel's socket buffers come first, so this counts only what they could not take;
+    /// keep it well above the largest message the application sends.
     public var maxPendingWriteBytes = 8 * 1024 * 1024
     /// Inbound backpressure: messages received but not yet handled by the application. Beyond it
     /// the server stops reading from that client until the handler catches up.
