@@ -77,7 +77,7 @@ public final class HTTPServer: @unchecked Sendable {
         workers.stop()
     }
 
-    func accepted(_ conn: TCPConnection) {
+    private func accepted(_ conn: TCPConnection) {
         if draining || openCount.load(ordering: .relaxed) >= limits.maxConnections {
             conn.write(HTTPResponse.text("server is at its connection limit\n", status: 503).serialize(keepAlive: false))
             conn.closeWhenFlushed()
@@ -122,7 +122,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    func process(_ state: HTTPConnectionState) {
+    private func process(_ state: HTTPConnectionState) {
         guard !state.busy, !state.failed, !state.conn.isClosed else { return }
         // Backpressure: a client that does not read its responses stops being read.
         if state.conn.pendingWriteBytes > 1 << 20 { state.conn.pauseReading(); return }
@@ -160,7 +160,7 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
-    func fail(_ state: HTTPConnectionState, _ error: HTTPParseError) {
+    private func fail(_ state: HTTPConnectionState, _ error: HTTPParseError) {
         state.failed = true
         state.conn.pauseReading()
         let body = "{\"error\":\(jsonQuote(error.message))}\n"
