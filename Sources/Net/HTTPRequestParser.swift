@@ -42,6 +42,14 @@ public struct HTTPRequestParser: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// Hands over every byte not yet parsed (what follows a request that switched protocols).
+    public mutating func takeBufferedBytes() -> [UInt8] {
+        let rest = Array(buffer[start...])
+        buffer.removeAll()
+        start = 0
+        return rest
+    }
+
     /// The next complete request, nil when more bytes are needed.
     public mutating func next() throws(HTTPParseError) -> HTTPRequest? {
         // Tolerate empty lines before a request line (RFC 9112 §2.2).

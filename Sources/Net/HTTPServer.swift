@@ -6,29 +6,44 @@ import Synchronization
 /// thread; handlers run on a worker pool so a slow handler (a long poll, a wait for
 /// commit) never stalls other connections. Requests on one connection are answered
 /// in order (pipelining): the next request is taken only after the previous response
-/// has been queued.
+/// has been queued. With a `webSocket` hook, GET requests asking to upgrade become WebSocket
+/// connections (see HTTPServer+Upgrade.swift).
 public final class HTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+    /// Decides a valid WebSocket upgrade request: a handler accepts it, nil refuses it (the
+    /// request then goes to the HTTP handler, whose answer is sent before closing). Runs on a worker.
+    public typealias WebSocketUpgrade = @Sendable (HTTPRequest) -> WebSocketHandler?
 
     public let loop: EventLoop
     public let limits: HTTPLimits
+    public let webSocketLimits: WebSocketLimits
     private let listener: TCPListener
-    private let handler: Handler
-    private let workers: WorkerPool
+    let handler: Handler
+    let webSocketUpgrade: WebSocketUpgrade?
+    let workers: WorkerPool
     // Loop-confined state.
-    private var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
-    private var draining = false
-    private let openCount = Atomic<Int>(0)
-    private let inFlight = Atomic<Int>(0)
+    var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
+    var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
+    var nextWebSocketId: UInt64 = 1
+    var draining = false
+    let openCount = Atomic<Int>(0)
+    let webSocketCount = Atomic<Int>(0)
+    let inFlight = Atomic<Int>(0)
 
     public var address: SocketAddress { listener.address }
+    /// Open TCP connections, WebSocket ones included.
     public var openConnections: Int { openCount.load(ordering: .relaxed) }
+    /// Open WebSocket connections (including those still closing).
+    public var openWebSockets: Int { webSocketCount.load(ordering: .relaxed) }
 
     /// Binds now (errors surface at start); serving begins with `start()`.
-    public init(address: SocketAddress, limits: HTTPLimits = HTTPLimits(), loop: EventLoop, handler: @escaping Handler) throws {
+    public init(address: SocketAddress, limits: HTTPLimits = HTTPLimits(), webSocketLimits: WebSocketLimits = WebSocketLimits(),
+                loop: EventLoop, handler: @escaping Handler, webSocket: WebSocketUpgrade? = nil) throws {
         self.loop = loop
         self.limits = limits
+        self.webSocketLimits = webSocketLimits
         self.handler = handler
+        self.webSocketUpgrade = webSocket
         self.listener = try TCPListener(address: address, loop: loop)
         self.workers = WorkerPool(name: "http-worker")
     }
@@ -37,19 +52,25 @@ public final class HTTPServer: @unchecked Sendable {
         listener.start { [self] conn in self.accepted(conn) }
     }
 
-    /// Stops accepting, lets in-flight requests finish (up to `timeoutMillis`), then closes every connection.
+    /// Stops accepting, lets in-flight requests finish and WebSocket clients answer a close 1001
+    /// "going away" (up to `timeoutMillis`), then closes every connection.
     public func shutdown(timeoutMillis: Int = 5000) {
         listener.close()
         loop.execute { [self] in
             draining = true
             for state in connections.values where !state.busy { state.conn.close() }
+            for ws in webSockets.values { ws.close(code: .goingAway, reason: "server shutting down") }
         }
         let deadline = EventLoop.nowMillis() + UInt64(timeoutMillis)
-        while inFlight.load(ordering: .acquiring) > 0 && EventLoop.nowMillis() < deadline { usleep(2000) }
+        while (inFlight.load(ordering: .acquiring) > 0 || webSocketCount.load(ordering: .acquiring) > 0) && EventLoop.nowMillis() < deadline {
+            usleep(2000)
+        }
         let done = DispatchSemaphore(value: 0)
         loop.execute { [self] in
             for state in connections.values { state.conn.close() }
             connections.removeAll()
+            for ws in webSockets.values { ws.forceClose() }
+            webSockets.removeAll()
             done.signal()
         }
         done.wait()
@@ -113,6 +134,10 @@ public final class HTTPServer: @unchecked Sendable {
             return
         }
         req.remote = state.conn.remote.description
+        if webSocketUpgrade != nil && WebSocketHandshake.isUpgradeRequest(req) {
+            upgrade(state, req)
+            return
+        }
         state.busy = true
         if let t = state.timer { loop.cancelTimer(t); state.timer = nil }
         inFlight.add(1, ordering: .relaxed)
