@@ -78,7 +78,9 @@ public final class NodeRuntime: @unchecked Sendable {
             for (id, s) in peers.status() { out[id] = (s.connected, s.queuedMessages, Int(s.droppedMessages)) }
             return out
         })
-        http = try HTTPServer(address: config.httpListen, loop: httpLoop) { req in api.handle(req) }
+        let reads = api.reads
+        http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
+                              webSocket: { req in reads.webSocket(req) })
         http.start()
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),
                                 ("dataDir", config.dataDir), ("peers", config.peers.count)])

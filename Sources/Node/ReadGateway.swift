@@ -56,6 +56,24 @@ final class ReadGateway: Sendable {
         return nil
     }
 
+    /// JSON-RPC over WebSocket on `/` (or `/k/<key>`): every method, plus eth_subscribe.
+    /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
+    func webSocket(_ req: HTTPRequest) -> WebSocketHandler? {
+        guard case .allowed(let path) = keys.check(req), path == "/", let eth else { return nil }
+        let maxBatch = config.rpc.maxBatch
+        let logger = node.logger.with("module", "rpc-ws")
+        // Some clients (web3.py) send their JSON in binary frames; both are served alike.
+        let serve: @Sendable (WebSocket, [UInt8]) -> Void = { ws, body in
+            let server = JSONRPCServer(maxBatch: maxBatch, logger: logger) { method, params in
+                try eth.call(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
+            }
+            if let answer = server.respond(to: body) { ws.send(text: answer) }
+        }
+        return WebSocketHandler(onText: { ws, text in serve(ws, Array(text.utf8)) }, onBinary: serve, onClose: { ws, _ in
+            eth.subscriptions.connectionClosed(ws.id)
+        })
+    }
+
     /// The answer for a read request, or nil when the request is not for a read surface.
     func handle(_ req: HTTPRequest) -> HTTPResponse? {
         let outcome = keys.check(req)
@@ -63,6 +81,7 @@ final class ReadGateway: Sendable {
         switch outcome {
         case .allowed(let p): path = p
         case .denied(let why):
+            if req.header("Upgrade")?.lowercased() == "websocket" { return jsonError(401, why) }
             guard let s = Self.surface(req.method, req.path.hasPrefix("/k/") ? "/" : req.path) else { return nil }
             return s == .jsonRPC ? rpcError(.init(code: -32001, message: why), status: 401) : jsonError(401, why)
         }

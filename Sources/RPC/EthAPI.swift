@@ -28,6 +28,7 @@ public final class EthAPI: Sendable {
     public let config: Config
     public let index: ChainIndex
     public let filters: FilterRegistry
+    public let subscriptions: SubscriptionHub
     let forwarder: Forwarder?
     let syncProgress: @Sendable () -> SyncProgress?
     var cid: UInt64 { config.chainId }
@@ -40,6 +41,17 @@ public final class EthAPI: Sendable {
         self.syncProgress = syncProgress
         self.filters = FilterRegistry(index: index, chainId: config.chainId, maxBlockRange: config.maxLogBlockRange,
                                       maxResults: config.maxLogResults, feed: feed)
+        self.subscriptions = SubscriptionHub(index: index, chainId: config.chainId, feed: feed)
+    }
+
+    /// A WebSocket connection's calls: eth_subscribe / eth_unsubscribe bound to it, the
+    /// rest as over HTTP.
+    public func call(_ method: String, _ p: RPCParams, connection: UInt64, send: @escaping SubscriptionHub.Send) throws -> JSONValue {
+        switch method {
+        case "eth_subscribe": return try subscriptions.subscribe(p, connection: connection, send: send)
+        case "eth_unsubscribe": return try subscriptions.unsubscribe(p, connection: connection)
+        default: return try call(method, p)
+        }
     }
 
     /// Runs one method. Unknown methods answer -32601.
