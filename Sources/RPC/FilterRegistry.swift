@@ -18,6 +18,8 @@ public final class FilterRegistry: Sendable {
         let kind: Kind
         var pending: [JSONValue] = []
         var lastPollMillis: UInt64
+        /// Events published before the filter was installed are not its changes.
+        let since: UInt64
     }
 
     let index: ChainIndex
@@ -25,6 +27,7 @@ public final class FilterRegistry: Sendable {
     let maxBlockRange: UInt64
     let maxResults: Int
     private let filters = Mutex<[String: Filter]>([:])
+    private let published = Atomic<UInt64>(0)
     private let queue = DispatchQueue(label: "rpc-filters")
 
     init(index: ChainIndex, chainId: UInt64, maxBlockRange: UInt64, maxResults: Int, feed: ChainFeed?) {
@@ -34,7 +37,10 @@ public final class FilterRegistry: Sendable {
         self.maxResults = maxResults
         let queue = self.queue
         feed?.subscribe { [weak self] events in
-            queue.async { [weak self] in self?.consume(events) }
+            // Numbered as they are published, so a subscriber registered while earlier
+            // events still wait in the queue never receives those.
+            guard let seq = self?.published.add(1, ordering: .relaxed).newValue else { return }
+            queue.async { [weak self] in self?.consume(events, seq: seq) }
         }
     }
 
@@ -53,7 +59,7 @@ public final class FilterRegistry: Sendable {
         try filters.withLock { fs in
             Self.expire(&fs, now: now)
             guard fs.count < Self.maxFilters else { throw RPCError.limitExceeded("this node already holds \(Self.maxFilters) filters; uninstall some first") }
-            fs[id] = Filter(kind: kind, lastPollMillis: now)
+            fs[id] = Filter(kind: kind, lastPollMillis: now, since: published.load(ordering: .relaxed))
         }
         return .string(id)
     }
@@ -108,7 +114,7 @@ public final class FilterRegistry: Sendable {
 
     // MARK: feed
 
-    private func consume(_ events: [ChainEvent]) {
+    private func consume(_ events: [ChainEvent], seq: UInt64) {
         guard filters.withLock({ !$0.isEmpty }) else { return }
         for e in events {
             switch e {
@@ -117,18 +123,18 @@ public final class FilterRegistry: Sendable {
                 guard (try? index.head(cid))?.map({ $0.number >= n }) == true,
                       let logs = try? index.logs(cid, ChainIndex.LogFilter(fromBlock: n, toBlock: n), limit: Int.max - 1) else { continue }
                 let current = logs.filter { $0["blockHash"]?.stringValue == hash.hex }
-                deliver(block: .string(hash.hex), logs: current)
+                deliver(block: .string(hash.hex), logs: current, seq: seq)
             case .rewound(let cid, _, let removed) where cid == chainId:
-                deliver(block: nil, logs: removed)
+                deliver(block: nil, logs: removed, seq: seq)
             default: continue
             }
         }
     }
 
-    private func deliver(block: JSONValue?, logs: [JSONValue]) {
+    private func deliver(block: JSONValue?, logs: [JSONValue], seq: UInt64) {
         let cap = maxResults
         filters.withLock { fs in
-            for (id, var f) in fs {
+            for (id, var f) in fs where f.since < seq {
                 switch f.kind {
                 case .blocks: if let block { f.pending.append(block) }
                 case .logs(let q): f.pending += logs.filter { q.matches($0) }

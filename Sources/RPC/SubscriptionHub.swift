@@ -13,11 +13,12 @@ public final class SubscriptionHub: Sendable {
 
     public typealias Send = @Sendable (String) -> Void
     enum Kind: Sendable { case newHeads, logs(LogQuery) }
-    struct Subscription: Sendable { let kind: Kind; let connection: UInt64; let send: Send }
+    struct Subscription: Sendable { let kind: Kind; let connection: UInt64; let since: UInt64; let send: Send }
 
     let index: ChainIndex
     let chainId: UInt64
     private let subscriptions = Mutex<[String: Subscription]>([:])
+    private let published = Atomic<UInt64>(0)
     private let queue = DispatchQueue(label: "rpc-subscriptions")
 
     init(index: ChainIndex, chainId: UInt64, feed: ChainFeed?) {
@@ -25,7 +26,10 @@ public final class SubscriptionHub: Sendable {
         self.chainId = chainId
         let queue = self.queue
         feed?.subscribe { [weak self] events in
-            queue.async { [weak self] in self?.consume(events) }
+            // Numbered as they are published, so a subscriber registered while earlier
+            // events still wait in the queue never receives those.
+            guard let seq = self?.published.add(1, ordering: .relaxed).newValue else { return }
+            queue.async { [weak self] in self?.consume(events, seq: seq) }
         }
     }
 
@@ -56,7 +60,7 @@ public final class SubscriptionHub: Sendable {
             guard subs.values.filter({ $0.connection == connection }).count < Self.maxPerConnection else {
                 throw RPCError.limitExceeded("at most \(Self.maxPerConnection) subscriptions per connection")
             }
-            subs[id] = Subscription(kind: kind, connection: connection, send: send)
+            subs[id] = Subscription(kind: kind, connection: connection, since: published.load(ordering: .relaxed), send: send)
         }
         return .string(id)
     }
@@ -78,8 +82,8 @@ public final class SubscriptionHub: Sendable {
 
     static let headerOnlyOmits: Set<String> = ["transactions", "uncles", "withdrawals", "size", "totalDifficulty"]
 
-    private func consume(_ events: [ChainEvent]) {
-        let subs = subscriptions.withLock { $0 }
+    private func consume(_ events: [ChainEvent], seq: UInt64) {
+        let subs = subscriptions.withLock { $0 }.filter { $0.value.since < seq }
         guard !subs.isEmpty else { return }
         let wantsHeads = subs.values.contains { if case .newHeads = $0.kind { return true }; return false }
         let wantsLogs = subs.values.contains { if case .logs = $0.kind { return true }; return false }
