@@ -44,7 +44,7 @@ struct InputCoercion {
                 }
             case .enumeration, .scalar:
                 do { _ = try leaf(node, t) } catch {
-                    report(GraphQLError(error.standalone ? error.message : "Expected value of type \"\(name)\", found \(node).\(error.message.isEmpty ? "" : "; " + error.message)",
+                    report(GraphQLError(error.standalone ? error.message : "Expected value of type \"\(name)\", found \(node)" + (error.message.isEmpty ? "." : "; " + error.message),
                                         locations: [node.location]))
                 }
             default:

@@ -114,6 +114,7 @@ public struct InlineFragmentNode: Sendable, Hashable {
 
 public struct VariableDefinitionNode: Sendable, Hashable {
     public var name: String
+    public var nameLocation: SourceLocation
     public var type: TypeNode
     public var defaultValue: ValueNode?
     public var directives: [DirectiveNode]

@@ -174,11 +174,11 @@ public struct Parser {
     private mutating func variableDefinition() throws(GraphQLError) -> VariableDefinitionNode {
         let start = token.location
         try expect(.dollar)
-        let (n, _) = try name()
+        let (n, nameLoc) = try name()
         try expect(.colon)
         let type = try typeReference()
         let def = try expectOptional(.equals) ? try value(isConst: true) : nil
-        return VariableDefinitionNode(name: n, type: type, defaultValue: def, directives: try directives(isConst: true), location: start)
+        return VariableDefinitionNode(name: n, nameLocation: nameLoc, type: type, defaultValue: def, directives: try directives(isConst: true), location: start)
     }
 
     private mutating func selectionSet() throws(GraphQLError) -> SelectionSetNode {

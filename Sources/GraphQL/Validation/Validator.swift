@@ -144,7 +144,7 @@ public struct Validator {
         var defined = [String: VariableDefinitionNode]()
         var groups = [String: [SourceLocation]]()
         for def in op.variableDefinitions {
-            groups[def.name, default: []].append(def.location)
+            groups[def.name, default: []].append(def.nameLocation)
             if defined[def.name] == nil { defined[def.name] = def }
             let type = TypeRef(def.type)
             if let t = schema[type.namedType] {
@@ -156,7 +156,7 @@ public struct Validator {
             }
             directives(def.directives, at: "VARIABLE_DEFINITION")
         }
-        for def in op.variableDefinitions where groups[def.name]?.first == def.location && (groups[def.name]?.count ?? 0) > 1 {
+        for def in op.variableDefinitions where groups[def.name]?.first == def.nameLocation && (groups[def.name]?.count ?? 0) > 1 {
             report("There can be only one variable named \"$\(def.name)\".", groups[def.name] ?? [])
         }
 
@@ -288,7 +288,11 @@ public struct Validator {
         for a in nodes { groups[a.name, default: []].append(a.location) }
         for a in nodes {
             if let g = groups[a.name], g.count > 1, g.first == a.location { report("There can be only one argument named \"\(a.name)\".", g) }
-            guard let defs else { continue }
+            guard let defs else {
+                // Unknown field: its argument values still use variables.
+                collect(a.value, nil, usages: &usages, positionHasDefault: false)
+                continue
+            }
             if let d = defs.first(where: { $0.name == a.name }) {
                 literal(a.value, d.type, usages: &usages, positionHasDefault: d.defaultValue != nil)
             } else {
