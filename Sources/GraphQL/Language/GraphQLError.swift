@@ -1,0 +1,46 @@
+import Chain
+
+/// A line and column in the query text, both 1-based, as GraphQL responses report them.
+public struct SourceLocation: Hashable, Sendable, CustomStringConvertible {
+    public var line: Int
+    public var column: Int
+    public init(line: Int, column: Int) { self.line = line; self.column = column }
+    public var description: String { "\(line):\(column)" }
+    var json: JSONValue { .object(["line": .number(String(line)), "column": .number(String(column))]) }
+}
+
+/// One step of a response path: a field's response key or a list index.
+public enum PathComponent: Hashable, Sendable {
+    case key(String)
+    case index(Int)
+    var json: JSONValue {
+        switch self {
+        case .key(let k): return .string(k)
+        case .index(let i): return .number(String(i))
+        }
+    }
+}
+
+/// An error as the GraphQL response carries it: a message, where in the document it
+/// arose, and (for execution errors) the response path of the field that failed.
+public struct GraphQLError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+    public var locations: [SourceLocation]
+    public var path: [PathComponent]?
+
+    public init(_ message: String, locations: [SourceLocation] = [], path: [PathComponent]? = nil) {
+        self.message = message; self.locations = locations; self.path = path
+    }
+
+    public var description: String {
+        locations.isEmpty ? message : "\(message) (at \(locations.map(\.description).joined(separator: ", ")))"
+    }
+
+    /// The `{"message", "locations", "path"}` object of the response's `errors` list.
+    public var json: JSONValue {
+        var o: JSONObject = ["message": .string(message)]
+        if !locations.isEmpty { o["locations"] = .array(locations.map(\.json)) }
+        if let path { o["path"] = .array(path.map(\.json)) }
+        return .object(o)
+    }
+}
