@@ -37,7 +37,9 @@ let package = Package(
         // domain / app: the replicated node (composition of the layers above)
         // eth JSON-RPC methods over the chain index, filters, forwarding, inclusion proofs
         .target(name: "RPC", dependencies: ["Chain", "Index", "Indexer", "Telemetry"]),
-        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC"]),
+        // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
+        .target(name: "GraphQL", dependencies: ["Chain", "Index"]),
+        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC", "GraphQL"]),
         // the one binary every node runs, plus operator commands
         .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain", "SimChain"], path: "Sources/infrastack"),
         // child process killed mid-write by StorageTests' crash test
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
+        .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "Index", "Chain", "Storage", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Index", "Indexer", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain", "Index", "Indexer", "SimChain"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),

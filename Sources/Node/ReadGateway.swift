@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import GraphQL
 import Index
 import Indexer
 import Net
@@ -23,6 +24,7 @@ final class ReadGateway: Sendable {
     let keys: APIKeys
     let eth: EthAPI?
     let rpc: JSONRPCServer?
+    let graphQL: GraphQLService?
 
     init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
         self.node = node
@@ -38,12 +40,16 @@ final class ReadGateway: Sendable {
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })
             self.eth = eth
+            var forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)? = nil
+            if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
+            graphQL = GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward)
             rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc")) { method, params in
                 try eth.call(method, params)
             }
         } else {
             eth = nil
             rpc = nil
+            graphQL = nil
         }
     }
 
@@ -99,7 +105,10 @@ final class ReadGateway: Sendable {
         case .jsonRPC:
             r = rpc.respond(to: req.body).map { .json($0) } ?? HTTPResponse(status: 200)
         case .graphQL:
-            r = jsonError(501, "GraphQL is not served by this build")
+            guard let graphQL else { return jsonError(404, "this node follows no chain") }
+            let (status, body) = graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
+            r = .json(body, status: status)
+            if status == 405 { r.headers.append(("Allow", "GET, POST")) }
         case .rest:
             var routed = req
             routed.target = path + (req.target.contains("?") ? "?" + (req.target.split(separator: "?", maxSplits: 1).last.map(String.init) ?? "") : "")

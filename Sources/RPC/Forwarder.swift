@@ -58,7 +58,8 @@ public final class Forwarder: Sendable {
         return answer
     }
 
-    func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
+    /// One upstream call, unchanged (GraphQL forwards through this too).
+    public func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
         let pooled = idle.withLock { $0.popLast() } ?? PooledClient(UpstreamClient(urls: urls, timeoutMillis: timeoutMillis, attempts: 2))
         defer { idle.withLock { if $0.count < 32 { $0.append(pooled) } } }
         do {

@@ -122,6 +122,20 @@ import Testing
         #expect(api.handle(HTTPRequest(method: "GET", target: "/k/\(key)/v1/chain/head")).status == 200)
         #expect(api.handle(HTTPRequest(method: "GET", target: "/v1/chain/blocks/1")).status == 401)
         #expect(api.handle(HTTPRequest(method: "GET", target: "/v1/chain/blocks/1", headers: [(name: "X-API-Key", value: key)])).status == 200)
+        // GraphQL: POST and GET, keyed like the rest, answering from the same index.
+        let gql = #"{"query":"{ chainID block(number: 2) { number hash parent { hash } } }"}"#
+        #expect(api.handle(HTTPRequest(method: "POST", target: "/graphql", headers: [(name: "Content-Type", value: "application/json")], body: Array(gql.utf8))).status == 401)
+        let g = api.handle(HTTPRequest(method: "POST", target: "/k/\(key)/graphql", headers: [(name: "Content-Type", value: "application/json")], body: Array(gql.utf8)))
+        #expect(g.status == 200, "\(String(decoding: g.body, as: UTF8.self))")
+        let data = try JSON.parse(g.body)["data"]
+        let stored = try #require(try c.nodes[0].node.stateMachine.chain.block(Self.chainId, number: 2, fullTransactions: false))
+        #expect(data?["block"]?["hash"] == stored["hash"] && data?["block"]?["parent"]?["hash"] == stored["parentHash"])
+        #expect(data?["chainID"] != nil && data?["block"]?["number"] == .number("2"))
+        let viaGet = api.handle(HTTPRequest(method: "GET", target: "/k/\(key)/graphql?query=%7B%20block(number%3A%201)%20%7B%20number%20%7D%20%7D"))
+        let viaGetNumber = try JSON.parse(viaGet.body)["data"]?["block"]?["number"]
+        #expect(viaGet.status == 200 && viaGetNumber == .number("1"))
+        let mutation = api.handle(HTTPRequest(method: "GET", target: "/k/\(key)/graphql?query=mutation%20%7B%20sendRawTransaction(data%3A%20%220x00%22)%20%7D"))
+        #expect(mutation.status == 405 && mutation.header("Allow") == "GET, POST")
         // Operations endpoints stay reachable for probes and the CLI.
         #expect(api.handle(HTTPRequest(method: "GET", target: "/healthz")).status == 200)
         #expect(api.handle(HTTPRequest(method: "GET", target: "/status")).status == 200)
