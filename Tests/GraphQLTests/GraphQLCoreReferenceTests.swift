@@ -1,42 +1,24 @@
 import Chain
 import Foundation
 import Testing
+import TestSupport
 @testable import GraphQL
 
 /// graphql-core (Python) as an independent reference: our introspection must rebuild into
 /// the schema our SDL describes, and our syntax/validation errors must equal its errors.
 @Suite struct GraphQLCoreReferenceTests {
-    static var python: String {
-        let env = ProcessInfo.processInfo.environment["INFRASTACK_PYTHON"]
-        return env.flatMap { $0.isEmpty ? nil : $0 } ?? "/work/main/.venv-test/bin/python"
-    }
-    static var script: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("python/graphql_reference.py").path
-    }
-    static var required: Bool { ProcessInfo.processInfo.environment["INFRASTACK_REQUIRE_REFERENCES"] == "1" }
+    static var script: String { References.packageRoot.appendingPathComponent("Tests/python/graphql_reference.py").path }
+    static var required: Bool { References.required }
     static var available: Bool {
-        let ok = FileManager.default.isExecutableFile(atPath: python) && (try? run(["-c", "import graphql"])) != nil
-        if !ok && !required { print("SKIP: graphql-core not available at \(python) (set INFRASTACK_PYTHON)") }
+        let ok = References.python != nil && (try? run(["-c", "import graphql"])) != nil
+        if !ok && !required { print("SKIP: graphql-core not available (set INFRASTACK_PYTHON to the venv Tests/run creates)") }
         return ok || required
     }
 
     static func run(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { throw TestFailureText("python \(args.first ?? "") failed: \(errText)") }
-        return String(decoding: data, as: UTF8.self)
+        String(decoding: try References.runPython(arguments: args), as: UTF8.self)
     }
 
-    struct TestFailureText: Error, CustomStringConvertible { let description: String; init(_ d: String) { description = d } }
 
     func temp(_ name: String, _ text: String) throws -> String {
         let path = NSTemporaryDirectory() + "gql-\(UUID().uuidString.prefix(8))-\(name)"

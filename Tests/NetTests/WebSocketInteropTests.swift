@@ -12,7 +12,7 @@ import TestSupport
         guard let python = try ReferencePython.orSkip("WebSocketInteropTests.pythonWebsocketsClient") else { return }
         let probe = try? ReferencePython.run(python, ["-c", "import websockets; print(websockets.__version__)"])
         guard let version = probe, !version.isEmpty else {
-            if ReferencePython.required { throw TestFailure("the websockets package is not installed for \(python)") }
+            if References.required { throw TestFailure("the websockets package is not installed for \(python)") }
             print("SKIP: WebSocketInteropTests: the websockets package is not installed for \(python)")
             return
         }

@@ -14,56 +14,21 @@ func eventually(_ what: String, timeoutSeconds: Double = 20, _ condition: () -> 
     }
 }
 
-/// The Python used for reference checks and the interop client. Absent: tests skip with a
-/// message, unless INFRASTACK_REQUIRE_REFERENCES=1 makes its absence a failure.
+/// The Python used for reference checks and the interop client (TestSupport's References).
 enum ReferencePython {
-    static var path: String? {
-        let py = ProcessInfo.processInfo.environment["INFRASTACK_PYTHON"] ?? "/work/main/.venv-test/bin/python"
-        return FileManager.default.isExecutableFile(atPath: py) ? py : nil
-    }
-
-    static var required: Bool { ProcessInfo.processInfo.environment["INFRASTACK_REQUIRE_REFERENCES"] == "1" }
-
     /// The interpreter, or nil after printing why the caller skips; throws when references are required.
     static func orSkip(_ test: String) throws -> String? {
-        if let path { return path }
-        let message = "\(test): no Python at INFRASTACK_PYTHON (default /work/main/.venv-test/bin/python)"
-        if required { throw TestFailure("\(message), and INFRASTACK_REQUIRE_REFERENCES=1") }
+        if let path = References.python { return path }
+        let message = "\(test): no Python at INFRASTACK_PYTHON (run Tests/run, or set it to the venv's python)"
+        if References.required { throw TestFailure("\(message), and INFRASTACK_REQUIRE_REFERENCES=1") }
         print("SKIP: \(message)")
         return nil
     }
 
     /// Runs python with `args`, feeding `input`; returns stdout, throwing on a non-zero exit.
     static func run(_ python: String, _ args: [String], input: Data = Data()) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = args
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        p.standardInput = stdin; p.standardOutput = stdout; p.standardError = stderr
-        try p.run()
-        // Feed stdin from another thread so a large answer cannot deadlock against a full pipe.
-        let writer = Thread { stdin.fileHandleForWriting.write(input); try? stdin.fileHandleForWriting.close() }
-        writer.start()
-        let errReader = PipeDrain(stderr)
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let err = errReader.finish()
-        guard p.terminationStatus == 0 else {
-            throw TestFailure("python exited \(p.terminationStatus): \(String(decoding: err, as: UTF8.self))\nstdout: \(String(decoding: out, as: UTF8.self))")
-        }
-        return String(decoding: out, as: UTF8.self)
+        String(decoding: try References.runPython(arguments: args, input: input), as: UTF8.self)
     }
-}
-
-/// Reads a pipe to its end on a thread of its own (so stdout and stderr cannot block each other).
-final class PipeDrain: @unchecked Sendable {
-    private var data = Data()
-    private let done = DispatchSemaphore(value: 0)
-    init(_ pipe: Pipe) {
-        let t = Thread { [self] in data = pipe.fileHandleForReading.readDataToEndOfFile(); done.signal() }
-        t.start()
-    }
-    func finish() -> Data { done.wait(); return data }
 }
 
 /// Thread-safe record of what a server-side handler saw.

@@ -41,22 +41,41 @@ public enum References {
 
     /// Runs a script under Tests/python with `input` on stdin; returns its stdout.
     public static func runPython(_ script: String, input: Data, arguments: [String] = []) throws -> Data {
+        try runPython(arguments: [packageRoot.appendingPathComponent("Tests/python/\(script)").path] + arguments, input: input)
+    }
+
+    /// Runs the reference Python with `arguments`, feeding `input`; returns stdout, throwing
+    /// (with stderr) on a non-zero exit.
+    public static func runPython(arguments: [String], input: Data = Data()) throws -> Data {
         guard let py = python else { throw TestFailure("INFRASTACK_PYTHON is not set; the Python reference cross-checks need the venv that Tests/run creates") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: py)
-        p.arguments = [packageRoot.appendingPathComponent("Tests/python/\(script)").path] + arguments
+        p.arguments = arguments
         let stdin = Pipe(), output = Pipe(), errors = Pipe()
         p.standardInput = stdin; p.standardOutput = output; p.standardError = errors
         try p.run()
-        // Write on another thread so a large answer cannot deadlock against a full stdin pipe.
+        // Feed stdin and drain stderr on threads of their own, so no pipe can fill up and
+        // deadlock the exchange however large the input or the answer.
         let writer = Thread { stdin.fileHandleForWriting.write(input); try? stdin.fileHandleForWriting.close() }
         writer.start()
+        let errReader = PipeDrain(errors)
         let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        let err = errReader.finish()
         guard p.terminationStatus == 0 else {
-            throw TestFailure("python \(script) failed (\(p.terminationStatus)): \(String(decoding: err, as: UTF8.self))")
+            throw TestFailure("python \(arguments.first ?? "") exited \(p.terminationStatus): \(String(decoding: err, as: UTF8.self))")
         }
         return out
     }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+public final class PipeDrain: @unchecked Sendable {
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+    public init(_ pipe: Pipe) {
+        let t = Thread { [self] in data = pipe.fileHandleForReading.readDataToEndOfFile(); done.signal() }
+        t.start()
+    }
+    public func finish() -> Data { done.wait(); return data }
 }
