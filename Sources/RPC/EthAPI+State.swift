@@ -16,27 +16,24 @@ extension EthAPI {
     }
 
     func getBalance(_ p: RPCParams) throws -> JSONValue {
-        try p.allow(atMost: 2)
-        let a = try p.address(0)
-        let n = try stateBlock(try p.block(1, default: .latest))
-        if let v = try unseen("eth_getBalance", [.string(a.hex), .string(Hex.encodeQuantity(n))], known: try index.knowsAccount(cid, a, at: n)) { return v }
-        return .string(try index.balance(cid, a, at: n).quantity)
+        try accountField(p, "eth_getBalance") { a, n in .string(try self.index.balance(self.cid, a, at: n).quantity) }
     }
 
     func getTransactionCount(_ p: RPCParams) throws -> JSONValue {
-        try p.allow(atMost: 2)
-        let a = try p.address(0)
-        let n = try stateBlock(try p.block(1, default: .latest))
-        if let v = try unseen("eth_getTransactionCount", [.string(a.hex), .string(Hex.encodeQuantity(n))], known: try index.knowsAccount(cid, a, at: n)) { return v }
-        return .string(Hex.encodeQuantity(try index.nonce(cid, a, at: n)))
+        try accountField(p, "eth_getTransactionCount") { a, n in .string(Hex.encodeQuantity(try self.index.nonce(self.cid, a, at: n))) }
     }
 
     func getCode(_ p: RPCParams) throws -> JSONValue {
+        try accountField(p, "eth_getCode") { a, n in .string(Hex.encode(try self.index.code(self.cid, a, at: n))) }
+    }
+
+    /// (address, block = latest) → one field of the account at that block.
+    private func accountField(_ p: RPCParams, _ method: String, _ local: (Address, UInt64) throws -> JSONValue) throws -> JSONValue {
         try p.allow(atMost: 2)
         let a = try p.address(0)
         let n = try stateBlock(try p.block(1, default: .latest))
-        if let v = try unseen("eth_getCode", [.string(a.hex), .string(Hex.encodeQuantity(n))], known: try index.knowsAccount(cid, a, at: n)) { return v }
-        return .string(Hex.encode(try index.code(cid, a, at: n)))
+        if let v = try unseen(method, [.string(a.hex), .string(Hex.encodeQuantity(n))], known: try index.knowsAccount(cid, a, at: n)) { return v }
+        return try local(a, n)
     }
 
     func getStorageAt(_ p: RPCParams) throws -> JSONValue {

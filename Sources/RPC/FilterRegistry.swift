@@ -27,21 +27,14 @@ public final class FilterRegistry: Sendable {
     let maxBlockRange: UInt64
     let maxResults: Int
     private let filters = Mutex<[String: Filter]>([:])
-    private let published = Atomic<UInt64>(0)
-    private let queue = DispatchQueue(label: "rpc-filters")
+    private let events = ChainEventQueue(label: "rpc-filters")
 
     init(index: ChainIndex, chainId: UInt64, maxBlockRange: UInt64, maxResults: Int, feed: ChainFeed?) {
         self.index = index
         self.chainId = chainId
         self.maxBlockRange = maxBlockRange
         self.maxResults = maxResults
-        let queue = self.queue
-        feed?.subscribe { [weak self] events in
-            // Numbered as they are published, so a subscriber registered while earlier
-            // events still wait in the queue never receives those.
-            guard let seq = self?.published.add(1, ordering: .relaxed).newValue else { return }
-            queue.async { [weak self] in self?.consume(events, seq: seq) }
-        }
+        events.start(feed) { [weak self] batch, seq in self?.consume(batch, seq: seq) }
     }
 
     public var count: Int { filters.withLock { $0.count } }
@@ -59,7 +52,7 @@ public final class FilterRegistry: Sendable {
         try filters.withLock { fs in
             Self.expire(&fs, now: now)
             guard fs.count < Self.maxFilters else { throw RPCError.limitExceeded("this node already holds \(Self.maxFilters) filters; uninstall some first") }
-            fs[id] = Filter(kind: kind, lastPollMillis: now, since: published.load(ordering: .relaxed))
+            fs[id] = Filter(kind: kind, lastPollMillis: now, since: events.published)
         }
         return .string(id)
     }

@@ -18,19 +18,12 @@ public final class SubscriptionHub: Sendable {
     let index: ChainIndex
     let chainId: UInt64
     private let subscriptions = Mutex<[String: Subscription]>([:])
-    private let published = Atomic<UInt64>(0)
-    private let queue = DispatchQueue(label: "rpc-subscriptions")
+    private let events = ChainEventQueue(label: "rpc-subscriptions")
 
     init(index: ChainIndex, chainId: UInt64, feed: ChainFeed?) {
         self.index = index
         self.chainId = chainId
-        let queue = self.queue
-        feed?.subscribe { [weak self] events in
-            // Numbered as they are published, so a subscriber registered while earlier
-            // events still wait in the queue never receives those.
-            guard let seq = self?.published.add(1, ordering: .relaxed).newValue else { return }
-            queue.async { [weak self] in self?.consume(events, seq: seq) }
-        }
+        events.start(feed) { [weak self] batch, seq in self?.consume(batch, seq: seq) }
     }
 
     public var count: Int { subscriptions.withLock { $0.count } }
@@ -60,7 +53,7 @@ public final class SubscriptionHub: Sendable {
             guard subs.values.filter({ $0.connection == connection }).count < Self.maxPerConnection else {
                 throw RPCError.limitExceeded("at most \(Self.maxPerConnection) subscriptions per connection")
             }
-            subs[id] = Subscription(kind: kind, connection: connection, since: published.load(ordering: .relaxed), send: send)
+            subs[id] = Subscription(kind: kind, connection: connection, since: events.published, send: send)
         }
         return .string(id)
     }

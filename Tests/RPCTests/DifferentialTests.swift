@@ -11,16 +11,10 @@ import TestSupport
 /// blocks — after reorgs, so rewound data must be gone and replaced exactly.
 @Suite(.serialized) struct DifferentialTests {
     @Test func answersEqualTheUpstreamAcrossReorgs() throws {
-        let seed = SeededRandom.seed("rpc differential")
-        var rng = SeededRandom(seed: seed)
-        var o = SimChainOptions()
-        o.seed = seed % 10_000 + 1
-        o.txsPerBlock = 8
-        let ix = try IndexedSimChain(options: o)
+        let (ix, seed) = try IndexedSimChain.seeded("rpc differential", txs: 8, blocks: 30)
         defer { ix.stop() }
+        var rng = SeededRandom(seed: seed)
         let chain = ix.sim.chain
-        _ = chain.mine(30)
-        #expect(ix.waitCaughtUp(), "seed \(seed): indexer did not reach head \(chain.headNumber)")
         _ = chain.reorg(depth: 3)
         _ = chain.mine(6)
         _ = chain.reorg(depth: 2)

@@ -10,15 +10,9 @@ import TestSupport
 /// eth_getProof answers checked against a trusted state root.
 @Suite(.serialized) struct FilterAndProofTests {
     @Test func filtersReportNewBlocksLogsAndReorgRemovals() throws {
-        let seed = SeededRandom.seed("rpc filters")
-        var o = SimChainOptions()
-        o.seed = seed % 10_000 + 1
-        o.txsPerBlock = 10
-        let ix = try IndexedSimChain(options: o)
+        let (ix, seed) = try IndexedSimChain.seeded("rpc filters", txs: 10, blocks: 10)
         defer { ix.stop() }
         let chain = ix.sim.chain
-        _ = chain.mine(10)
-        #expect(ix.waitCaughtUp(), "seed \(seed)")
         let blockFilter = try #require(try ix.result("eth_newBlockFilter", []).stringValue)
         let logFilter = try #require(try ix.result("eth_newFilter", [.object(["topics": .array([.string(SimChain.transferTopic.hex)])])]).stringValue)
         #expect(try ix.result("eth_getFilterChanges", [.string(blockFilter)]) == .array([]))

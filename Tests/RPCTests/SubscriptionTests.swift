@@ -18,15 +18,9 @@ import TestSupport
     }
 
     @Test func headsAndLogsWithReorgRemovals() throws {
-        let seed = SeededRandom.seed("rpc subscriptions")
-        var o = SimChainOptions()
-        o.seed = seed % 10_000 + 1
-        o.txsPerBlock = 10
-        let ix = try IndexedSimChain(options: o)
+        let (ix, seed) = try IndexedSimChain.seeded("rpc subscriptions", txs: 10, blocks: 5)
         defer { ix.stop() }
         let chain = ix.sim.chain
-        _ = chain.mine(5)
-        #expect(ix.waitCaughtUp(), "seed \(seed)")
         let inbox = Inbox()
         let send: SubscriptionHub.Send = { inbox.add($0) }
         let heads = try ix.api.call("eth_subscribe", RPCParams(values: [.string("newHeads")]), connection: 1, send: send)

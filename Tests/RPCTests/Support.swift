@@ -63,6 +63,19 @@ final class IndexedSimChain: @unchecked Sendable {
 
     func stop() { indexer.stop(); sim.stop() }
 
+    /// A SimChain seeded from the test's seed (printed for replay), `txs` transactions per
+    /// block, mined to `blocks` and indexed.
+    static func seeded(_ test: String, txs: Int, blocks: Int) throws -> (IndexedSimChain, seed: UInt64) {
+        let seed = SeededRandom.seed(test)
+        var o = SimChainOptions()
+        o.seed = seed % 10_000 + 1
+        o.txsPerBlock = txs
+        let ix = try IndexedSimChain(options: o)
+        _ = ix.sim.chain.mine(blocks)
+        guard ix.waitCaughtUp() else { ix.stop(); throw TestFailure("seed \(seed): the indexer did not reach head \(blocks)") }
+        return (ix, seed)
+    }
+
     /// Waits until the index holds the upstream's head block (same number and hash).
     func waitCaughtUp(seconds: Double = 90) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
