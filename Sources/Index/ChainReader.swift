@@ -14,20 +14,61 @@ extension ChainIndex {
 
     /// eth_getBlockByNumber / ByHash shape: full transaction objects or their hashes.
     public func block(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> JSONValue? {
+        try blockJSON(cid, number: number, fullTransactions: fullTransactions).map { try JSON.parse($0) }
+    }
+
+    /// The same as JSON text, spliced from the stored bytes without parsing them: the
+    /// stored block holds its transactions as hashes; the full form puts the stored
+    /// transaction objects in their place.
+    public func blockJSON(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> [UInt8]? {
         try env.read { txn in
-            guard let raw = try txn.get(self.tables.blocks, ChainKey.block(cid, number)), var o = try JSON.parse(raw).objectValue else { return nil }
-            if fullTransactions {
-                o["transactions"] = .array(try txn.entries(in: self.tables.txs, prefix: ChainKey.block(cid, number)).map { try JSON.parse($0.value) })
+            guard let raw = try txn.get(self.tables.blocks, ChainKey.block(cid, number)) else { return nil }
+            guard fullTransactions else { return raw }
+            guard let range = Self.transactionsArray(in: raw) else { throw FieldError(field: "transactions", problem: "stored block \(number) has no transactions array") }
+            var out = [UInt8]()
+            let txs = try txn.entries(in: self.tables.txs, prefix: ChainKey.block(cid, number))
+            out.reserveCapacity(raw.count + txs.reduce(0) { $0 + $1.value.count + 1 })
+            out += raw[..<range.lowerBound]
+            out.append(UInt8(ascii: "["))
+            for (i, t) in txs.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out += t.value
             }
-            return .object(o)
+            out.append(UInt8(ascii: "]"))
+            out += raw[range.upperBound...]
+            return out
         }
     }
 
+    static let transactionsKey = Array(#""transactions":["#.utf8)
+
+    /// The byte range of the `[...]` holding the hashes in a stored block. Our serializer
+    /// writes no whitespace and hashes contain no brackets, so the first `]` closes it; the
+    /// key occurs once (a block's other members are scalars, arrays of scalars, and
+    /// withdrawals, whose keys differ).
+    static func transactionsArray(in raw: [UInt8]) -> Range<Int>? {
+        let key = transactionsKey
+        guard raw.count > key.count else { return nil }
+        var i = 0
+        while i + key.count <= raw.count {
+            if raw[i] == key[0] && raw[i..<(i + key.count)].elementsEqual(key) {
+                let open = i + key.count - 1
+                guard let close = raw[open...].firstIndex(of: UInt8(ascii: "]")) else { return nil }
+                return open..<(close + 1)
+            }
+            i += 1
+        }
+        return nil
+    }
+
     public func transaction(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
+        try transactionJSON(cid, hash: hash).map { try JSON.parse($0) }
+    }
+
+    public func transactionJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? {
         try env.read { txn in
             guard let loc = try txn.get(self.tables.txByHash, ChainKey.hash(cid, hash)), loc.count == 12 else { return nil }
             return try txn.get(self.tables.txs, ChainKey.block(cid, Self.u64(Array(loc[0..<8]))).appending(UInt32(Self.u64(Array(loc[8..<12])))))
-                .map { try JSON.parse($0) }
         }
     }
 
@@ -36,17 +77,25 @@ extension ChainIndex {
     }
 
     public func receipt(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
+        try receiptJSON(cid, hash: hash).map { try JSON.parse($0) }
+    }
+
+    public func receiptJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? {
         try env.read { txn in
             guard let loc = try txn.get(self.tables.txByHash, ChainKey.hash(cid, hash)), loc.count == 12 else { return nil }
             return try txn.get(self.tables.receipts, ChainKey.block(cid, Self.u64(Array(loc[0..<8]))).appending(UInt32(Self.u64(Array(loc[8..<12])))))
-                .map { try JSON.parse($0) }
         }
     }
 
     public func receipts(_ cid: UInt64, block: UInt64) throws -> [JSONValue]? {
+        try receiptsJSON(cid, block: block).map { try $0.map { try JSON.parse($0) } }
+    }
+
+    /// Each receipt's stored JSON text, in transaction order; nil when the block is not indexed.
+    public func receiptsJSON(_ cid: UInt64, block: UInt64) throws -> [[UInt8]]? {
         try env.read { txn in
             guard try txn.contains(self.tables.blocks, ChainKey.block(cid, block)) else { return nil }
-            return try txn.entries(in: self.tables.receipts, prefix: ChainKey.block(cid, block)).map { try JSON.parse($0.value) }
+            return try txn.entries(in: self.tables.receipts, prefix: ChainKey.block(cid, block)).map(\.value)
         }
     }
 
@@ -66,60 +115,67 @@ extension ChainIndex {
         public var description: String { "query returned more than \(limit) results" }
     }
 
-    /// Logs matching the filter, in (block, logIndex) order. Uses the address index when
-    /// addresses are given, else the topic index for the first constrained position, and
-    /// only scans the logs table when the filter constrains neither.
     public func logs(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [JSONValue] {
+        try logsJSON(cid, f, limit: limit).map { try JSON.parse($0) }
+    }
+
+    /// Logs matching the filter, in (block, logIndex) order, as their stored JSON text.
+    /// Candidates come from the address index when addresses are given, else from the
+    /// topic index of the first constrained position, else from a scan of the range; every
+    /// other constraint is checked against the index keys too, so no log is parsed.
+    public func logsJSON(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [[UInt8]] {
         try env.read { txn in
             var positions = [(UInt64, UInt32)]()
+            // Every index key ends in number(8) ‖ logIndex(4).
+            func tail(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt32) {
+                var n: UInt64 = 0, i: UInt32 = 0
+                for b in key[(key.count - 12)..<(key.count - 4)] { n = n << 8 | UInt64(b) }
+                for b in key[(key.count - 4)...] { i = i << 8 | UInt32(b) }
+                return (n, i)
+            }
             func collect(_ table: Table, _ prefix: Key) throws {
                 let lo = prefix.appending(f.fromBlock)
                 let hi: [UInt8]? = f.toBlock == UInt64.max ? Self.increment(prefix.bytes) : prefix.appending(f.toBlock + 1).bytes
                 try txn.forEach(in: table, KeyRange(from: lo, upTo: hi)) { key, _ in
-                    let tail = Array(key[(key.count - 12)...])
-                    positions.append((Self.u64(Array(tail[0..<8])), UInt32(Self.u64(Array(tail[8..<12])))))
+                    positions.append(tail(key))
                     return positions.count <= limit * 4 + 1000
                 }
             }
+            let constrained = f.topics.enumerated().compactMap { p, options in options.map { (UInt8(p), Set($0)) } }
+            var checkAddresses = !f.addresses.isEmpty
+            var checkedTopic: UInt8? = nil
             if !f.addresses.isEmpty {
                 for a in Set(f.addresses) { try collect(self.tables.logsByAddress, Key(cid).appending(bytes: a.bytes)) }
-            } else if let (pos, options) = f.topics.enumerated().first(where: { $0.element != nil }).map({ ($0.offset, $0.element!) }) {
-                for t in Set(options) { try collect(self.tables.logsByTopic, Key(cid).appending(UInt8(pos)).appending(bytes: t.bytes)) }
+                checkAddresses = false
+            } else if let (pos, options) = constrained.first {
+                for t in options { try collect(self.tables.logsByTopic, Key(cid).appending(pos).appending(bytes: t.bytes)) }
+                checkedTopic = pos
             } else {
                 try txn.forEach(in: self.tables.logs, KeyRange(from: ChainKey.block(cid, f.fromBlock),
                                                             upTo: f.toBlock == UInt64.max ? Self.increment(Key(cid).bytes) : ChainKey.block(cid, f.toBlock + 1).bytes)) { key, _ in
-                    let tail = Array(key[(key.count - 12)...])
-                    positions.append((Self.u64(Array(tail[0..<8])), UInt32(Self.u64(Array(tail[8..<12])))))
+                    positions.append(tail(key))
                     return positions.count <= limit
                 }
             }
             positions.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            var out = [JSONValue]()
+            var out = [[UInt8]]()
             var last: (UInt64, UInt32)? = nil
             for p in positions {
                 if let l = last, l == p { continue }
                 last = p
-                guard let raw = try txn.get(self.tables.logs, ChainKey.position(cid, p.0, p.1)) else { continue }
-                let log = try JSON.parse(raw)
-                if Self.matches(log, f) {
-                    out.append(log)
-                    if out.count > limit { throw TooManyResults(limit: limit) }
+                if checkAddresses {
+                    guard try f.addresses.contains(where: { try txn.contains(self.tables.logsByAddress, ChainKey.byAddress(cid, $0, p.0, p.1)) }) else { continue }
                 }
+                var ok = true
+                for (pos, options) in constrained where pos != checkedTopic {
+                    if try !options.contains(where: { try txn.contains(self.tables.logsByTopic, ChainKey.byTopic(cid, pos, $0, p.0, p.1)) }) { ok = false; break }
+                }
+                guard ok, let raw = try txn.get(self.tables.logs, ChainKey.position(cid, p.0, p.1)) else { continue }
+                out.append(raw)
+                if out.count > limit { throw TooManyResults(limit: limit) }
             }
             return out
         }
-    }
-
-    static func matches(_ log: JSONValue, _ f: LogFilter) -> Bool {
-        if !f.addresses.isEmpty {
-            guard let a = log["address"]?.stringValue, let addr = try? Address(hex: a.lowercased()), f.addresses.contains(addr) else { return false }
-        }
-        let topics = (log["topics"]?.arrayValue ?? []).compactMap { $0.stringValue.flatMap { try? Hash32(hex: $0) } }
-        for (i, options) in f.topics.enumerated() {
-            guard let options else { continue }
-            guard i < topics.count, options.contains(topics[i]) else { return false }
-        }
-        return true
     }
 
     // MARK: state at a block

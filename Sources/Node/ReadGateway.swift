@@ -44,7 +44,7 @@ final class ReadGateway: Sendable {
             if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
             graphQL = GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward)
             rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc")) { method, params in
-                try eth.call(method, params)
+                try eth.encodedCall(method, params)
             }
         } else {
             eth = nil
@@ -71,9 +71,9 @@ final class ReadGateway: Sendable {
         // Some clients (web3.py) send their JSON in binary frames; both are served alike.
         let serve: @Sendable (WebSocket, [UInt8]) -> Void = { ws, body in
             let server = JSONRPCServer(maxBatch: maxBatch, logger: logger) { method, params in
-                try eth.call(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
+                try eth.encodedCall(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
             }
-            if let answer = server.respond(to: body) { ws.send(text: answer) }
+            if let answer = server.respond(to: body) { ws.send(text: String(decoding: answer, as: UTF8.self)) }
         }
         return WebSocketHandler(onText: { ws, text in serve(ws, Array(text.utf8)) }, onBinary: serve, onClose: { ws, _ in
             eth.subscriptions.connectionClosed(ws.id)
@@ -103,7 +103,7 @@ final class ReadGateway: Sendable {
         var r: HTTPResponse
         switch surface {
         case .jsonRPC:
-            r = rpc.respond(to: req.body).map { .json($0) } ?? HTTPResponse(status: 200)
+            r = rpc.respond(to: req.body).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
         case .graphQL:
             guard let graphQL else { return jsonError(404, "this node follows no chain") }
             let (status, body) = graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
@@ -119,7 +119,7 @@ final class ReadGateway: Sendable {
     }
 
     func rpcError(_ e: RPCError, status: Int, headers: [(String, String)] = []) -> HTTPResponse {
-        var r = HTTPResponse.json(JSONRPCServer.envelope(id: .null, error: e), status: status)
+        var r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: JSONRPCServer.envelope(id: .null, error: e))
         for (k, v) in headers { r.headers.append((k, v)) }
         return r
     }

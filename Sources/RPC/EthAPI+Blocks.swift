@@ -2,23 +2,48 @@ import Chain
 import Index
 
 /// Blocks, transactions and receipts: answered with the stored upstream JSON, so they
-/// are byte-for-byte what the chain's node served. Missing things are JSON null.
+/// are byte-for-byte what the chain's node served. Missing things are JSON null. The
+/// large answers are spliced from stored bytes (see `splicedMethods`).
 extension EthAPI {
-    func blockByNumber(_ p: RPCParams) throws -> JSONValue {
+    static let null = Array("null".utf8)
+
+    typealias Spliced = @Sendable (EthAPI) -> (RPCParams) throws -> [UInt8]
+    static let splicedMethods: [String: Spliced] = [
+        "eth_getBlockByNumber": { api in api.blockByNumber },
+        "eth_getBlockByHash": { api in api.blockByHash },
+        "eth_getTransactionByHash": { api in api.transactionByHash },
+        "eth_getTransactionReceipt": { api in api.transactionReceipt },
+        "eth_getBlockReceipts": { api in api.blockReceipts },
+        "eth_getLogs": { api in api.getLogs },
+    ]
+
+    static func array(_ items: [[UInt8]]) -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(items.reduce(2) { $0 + $1.count + 1 })
+        out.append(UInt8(ascii: "["))
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += item
+        }
+        out.append(UInt8(ascii: "]"))
+        return out
+    }
+
+    func blockByNumber(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 2)
         let sel = try p.block(0)
         if case .hash = sel { throw RPCError.invalidArgument(0, "block: expected a block number or tag, not a hash (use eth_getBlockByHash)") }
         let full = try p.bool(1, "fullTransactions")
-        guard let n = try resolve(sel) else { return .null }
-        return try index.block(cid, number: n, fullTransactions: full) ?? .null
+        guard let n = try resolve(sel) else { return Self.null }
+        return try index.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
     }
 
-    func blockByHash(_ p: RPCParams) throws -> JSONValue {
+    func blockByHash(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 2)
         let h = try p.hash(0, "blockHash")
         let full = try p.bool(1, "fullTransactions")
-        guard let n = try index.blockNumber(cid, hash: h) else { return .null }
-        return try index.block(cid, number: n, fullTransactions: full) ?? .null
+        guard let n = try index.blockNumber(cid, hash: h) else { return Self.null }
+        return try index.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
     }
 
     /// A number-or-hash block argument for the *ByNumber / *ByHash pairs.
@@ -34,9 +59,9 @@ extension EthAPI {
         return .string(Hex.encodeQuantity(UInt64(b[field]?.arrayValue?.count ?? 0)))
     }
 
-    func transactionByHash(_ p: RPCParams) throws -> JSONValue {
+    func transactionByHash(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
-        return try index.transaction(cid, hash: try p.hash(0, "transactionHash")) ?? .null
+        return try index.transactionJSON(cid, hash: try p.hash(0, "transactionHash")) ?? Self.null
     }
 
     func transactionByBlockAndIndex(_ p: RPCParams) throws -> JSONValue {
@@ -46,14 +71,14 @@ extension EthAPI {
         return try index.transaction(cid, block: n, index: UInt32(i)) ?? .null
     }
 
-    func transactionReceipt(_ p: RPCParams) throws -> JSONValue {
+    func transactionReceipt(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
-        return try index.receipt(cid, hash: try p.hash(0, "transactionHash")) ?? .null
+        return try index.receiptJSON(cid, hash: try p.hash(0, "transactionHash")) ?? Self.null
     }
 
-    func blockReceipts(_ p: RPCParams) throws -> JSONValue {
+    func blockReceipts(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
-        guard let n = try resolve(try p.block(0)) else { return .null }
-        return try index.receipts(cid, block: n).map { .array($0) } ?? .null
+        guard let n = try resolve(try p.block(0)) else { return Self.null }
+        return try index.receiptsJSON(cid, block: n).map(Self.array) ?? Self.null
     }
 }

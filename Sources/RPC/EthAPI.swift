@@ -54,6 +54,21 @@ public final class EthAPI: Sendable {
         }
     }
 
+    /// Runs one method, answering JSON text: the hot reads are spliced from the stored
+    /// bytes; everything else is serialized from its value.
+    public func encodedCall(_ method: String, _ p: RPCParams) throws -> [UInt8] {
+        if let spliced = Self.splicedMethods[method] { return try spliced(self)(p) }
+        return Array(JSON.serialize(try call(method, p)).utf8)
+    }
+
+    /// The WebSocket form of `encodedCall`.
+    public func encodedCall(_ method: String, _ p: RPCParams, connection: UInt64, send: @escaping SubscriptionHub.Send) throws -> [UInt8] {
+        if method == "eth_subscribe" || method == "eth_unsubscribe" {
+            return Array(JSON.serialize(try call(method, p, connection: connection, send: send)).utf8)
+        }
+        return try encodedCall(method, p)
+    }
+
     /// Runs one method. Unknown methods answer -32601.
     public func call(_ method: String, _ p: RPCParams) throws -> JSONValue {
         if let local = Self.localMethods[method] { return try local(self)(p) }
@@ -87,18 +102,18 @@ public final class EthAPI: Sendable {
             return .string(Hex.encodeQuantity(try api.index.head(api.cid)?.number ?? 0))
         } },
         "eth_syncing": { api in { p in try p.allow(atMost: 0); return api.syncing() } },
-        "eth_getBlockByNumber": { api in api.blockByNumber },
-        "eth_getBlockByHash": { api in api.blockByHash },
+        "eth_getBlockByNumber": { api in { p in try JSON.parse(try api.blockByNumber(p)) } },
+        "eth_getBlockByHash": { api in { p in try JSON.parse(try api.blockByHash(p)) } },
         "eth_getBlockTransactionCountByNumber": { api in { p in try api.countInBlock(p, field: "transactions") } },
         "eth_getBlockTransactionCountByHash": { api in { p in try api.countInBlock(p, field: "transactions") } },
         "eth_getUncleCountByBlockNumber": { api in { p in try api.countInBlock(p, field: "uncles") } },
         "eth_getUncleCountByBlockHash": { api in { p in try api.countInBlock(p, field: "uncles") } },
-        "eth_getTransactionByHash": { api in api.transactionByHash },
+        "eth_getTransactionByHash": { api in { p in try JSON.parse(try api.transactionByHash(p)) } },
         "eth_getTransactionByBlockNumberAndIndex": { api in api.transactionByBlockAndIndex },
         "eth_getTransactionByBlockHashAndIndex": { api in api.transactionByBlockAndIndex },
-        "eth_getTransactionReceipt": { api in api.transactionReceipt },
-        "eth_getBlockReceipts": { api in api.blockReceipts },
-        "eth_getLogs": { api in api.getLogs },
+        "eth_getTransactionReceipt": { api in { p in try JSON.parse(try api.transactionReceipt(p)) } },
+        "eth_getBlockReceipts": { api in { p in try JSON.parse(try api.blockReceipts(p)) } },
+        "eth_getLogs": { api in { p in try JSON.parse(try api.getLogs(p)) } },
         "eth_getBalance": { api in api.getBalance },
         "eth_getTransactionCount": { api in api.getTransactionCount },
         "eth_getCode": { api in api.getCode },

@@ -4,23 +4,29 @@ import Telemetry
 /// The JSON-RPC 2.0 envelope: single and batch requests, notifications, and the
 /// spec's error objects. Methods live elsewhere; this type only dispatches.
 public struct JSONRPCServer: Sendable {
-    /// Resolves and runs one call. Throwing an `RPCError` answers with that error; any
-    /// other error is an internal error (-32603) and is logged.
+    /// Resolves and runs one call, answering the result as JSON text (large answers are
+    /// spliced from stored bytes, never built as values). Throwing an `RPCError` answers
+    /// with that error; any other error is an internal error (-32603) and is logged.
+    public typealias EncodedDispatch = @Sendable (_ method: String, _ params: RPCParams) throws -> [UInt8]
     public typealias Dispatch = @Sendable (_ method: String, _ params: RPCParams) throws -> JSONValue
 
     public let maxBatch: Int
-    let dispatch: Dispatch
+    let dispatch: EncodedDispatch
     let logger: Logger?
 
-    public init(maxBatch: Int = 100, logger: Logger? = nil, dispatch: @escaping Dispatch) {
+    public init(maxBatch: Int = 100, logger: Logger? = nil, encoded: @escaping EncodedDispatch) {
         self.maxBatch = maxBatch
         self.logger = logger
-        self.dispatch = dispatch
+        self.dispatch = encoded
+    }
+
+    public init(maxBatch: Int = 100, logger: Logger? = nil, dispatch: @escaping Dispatch) {
+        self.init(maxBatch: maxBatch, logger: logger, encoded: { m, p in Array(JSON.serialize(try dispatch(m, p)).utf8) })
     }
 
     /// The response body for a request body; nil when nothing is to be sent back (only
     /// notifications).
-    public func respond(to body: [UInt8]) -> String? {
+    public func respond(to body: [UInt8]) -> [UInt8]? {
         let parsed: JSONValue
         do { parsed = try JSON.parse(body) } catch {
             return Self.envelope(id: .null, error: .parse("\(error)"))
@@ -32,14 +38,21 @@ public struct JSONRPCServer: Sendable {
                 return Self.envelope(id: .null, error: .invalidRequest("batch of \(calls.count) requests exceeds the limit of \(maxBatch)"))
             }
             let answers = calls.compactMap { call($0) }
-            return answers.isEmpty ? nil : "[" + answers.joined(separator: ",") + "]"
+            guard !answers.isEmpty else { return nil }
+            var out: [UInt8] = [UInt8(ascii: "[")]
+            for (i, a) in answers.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out += a
+            }
+            out.append(UInt8(ascii: "]"))
+            return out
         default:
             return call(parsed)
         }
     }
 
     /// One request object → its serialized response, or nil for a notification.
-    func call(_ request: JSONValue) -> String? {
+    func call(_ request: JSONValue) -> [UInt8]? {
         guard let o = request.objectValue else { return Self.envelope(id: .null, error: .invalidRequest("a request must be a JSON object")) }
         let id = o["id"]
         if let id {
@@ -51,7 +64,7 @@ public struct JSONRPCServer: Sendable {
         let replyId = id ?? .null
         guard o["jsonrpc"]?.stringValue == "2.0" else { return Self.envelope(id: replyId, error: .invalidRequest("jsonrpc must be \"2.0\"")) }
         guard let method = o["method"]?.stringValue else { return Self.envelope(id: replyId, error: .invalidRequest("method must be a string")) }
-        let outcome: Result<JSONValue, RPCError>
+        let outcome: Result<[UInt8], RPCError>
         do {
             let params = try RPCParams(o["params"])
             outcome = .success(try dispatch(method, params))
@@ -68,11 +81,15 @@ public struct JSONRPCServer: Sendable {
         }
     }
 
-    public static func envelope(id: JSONValue, result: JSONValue) -> String {
-        "{\"jsonrpc\":\"2.0\",\"id\":" + JSON.serialize(id) + ",\"result\":" + JSON.serialize(result) + "}"
+    public static func envelope(id: JSONValue, result: [UInt8]) -> [UInt8] {
+        var out = Array("{\"jsonrpc\":\"2.0\",\"id\":\(JSON.serialize(id)),\"result\":".utf8)
+        out.reserveCapacity(out.count + result.count + 1)
+        out += result
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 
-    public static func envelope(id: JSONValue, error: RPCError) -> String {
-        "{\"jsonrpc\":\"2.0\",\"id\":" + JSON.serialize(id) + ",\"error\":" + JSON.serialize(error.json) + "}"
+    public static func envelope(id: JSONValue, error: RPCError) -> [UInt8] {
+        Array(("{\"jsonrpc\":\"2.0\",\"id\":" + JSON.serialize(id) + ",\"error\":" + JSON.serialize(error.json) + "}").utf8)
     }
 }

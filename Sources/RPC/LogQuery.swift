@@ -92,15 +92,19 @@ public struct LogQuery: Sendable {
 }
 
 extension EthAPI {
-    func getLogs(_ p: RPCParams) throws -> JSONValue {
+    func getLogs(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
         let q = try LogQuery(try p.required(0, "filter"))
-        guard let r = try q.range(self) else { return .array([]) }
-        return .array(try logs(q, r))
+        guard let r = try q.range(self) else { return Self.array([]) }
+        return Self.array(try logsJSON(q, r))
     }
 
     func logs(_ q: LogQuery, _ r: ClosedRange<UInt64>) throws -> [JSONValue] {
-        do { return try index.logs(cid, q.filter(r), limit: config.maxLogResults) } catch is ChainIndex.TooManyResults {
+        try logsJSON(q, r).map { try JSON.parse($0) }
+    }
+
+    func logsJSON(_ q: LogQuery, _ r: ClosedRange<UInt64>) throws -> [[UInt8]] {
+        do { return try index.logsJSON(cid, q.filter(r), limit: config.maxLogResults) } catch is ChainIndex.TooManyResults {
             throw RPCError.limitExceeded("query returned more than \(config.maxLogResults) results; narrow the block range or add address/topic filters")
         }
     }

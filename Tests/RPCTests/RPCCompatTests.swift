@@ -96,13 +96,13 @@ import TestSupport
         guard References.runFixtureTests, References.runPythonTests else { return }
         let tests = References.fixtures.appendingPathComponent("execution-apis/tests")
         let api = try Self.loadChain(tests)
-        let server = JSONRPCServer { m, p in try api.call(m, p) }
+        let server = JSONRPCServer { m, p in try api.encodedCall(m, p) }
         let cases = try Self.cases(tests, methods: Set(EthAPI.localMethodNames))
         var passed = [String: Int](), total = [String: Int]()
         var failures = [String]()
         for c in cases {
             total[c.method, default: 0] += 1
-            let got = try JSON.parse(server.respond(to: Array(c.request.utf8)) ?? "null")
+            let got = try JSON.parse(server.respond(to: Array(c.request.utf8)) ?? Array("null".utf8))
             let want = try JSON.parse(c.expected)
             let ok = c.specOnly ? ((got["result"] != nil) == (want["result"] != nil)) : Self.canonical(got) == Self.canonical(want)
             if ok { passed[c.method, default: 0] += 1 } else {

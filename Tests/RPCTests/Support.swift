@@ -5,6 +5,7 @@ import Indexer
 import Net
 import SimChain
 import Storage
+import Synchronization
 import Telemetry
 import TestSupport
 @testable import RPC
@@ -15,6 +16,9 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
     let env: Environment
     let index: ChainIndex
     let feed = ChainFeed()
+    /// The head as of the last published events (the index can be ahead of it briefly:
+    /// apply commits, then publishes, as on a node).
+    let publishedHead = Mutex<ChainIndex.Head?>(nil)
     init(env: Environment, index: ChainIndex) { self.env = env; self.index = index }
     var mayIngest: Bool { true }
     func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
@@ -22,6 +26,8 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
             let cmd = try ChainCommand.decode(entry)
             let outcome = try env.write { txn in try index.apply(cmd, in: txn) }
             feed.publish(outcome.events)
+            let head = try index.head(IndexedSimChain.chainId)
+            publishedHead.withLock { $0 = head }
             return nil
         } catch { return "\(error)" }
     }
@@ -56,7 +62,7 @@ final class IndexedSimChain: @unchecked Sendable {
         c.maxLogResults = maxLogResults
         api = EthAPI(config: c, index: index, feed: host.feed, forwarder: forward ? Forwarder(urls: [url]) : nil)
         let api = self.api
-        server = JSONRPCServer(maxBatch: 50) { m, p in try api.call(m, p) }
+        server = JSONRPCServer(maxBatch: 50) { m, p in try api.encodedCall(m, p) }
         upstreamRPC = SimChainRPC(chain: sim.chain)
         indexer.start()
     }
@@ -81,7 +87,7 @@ final class IndexedSimChain: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let want = sim.chain.headNumber
-            if let h = try? host.index.head(Self.chainId), h.number == want, h.hash == sim.chain.block(want)?.hash { return true }
+            if let h = host.publishedHead.withLock({ $0 }), h.number == want, h.hash == sim.chain.block(want)?.hash { return true }
             usleep(10_000)
         }
         return false
