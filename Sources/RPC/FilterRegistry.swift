@@ -130,7 +130,7 @@ public final class FilterRegistry: Sendable {
             for (id, var f) in fs where f.since < seq {
                 switch f.kind {
                 case .blocks: if let block { f.pending.append(block) }
-                case .logs(let q): f.pending += logs.filter { q.matches($0) }
+                case .logs(let q): f.pending += logs.filter { q.matches($0) && q.admitsBlock(of: $0) }
                 }
                 if f.pending.count > cap { f.pending.removeFirst(f.pending.count - cap) }
                 fs[id] = f

@@ -78,6 +78,16 @@ public struct LogQuery: Sendable {
         ChainIndex.LogFilter(fromBlock: r.lowerBound, toBlock: r.upperBound, addresses: addresses, topics: topics)
     }
 
+    /// Whether a log's block lies within explicit fromBlock/toBlock numbers (tags move
+    /// with the chain, so they admit every new block), as geth applies them to filter changes.
+    func admitsBlock(of log: JSONValue) -> Bool {
+        guard let n = log["blockNumber"]?.stringValue.flatMap({ try? Hex.decodeQuantity($0) }) else { return true }
+        if case .number(let lo) = from, n < lo { return false }
+        if case .number(let hi) = to, n > hi { return false }
+        if let blockHash, log["blockHash"]?.stringValue != blockHash.hex { return false }
+        return true
+    }
+
     func matches(_ log: JSONValue) -> Bool {
         if !addresses.isEmpty {
             guard let s = log["address"]?.stringValue, let a = try? Address(hex: s.lowercased()), addresses.contains(a) else { return false }

@@ -16,6 +16,7 @@ import TestSupport
         let blockFilter = try #require(try ix.result("eth_newBlockFilter", []).stringValue)
         let logFilter = try #require(try ix.result("eth_newFilter", [.object(["topics": .array([.string(SimChain.transferTopic.hex)])])]).stringValue)
         #expect(try ix.result("eth_getFilterChanges", [.string(blockFilter)]) == .array([]))
+        let pastFilter = try #require(try ix.result("eth_newFilter", [.object(["fromBlock": .string("0x1"), "toBlock": .string("0x2")])]).stringValue)
 
         _ = chain.mine(4)
         #expect(ix.waitCaughtUp(), "seed \(seed)")
@@ -28,6 +29,8 @@ import TestSupport
         let expectedAdded = (11...14).flatMap { n in chain.block(n)!.logs.filter { $0.topics.first == SimChain.transferTopic }.map(\.json) }
         #expect(waitUntil { added += (try? ix.result("eth_getFilterChanges", [.string(logFilter)]).arrayValue) ?? []; return added.count >= expectedAdded.count })
         #expect(added == expectedAdded, "seed \(seed): log filter yields exactly the new matching logs")
+        #expect(try ix.result("eth_getFilterChanges", [.string(pastFilter)]) == .array([]), "a filter ending at block 2 sees no new blocks' logs")
+        #expect(try ix.result("eth_getFilterLogs", [.string(pastFilter)]) == .array((1...2).flatMap { chain.block(UInt64($0))!.logs.map(\.json) }))
 
         // A reorg of depth 2: the undone blocks' matching logs come back with removed: true.
         let undone = (13...14).flatMap { n in chain.block(n)!.logs.filter { $0.topics.first == SimChain.transferTopic }.map(\.json) }
