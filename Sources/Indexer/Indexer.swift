@@ -22,6 +22,9 @@ public final class Indexer: @unchecked Sendable {
         public var adapter: any ChainAdapter
         public var upstreams: [String]
         public var batchBlocks = 16
+        /// A Raft entry carries at most about this many bytes of blocks: large blocks
+        /// travel in smaller batches (multi-megabyte entries stall replication).
+        public var maxEntryBytes = 4 << 20
         public var pollMillis = 500
         public var maxReorgDepth: UInt64 = 64
         /// First block to index when the index is empty (default 0, genesis).
@@ -60,6 +63,11 @@ public final class Indexer: @unchecked Sendable {
     private var upstream: UpstreamClient
     private var tracerAvailable: Bool?
     private var rate = RateMeter()
+    /// Recent payload bytes per block, to size the next batch under `maxEntryBytes`.
+    private var bytesPerBlock: Double?
+    private let prefetchQueue = DispatchQueue(label: "indexer-prefetch")
+    private let prefetchClient: PrefetchClient
+    private var prefetch: Prefetch?
 
     public init(config: Config, index: ChainIndex, host: any IndexerHost, logger: Logger) {
         self.config = config
@@ -67,6 +75,7 @@ public final class Indexer: @unchecked Sendable {
         self.host = host
         self.logger = logger
         upstream = UpstreamClient(urls: config.upstreams)
+        prefetchClient = PrefetchClient(UpstreamClient(urls: config.upstreams))
         if config.stateSource == "tracer" { tracerAvailable = true }
         if config.stateSource == "probe" { tracerAvailable = false }
     }
@@ -150,13 +159,16 @@ public final class Indexer: @unchecked Sendable {
             update { $0.state = "following"; $0.lagSeconds = 0; $0.etaSeconds = 0 }
             return false
         }
-        let last = min(upstreamHead, next + UInt64(config.batchBlocks) - 1)
+        let span = bytesPerBlock.map { max(1, min(config.batchBlocks, Int(Double(config.maxEntryBytes) / max($0, 1)))) } ?? 1
+        let last = min(upstreamHead, next + UInt64(span) - 1)
         update { $0.state = "ingesting" }
-        let (fetched, safe, finalized) = try fetch(next...last)
+        let (fetched, safe, finalized) = try takePrefetch(startingAt: next) ?? fetch(next...last)
         var payloads = [ChainCommand.BlockPayload]()
         var expectedParent = head?.hash
         var txCount = 0
+        var entryBytes = 0
         for f in fetched {
+            if !payloads.isEmpty && entryBytes + f.payloadBytes > config.maxEntryBytes { break }
             if let p = expectedParent, f.parentHash != p {
                 if payloads.isEmpty, let head { return try handleReorg(host, head: head) }
                 break   // the upstream moved under us mid-batch; propose what links up and refetch
@@ -173,10 +185,20 @@ public final class Indexer: @unchecked Sendable {
             payloads.append(f.payload)
             expectedParent = f.hash
             txCount += f.txCount
+            entryBytes += f.payloadBytes
+        }
+        if !fetched.isEmpty {
+            let sample = Double(fetched.reduce(0) { $0 + $1.payloadBytes }) / Double(fetched.count)
+            bytesPerBlock = bytesPerBlock.map { 0.5 * $0 + 0.5 * sample } ?? sample
         }
         guard !payloads.isEmpty else { return false }
         let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe, finalized: finalized).encoded()
+        if let tracer = tracerAvailable, payloads.last!.number < upstreamHead {
+            let first = payloads.last!.number + 1
+            startPrefetch(first...min(upstreamHead, first + UInt64(span) - 1), tracer: tracer)
+        }
         if let why = host.proposeAndApply(entry, timeoutMillis: 30_000) {
+            prefetch = nil
             throw UpstreamClient.Unavailable(description: "proposal not applied: \(why)")
         }
         rate.record(blocks: payloads.count, txs: txCount)
@@ -236,29 +258,48 @@ public final class Indexer: @unchecked Sendable {
         var blockObject: JSONObject
         var receiptValues: [JSONValue]
         var payload: ChainCommand.BlockPayload
+        var payloadBytes: Int { payload.block.count + payload.receipts.count + 96 * (payload.state.pre.count + payload.state.post.count) }
+    }
+
+    typealias Batch = (blocks: [Fetched], safe: UInt64?, finalized: UInt64?)
+    struct TracerMissing: Error { let detail: String }
+
+    /// Fetches a range through the indexer's own client, learning on the way whether the
+    /// upstream has a prestate tracer (falling back to probing when it has not).
+    func fetch(_ range: ClosedRange<UInt64>) throws -> Batch {
+        do {
+            let b = try Self.fetch(range, client: upstream, tracer: tracerAvailable != false)
+            if tracerAvailable == nil && !b.blocks.isEmpty { tracerAvailable = true }
+            return b
+        } catch let e as TracerMissing {
+            tracerAvailable = false
+            logger.warn("upstream has no prestate tracer; falling back to probing touched accounts", [("error", e.detail)])
+            return try Self.fetch(range, client: upstream, tracer: false)
+        }
     }
 
     /// Fetches blocks, receipts and state changes for a range, and the upstream's safe and
-    /// finalized heads, in one JSON-RPC batch.
-    func fetch(_ range: ClosedRange<UInt64>) throws -> (blocks: [Fetched], safe: UInt64?, finalized: UInt64?) {
+    /// finalized heads, in one JSON-RPC batch. Touches nothing but `client`, so it can run
+    /// on the prefetch thread.
+    static func fetch(_ range: ClosedRange<UInt64>, client: UpstreamClient, tracer: Bool) throws -> Batch {
         var calls = [(String, [JSONValue])]()
         for n in range {
             let q = JSONValue.string(Hex.encodeQuantity(n))
             calls.append(("eth_getBlockByNumber", [q, .bool(true)]))
             calls.append(("eth_getBlockReceipts", [q]))
-            if tracerAvailable != false {
+            if tracer {
                 calls.append(("debug_traceBlockByNumber", [q, .object(["tracer": .string("prestateTracer"), "tracerConfig": .object(["diffMode": .bool(true)])])]))
             }
         }
         let tags = ["safe", "finalized"]
         for tag in tags { calls.append(("eth_getBlockByNumber", [.string(tag), .bool(false)])) }
-        let results = try upstream.batch(calls)
+        let results = try client.batch(calls)
         // A tag the upstream does not know (older nodes) just leaves that head unset.
         let heads = results.suffix(tags.count).map { r -> UInt64? in
             guard case .success(let v) = r, let o = v.objectValue else { return nil }
             return try? o.quantity("number")
         }
-        let per = tracerAvailable != false ? 3 : 2
+        let per = tracer ? 3 : 2
         var out = [Fetched]()
         for (i, n) in range.enumerated() {
             guard case .success(let bv) = results[i * per], let block = bv.objectValue else { break }   // not there (yet)
@@ -268,7 +309,7 @@ public final class Indexer: @unchecked Sendable {
             case .failure(let e): throw e
             }
             var state = StateChanges()
-            if per == 3 {
+            if tracer {
                 switch results[i * per + 2] {
                 case .success(let t):
                     state = try StateDiff.fromPrestateTrace(t)
@@ -278,14 +319,11 @@ public final class Indexer: @unchecked Sendable {
                         state.withdrawals.append((w.address, U256(w.amount) * U256(1_000_000_000)))
                     }
                 case .failure(let e) where e.isMethodNotFound || e.message.lowercased().contains("tracer"):
-                    tracerAvailable = false
-                    logger.warn("upstream has no prestate tracer; falling back to probing touched accounts", [("error", e.description)])
-                    return try fetch(range)
+                    throw TracerMissing(detail: e.description)
                 case .failure(let e): throw e
                 }
-                tracerAvailable = true
             } else {
-                state = try StateProbe.probe(block: block, receipts: receipts, number: n, upstream: upstream)
+                state = try StateProbe.probe(block: block, receipts: receipts, number: n, upstream: client)
             }
             let hash = try block.hash("hash")
             let payload = ChainCommand.BlockPayload(number: n, hash: hash, parentHash: try block.hash("parentHash"),
@@ -295,6 +333,44 @@ public final class Indexer: @unchecked Sendable {
         }
         return (out, heads[0], heads[1])
     }
+
+    // MARK: prefetch
+
+    /// The next batch, fetched on its own thread and client while the current one is being
+    /// committed, so the upstream round trip overlaps replication instead of following it.
+    final class Prefetch: @unchecked Sendable {
+        let range: ClosedRange<UInt64>
+        let started = Date()
+        let done = DispatchSemaphore(value: 0)
+        var outcome: Result<Batch, Error>?   // written once on the prefetch thread, read after `done`
+        init(_ range: ClosedRange<UInt64>) { self.range = range }
+    }
+
+    private func startPrefetch(_ range: ClosedRange<UInt64>, tracer: Bool) {
+        let job = Prefetch(range)
+        prefetch = job
+        let client = prefetchClient
+        prefetchQueue.async {
+            job.outcome = Result { try Self.fetch(range, client: client.client, tracer: tracer) }
+            job.done.signal()
+        }
+    }
+
+    /// The prefetched batch if it starts at `first` and is fresh; it is consumed either way.
+    private func takePrefetch(startingAt first: UInt64) -> Batch? {
+        guard let job = prefetch else { return nil }
+        prefetch = nil
+        guard job.range.lowerBound == first, Date().timeIntervalSince(job.started) < 2 else { return nil }
+        job.done.wait()
+        guard case .success(let b)? = job.outcome, !b.blocks.isEmpty else { return nil }
+        return b
+    }
+}
+
+/// The prefetch thread's own client (UpstreamClient is single-threaded).
+final class PrefetchClient: @unchecked Sendable {
+    let client: UpstreamClient
+    init(_ c: UpstreamClient) { client = c }
 }
 
 /// Blocks and transactions per second over a sliding window of recent batches.

@@ -21,7 +21,7 @@ import Net
 ///   "chain": {                        // optional: follow an EVM chain (only the leader ingests)
 ///     "chainId": 1337, "adapter": "ethereum",        // ethereum | op-stack | arbitrum | custom
 ///     "upstreams": ["http://127.0.0.1:8545"],         // tried in order, with failover
-///     "batchBlocks": 16, "pollMillis": 500, "maxReorgDepth": 64, "startBlock": 0,
+///     "batchBlocks": 16, "maxEntryBytes": 4194304, "pollMillis": 500, "maxReorgDepth": 64, "startBlock": 0,
 ///     "stateSource": "auto",                          // auto | tracer | probe
 ///     "checks": ["headerHash", "..."], "tracer": false // custom adapter only
 ///   },
@@ -209,7 +209,7 @@ public struct NodeConfig: Sendable {
 
     static func parseChain(_ v: JSONValue) throws -> Indexer.Config {
         guard let o = v.objectValue else { throw Invalid(field: "chain", problem: "must be an object") }
-        let known: Set<String> = ["chainId", "adapter", "upstreams", "batchBlocks", "pollMillis", "maxReorgDepth", "startBlock", "stateSource", "checks", "tracer"]
+        let known: Set<String> = ["chainId", "adapter", "upstreams", "batchBlocks", "maxEntryBytes", "pollMillis", "maxReorgDepth", "startBlock", "stateSource", "checks", "tracer"]
         for k in o.keys where !known.contains(k) { throw Invalid(field: "chain.\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
         func int(_ k: String, min: UInt64, max: UInt64) throws -> UInt64? {
             guard let x = o[k] else { return nil }
@@ -246,6 +246,7 @@ public struct NodeConfig: Sendable {
         }
         var cfg = Indexer.Config(chainId: cid, adapter: adapter, upstreams: urls)
         cfg.batchBlocks = Int(try int("batchBlocks", min: 1, max: 10_000) ?? UInt64(cfg.batchBlocks))
+        cfg.maxEntryBytes = Int(try int("maxEntryBytes", min: 64 << 10, max: 64 << 20) ?? UInt64(cfg.maxEntryBytes))
         cfg.pollMillis = Int(try int("pollMillis", min: 10, max: 600_000) ?? UInt64(cfg.pollMillis))
         cfg.maxReorgDepth = try int("maxReorgDepth", min: 1, max: 100_000) ?? cfg.maxReorgDepth
         cfg.startBlock = try int("startBlock", min: 0, max: UInt64(Int64.max)) ?? 0
