@@ -97,13 +97,17 @@ public enum JSON {
     }
 
     static func writeString(_ s: String, to out: inout [UInt8]) {
-        // Most strings (hex, keys) need no escaping: copy them in one go.
-        if !s.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+        // Most strings (hex, keys) need no escaping: scan their contiguous UTF-8 once and
+        // copy it in one go (the generic `contains` over a UTF8View showed in profiles).
+        var str = s
+        let plain: Bool = str.withUTF8 { buf in
+            for c in buf where c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") || c < 0x20 { return false }
             out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: s.utf8)
+            out.append(contentsOf: buf)
             out.append(UInt8(ascii: "\""))
-            return
+            return true
         }
+        if plain { return }
         out.append(UInt8(ascii: "\""))
         for c in s.utf8 {
             switch c {
