@@ -224,7 +224,38 @@ class EVMUpstream:
                 slot = int(params[1], 16)
                 state = self.chain.get_vm(self.chain.get_canonical_block_header_by_number(n)).state
                 return "0x" + state.get_storage(bytes.fromhex(a[2:]), slot).to_bytes(32, "big").hex()
+            if method == "eth_getProof":
+                return self.proof(params[0], params[1], self.resolve(params[2]))
+            if method == "eth_gasPrice":
+                return q(1)
             raise KeyError(method)
+
+    def proof(self, address, keys, n):
+        """EIP-1186 from py-evm's own state trie at block n. `tamper_proofs` makes it lie
+        (a different balance), so a test can see a client refuse it."""
+        from trie import HexaryTrie
+        db = self.chain.chaindb.db
+        header = self.chain.get_canonical_block_header_by_number(n)
+        account_key = k256(bytes.fromhex(address[2:]))
+        accounts = HexaryTrie(db, header.state_root)
+        leaf = accounts.get(account_key)
+        if leaf:
+            nonce, balance, storage_root, code_hash = rlp.decode(leaf)
+            nonce, balance = int.from_bytes(nonce, "big"), int.from_bytes(balance, "big")
+        else:
+            nonce, balance, storage_root, code_hash = 0, 0, HexaryTrie.BLANK_NODE_HASH, k256(b"")
+        storage = HexaryTrie(db, storage_root)
+        storage_proofs = []
+        for key in keys:
+            slot = int(key, 16).to_bytes(32, "big")
+            value = storage.get(k256(slot))
+            storage_proofs.append({"key": key, "value": q(int.from_bytes(rlp.decode(value), "big") if value else 0),
+                                   "proof": [d(rlp.encode(node)) for node in storage.get_proof(k256(slot))]})
+        if getattr(self, "tamper_proofs", False):
+            balance += 1
+        return {"address": address.lower(), "accountProof": [d(rlp.encode(node)) for node in accounts.get_proof(account_key)],
+                "balance": q(balance), "codeHash": d(code_hash), "nonce": q(nonce), "storageHash": d(storage_root),
+                "storageProof": storage_proofs}
 
 
 def serve(upstream, port=0):

@@ -99,7 +99,26 @@ def differential(up, url, seed):
         n = hex(rng.randint(0, head))
         method = rng.choice(["eth_getBalance", "eth_getTransactionCount", "eth_getCode"])
         same(method, [a, n], up.handle(method, [a, n]))
-    print(f"read differential vs py-evm (seed {seed}): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    # eth_getProof is forwarded and checked against the state root of our verified header.
+    proofs = 0
+    for a in sorted(touched)[:6]:
+        for n in sorted({1, head // 2, head}):
+            params = [a, ["0x0", "0x1"], hex(n)]
+            same("eth_getProof", params, up.handle("eth_getProof", params))
+            proofs += 1
+    up.tamper_proofs = True
+    try:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_getProof", "params": [up.contract, ["0x0"], hex(head)]}).encode()
+        req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            answer = json.loads(r.read())
+        if "does not match the state root" not in json.dumps(answer.get("error", {})):
+            failures += 1
+            print(f"FAIL: a tampered eth_getProof was not refused: {json.dumps(answer)[:300]}")
+    finally:
+        up.tamper_proofs = False
+    print(f"read differential vs py-evm (seed {seed}): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+          + f"; {proofs} forwarded proofs verified, a tampered one refused")
     return failures
 
 
