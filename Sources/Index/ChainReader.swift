@@ -1,15 +1,19 @@
 import Chain
 import Storage
 
-/// Read queries over the chain index, each in one LMDB read transaction (a consistent
-/// snapshot; never blocks the writer). Answers are the stored upstream JSON.
-extension ChainIndex {
-    public func head(_ cid: UInt64, _ kind: HeadKind = .latest) throws -> Head? {
-        try env.read { txn in try self.head(cid, kind, txn) }
+/// Read queries over the chain index inside one LMDB read transaction: a consistent
+/// snapshot that never blocks the writer, so a request that makes several reads sees one
+/// state of the chain even while blocks are applied or rewound. Answers are the stored
+/// upstream JSON.
+public struct ChainView {
+    let index: ChainIndex
+    let txn: ReadTransaction
+    public func head(_ cid: UInt64, _ kind: HeadKind = .latest) throws -> ChainIndex.Head? {
+        try index.head(cid, kind, txn)
     }
 
     public func blockNumber(_ cid: UInt64, hash: Hash32) throws -> UInt64? {
-        try env.read { txn in try txn.get(self.tables.blockByHash, ChainKey.hash(cid, hash)).map { Self.u64($0) } }
+        try txn.get(index.tables.blockByHash, ChainKey.hash(cid, hash)).map { ChainIndex.u64($0) }
     }
 
     /// eth_getBlockByNumber / ByHash shape: full transaction objects or their hashes.
@@ -21,24 +25,187 @@ extension ChainIndex {
     /// stored block holds its transactions as hashes; the full form puts the stored
     /// transaction objects in their place.
     public func blockJSON(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> [UInt8]? {
-        try env.read { txn in
-            guard let raw = try txn.get(self.tables.blocks, ChainKey.block(cid, number)) else { return nil }
-            guard fullTransactions else { return raw }
-            guard let range = Self.transactionsArray(in: raw) else { throw FieldError(field: "transactions", problem: "stored block \(number) has no transactions array") }
-            var out = [UInt8]()
-            let txs = try txn.entries(in: self.tables.txs, prefix: ChainKey.block(cid, number))
-            out.reserveCapacity(raw.count + txs.reduce(0) { $0 + $1.value.count + 1 })
-            out += raw[..<range.lowerBound]
-            out.append(UInt8(ascii: "["))
-            for (i, t) in txs.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                out += t.value
-            }
-            out.append(UInt8(ascii: "]"))
-            out += raw[range.upperBound...]
-            return out
+        guard let raw = try txn.get(index.tables.blocks, ChainKey.block(cid, number)) else { return nil }
+        guard fullTransactions else { return raw }
+        guard let range = ChainIndex.transactionsArray(in: raw) else { throw FieldError(field: "transactions", problem: "stored block \(number) has no transactions array") }
+        var out = [UInt8]()
+        let txs = try txn.entries(in: index.tables.txs, prefix: ChainKey.block(cid, number))
+        out.reserveCapacity(raw.count + txs.reduce(0) { $0 + $1.value.count + 1 })
+        out += raw[..<range.lowerBound]
+        out.append(UInt8(ascii: "["))
+        for (i, t) in txs.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out += t.value
         }
+        out.append(UInt8(ascii: "]"))
+        out += raw[range.upperBound...]
+        return out
     }
+
+
+
+    public func transaction(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
+        try transactionJSON(cid, hash: hash).map { try JSON.parse($0) }
+    }
+
+    public func transactionJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? {
+        guard let loc = try txn.get(index.tables.txByHash, ChainKey.hash(cid, hash)), loc.count == 12 else { return nil }
+        return try txn.get(index.tables.txs, ChainKey.block(cid, ChainIndex.u64(Array(loc[0..<8]))).appending(UInt32(ChainIndex.u64(Array(loc[8..<12])))))
+    }
+
+    public func transaction(_ cid: UInt64, block: UInt64, index position: UInt32) throws -> JSONValue? {
+        try txn.get(index.tables.txs, ChainKey.position(cid, block, position)).map { try JSON.parse($0) }
+    }
+
+    public func receipt(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
+        try receiptJSON(cid, hash: hash).map { try JSON.parse($0) }
+    }
+
+    public func receiptJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? {
+        guard let loc = try txn.get(index.tables.txByHash, ChainKey.hash(cid, hash)), loc.count == 12 else { return nil }
+        return try txn.get(index.tables.receipts, ChainKey.block(cid, ChainIndex.u64(Array(loc[0..<8]))).appending(UInt32(ChainIndex.u64(Array(loc[8..<12])))))
+    }
+
+    public func receipts(_ cid: UInt64, block: UInt64) throws -> [JSONValue]? {
+        try receiptsJSON(cid, block: block).map { try $0.map { try JSON.parse($0) } }
+    }
+
+    /// Each receipt's stored JSON text, in transaction order; nil when the block is not indexed.
+    public func receiptsJSON(_ cid: UInt64, block: UInt64) throws -> [[UInt8]]? {
+        guard try txn.contains(index.tables.blocks, ChainKey.block(cid, block)) else { return nil }
+        return try txn.entries(in: index.tables.receipts, prefix: ChainKey.block(cid, block)).map(\.value)
+    }
+
+
+
+    public func logs(_ cid: UInt64, _ f: ChainIndex.LogFilter, limit: Int = 10_000) throws -> [JSONValue] {
+        try logsJSON(cid, f, limit: limit).map { try JSON.parse($0) }
+    }
+
+    /// Logs matching the filter, in (block, logIndex) order, as their stored JSON text.
+    /// Candidates come from the address index when addresses are given, else from the
+    /// topic index of the first constrained position, else from a scan of the range; every
+    /// other constraint is checked against the index keys too, so no log is parsed.
+    public func logsJSON(_ cid: UInt64, _ f: ChainIndex.LogFilter, limit: Int = 10_000) throws -> [[UInt8]] {
+        var positions = [(UInt64, UInt32)]()
+        // Every index key ends in number(8) ‖ logIndex(4).
+        func tail(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt32) {
+            var n: UInt64 = 0, i: UInt32 = 0
+            for b in key[(key.count - 12)..<(key.count - 4)] { n = n << 8 | UInt64(b) }
+            for b in key[(key.count - 4)...] { i = i << 8 | UInt32(b) }
+            return (n, i)
+        }
+        func collect(_ table: Table, _ prefix: Key) throws {
+            let lo = prefix.appending(f.fromBlock)
+            let hi: [UInt8]? = f.toBlock == UInt64.max ? ChainIndex.increment(prefix.bytes) : prefix.appending(f.toBlock + 1).bytes
+            try txn.forEach(in: table, KeyRange(from: lo, upTo: hi)) { key, _ in
+                positions.append(tail(key))
+                return positions.count <= limit * 4 + 1000
+            }
+        }
+        let constrained = f.topics.enumerated().compactMap { p, options in options.map { (UInt8(p), Set($0)) } }
+        var checkAddresses = !f.addresses.isEmpty
+        var checkedTopic: UInt8? = nil
+        if !f.addresses.isEmpty {
+            for a in Set(f.addresses) { try collect(index.tables.logsByAddress, Key(cid).appending(bytes: a.bytes)) }
+            checkAddresses = false
+        } else if let (pos, options) = constrained.first {
+            for t in options { try collect(index.tables.logsByTopic, Key(cid).appending(pos).appending(bytes: t.bytes)) }
+            checkedTopic = pos
+        } else {
+            try txn.forEach(in: index.tables.logs, KeyRange(from: ChainKey.block(cid, f.fromBlock),
+                                                        upTo: f.toBlock == UInt64.max ? ChainIndex.increment(Key(cid).bytes) : ChainKey.block(cid, f.toBlock + 1).bytes)) { key, _ in
+                positions.append(tail(key))
+                return positions.count <= limit
+            }
+        }
+        positions.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        var out = [[UInt8]]()
+        var last: (UInt64, UInt32)? = nil
+        for p in positions {
+            if let l = last, l == p { continue }
+            last = p
+            if checkAddresses {
+                guard try f.addresses.contains(where: { try txn.contains(index.tables.logsByAddress, ChainKey.byAddress(cid, $0, p.0, p.1)) }) else { continue }
+            }
+            var ok = true
+            for (pos, options) in constrained where pos != checkedTopic {
+                if try !options.contains(where: { try txn.contains(index.tables.logsByTopic, ChainKey.byTopic(cid, pos, $0, p.0, p.1)) }) { ok = false; break }
+            }
+            guard ok, let raw = try txn.get(index.tables.logs, ChainKey.position(cid, p.0, p.1)) else { continue }
+            out.append(raw)
+            if out.count > limit { throw ChainIndex.TooManyResults(limit: limit) }
+        }
+        return out
+    }
+
+    // MARK: state at a block
+
+    public func balance(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> U256 {
+        try index.accountVersion(cid, a, atOrBelow: n, txn)?.balance ?? .zero
+    }
+
+    public func nonce(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> UInt64 {
+        try index.accountVersion(cid, a, atOrBelow: n, txn)?.nonce ?? 0
+    }
+
+    public func code(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> [UInt8] {
+        guard let st = try index.accountVersion(cid, a, atOrBelow: n, txn), st.codeHash != AccountState.emptyCodeHash else { return [] }
+        return try txn.get(index.tables.code, st.codeHash.bytes) ?? []
+    }
+
+    public func storage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32 {
+        try index.slotVersion(cid, a, slot, atOrBelow: n, txn) ?? .zero
+    }
+
+    /// The slot's value when the index has any record of it at or below the block.
+    public func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
+        try index.slotVersion(cid, a, slot, atOrBelow: n, txn)
+    }
+
+    /// Whether the index has any record of the account at or below the block (for callers
+    /// that must tell "zero" from "never seen").
+    public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool {
+        try index.accountVersion(cid, a, atOrBelow: n, txn) != nil
+    }
+
+
+}
+
+extension ChainIndex {
+    /// Runs `body` against one consistent snapshot of the index.
+    public func view<R>(_ body: (ChainView) throws -> R) throws -> R {
+        try env.read { txn in try body(ChainView(index: self, txn: txn)) }
+    }
+
+    // One-read conveniences.
+    public func head(_ cid: UInt64, _ kind: HeadKind = .latest) throws -> ChainIndex.Head? { try view { try $0.head(cid, kind) } }
+    public func blockNumber(_ cid: UInt64, hash: Hash32) throws -> UInt64? { try view { try $0.blockNumber(cid, hash: hash) } }
+    public func block(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> JSONValue? {
+        try view { try $0.block(cid, number: number, fullTransactions: fullTransactions) }
+    }
+    public func blockJSON(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> [UInt8]? {
+        try view { try $0.blockJSON(cid, number: number, fullTransactions: fullTransactions) }
+    }
+    public func transaction(_ cid: UInt64, hash: Hash32) throws -> JSONValue? { try view { try $0.transaction(cid, hash: hash) } }
+    public func transactionJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? { try view { try $0.transactionJSON(cid, hash: hash) } }
+    public func transaction(_ cid: UInt64, block: UInt64, index: UInt32) throws -> JSONValue? {
+        try view { try $0.transaction(cid, block: block, index: index) }
+    }
+    public func receipt(_ cid: UInt64, hash: Hash32) throws -> JSONValue? { try view { try $0.receipt(cid, hash: hash) } }
+    public func receiptJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? { try view { try $0.receiptJSON(cid, hash: hash) } }
+    public func receipts(_ cid: UInt64, block: UInt64) throws -> [JSONValue]? { try view { try $0.receipts(cid, block: block) } }
+    public func receiptsJSON(_ cid: UInt64, block: UInt64) throws -> [[UInt8]]? { try view { try $0.receiptsJSON(cid, block: block) } }
+    public func logs(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [JSONValue] { try view { try $0.logs(cid, f, limit: limit) } }
+    public func logsJSON(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [[UInt8]] { try view { try $0.logsJSON(cid, f, limit: limit) } }
+    public func balance(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> U256 { try view { try $0.balance(cid, a, at: n) } }
+    public func nonce(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> UInt64 { try view { try $0.nonce(cid, a, at: n) } }
+    public func code(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> [UInt8] { try view { try $0.code(cid, a, at: n) } }
+    public func storage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32 { try view { try $0.storage(cid, a, slot: slot, at: n) } }
+    public func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
+        try view { try $0.knownStorage(cid, a, slot: slot, at: n) }
+    }
+    public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool { try view { try $0.knowsAccount(cid, a, at: n) } }
 
     static let transactionsKey = Array(#""transactions":["#.utf8)
 
@@ -61,44 +228,6 @@ extension ChainIndex {
         return nil
     }
 
-    public func transaction(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
-        try transactionJSON(cid, hash: hash).map { try JSON.parse($0) }
-    }
-
-    public func transactionJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? {
-        try env.read { txn in
-            guard let loc = try txn.get(self.tables.txByHash, ChainKey.hash(cid, hash)), loc.count == 12 else { return nil }
-            return try txn.get(self.tables.txs, ChainKey.block(cid, Self.u64(Array(loc[0..<8]))).appending(UInt32(Self.u64(Array(loc[8..<12])))))
-        }
-    }
-
-    public func transaction(_ cid: UInt64, block: UInt64, index: UInt32) throws -> JSONValue? {
-        try env.read { txn in try txn.get(self.tables.txs, ChainKey.position(cid, block, index)).map { try JSON.parse($0) } }
-    }
-
-    public func receipt(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
-        try receiptJSON(cid, hash: hash).map { try JSON.parse($0) }
-    }
-
-    public func receiptJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? {
-        try env.read { txn in
-            guard let loc = try txn.get(self.tables.txByHash, ChainKey.hash(cid, hash)), loc.count == 12 else { return nil }
-            return try txn.get(self.tables.receipts, ChainKey.block(cid, Self.u64(Array(loc[0..<8]))).appending(UInt32(Self.u64(Array(loc[8..<12])))))
-        }
-    }
-
-    public func receipts(_ cid: UInt64, block: UInt64) throws -> [JSONValue]? {
-        try receiptsJSON(cid, block: block).map { try $0.map { try JSON.parse($0) } }
-    }
-
-    /// Each receipt's stored JSON text, in transaction order; nil when the block is not indexed.
-    public func receiptsJSON(_ cid: UInt64, block: UInt64) throws -> [[UInt8]]? {
-        try env.read { txn in
-            guard try txn.contains(self.tables.blocks, ChainKey.block(cid, block)) else { return nil }
-            return try txn.entries(in: self.tables.receipts, prefix: ChainKey.block(cid, block)).map(\.value)
-        }
-    }
-
     public struct LogFilter: Sendable {
         public var fromBlock: UInt64
         public var toBlock: UInt64
@@ -113,101 +242,6 @@ extension ChainIndex {
     public struct TooManyResults: Error, CustomStringConvertible {
         public let limit: Int
         public var description: String { "query returned more than \(limit) results" }
-    }
-
-    public func logs(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [JSONValue] {
-        try logsJSON(cid, f, limit: limit).map { try JSON.parse($0) }
-    }
-
-    /// Logs matching the filter, in (block, logIndex) order, as their stored JSON text.
-    /// Candidates come from the address index when addresses are given, else from the
-    /// topic index of the first constrained position, else from a scan of the range; every
-    /// other constraint is checked against the index keys too, so no log is parsed.
-    public func logsJSON(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [[UInt8]] {
-        try env.read { txn in
-            var positions = [(UInt64, UInt32)]()
-            // Every index key ends in number(8) ‖ logIndex(4).
-            func tail(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt32) {
-                var n: UInt64 = 0, i: UInt32 = 0
-                for b in key[(key.count - 12)..<(key.count - 4)] { n = n << 8 | UInt64(b) }
-                for b in key[(key.count - 4)...] { i = i << 8 | UInt32(b) }
-                return (n, i)
-            }
-            func collect(_ table: Table, _ prefix: Key) throws {
-                let lo = prefix.appending(f.fromBlock)
-                let hi: [UInt8]? = f.toBlock == UInt64.max ? Self.increment(prefix.bytes) : prefix.appending(f.toBlock + 1).bytes
-                try txn.forEach(in: table, KeyRange(from: lo, upTo: hi)) { key, _ in
-                    positions.append(tail(key))
-                    return positions.count <= limit * 4 + 1000
-                }
-            }
-            let constrained = f.topics.enumerated().compactMap { p, options in options.map { (UInt8(p), Set($0)) } }
-            var checkAddresses = !f.addresses.isEmpty
-            var checkedTopic: UInt8? = nil
-            if !f.addresses.isEmpty {
-                for a in Set(f.addresses) { try collect(self.tables.logsByAddress, Key(cid).appending(bytes: a.bytes)) }
-                checkAddresses = false
-            } else if let (pos, options) = constrained.first {
-                for t in options { try collect(self.tables.logsByTopic, Key(cid).appending(pos).appending(bytes: t.bytes)) }
-                checkedTopic = pos
-            } else {
-                try txn.forEach(in: self.tables.logs, KeyRange(from: ChainKey.block(cid, f.fromBlock),
-                                                            upTo: f.toBlock == UInt64.max ? Self.increment(Key(cid).bytes) : ChainKey.block(cid, f.toBlock + 1).bytes)) { key, _ in
-                    positions.append(tail(key))
-                    return positions.count <= limit
-                }
-            }
-            positions.sort { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-            var out = [[UInt8]]()
-            var last: (UInt64, UInt32)? = nil
-            for p in positions {
-                if let l = last, l == p { continue }
-                last = p
-                if checkAddresses {
-                    guard try f.addresses.contains(where: { try txn.contains(self.tables.logsByAddress, ChainKey.byAddress(cid, $0, p.0, p.1)) }) else { continue }
-                }
-                var ok = true
-                for (pos, options) in constrained where pos != checkedTopic {
-                    if try !options.contains(where: { try txn.contains(self.tables.logsByTopic, ChainKey.byTopic(cid, pos, $0, p.0, p.1)) }) { ok = false; break }
-                }
-                guard ok, let raw = try txn.get(self.tables.logs, ChainKey.position(cid, p.0, p.1)) else { continue }
-                out.append(raw)
-                if out.count > limit { throw TooManyResults(limit: limit) }
-            }
-            return out
-        }
-    }
-
-    // MARK: state at a block
-
-    public func balance(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> U256 {
-        try env.read { txn in try self.accountVersion(cid, a, atOrBelow: n, txn)?.balance ?? .zero }
-    }
-
-    public func nonce(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> UInt64 {
-        try env.read { txn in try self.accountVersion(cid, a, atOrBelow: n, txn)?.nonce ?? 0 }
-    }
-
-    public func code(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> [UInt8] {
-        try env.read { txn in
-            guard let st = try self.accountVersion(cid, a, atOrBelow: n, txn), st.codeHash != AccountState.emptyCodeHash else { return [] }
-            return try txn.get(self.tables.code, st.codeHash.bytes) ?? []
-        }
-    }
-
-    public func storage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32 {
-        try env.read { txn in try self.slotVersion(cid, a, slot, atOrBelow: n, txn) ?? .zero }
-    }
-
-    /// The slot's value when the index has any record of it at or below the block.
-    public func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
-        try env.read { txn in try self.slotVersion(cid, a, slot, atOrBelow: n, txn) }
-    }
-
-    /// Whether the index has any record of the account at or below the block (for callers
-    /// that must tell "zero" from "never seen").
-    public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool {
-        try env.read { txn in try self.accountVersion(cid, a, atOrBelow: n, txn) != nil }
     }
 
     static func u64(_ b: [UInt8]) -> UInt64 { b.reduce(0) { $0 << 8 | UInt64($1) } }

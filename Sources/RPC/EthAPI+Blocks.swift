@@ -34,29 +34,36 @@ extension EthAPI {
         let sel = try p.block(0)
         if case .hash = sel { throw RPCError.invalidArgument(0, "block: expected a block number or tag, not a hash (use eth_getBlockByHash)") }
         let full = try p.bool(1, "fullTransactions")
-        guard let n = try resolve(sel) else { return Self.null }
-        return try index.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
+        return try index.view { v in
+            guard let n = try resolve(sel, v) else { return Self.null }
+            return try v.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
+        }
     }
 
     func blockByHash(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 2)
         let h = try p.hash(0, "blockHash")
         let full = try p.bool(1, "fullTransactions")
-        guard let n = try index.blockNumber(cid, hash: h) else { return Self.null }
-        return try index.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
+        return try index.view { v in
+            guard let n = try v.blockNumber(cid, hash: h) else { return Self.null }
+            return try v.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
+        }
     }
 
     /// A number-or-hash block argument for the *ByNumber / *ByHash pairs.
-    func blockArgument(_ p: RPCParams, _ i: Int) throws -> UInt64? {
+    func blockArgument(_ p: RPCParams, _ i: Int) throws -> BlockSelector {
         let v = try p.required(i, "block")
-        if let s = v.stringValue, s.utf8.count == 66 { return try index.blockNumber(cid, hash: try p.hash(i, "blockHash")) }
-        return try resolve(try BlockSelector(v, argument: i, name: "block"))
+        if let s = v.stringValue, s.utf8.count == 66 { return .hash(try p.hash(i, "blockHash"), requireCanonical: false) }
+        return try BlockSelector(v, argument: i, name: "block")
     }
 
     func countInBlock(_ p: RPCParams, field: String) throws -> JSONValue {
         try p.allow(atMost: 1)
-        guard let n = try blockArgument(p, 0), let b = try index.block(cid, number: n, fullTransactions: false) else { return .null }
-        return .string(Hex.encodeQuantity(UInt64(b[field]?.arrayValue?.count ?? 0)))
+        let sel = try blockArgument(p, 0)
+        return try index.view { v in
+            guard let n = try resolve(sel, v), let b = try v.block(cid, number: n, fullTransactions: false) else { return .null }
+            return .string(Hex.encodeQuantity(UInt64(b[field]?.arrayValue?.count ?? 0)))
+        }
     }
 
     func transactionByHash(_ p: RPCParams) throws -> [UInt8] {
@@ -67,8 +74,11 @@ extension EthAPI {
     func transactionByBlockAndIndex(_ p: RPCParams) throws -> JSONValue {
         try p.allow(atMost: 2)
         let i = try p.quantity(1, "index")
-        guard let n = try blockArgument(p, 0), i <= UInt64(UInt32.max) else { return .null }
-        return try index.transaction(cid, block: n, index: UInt32(i)) ?? .null
+        let sel = try blockArgument(p, 0)
+        return try index.view { v in
+            guard let n = try resolve(sel, v), i <= UInt64(UInt32.max) else { return .null }
+            return try v.transaction(cid, block: n, index: UInt32(i)) ?? .null
+        }
     }
 
     func transactionReceipt(_ p: RPCParams) throws -> [UInt8] {
@@ -78,7 +88,10 @@ extension EthAPI {
 
     func blockReceipts(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
-        guard let n = try resolve(try p.block(0)) else { return Self.null }
-        return try index.receiptsJSON(cid, block: n).map(Self.array) ?? Self.null
+        let sel = try p.block(0)
+        return try index.view { v in
+            guard let n = try resolve(sel, v) else { return Self.null }
+            return try v.receiptsJSON(cid, block: n).map(Self.array) ?? Self.null
+        }
     }
 }

@@ -16,32 +16,41 @@ extension EthAPI {
     }
 
     func getBalance(_ p: RPCParams) throws -> JSONValue {
-        try accountField(p, "eth_getBalance") { a, n in .string(try self.index.balance(self.cid, a, at: n).quantity) }
+        try accountField(p, "eth_getBalance") { v, a, n in .string(try v.balance(self.cid, a, at: n).quantity) }
     }
 
     func getTransactionCount(_ p: RPCParams) throws -> JSONValue {
-        try accountField(p, "eth_getTransactionCount") { a, n in .string(Hex.encodeQuantity(try self.index.nonce(self.cid, a, at: n))) }
+        try accountField(p, "eth_getTransactionCount") { v, a, n in .string(Hex.encodeQuantity(try v.nonce(self.cid, a, at: n))) }
     }
 
     func getCode(_ p: RPCParams) throws -> JSONValue {
-        try accountField(p, "eth_getCode") { a, n in .string(Hex.encode(try self.index.code(self.cid, a, at: n))) }
+        try accountField(p, "eth_getCode") { v, a, n in .string(Hex.encode(try v.code(self.cid, a, at: n))) }
     }
 
-    /// (address, block = latest) → one field of the account at that block.
-    private func accountField(_ p: RPCParams, _ method: String, _ local: (Address, UInt64) throws -> JSONValue) throws -> JSONValue {
+    /// (address, block = latest) → one field of the account at that block, read in one
+    /// snapshot; the upstream is asked (outside it) only for an account never seen.
+    private func accountField(_ p: RPCParams, _ method: String, _ local: (ChainView, Address, UInt64) throws -> JSONValue) throws -> JSONValue {
         try p.allow(atMost: 2)
         let a = try p.address(0)
-        let n = try stateBlock(try p.block(1, default: .latest))
-        if let v = try unseen(method, [.string(a.hex), .string(Hex.encodeQuantity(n))], known: try index.knowsAccount(cid, a, at: n)) { return v }
-        return try local(a, n)
+        let sel = try p.block(1, default: .latest)
+        let (n, answer) = try index.view { v -> (UInt64, JSONValue?) in
+            let n = try stateBlock(sel, v)
+            return (n, try v.knowsAccount(cid, a, at: n) || forwarder == nil ? try local(v, a, n) : nil)
+        }
+        if let answer { return answer }
+        return try unseen(method, [.string(a.hex), .string(Hex.encodeQuantity(n))], known: false) ?? .null
     }
 
     func getStorageAt(_ p: RPCParams) throws -> JSONValue {
         try p.allow(atMost: 3)
         let a = try p.address(0)
         let slot = try Self.storageKey(try p.string(1, "slot"))
-        let n = try stateBlock(try p.block(2, default: .latest))
-        if let v = try index.knownStorage(cid, a, slot: slot, at: n) { return .string(v.hex) }
+        let sel = try p.block(2, default: .latest)
+        let (n, known) = try index.view { v in
+            let n = try stateBlock(sel, v)
+            return (n, try v.knownStorage(cid, a, slot: slot, at: n))
+        }
+        if let known { return .string(known.hex) }
         if let v = try unseen("eth_getStorageAt", [.string(a.hex), .string(slot.hex), .string(Hex.encodeQuantity(n))], known: false) { return v }
         return .string(Hash32.zero.hex)
     }

@@ -138,30 +138,34 @@ public final class EthAPI: Sendable {
 
     /// The indexed block number a selector names, or nil when no such block is indexed.
     /// Tags without a block behind them (no safe head yet) are errors, as in geth.
-    public func resolve(_ sel: BlockSelector) throws -> UInt64? {
+    public func resolve(_ sel: BlockSelector) throws -> UInt64? { try index.view { try resolve(sel, $0) } }
+
+    func resolve(_ sel: BlockSelector, _ v: ChainView) throws -> UInt64? {
         switch sel {
-        case .latest, .pending: return try index.head(cid, .latest)?.number
+        case .latest, .pending: return try v.head(cid, .latest)?.number
         case .safe:
-            guard let h = try index.head(cid, .safe) else { throw RPCError.server("safe block not found") }
+            guard let h = try v.head(cid, .safe) else { throw RPCError.server("safe block not found") }
             return h.number
         case .finalized:
-            guard let h = try index.head(cid, .finalized) else { throw RPCError.server("finalized block not found") }
+            guard let h = try v.head(cid, .finalized) else { throw RPCError.server("finalized block not found") }
             return h.number
-        case .earliest: return try index.head(cid, .earliest)?.number
+        case .earliest: return try v.head(cid, .earliest)?.number
         case .number(let n): return n
-        case .hash(let h, _): return try index.blockNumber(cid, hash: h)
+        case .hash(let h, _): return try v.blockNumber(cid, hash: h)
         }
     }
 
+    func stateBlock(_ sel: BlockSelector) throws -> UInt64 { try index.view { try stateBlock(sel, $0) } }
+
     /// The block whose state a query reads: it must be indexed, and at or above the first
     /// indexed block (older state was never seen by this node).
-    func stateBlock(_ sel: BlockSelector) throws -> UInt64 {
-        guard let n = try resolve(sel) else {
+    func stateBlock(_ sel: BlockSelector, _ v: ChainView) throws -> UInt64 {
+        guard let n = try resolve(sel, v) else {
             if case .hash = sel { throw RPCError.server("header for hash not found") }
             throw RPCError.server("header not found")
         }
-        guard let head = try index.head(cid, .latest), n <= head.number else { throw RPCError.server("header not found") }
-        if let first = try index.head(cid, .earliest), n < first.number {
+        guard let head = try v.head(cid, .latest), n <= head.number else { throw RPCError.server("header not found") }
+        if let first = try v.head(cid, .earliest), n < first.number {
             throw RPCError.server("state of block \(n) is not available: this node indexes from block \(first.number)")
         }
         return n
