@@ -76,31 +76,46 @@ public final class ChainIndex: Sendable {
     }
 
     private func applyBlock(_ cid: UInt64, _ b: ChainCommand.BlockPayload, _ txn: WriteTransaction) throws {
-        guard var block = try JSON.parse(b.block).objectValue else { throw FieldError(field: "block", problem: "not an object") }
-        let txValues = try block.array("transactions")
-        var hashes = [JSONValue]()
-        for (i, tv) in txValues.enumerated() {
-            let tx = try tv.object(at: "transactions[\(i)]")
-            let h = try tx.hash("hash")
-            hashes.append(.string(h.hex))
-            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), Array(JSON.serialize(tv).utf8))
+        // Transactions, receipts and logs are stored as the exact bytes they arrived in;
+        // only the fields the indexes need are parsed (see JSONSpans).
+        let raw = b.block
+        guard let txsRange = try JSONSpans.member(raw, 0..<raw.count, "transactions") else {
+            throw FieldError(field: "transactions", problem: "is required")
+        }
+        var hashes = [UInt8]("[".utf8)
+        for (i, r) in try JSONSpans.elements(raw, txsRange).enumerated() {
+            guard let hr = try JSONSpans.member(raw, r, "hash"), let hs = try JSON.parse(Array(raw[hr])).stringValue,
+                  let h = try? Hash32(hex: hs) else {
+                throw FieldError(field: "transactions[\(i)].hash", problem: "must be a 32-byte hex string")
+            }
+            if i > 0 { hashes.append(UInt8(ascii: ",")) }
+            hashes += Array("\"\(h.hex)\"".utf8)
+            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), Array(raw[r]))
             var loc = ByteWriter(); loc.u64(b.number); loc.u32(UInt32(i))
             try txn.put(tables.txByHash, ChainKey.hash(cid, h), loc.bytes)
         }
-        block["transactions"] = .array(hashes)
-        try txn.put(tables.blocks, ChainKey.block(cid, b.number), Array(JSON.serialize(.object(block)).utf8))
+        hashes.append(UInt8(ascii: "]"))
+        try txn.put(tables.blocks, ChainKey.block(cid, b.number), Array(raw[..<txsRange.lowerBound]) + hashes + Array(raw[txsRange.upperBound...]))
         var num = ByteWriter(); num.u64(b.number)
         try txn.put(tables.blockByHash, ChainKey.hash(cid, b.hash), num.bytes)
 
-        let receipts = try JSON.parse(b.receipts).arrayValue ?? []
-        for (i, rv) in receipts.enumerated() {
-            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), Array(JSON.serialize(rv).utf8))
-            for lv in (rv["logs"]?.arrayValue ?? []) {
-                let log = try lv.object(at: "receipts[\(i)].logs")
-                let li = UInt32(try log.quantity("logIndex"))
-                try txn.put(tables.logs, ChainKey.position(cid, b.number, li), Array(JSON.serialize(lv).utf8))
-                try txn.put(tables.logsByAddress, ChainKey.byAddress(cid, try log.address("address"), b.number, li), [UInt8]())
-                for (pos, t) in try log.array("topics").enumerated() where pos < 4 {
+        let receipts = b.receipts
+        for (i, rr) in try JSONSpans.elements(receipts, 0..<receipts.count).enumerated() {
+            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), Array(receipts[rr]))
+            guard receipts[rr.lowerBound] == UInt8(ascii: "{"), let logsRange = try JSONSpans.member(receipts, rr, "logs") else { continue }
+            for lr in try JSONSpans.elements(receipts, logsRange) {
+                let fields = try JSONSpans.members(receipts, lr)
+                func field(_ name: String) throws -> JSONValue {
+                    guard let r = fields.first(where: { $0.key == name })?.value else { throw FieldError(field: "receipts[\(i)].logs.\(name)", problem: "is required") }
+                    return try JSON.parse(Array(receipts[r]))
+                }
+                guard let liText = try field("logIndex").stringValue, let li = try? UInt32(Hex.decodeQuantity(liText)),
+                      let addrText = try field("address").stringValue, let address = try? Address(hex: addrText.lowercased()) else {
+                    throw FieldError(field: "receipts[\(i)].logs", problem: "logIndex and address must be hex")
+                }
+                try txn.put(tables.logs, ChainKey.position(cid, b.number, li), Array(receipts[lr]))
+                try txn.put(tables.logsByAddress, ChainKey.byAddress(cid, address, b.number, li), [UInt8]())
+                for (pos, t) in (try field("topics").arrayValue ?? []).enumerated() where pos < 4 {
                     guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
                     try txn.put(tables.logsByTopic, ChainKey.byTopic(cid, UInt8(pos), topic, b.number, li), [UInt8]())
                 }

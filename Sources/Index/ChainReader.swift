@@ -207,25 +207,9 @@ extension ChainIndex {
     }
     public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool { try view { try $0.knowsAccount(cid, a, at: n) } }
 
-    static let transactionsKey = Array(#""transactions":["#.utf8)
-
-    /// The byte range of the `[...]` holding the hashes in a stored block. Our serializer
-    /// writes no whitespace and hashes contain no brackets, so the first `]` closes it; the
-    /// key occurs once (a block's other members are scalars, arrays of scalars, and
-    /// withdrawals, whose keys differ).
+    /// The byte range of the `[...]` holding the transaction hashes in a stored block.
     static func transactionsArray(in raw: [UInt8]) -> Range<Int>? {
-        let key = transactionsKey
-        guard raw.count > key.count else { return nil }
-        var i = 0
-        while i + key.count <= raw.count {
-            if raw[i] == key[0] && raw[i..<(i + key.count)].elementsEqual(key) {
-                let open = i + key.count - 1
-                guard let close = raw[open...].firstIndex(of: UInt8(ascii: "]")) else { return nil }
-                return open..<(close + 1)
-            }
-            i += 1
-        }
-        return nil
+        try? JSONSpans.member(raw, 0..<raw.count, "transactions")
     }
 
     public struct LogFilter: Sendable {
