@@ -141,6 +141,7 @@ public final class NodeAPI: Sendable {
             }
             o["indexer"] = .object(i)
         }
+        if let eth = reads.eth { o["rpc"] = eth.statusJSON }
         return o
     }
 

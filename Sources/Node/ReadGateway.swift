@@ -43,7 +43,7 @@ final class ReadGateway: Sendable {
             var forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)? = nil
             if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
             graphQL = GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward)
-            rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc")) { method, params in
+            rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc"), stats: eth.stats) { method, params in
                 try eth.encodedCall(method, params)
             }
         } else {
@@ -70,7 +70,7 @@ final class ReadGateway: Sendable {
         let logger = node.logger.with("module", "rpc-ws")
         // Some clients (web3.py) send their JSON in binary frames; both are served alike.
         let serve: @Sendable (WebSocket, [UInt8]) -> Void = { ws, body in
-            let server = JSONRPCServer(maxBatch: maxBatch, logger: logger) { method, params in
+            let server = JSONRPCServer(maxBatch: maxBatch, logger: logger, stats: eth.stats) { method, params in
                 try eth.encodedCall(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
             }
             if let answer = server.respond(to: body) { ws.send(text: String(decoding: answer, as: UTF8.self)) }

@@ -29,6 +29,7 @@ public final class EthAPI: Sendable {
     public let index: ChainIndex
     public let filters: FilterRegistry
     public let subscriptions: SubscriptionHub
+    public let stats = RPCStats()
     let forwarder: Forwarder?
     let syncProgress: @Sendable () -> SyncProgress?
     var cid: UInt64 { config.chainId }
@@ -85,6 +86,16 @@ public final class EthAPI: Sendable {
     }
 
     public static var localMethodNames: [String] { Array(localMethods.keys).sorted() }
+
+    /// For /status: method counts, live filters and subscriptions, refused upstream proofs.
+    public var statusJSON: JSONValue {
+        guard var o = stats.json.objectValue else { return .null }
+        o["filters"] = .number(String(filters.count))
+        o["subscriptions"] = .number(String(subscriptions.count))
+        o["forwarding"] = .bool(forwarder != nil)
+        o["rejectedUpstreamProofs"] = .number(String(forwarder?.rejectedProofs ?? 0))
+        return .object(o)
+    }
 
     typealias Method = @Sendable (EthAPI) -> (RPCParams) throws -> JSONValue
     static let localMethods: [String: Method] = [

@@ -13,10 +13,12 @@ public struct JSONRPCServer: Sendable {
     public let maxBatch: Int
     let dispatch: EncodedDispatch
     let logger: Logger?
+    let stats: RPCStats?
 
-    public init(maxBatch: Int = 100, logger: Logger? = nil, encoded: @escaping EncodedDispatch) {
+    public init(maxBatch: Int = 100, logger: Logger? = nil, stats: RPCStats? = nil, encoded: @escaping EncodedDispatch) {
         self.maxBatch = maxBatch
         self.logger = logger
+        self.stats = stats
         self.dispatch = encoded
     }
 
@@ -74,6 +76,7 @@ public struct JSONRPCServer: Sendable {
             logger?.error("rpc method failed", [("method", method), ("error", "\(error)")])
             outcome = .failure(.internalError("\(error)"))
         }
+        if case .failure = outcome { stats?.record(method, failed: true) } else { stats?.record(method, failed: false) }
         guard id != nil else { return nil }   // a notification gets no answer, even on error
         switch outcome {
         case .success(let v): return Self.envelope(id: replyId, result: v)

@@ -103,6 +103,13 @@ import Testing
         #expect(api.handle(Self.rpc("eth_chainId")).status == 200)
         c.hub.isolate(f.id, false)
         #expect(api.handle(Self.rpc("eth_blockNumber", headers: [("X-Infrastack-Consistency", "quorum")])).status == 400)
+        _ = api.handle(Self.rpc("eth_noSuchMethod"))
+        // /status counts what clients asked and what failed.
+        let rpcStatus = api.statusObject()["rpc"]
+        guard case .number(let calls)? = rpcStatus?["methods"]?["eth_blockNumber"]?["calls"], case .number(let failed)? = rpcStatus?["methods"]?["eth_noSuchMethod"]?["errors"] else {
+            Issue.record("no rpc section in /status: \(rpcStatus.map { JSON.serialize($0) } ?? "nil")"); return
+        }
+        #expect(Int(calls)! >= 2 && failed == "1", "refused requests (503, 400) never reach a method; the rest are counted")
     }
 
     @Test func apiKeysGuardEveryReadSurface() throws {
