@@ -2,6 +2,7 @@ import Chain
 import Foundation
 import Index
 import Net
+import RPC
 
 /// Read-only REST over the chain index under /v1/chain/…, answered from this node's own
 /// LMDB. Errors are always `{"error": "…"}` with a 4xx/5xx status.
@@ -14,23 +15,21 @@ import Net
 ///   GET /v1/chain/logs?fromBlock=&toBlock=&address=a,b&topic0=t,u&…&limit=100&cursor=
 ///       → {"logs": [...], "nextCursor": "…" | null}; pass nextCursor back for the next page
 struct ChainAPI: Sendable {
-    let index: ChainIndex
-    let chainId: UInt64
+    let eth: EthAPI
+    var index: ChainIndex { eth.index }
+    var chainId: UInt64 { eth.config.chainId }
 
     func error(_ status: Int, _ message: String) -> HTTPResponse { jsonError(status, message) }
 
     func ok(_ v: JSONValue) -> HTTPResponse { .json(JSON.serialize(v) + "\n") }
 
-    /// Block number from a path segment or ?block= value: a decimal or 0x number, a tag, or a 32-byte hash.
+    /// Block number from a path segment or ?block= value: a decimal number, or anything a
+    /// JSON-RPC block argument takes (0x number, tag, 32-byte hash). nil: no such block yet.
     func resolve(_ text: String?) throws -> UInt64? {
         let t = text ?? "latest"
-        if let kind = ["latest": HeadKind.latest, "safe": .safe, "finalized": .finalized, "earliest": .earliest, "pending": .latest][t] {
-            return try index.head(chainId, kind)?.number
-        }
-        if t.hasPrefix("0x") && t.count == 66 { return try index.blockNumber(chainId, hash: try Hash32(hex: t)) }
-        if t.hasPrefix("0x") { return try Hex.decodeQuantity(t) }
-        guard let n = UInt64(t) else { throw FieldError(field: "block", problem: "\(t) is not a block number, hash or tag") }
-        return n
+        if let n = UInt64(t) { return n }
+        let selector = try BlockSelector(.string(t), argument: 0, name: "block")
+        do { return try eth.resolve(selector) } catch let e as RPCError where e.code == -32000 { return nil }   // e.g. no safe head yet
     }
 
     func handle(_ req: HTTPRequest) -> HTTPResponse? {
@@ -80,6 +79,8 @@ struct ChainAPI: Sendable {
             return error(400, e.description)
         } catch let e as FieldError {
             return error(400, e.description)
+        } catch let e as RPCError {
+            return error(400, e.message)
         } catch {
             return self.error(500, "\(error)")
         }

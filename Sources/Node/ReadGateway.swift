@@ -22,9 +22,17 @@ final class ReadGateway: Sendable {
     let node: ReplicatedNode
     let config: NodeConfig
     let keys: APIKeys
-    let eth: EthAPI?
-    let rpc: JSONRPCServer?
-    let graphQL: GraphQLService?
+    /// The chain's read services; nil when this node follows no chain.
+    let chain: Services?
+
+    struct Services: Sendable {
+        let chainId: UInt64
+        let eth: EthAPI
+        let rpc: JSONRPCServer
+        let graphQL: GraphQLService
+    }
+
+    var eth: EthAPI? { chain?.eth }
 
     init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
         self.node = node
@@ -39,17 +47,15 @@ final class ReadGateway: Sendable {
                 guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })
-            self.eth = eth
             var forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)? = nil
             if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
-            graphQL = GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward)
-            rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc"), stats: eth.stats) { method, params in
+            let rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc"), stats: eth.stats) { method, params in
                 try eth.encodedCall(method, params)
             }
+            self.chain = Services(chainId: chain.chainId, eth: eth, rpc: rpc,
+                                  graphQL: GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward))
         } else {
-            eth = nil
-            rpc = nil
-            graphQL = nil
+            self.chain = nil
         }
     }
 
@@ -89,55 +95,53 @@ final class ReadGateway: Sendable {
         case .denied(let why):
             if req.header("Upgrade")?.lowercased() == "websocket" { return jsonError(401, why) }
             guard let s = Self.surface(req.method, req.path.hasPrefix("/k/") ? "/" : req.path) else { return nil }
-            return s == .jsonRPC ? rpcError(.init(code: -32001, message: why), status: 401) : jsonError(401, why)
+            return refusal(s, 401, RPCError(code: -32001, message: why))
         }
         guard let surface = Self.surface(req.method, path) else {
             return req.path.hasPrefix("/k/") ? jsonError(404, "no read route for \(req.method) \(path)") : nil
         }
-        guard let chain = config.chain, let eth, let rpc else {
-            return surface == .jsonRPC ? rpcError(.server("this node follows no chain (no chain section in its config)"), status: 404)
-                : jsonError(404, "this node follows no chain (no chain section in its config)")
+        guard let chain else {
+            return refusal(surface, 404, .server("this node follows no chain (no chain section in its config)"))
         }
-        if let refusal = consistency(req, surface) { return refusal }
-        let head = try? eth.index.head(chain.chainId)?.number
+        if let refusal = consistency(req, surface, chain) { return refusal }
+        let head = try? chain.eth.index.head(chain.chainId)?.number
         var r: HTTPResponse
         switch surface {
         case .jsonRPC:
-            r = rpc.respond(to: req.body).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
+            r = chain.rpc.respond(to: req.body).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
         case .graphQL:
-            guard let graphQL else { return jsonError(404, "this node follows no chain") }
-            let (status, body) = graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
+            let (status, body) = chain.graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
             r = .json(body, status: status)
             if status == 405 { r.headers.append(("Allow", "GET, POST")) }
         case .rest:
             var routed = req
             routed.target = path + (req.target.contains("?") ? "?" + (req.target.split(separator: "?", maxSplits: 1).last.map(String.init) ?? "") : "")
-            r = ChainAPI(index: eth.index, chainId: chain.chainId).handle(routed) ?? jsonError(404, "no route for \(req.method) \(path)")
+            r = ChainAPI(eth: chain.eth).handle(routed) ?? jsonError(404, "no route for \(req.method) \(path)")
         }
         r.headers.append(("X-Infrastack-Block", head.map(String.init) ?? ""))
         return r
     }
 
-    func rpcError(_ e: RPCError, status: Int, headers: [(String, String)] = []) -> HTTPResponse {
-        var r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: JSONRPCServer.envelope(id: .null, error: e))
-        for (k, v) in headers { r.headers.append((k, v)) }
+    /// A request refused before any method ran, in the surface's own error shape: a
+    /// JSON-RPC error envelope, or `{"error": …}`. 503s are retryable and say so.
+    func refusal(_ surface: Surface, _ status: Int, _ e: RPCError) -> HTTPResponse {
+        var r: HTTPResponse
+        if surface == .jsonRPC {
+            r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: JSONRPCServer.envelope(id: .null, error: e))
+        } else {
+            r = jsonError(status, e.message, status == 503 ? [("retryable", .bool(true))] : [])
+        }
+        if status == 503 { r.headers.append(("Retry-After", "1")) }
         return r
     }
 
     /// nil when the request may be answered now; otherwise the refusal.
-    func consistency(_ req: HTTPRequest, _ surface: Surface) -> HTTPResponse? {
+    func consistency(_ req: HTTPRequest, _ surface: Surface, _ chain: Services) -> HTTPResponse? {
         let wait = config.rpc.maxWaitMillis
-        func refuse(_ e: RPCError) -> HTTPResponse {
-            let retry = [("Retry-After", "1")]
-            if surface == .jsonRPC { return rpcError(e, status: 503, headers: retry) }
-            var r = jsonError(503, e.message, [("retryable", .bool(true))])
-            r.headers.append(("Retry-After", "1"))
-            return r
-        }
+        func refuse(_ e: RPCError) -> HTTPResponse { refusal(surface, 503, e) }
         if let mode = req.header("X-Infrastack-Consistency")?.lowercased(), mode != "local" {
             guard mode == "linearizable" else {
-                return surface == .jsonRPC ? rpcError(.invalidRequest("X-Infrastack-Consistency must be local or linearizable"), status: 400)
-                    : jsonError(400, "X-Infrastack-Consistency must be local or linearizable")
+                return refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Consistency must be local or linearizable"))
             }
             guard let idx = node.linearizableReadIndex(timeoutMillis: max(wait, 100)), node.waitApplied(idx, timeoutMillis: max(wait, 100)) else {
                 return refuse(RPCError(code: -32011, message: "a linearizable read needs a leader with a quorum and none answered in time; retry",
@@ -147,16 +151,14 @@ final class ReadGateway: Sendable {
         if let text = req.header("X-Infrastack-Min-Block") {
             let wanted: UInt64
             if let n = UInt64(text) { wanted = n } else if let n = try? Hex.decodeQuantity(text) { wanted = n } else {
-                return surface == .jsonRPC ? rpcError(.invalidRequest("X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"), status: 400)
-                    : jsonError(400, "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)")
+                return refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"))
             }
-            guard let eth, let cid = config.chain?.chainId else { return nil }
             let deadline = Date().addingTimeInterval(Double(wait) / 1000)
-            var applied = try? eth.index.head(cid)?.number
+            var applied = try? chain.eth.index.head(chain.chainId)?.number
             while (applied ?? 0) < wanted || applied == nil {
                 guard Date() < deadline else { return refuse(.notYetApplied(wanted: wanted, applied: applied)) }
                 usleep(2000)
-                applied = try? eth.index.head(cid)?.number
+                applied = try? chain.eth.index.head(chain.chainId)?.number
             }
         }
         return nil

@@ -1,3 +1,4 @@
+import Chain
 import Dispatch
 import Index
 import Synchronization
@@ -24,4 +25,11 @@ final class ChainEventQueue: Sendable {
 
     /// The number of the latest batch published so far.
     var published: UInt64 { counter.load(ordering: .relaxed) }
+
+    /// The logs of an applied block as the index holds them now: none when a later rewind
+    /// has already replaced that block (the rewind's own events follow).
+    static func logs(ofApplied n: UInt64, hash: Hash32, chain cid: UInt64, in index: ChainIndex) -> [JSONValue] {
+        let logs = (try? index.logs(cid, ChainIndex.LogFilter(fromBlock: n, toBlock: n), limit: Int.max - 1)) ?? []
+        return logs.filter { $0["blockHash"]?.stringValue == hash.hex }
+    }
 }

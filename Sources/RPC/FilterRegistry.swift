@@ -112,11 +112,7 @@ public final class FilterRegistry: Sendable {
         for e in events {
             switch e {
             case .applied(let cid, let n, let hash) where cid == chainId:
-                // The block may already be gone again (a later rewind); its events follow.
-                guard (try? index.head(cid))?.map({ $0.number >= n }) == true,
-                      let logs = try? index.logs(cid, ChainIndex.LogFilter(fromBlock: n, toBlock: n), limit: Int.max - 1) else { continue }
-                let current = logs.filter { $0["blockHash"]?.stringValue == hash.hex }
-                deliver(block: .string(hash.hex), logs: current, seq: seq)
+                deliver(block: .string(hash.hex), logs: ChainEventQueue.logs(ofApplied: n, hash: hash, chain: cid, in: index), seq: seq)
             case .rewound(let cid, _, let removed) where cid == chainId:
                 deliver(block: nil, logs: removed, seq: seq)
             default: continue

@@ -20,7 +20,6 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
         return .object(o)
     }
 
-    public static let parseErrorCode = -32700
     public static func parse(_ detail: String) -> RPCError { RPCError(code: -32700, message: "parse error: \(detail)") }
     public static func invalidRequest(_ detail: String) -> RPCError { RPCError(code: -32600, message: "invalid request: \(detail)") }
     public static func methodNotFound(_ method: String) -> RPCError {

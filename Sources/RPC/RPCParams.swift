@@ -16,8 +16,6 @@ public struct RPCParams: Sendable {
 
     public init(values: [JSONValue]) { self.values = values }
 
-    public var count: Int { values.count }
-
     /// Rejects extra arguments the way geth does.
     public func allow(atMost n: Int) throws(RPCError) {
         if values.count > n { throw RPCError.invalidParams("too many arguments, want at most \(n)") }

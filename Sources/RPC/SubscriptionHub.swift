@@ -88,9 +88,7 @@ public final class SubscriptionHub: Sendable {
                     for (k, v) in b.pairs where !Self.headerOnlyOmits.contains(k) { header[k] = v }
                     for (id, s) in subs { if case .newHeads = s.kind { s.send(Self.notification(id, .object(header))) } }
                 }
-                if wantsLogs, let logs = try? index.logs(cid, ChainIndex.LogFilter(fromBlock: n, toBlock: n), limit: Int.max - 1) {
-                    deliver(logs.filter { $0["blockHash"]?.stringValue == hash.hex }, subs)
-                }
+                if wantsLogs { deliver(ChainEventQueue.logs(ofApplied: n, hash: hash, chain: cid, in: index), subs) }
             case .rewound(let cid, _, let removed) where cid == chainId:
                 if wantsLogs { deliver(removed, subs) }
             default: continue
