@@ -9,8 +9,19 @@ public protocol MerkleDamgardCompression: Sendable {
     static func compress(_ state: inout [UInt32], blocks: UnsafeRawBufferPointer)
 }
 
+/// A streaming hash of that frame; `SHA1` and `SHA256` are this type over their compressions.
 public struct MerkleDamgard<C: MerkleDamgardCompression>: Sendable {
     public static var blockByteCount: Int { 64 }
+    public static var digestByteCount: Int { C.digestByteCount }
+
+    /// The digest of `bytes` in one call.
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
+        var h = Self()
+        h.update(bytes)
+        return h.finalized()
+    }
+
+    public mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
 
     private var state = C.initialState
     /// Input not yet compressed; always shorter than one block.
