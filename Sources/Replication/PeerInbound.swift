@@ -11,10 +11,75 @@ final class PeerInboundSession {
     var peer: UInt64?
     var handshakeTimer: UInt64?
     var closed = false
+    /// The source host, and whether it is a configured peer's, for admission.
+    let source: String
+    let fromPeerHost: Bool
+    let acceptedAt: UInt64
 
-    init(connection: TCPConnection, handshake: Handshake) {
+    init(connection: TCPConnection, handshake: Handshake, source: String, fromPeerHost: Bool, acceptedAt: UInt64) {
         self.connection = connection
         self.handshake = handshake
+        self.source = source
+        self.fromPeerHost = fromPeerHost
+        self.acceptedAt = acceptedAt
+    }
+}
+
+/// Who may start a handshake, so connections that never authenticate cannot starve the
+/// port: a stranger's address holds a few slots at most, strangers together leave
+/// `reservedForPeers` free, and a connection from a configured peer's address, when its
+/// share is taken, replaces the oldest pending one from that address (a peer that
+/// restarts redials at once, so its newest connection is the one to keep). Pure.
+struct InboundAdmission {
+    enum Decision: Equatable {
+        case admit
+        /// Admit, after closing this pending session (an index into `pending`).
+        case admitReplacing(Int)
+        case refuse(String)
+    }
+
+    static func decide(source: String, fromPeerHost: Bool, pending: [(source: String, fromPeerHost: Bool)],
+                       limits: PeerTransport.Limits) -> Decision {
+        precondition(limits.reservedForPeers < limits.maxUnauthenticatedInbound, "strangers must have some slots")
+        precondition(limits.maxUnauthenticatedPerSource > 0, "a source must have a slot")
+        let sameSource = pending.indices.filter { pending[$0].source == source }
+        if fromPeerHost {
+            if sameSource.count >= limits.reservedForPeers || pending.count >= limits.maxUnauthenticatedInbound {
+                // Oldest from this address first; failing that, the oldest stranger's.
+                if let oldest = sameSource.first ?? pending.indices.first(where: { !pending[$0].fromPeerHost }) {
+                    return .admitReplacing(oldest)
+                }
+                return .refuse("all \(limits.maxUnauthenticatedInbound) handshake slots are held by peers' addresses")
+            }
+            return .admit
+        }
+        if sameSource.count >= limits.maxUnauthenticatedPerSource {
+            return .refuse("\(source) already holds \(sameSource.count) connections in their handshake (at most \(limits.maxUnauthenticatedPerSource) per address)")
+        }
+        let strangers = pending.lazy.filter { !$0.fromPeerHost }.count
+        let strangerSlots = limits.maxUnauthenticatedInbound - limits.reservedForPeers
+        if strangers >= strangerSlots || pending.count >= limits.maxUnauthenticatedInbound {
+            return .refuse("the \(strangerSlots) handshake slots for unknown addresses are taken")
+        }
+        return .admit
+    }
+}
+
+/// Refused inbound connections, counted, with the log rate-limited to one line per reason
+/// a second (how many were refused in between is in the next line), so a flood cannot
+/// flood the logs too.
+struct InboundRefusals {
+    private var lastLogged: [String: UInt64] = [:]
+    private var suppressed: [String: Int] = [:]
+
+    /// nil when this refusal should not be logged now; else how many were not logged before it.
+    mutating func shouldLog(_ kind: String, nowMillis: UInt64) -> Int? {
+        if let last = lastLogged[kind], nowMillis < last + 1000 {
+            suppressed[kind, default: 0] += 1
+            return nil
+        }
+        lastLogged[kind] = nowMillis
+        return suppressed.removeValue(forKey: kind) ?? 0
     }
 }
 
@@ -23,15 +88,25 @@ extension PeerTransport {
     func accept(_ connection: TCPConnection) {
         guard !stopped else { connection.close(); return }
         let address = connection.remote.description
-        let unauthenticated = inboundSessions.values.lazy.filter { $0.peer == nil }.count
-        guard unauthenticated < limits.maxUnauthenticatedInbound else {
-            logger.warn("peer_handshake_failed", [("address", address), ("direction", "inbound"),
-                                                  ("reason", "refused: \(unauthenticated) connections are already in their handshake")])
+        let source = connection.remote.host
+        let peerHosts = Set(shared.withLock { $0.values.map(\.address.host) })
+        let fromPeerHost = peerHosts.contains(source)
+        let pending = inboundSessions.values.filter { $0.peer == nil }.sorted { $0.acceptedAt < $1.acceptedAt }
+        switch InboundAdmission.decide(source: source, fromPeerHost: fromPeerHost,
+                                       pending: pending.map { ($0.source, $0.fromPeerHost) }, limits: limits) {
+        case .admit: break
+        case .admitReplacing(let i):
+            refused(pending[i].connection.remote.description, "replaced by a newer connection from a peer's address", kind: "replaced")
+            dropInbound(pending[i], event: "peer_handshake_refused", reason: "replaced by a newer connection from a peer's address", level: .debug)
+        case .refuse(let why):
+            refused(address, why, kind: fromPeerHost ? "peer-host" : "stranger")
             connection.close()
             return
         }
+        nextAcceptSequence += 1
         let allowed = Set(shared.withLock { $0.keys })
-        let session = PeerInboundSession(connection: connection, handshake: Handshake(role: .acceptor(allowedPeers: allowed), config: handshakeConfig))
+        let session = PeerInboundSession(connection: connection, handshake: Handshake(role: .acceptor(allowedPeers: allowed), config: handshakeConfig),
+                                         source: source, fromPeerHost: fromPeerHost, acceptedAt: nextAcceptSequence)
         inboundSessions[ObjectIdentifier(session)] = session
         connection.onRead = { [weak self] bytes in self?.inboundRead(session, bytes) }
         connection.onClose = { [weak self] error in
@@ -49,6 +124,14 @@ extension PeerTransport {
             self.dropInbound(session, event: "peer_handshake_failed",
                              reason: "handshake not completed within \(self.limits.handshakeTimeoutMillis) ms", level: .warn)
         }
+    }
+
+    /// Counts a refused connection and logs it, at most once a second per kind.
+    private func refused(_ address: String, _ why: String, kind: String) {
+        refusedCount.add(1, ordering: .relaxed)
+        guard let skipped = refusals.shouldLog(kind, nowMillis: EventLoop.nowMillis()) else { return }
+        logger.warn("peer_connection_refused", [("address", address), ("reason", why), ("refusedTotal", refusedCount.load(ordering: .relaxed)),
+                                                ("notLoggedSinceLast", skipped)])
     }
 
     private func inboundRead(_ session: PeerInboundSession, _ bytes: [UInt8]) {

@@ -29,13 +29,18 @@ public final class PeerTransport: @unchecked Sendable {
         public var writeHighWaterBytes = 1 << 20
         public var connectTimeoutMillis = 3000
         /// Both sides must complete the handshake within this; a silent peer is cut off.
-        public var handshakeTimeoutMillis = 5000
+        public var handshakeTimeoutMillis = 3000
         /// A connection whose pending writes make no progress for this long is presumed dead.
         public var writeStallTimeoutMillis = 15_000
         public var reconnectInitialMillis = 50
         public var reconnectMaxMillis = 2000
-        /// Accepted connections still in their handshake; more are refused at once.
+        /// Accepted connections still in their handshake, from anywhere; more are refused at once.
         public var maxUnauthenticatedInbound = 64
+        /// Of those, how many one source address (not a known peer's) may hold.
+        public var maxUnauthenticatedPerSource = 4
+        /// Of those, how many are kept for known peers' addresses: strangers together may hold
+        /// only the rest, so a flood from elsewhere never keeps a real peer out.
+        public var reservedForPeers = 16
 
         public init() {}
     }
@@ -73,6 +78,9 @@ public final class PeerTransport: @unchecked Sendable {
     var inboundSessions: [ObjectIdentifier: PeerInboundSession] = [:]
     var inboundByPeer: [UInt64: PeerInboundSession] = [:]
     var stopped = false
+    /// Inbound connections refused before their handshake, by reason, and the log's rate limit.
+    var refusals = InboundRefusals()
+    var nextAcceptSequence: UInt64 = 0
 
     /// Called on the loop thread for every message from an authenticated peer.
     public var onMessage: MessageHandler? {
@@ -151,6 +159,10 @@ public final class PeerTransport: @unchecked Sendable {
         applyPeers(peers)
         loop.execute { [weak self] in self?.reconcile() }
     }
+
+    /// Inbound connections refused before any handshake (flood protection), since start.
+    public var refusedInbound: UInt64 { refusedCount.load(ordering: .relaxed) }
+    let refusedCount = Atomic<UInt64>(0)
 
     public func status() -> [UInt64: PeerStatus] {
         shared.withLock { peers in

@@ -63,8 +63,26 @@ final class RawClient {
     let localAddress: SocketAddress
     private var decoder = FrameDecoder()
 
-    init(to address: SocketAddress) throws {
-        fd = try Socket.connectBlocking(to: address, timeoutMillis: 5000)
+    /// `source` binds the local end first (any 127.x.y.z is loopback), to play another host.
+    init(to address: SocketAddress, from source: String? = nil) throws {
+        if let source {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            _ = inet_pton(AF_INET, source, &local.sin_addr)
+            var remote = sockaddr_in()
+            remote.sin_family = sa_family_t(AF_INET)
+            remote.sin_port = address.port.bigEndian
+            _ = inet_pton(AF_INET, address.host, &remote.sin_addr)
+            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let connected = withUnsafePointer(to: &remote) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0, connected == 0 else {
+                let e = SocketError("connect", detail: "from \(source) to \(address)"); close(fd); throw e
+            }
+            self.fd = fd
+        } else {
+            fd = try Socket.connectBlocking(to: address, timeoutMillis: 5000)
+        }
         Socket.setTimeouts(fd, millis: 100)
         localAddress = Socket.localAddress(fd)!
     }
