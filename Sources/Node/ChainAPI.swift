@@ -32,6 +32,15 @@ struct ChainAPI: Sendable {
         do { return try eth.resolve(selector) } catch let e as RPCError where e.code == -32000 { return nil }   // e.g. no safe head yet
     }
 
+    /// The block whose state an account or storage read answers: indexed, not above the
+    /// head, not below the first indexed block. nil (answered 404, as JSON-RPC's "header not
+    /// found") otherwise — never the current state under another block's number.
+    func stateBlock(_ text: String?) throws -> UInt64? {
+        let t = text ?? "latest"
+        let selector = try UInt64(t).map { BlockSelector.number($0) } ?? BlockSelector(.string(t), argument: 0, name: "block")
+        do { return try eth.stateBlock(selector) } catch let e as RPCError where e.code == -32000 { return nil }
+    }
+
     func handle(_ req: HTTPRequest) -> HTTPResponse? {
         guard req.method == "GET", req.path.hasPrefix("/v1/chain") else { return nil }
         let parts = req.path.split(separator: "/").map(String.init)   // ["v1", "chain", ...]
@@ -56,7 +65,7 @@ struct ChainAPI: Sendable {
                 return ok(r)
             case "accounts" where parts.count == 4:
                 let a = try Address(hex: parts[3].lowercased())
-                guard let n = try resolve(q["block"]) else { return error(404, "block not indexed") }
+                guard let n = try stateBlock(q["block"]) else { return error(404, "block \(q["block"].map { boundedQuote($0) } ?? "latest") is not indexed (header not found)") }
                 return ok(.object(["address": .string(a.hex), "block": .number(String(n)),
                                    "balance": .string(try index.balance(chainId, a, at: n).quantity),
                                    "nonce": .string(Hex.encodeQuantity(try index.nonce(chainId, a, at: n))),
@@ -64,7 +73,7 @@ struct ChainAPI: Sendable {
             case "storage" where parts.count == 5:
                 let a = try Address(hex: parts[3].lowercased())
                 let slot = try Hash32(Array(repeating: 0, count: 32 - min(32, (try Hex.decodeQuantityBytes(parts[4])).count)) + (try Hex.decodeQuantityBytes(parts[4])))
-                guard let n = try resolve(q["block"]) else { return error(404, "block not indexed") }
+                guard let n = try stateBlock(q["block"]) else { return error(404, "block \(q["block"].map { boundedQuote($0) } ?? "latest") is not indexed (header not found)") }
                 return ok(.string(try index.storage(chainId, a, slot: slot, at: n).hex))
             case "logs":
                 return try logsPage(q)

@@ -71,7 +71,7 @@ final class ReadGateway: Sendable {
     /// JSON-RPC over WebSocket on `/` (or `/k/<key>`): every method, plus eth_subscribe.
     /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
     func webSocket(_ req: HTTPRequest) -> WebSocketHandler? {
-        guard case .allowed(let path) = keys.check(req), path == "/", let eth else { return nil }
+        guard case .allowed(let path, let caller) = keys.check(req), path == "/", let eth else { return nil }
         let maxBatch = config.rpc.maxBatch
         let logger = node.logger.with("module", "rpc-ws")
         // Some clients (web3.py) send their JSON in binary frames; both are served alike.
@@ -79,7 +79,7 @@ final class ReadGateway: Sendable {
             let server = JSONRPCServer(maxBatch: maxBatch, logger: logger, stats: eth.stats) { method, params in
                 try eth.encodedCall(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
             }
-            if let answer = server.respond(to: body) { ws.send(text: String(decoding: answer, as: UTF8.self)) }
+            if let answer = server.respond(to: body, caller: caller) { ws.send(text: String(decoding: answer, as: UTF8.self)) }
         }
         return WebSocketHandler(onText: { ws, text in serve(ws, Array(text.utf8)) }, onBinary: serve, onClose: { ws, _ in
             eth.subscriptions.connectionClosed(ws.id)
@@ -89,9 +89,9 @@ final class ReadGateway: Sendable {
     /// The answer for a read request, or nil when the request is not for a read surface.
     func handle(_ req: HTTPRequest) -> HTTPResponse? {
         let outcome = keys.check(req)
-        let path: String
+        let path: String, caller: String
         switch outcome {
-        case .allowed(let p): path = p
+        case .allowed(let p, let c): path = p; caller = c
         case .denied(let why):
             if req.header("Upgrade")?.lowercased() == "websocket" { return jsonError(401, why) }
             guard let s = Self.surface(req.method, req.path.hasPrefix("/k/") ? "/" : req.path) else { return nil }
@@ -108,7 +108,7 @@ final class ReadGateway: Sendable {
         var r: HTTPResponse
         switch surface {
         case .jsonRPC:
-            r = chain.rpc.respond(to: req.body).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
+            r = chain.rpc.respond(to: req.body, caller: caller).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
         case .graphQL:
             let (status, body) = chain.graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
             r = .json(body, status: status)

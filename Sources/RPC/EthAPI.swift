@@ -130,7 +130,7 @@ public final class EthAPI: Sendable {
         "eth_getCode": { api in api.getCode },
         "eth_getStorageAt": { api in api.getStorageAt },
         "eth_newFilter": { api in { p in try api.filters.newLogFilter(p) } },
-        "eth_newBlockFilter": { api in { p in try p.allow(atMost: 0); return try api.filters.newBlockFilter() } },
+        "eth_newBlockFilter": { api in { p in try p.allow(atMost: 0); return try api.filters.newBlockFilter(p) } },
         "eth_getFilterChanges": { api in { p in try api.filters.changes(p) } },
         "eth_getFilterLogs": { api in { p in try api.filters.allLogs(p, api: api) } },
         "eth_uninstallFilter": { api in { p in try api.filters.uninstall(p) } },
@@ -166,7 +166,7 @@ public final class EthAPI: Sendable {
         }
     }
 
-    func stateBlock(_ sel: BlockSelector) throws -> UInt64 { try index.view { try stateBlock(sel, $0) } }
+    public func stateBlock(_ sel: BlockSelector) throws -> UInt64 { try index.view { try stateBlock(sel, $0) } }
 
     /// The block whose state a query reads: it must be indexed, and at or above the first
     /// indexed block (older state was never seen by this node).

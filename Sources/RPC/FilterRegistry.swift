@@ -12,10 +12,13 @@ import Synchronization
 public final class FilterRegistry: Sendable {
     public static let expiryMillis: UInt64 = 5 * 60 * 1000
     public static let maxFilters = 10_000
+    /// One caller's share of `maxFilters`.
+    public static let maxFiltersPerCaller = 1_000
 
     enum Kind: Sendable { case blocks, logs(LogQuery) }
     struct Filter: Sendable {
         let kind: Kind
+        let caller: String
         var pending: [JSONValue] = []
         var lastPollMillis: UInt64
         /// Events published before the filter was installed are not its changes.
@@ -39,20 +42,23 @@ public final class FilterRegistry: Sendable {
 
     public var count: Int { filters.withLock { $0.count } }
 
-    func newBlockFilter() throws -> JSONValue { try install(.blocks) }
+    func newBlockFilter(_ p: RPCParams) throws -> JSONValue { try install(.blocks, caller: p.caller) }
 
     func newLogFilter(_ p: RPCParams) throws -> JSONValue {
         try p.allow(atMost: 1)
-        return try install(.logs(try LogQuery(try p.required(0, "filter"))))
+        return try install(.logs(try LogQuery(try p.required(0, "filter"))), caller: p.caller)
     }
 
-    private func install(_ kind: Kind) throws -> JSONValue {
+    private func install(_ kind: Kind, caller: String) throws -> JSONValue {
         let id = "0x" + Hex.encodeBare((0..<16).map { _ in UInt8.random(in: 0...255) })
         let now = Self.nowMillis()
         try filters.withLock { fs in
             Self.expire(&fs, now: now)
             guard fs.count < Self.maxFilters else { throw RPCError.limitExceeded("this node already holds \(Self.maxFilters) filters; uninstall some first") }
-            fs[id] = Filter(kind: kind, lastPollMillis: now, since: events.published)
+            guard fs.values.lazy.filter({ $0.caller == caller }).count < Self.maxFiltersPerCaller else {
+                throw RPCError.limitExceeded("this API key already holds \(Self.maxFiltersPerCaller) filters on this node; uninstall some first")
+            }
+            fs[id] = Filter(kind: kind, caller: caller, lastPollMillis: now, since: events.published)
         }
         return .string(id)
     }

@@ -27,8 +27,8 @@ public struct JSONRPCServer: Sendable {
     }
 
     /// The response body for a request body; nil when nothing is to be sent back (only
-    /// notifications).
-    public func respond(to body: [UInt8]) -> [UInt8]? {
+    /// notifications). `caller` is handed to every method (see `RPCParams.caller`).
+    public func respond(to body: [UInt8], caller: String = "") -> [UInt8]? {
         let parsed: JSONValue
         do { parsed = try JSON.parse(body) } catch {
             return Self.envelope(id: .null, error: .parse("\(error)"))
@@ -39,7 +39,7 @@ public struct JSONRPCServer: Sendable {
             if calls.count > maxBatch {
                 return Self.envelope(id: .null, error: .invalidRequest("batch of \(calls.count) requests exceeds the limit of \(maxBatch)"))
             }
-            let answers = calls.compactMap { call($0) }
+            let answers = calls.compactMap { call($0, caller: caller) }
             guard !answers.isEmpty else { return nil }
             var out: [UInt8] = [UInt8(ascii: "[")]
             for (i, a) in answers.enumerated() {
@@ -49,12 +49,12 @@ public struct JSONRPCServer: Sendable {
             out.append(UInt8(ascii: "]"))
             return out
         default:
-            return call(parsed)
+            return call(parsed, caller: caller)
         }
     }
 
     /// One request object → its serialized response, or nil for a notification.
-    func call(_ request: JSONValue) -> [UInt8]? {
+    func call(_ request: JSONValue, caller: String) -> [UInt8]? {
         guard let o = request.objectValue else { return Self.envelope(id: .null, error: .invalidRequest("a request must be a JSON object")) }
         let id = o["id"]
         if let id {
@@ -68,12 +68,13 @@ public struct JSONRPCServer: Sendable {
         guard let method = o["method"]?.stringValue else { return Self.envelope(id: replyId, error: .invalidRequest("method must be a string")) }
         let outcome: Result<[UInt8], RPCError>
         do {
-            let params = try RPCParams(o["params"])
+            var params = try RPCParams(o["params"])
+            params.caller = caller
             outcome = .success(try dispatch(method, params))
         } catch let e as RPCError {
             outcome = .failure(e)
         } catch {
-            logger?.error("rpc method failed", [("method", method), ("error", "\(error)")])
+            logger?.error("rpc method failed", [("method", boundedQuote(method)), ("error", "\(error)")])
             outcome = .failure(.internalError("\(error)"))
         }
         if case .failure = outcome { stats?.record(method, failed: true) } else { stats?.record(method, failed: false) }

@@ -1,4 +1,5 @@
 import Chain
+import Telemetry
 
 /// A JSON-RPC 2.0 error object. Codes follow the spec (-32700 … -32603) and geth's
 /// conventions for server errors (-32000), so clients written against geth see the
@@ -23,7 +24,7 @@ public struct RPCError: Error, Equatable, Sendable, CustomStringConvertible {
     public static func parse(_ detail: String) -> RPCError { RPCError(code: -32700, message: "parse error: \(detail)") }
     public static func invalidRequest(_ detail: String) -> RPCError { RPCError(code: -32600, message: "invalid request: \(detail)") }
     public static func methodNotFound(_ method: String) -> RPCError {
-        RPCError(code: -32601, message: "the method \(method) does not exist/is not available")
+        RPCError(code: -32601, message: "the method \(boundedQuote(method)) does not exist/is not available")
     }
     /// geth's shape for a parameter that fails to decode: "invalid argument N: why".
     public static func invalidArgument(_ index: Int, _ why: String) -> RPCError {

@@ -5,6 +5,9 @@ import Index
 /// client sees "invalid argument 1 (block): …" instead of a generic failure.
 public struct RPCParams: Sendable {
     public let values: [JSONValue]
+    /// Who is calling (an API key's fingerprint, or the client address on an open node),
+    /// so per-caller limits — filters, subscriptions — keep one client from exhausting them for all.
+    public var caller = ""
 
     public init(_ raw: JSONValue?) throws(RPCError) {
         switch raw {

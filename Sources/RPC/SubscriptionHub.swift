@@ -2,6 +2,7 @@ import Chain
 import Dispatch
 import Index
 import Synchronization
+import Telemetry
 
 /// eth_subscribe over WebSocket: `newHeads` and `logs`, fed by the node's chain events.
 /// A reorg sends the undone logs again with `"removed": true`, then the new branch's.
@@ -10,10 +11,12 @@ import Synchronization
 public final class SubscriptionHub: Sendable {
     public static let maxPerConnection = 100
     public static let maxTotal = 10_000
+    /// One caller's share of `maxTotal`, over all its connections.
+    public static let maxPerCaller = 1_000
 
     public typealias Send = @Sendable (String) -> Void
     enum Kind: Sendable { case newHeads, logs(LogQuery) }
-    struct Subscription: Sendable { let kind: Kind; let connection: UInt64; let since: UInt64; let send: Send }
+    struct Subscription: Sendable { let kind: Kind; let connection: UInt64; let caller: String; let since: UInt64; let send: Send }
 
     let index: ChainIndex
     let chainId: UInt64
@@ -45,7 +48,7 @@ public final class SubscriptionHub: Sendable {
         case "newPendingTransactions":
             throw RPCError.server("newPendingTransactions is not supported: this node serves committed blocks and has no mempool")
         default:
-            throw RPCError.invalidArgument(0, "unknown subscription \(name) (this node offers newHeads and logs)")
+            throw RPCError.invalidArgument(0, "unknown subscription \(boundedQuote(name)) (this node offers newHeads and logs)")
         }
         let id = "0x" + Hex.encodeBare((0..<16).map { _ in UInt8.random(in: 0...255) })
         try subscriptions.withLock { subs in
@@ -53,7 +56,10 @@ public final class SubscriptionHub: Sendable {
             guard subs.values.filter({ $0.connection == connection }).count < Self.maxPerConnection else {
                 throw RPCError.limitExceeded("at most \(Self.maxPerConnection) subscriptions per connection")
             }
-            subs[id] = Subscription(kind: kind, connection: connection, since: events.published, send: send)
+            guard subs.values.lazy.filter({ $0.caller == p.caller }).count < Self.maxPerCaller else {
+                throw RPCError.limitExceeded("this API key already holds \(Self.maxPerCaller) subscriptions on this node")
+            }
+            subs[id] = Subscription(kind: kind, connection: connection, caller: p.caller, since: events.published, send: send)
         }
         return .string(id)
     }

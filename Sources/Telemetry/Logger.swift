@@ -108,3 +108,11 @@ public func jsonQuote(_ s: String) -> String {
     }
     return out + "\""
 }
+
+/// Untrusted text for an error message or log line: at most `limit` characters, quoted,
+/// and when cut, how long the whole was, so a 1 MB method name is never echoed back.
+public func boundedQuote(_ s: some StringProtocol, limit: Int = 64) -> String {
+    let count = s.utf8.count
+    guard count > limit else { return "\"\(s)\"" }
+    return "\"\(s.prefix(limit))\"…(\(count) bytes)"
+}
