@@ -30,8 +30,12 @@ import Net
 ///     "maxBatch": 100, "maxLogBlockRange": 10000, "maxLogResults": 10000,
 ///     "maxWaitMillis": 2000           // longest wait for X-Infrastack-Min-Block
 ///   },
-///   "apiKeysFile": "/etc/infrastack/api-keys"  // or "apiKeys": [...]; INFRASTACK_API_KEYS (comma-separated) overrides;
+///   "apiKeysFile": "/etc/infrastack/api-keys",  // or "apiKeys": [...]; INFRASTACK_API_KEYS (comma-separated) overrides;
 ///                                     // none configured = open access (development)
+///   "adminTokenFile": "/etc/infrastack/admin-token", // or "adminToken"; INFRASTACK_ADMIN_TOKEN overrides. Required by
+///                                     // membership changes and the debug KV; without one those endpoints are refused
+///   "adminListen": "127.0.0.1:9001",  // optional: serve admin endpoints only here, not on httpListen
+///   "debugKV": false                  // the replicated debug key-value store (testing aid), off unless true
 /// }
 /// ```
 public struct NodeConfig: Sendable {
@@ -39,6 +43,9 @@ public struct NodeConfig: Sendable {
         public var id: UInt64
         public var raft: SocketAddress
         public var http: String
+        /// The peer's admin URL (its adminListen), where admin requests are forwarded when
+        /// admin endpoints have their own listener.
+        public var admin: String?
     }
 
     public var nodeId: UInt64 = 0
@@ -59,6 +66,12 @@ public struct NodeConfig: Sendable {
     public var rpc = RPCSettings()
     /// Keys accepted on the read API; empty means open access.
     public var apiKeys: [String] = []
+    /// The cluster-admin credential (membership, debug KV); nil disables those endpoints.
+    public var adminToken: String?
+    /// Where admin endpoints are served; nil = on httpListen, next to the read API.
+    public var adminListen: SocketAddress?
+    /// Whether /v1/debug/kv is served at all.
+    public var debugKV = false
 
     public struct RPCSettings: Sendable {
         public var forward = true
@@ -86,6 +99,7 @@ public struct NodeConfig: Sendable {
         guard var o = json.objectValue else { throw Invalid(field: "--config", problem: "\(path) must hold a JSON object") }
         for (k, v) in overrides { o[k] = Self.overrideValue(k, v) }
         if let s = environment["INFRASTACK_SECRET"], !s.isEmpty { o["secret"] = .string(s); o["secretFile"] = nil }
+        if let s = environment["INFRASTACK_ADMIN_TOKEN"], !s.isEmpty { o["adminToken"] = .string(s); o["adminTokenFile"] = nil }
         if let s = environment["INFRASTACK_API_KEYS"], !s.isEmpty {
             o["apiKeys"] = .array(s.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) }); o["apiKeysFile"] = nil
         }
@@ -99,7 +113,8 @@ public struct NodeConfig: Sendable {
 
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
-                                           "mapSizeMiB", "logLevel", "chain", "rpc", "apiKeys", "apiKeysFile"]
+                                           "mapSizeMiB", "logLevel", "chain", "rpc", "apiKeys", "apiKeysFile",
+                                           "adminToken", "adminTokenFile", "adminListen", "debugKV"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -147,7 +162,17 @@ public struct NodeConfig: Sendable {
                 guard !c.peers.contains(where: { $0.id == pid }) else { throw Invalid(field: "\(f).id", problem: "duplicate peer id \(pid)") }
                 guard let raft = po["raft"]?.stringValue else { throw Invalid(field: "\(f).raft", problem: "is required (host:port)") }
                 guard let http = po["http"]?.stringValue, http.hasPrefix("http://") else { throw Invalid(field: "\(f).http", problem: "is required (http://host:port)") }
-                c.peers.append(Peer(id: pid, raft: try address("\(f).raft", raft), http: http))
+                var admin: String? = nil
+                if let a = po["admin"] {
+                    guard let u = a.stringValue, u.hasPrefix("http://"), (try? HTTPClient(url: u)) != nil else {
+                        throw Invalid(field: "\(f).admin", problem: "must be the peer's admin URL, http://host:port")
+                    }
+                    admin = u
+                }
+                for k in po.keys where !["id", "raft", "http", "admin"].contains(k) {
+                    throw Invalid(field: "\(f).\(k)", problem: "unknown field (known: admin, http, id, raft)")
+                }
+                c.peers.append(Peer(id: pid, raft: try address("\(f).raft", raft), http: http, admin: admin))
             }
         }
         if let v = o["bootstrap"] {
@@ -182,6 +207,28 @@ public struct NodeConfig: Sendable {
             guard k.utf8.count >= 16, k.utf8.count <= 128, k.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: "/") }) else {
                 throw Invalid(field: "apiKeys[\(i)]", problem: "must be 16 to 128 printable characters without spaces or '/'")
             }
+        }
+        if let t = try string("adminToken") {
+            c.adminToken = t
+        } else if let f = try string("adminTokenFile") {
+            let path = f.hasPrefix("/") ? f : baseDir + "/" + f
+            guard let d = FileManager.default.contents(atPath: path) else { throw Invalid(field: "adminTokenFile", problem: "cannot read \(path)") }
+            c.adminToken = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let t = c.adminToken {
+            guard t.utf8.count >= 16, t.utf8.count <= 256, t.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+                throw Invalid(field: o["adminToken"] != nil ? "adminToken" : "adminTokenFile", problem: "the admin token must be 16 to 256 printable characters without spaces")
+            }
+            guard !c.apiKeys.contains(t) else { throw Invalid(field: "adminToken", problem: "must differ from every API key (a read key must never administer the cluster)") }
+        }
+        if let s = try string("adminListen") {
+            let a = try address("adminListen", s)
+            guard a != c.httpListen || a.port == 0, a != c.raftListen || a.port == 0 else { throw Invalid(field: "adminListen", problem: "must differ from httpListen and raftListen") }
+            c.adminListen = a
+        }
+        if let v = o["debugKV"] {
+            guard let b = v.boolValue else { throw Invalid(field: "debugKV", problem: "must be true or false") }
+            c.debugKV = b
         }
         return c
     }
@@ -258,4 +305,5 @@ public struct NodeConfig: Sendable {
     }
 
     public var httpURL: String { "http://\(httpListen)" }
+    public var adminURL: String? { adminListen.map { "http://\($0)" } }
 }

@@ -22,6 +22,8 @@ public final class NodeRuntime: @unchecked Sendable {
     public let node: ReplicatedNode
     let transport: PeerTransport
     var http: HTTPServer!
+    /// The admin listener, when `adminListen` is configured.
+    var adminHTTP: HTTPServer?
     public private(set) var indexer: Indexer?
 
     public init(config: NodeConfig, sink: Logger.Sink? = nil) throws {
@@ -53,7 +55,7 @@ public final class NodeRuntime: @unchecked Sendable {
         let peers = Dictionary(uniqueKeysWithValues: config.peers.map { ($0.id, $0.raft) })
         node = try ReplicatedNode(options: opts, store: RaftLogStore(env: env), stateMachine: KVStateMachine(env: env),
                                   bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
-                                  configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"))
+                                  configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir)
         transport = try PeerTransport(nodeID: config.nodeId, clusterID: config.clusterId, secret: config.secret,
                                       listen: config.raftListen, peers: peers, loop: raftLoop,
                                       logger: Logger(component: "peer", sink: logger.sink, context: logger.context), limits: .init())
@@ -82,16 +84,23 @@ public final class NodeRuntime: @unchecked Sendable {
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
                               webSocket: { req in reads.webSocket(req) })
         http.start()
+        if let a = config.adminListen {
+            adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.handle(req, on: .admin) })
+            adminHTTP?.start()
+        }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),
-                                ("dataDir", config.dataDir), ("peers", config.peers.count)])
+                                ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
+                                ("debugKV", config.debugKV), ("dataDir", config.dataDir), ("peers", config.peers.count)])
     }
 
     public var httpAddress: SocketAddress { http.address }
+    public var adminAddress: SocketAddress? { adminHTTP?.address }
 
     /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
     public func stop() {
         indexer?.stop()
         http?.shutdown(timeoutMillis: 3000)
+        adminHTTP?.shutdown(timeoutMillis: 1000)
         node.stop()
         transport.stop()
         let done = DispatchSemaphore(value: 0)

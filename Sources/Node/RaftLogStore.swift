@@ -41,6 +41,17 @@ public final class RaftLogStore: Sendable {
         }
     }
 
+    /// Whether the disk takes writes again after refusing one: commits `bytes` under a
+    /// probe key, then deletes it. The pages stay in LMDB's free list, a small reserve for
+    /// the writes that follow. Throws what the disk said when it still refuses.
+    public func probeWrite(bytes: Int) throws {
+        precondition(bytes > 0 && bytes <= 64 << 20, "a probe is a small write")
+        try env.write { txn in try txn.put(meta, Self.probeKey, [UInt8](repeating: 0, count: bytes)) }
+        try env.write { txn in _ = try txn.delete(meta, Self.probeKey) }
+    }
+
+    static let probeKey = Array("diskProbe".utf8)
+
     /// Term and vote as of the last forced sync.
     private let lastSynced = Mutex<(UInt64, UInt64)>((UInt64.max, UInt64.max))
 

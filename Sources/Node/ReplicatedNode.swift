@@ -1,8 +1,10 @@
 import Consensus
+import Glibc
 import Index
 import Foundation
 import Indexer
 import Net
+import Storage
 import Synchronization
 import Telemetry
 
@@ -39,8 +41,28 @@ public final class ReplicatedNode: @unchecked Sendable {
         case applied(index: UInt64)
         case notLeader(leader: UInt64)
         case rejected(String)
+        /// This node cannot take writes now (its disk refused one); nothing was promised.
+        case unavailable(String)
         case timedOut
     }
+
+    /// Why this node stopped taking writes, while its disk refuses them (etcd's NOSPACE alarm).
+    public struct DiskAlarm: Sendable, Equatable {
+        /// Which write failed: "raft log" or "apply".
+        public var stage: String
+        public var error: String
+        public var sinceMillis: UInt64
+        /// Raft messages dropped while alarmed (the core is frozen; peers resend).
+        public var droppedMessages: UInt64 = 0
+        /// Probes of the disk since the alarm was raised.
+        public var probes: UInt64 = 0
+    }
+
+    /// Free space the data directory needs before an alarmed node tries its writes again,
+    /// so a node whose disk is just at the edge does not flap between alarm and service.
+    public static let diskAlarmResumeFreeBytes: UInt64 = 16 << 20
+    /// How often an alarmed node probes its disk.
+    public static let diskAlarmProbeMillis = 1000
 
     public let options: Options
     public let loop: EventLoop
@@ -65,6 +87,11 @@ public final class ReplicatedNode: @unchecked Sendable {
     private var stopped = false
     /// The state machine's applied index and digest, kept here as apply reports it (loop-confined).
     private var appliedState: KVStateMachine.AppliedState
+    /// Set while the disk refuses writes: the core is frozen (no ticks, steps or Readies),
+    /// proposals and reads are refused, and a probe retries until the disk takes writes.
+    private var diskAlarm: DiskAlarm?
+    /// The data directory, for free-space checks while alarmed.
+    private let dataDir: String?
 
     // Shared with readers.
     private let published: Mutex<NodeReport>
@@ -87,22 +114,39 @@ public final class ReplicatedNode: @unchecked Sendable {
         /// Time spent in the durable log write and in apply, for latency breakdowns.
         public var persistMicros: UInt64 = 0
         public var applyMicros: UInt64 = 0
+        /// Set while this node's disk refuses writes.
+        public var diskAlarm: DiskAlarm?
     }
     private var counters = (readies: UInt64(0), persisted: UInt64(0), sent: UInt64(0), applied: UInt64(0), persistMicros: UInt64(0), applyMicros: UInt64(0))
 
     public init(options: Options, store: RaftLogStore, stateMachine: KVStateMachine, bootstrapVoters: [UInt64]?,
-                configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger) throws {
+                configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger, dataDir: String? = nil) throws {
         self.options = options
         self.store = store
         self.stateMachine = stateMachine
         self.loop = loop
         self.logger = logger
         self.configuredPeers = configuredPeers
+        self.dataDir = dataDir
         if try store.isEmpty(), let voters = bootstrapVoters {
             let boot = PersistedState.bootstrap(voters: voters)
             try store.persist(hardState: boot.hardState, entries: boot.entries, snapshot: nil)
             logger.info("bootstrapped", [("voters", voters.map(String.init).joined(separator: ","))])
         }
+        let (core, applied, persisted) = try Self.restoreCore(options, store, stateMachine)
+        raw = core
+        appliedIndexForWaiters = applied.index
+        appliedState = applied
+        published = Mutex(NodeReport(status: raw.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
+        logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
+                                 ("snapshotIndex", persisted.snapshot.metadata.index), ("entries", persisted.entries.count),
+                                 ("applied", applied.index)])
+    }
+
+    /// The Raft core as a restart finds it: from the durable log, with the state machine's
+    /// applied index (installing a snapshot that was persisted but not yet installed).
+    private static func restoreCore(_ options: Options, _ store: RaftLogStore, _ stateMachine: KVStateMachine) throws
+        -> (RawNode, KVStateMachine.AppliedState, PersistedState) {
         let persisted = try store.load()
         var applied = try stateMachine.applied()
         if persisted.snapshot.metadata.index > applied.index {
@@ -114,13 +158,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         config.electionTicks = options.electionTicks
         config.heartbeatTicks = options.heartbeatTicks
         config.applied = applied.index
-        raw = RawNode(config: config, restoringFrom: persisted)
-        appliedIndexForWaiters = applied.index
-        appliedState = applied
-        published = Mutex(NodeReport(status: raw.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
-        logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
-                                 ("snapshotIndex", persisted.snapshot.metadata.index), ("entries", persisted.entries.count),
-                                 ("applied", applied.index)])
+        return (RawNode(config: config, restoringFrom: persisted), applied, persisted)
     }
 
     /// Attaches the transport and starts ticking. Call once.
@@ -141,6 +179,7 @@ public final class ReplicatedNode: @unchecked Sendable {
     /// Delivers a message from the transport (on the loop thread).
     public func receive(from peer: UInt64, type: UInt8, payload: [UInt8]) {
         loop.assertInLoop()
+        if diskAlarm != nil { diskAlarm!.droppedMessages += 1; return }
         guard type == RaftMessageCodec.frameType else {
             logger.warn("unknown message type", [("peer", peer), ("type", type)])
             return
@@ -175,7 +214,10 @@ public final class ReplicatedNode: @unchecked Sendable {
     }
 
     public func transferLeadership(to target: UInt64) {
-        loop.execute { [self] in raw.transferLeadership(to: target); scheduleReady() }
+        loop.execute { [self] in
+            guard diskAlarm == nil else { return }
+            raw.transferLeadership(to: target); scheduleReady()
+        }
     }
 
     static func outcome(for error: ProposalError) -> ProposeOutcome {
@@ -198,6 +240,7 @@ public final class ReplicatedNode: @unchecked Sendable {
             sem.signal()
         }
         loop.execute { [self] in
+            if let alarm = diskAlarm { done(.unavailable(Self.alarmMessage(alarm))); return }
             do {
                 let index = try proposal(&raw)
                 pendingProposals[index] = (raw.currentTerm, done)
@@ -220,6 +263,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         loop.execute { [self] in
             let ctx = nextReadContext
             nextReadContext += 1
+            if diskAlarm != nil { sem.signal(); return }
             pendingReads[ctx] = { idx in result.withLock { $0 = idx }; sem.signal() }
             if !raw.readIndex(context: ctx) { pendingReads[ctx] = nil; sem.signal() }
             scheduleReady()
@@ -246,15 +290,17 @@ public final class ReplicatedNode: @unchecked Sendable {
     private func scheduleTick() {
         guard !stopped else { return }
         loop.schedule(afterMillis: options.tickMillis) { [self] in
-            raw.tick()
-            scheduleReady()
+            if diskAlarm == nil {
+                raw.tick()
+                scheduleReady()
+            }
             scheduleTick()
         }
     }
 
     /// Coalesces work: everything stepped or proposed before the loop gets here goes into one Ready.
     private func scheduleReady() {
-        guard !readyScheduled, !stopped else { return }
+        guard !readyScheduled, !stopped, diskAlarm == nil else { return }
         readyScheduled = true
         loop.execute { [self] in
             readyScheduled = false
@@ -277,6 +323,9 @@ public final class ReplicatedNode: @unchecked Sendable {
             let t0 = EventLoop.nowMicros()
             do {
                 try store.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot)
+            } catch let e as StorageError where e.isDiskRefusal && !Self.isSyncFailure(e) {
+                raiseDiskAlarm(stage: "raft log", e)
+                return
             } catch {
                 // Continuing would break Raft's promises (a vote or ack without its record). Stop hard.
                 logger.error("persist failed; stopping", [("error", error)])
@@ -305,6 +354,9 @@ public final class ReplicatedNode: @unchecked Sendable {
                     chainFeed.publish(result.chainEvents)
                     if !result.learned.isEmpty || rd.committedEntries.contains(where: { $0.kind == .confChange }) { refreshPeers() }
                 }
+            } catch let e as StorageError where e.isDiskRefusal {
+                raiseDiskAlarm(stage: "apply", e)
+                return
             } catch {
                 logger.error("apply failed; stopping", [("error", error)])
                 fatalError("apply failed: \(error)")
@@ -349,18 +401,96 @@ public final class ReplicatedNode: @unchecked Sendable {
                 pendingReads.removeAll()
             }
         }
-        let match = raw.peerMatch
+        var effective = st
+        if diskAlarm != nil {
+            // A frozen core acts as nothing: it neither leads nor follows anyone.
+            effective.role = .follower
+            effective.leader = 0
+        }
+        let match = diskAlarm == nil ? raw.peerMatch : [:]
         published.withLock { r in
-            let changed = r.status.leader != st.leader
-            r = NodeReport(status: st, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
+            let changed = r.status.leader != effective.leader
+            r = NodeReport(status: effective, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
                            leaderChanges: r.leaderChanges + (changed ? 1 : 0), readies: counters.readies,
                            entriesPersisted: counters.persisted, messagesSent: counters.sent, entriesApplied: counters.applied,
-                           persistMicros: counters.persistMicros, applyMicros: counters.applyMicros)
+                           persistMicros: counters.persistMicros, applyMicros: counters.applyMicros, diskAlarm: diskAlarm)
         }
         appliedCondition.lock()
         appliedIndexForWaiters = applied.index
         appliedCondition.broadcast()
         appliedCondition.unlock()
+    }
+
+    // MARK: disk alarm
+
+    /// A failed fsync is not a full disk: after one the kernel may have dropped the pages,
+    /// so nothing written since can be trusted (PostgreSQL's and etcd's rule) — stop instead.
+    static func isSyncFailure(_ e: StorageError) -> Bool {
+        if case let .lmdb(operation, _, _) = e { return operation.hasPrefix("mdb_env_sync") }
+        return false
+    }
+
+    static func alarmMessage(_ a: DiskAlarm) -> String {
+        "this node's disk refused a write (\(a.stage): \(a.error)); it takes no writes until space returns — use another node"
+    }
+
+    /// The disk refused the Ready being handled. Its state was not made durable (or not
+    /// applied), so the in-memory core is ahead of the disk: freeze it — no ticks, steps or
+    /// sends, so it promises nothing more — refuse proposals and reads, and probe the disk
+    /// until it takes writes; then restart the core from the disk, as after a crash.
+    private func raiseDiskAlarm(stage: String, _ error: StorageError) {
+        loop.assertInLoop()
+        precondition(diskAlarm == nil, "one disk alarm at a time")
+        let wasLeader = raw.role == .leader
+        let alarm = DiskAlarm(stage: stage, error: error.description, sinceMillis: EventLoop.nowMillis())
+        diskAlarm = alarm
+        logger.error("disk_alarm", [("stage", stage), ("error", error), ("wasLeader", wasLeader),
+                                    ("action", "writes refused, core frozen; probing every \(Self.diskAlarmProbeMillis) ms")])
+        let why = Self.alarmMessage(alarm)
+        for (_, p) in pendingProposals { p.done(.unavailable(why + " (this write was not acknowledged and may or may not commit)")) }
+        pendingProposals.removeAll()
+        for (_, done) in pendingReads { done(nil) }
+        pendingReads.removeAll()
+        publish()
+        scheduleDiskProbe()
+    }
+
+    private func scheduleDiskProbe() {
+        loop.schedule(afterMillis: Self.diskAlarmProbeMillis) { [self] in
+            guard !stopped, diskAlarm != nil else { return }
+            diskAlarm!.probes += 1
+            if diskTakesWrites() { clearDiskAlarm() } else { publish(); scheduleDiskProbe() }
+        }
+    }
+
+    /// Enough free space, and a real write of a small reserve commits.
+    private func diskTakesWrites() -> Bool {
+        if let dir = dataDir {
+            var st = statvfs()
+            if statvfs(dir, &st) == 0, UInt64(st.f_bavail) * UInt64(st.f_frsize) < Self.diskAlarmResumeFreeBytes { return false }
+        }
+        do { try store.probeWrite(bytes: 1 << 20); return true } catch { return false }
+    }
+
+    private func clearDiskAlarm() {
+        guard let alarm = diskAlarm else { return }
+        do {
+            let (core, applied, _) = try Self.restoreCore(options, store, stateMachine)
+            raw = core
+            appliedState = applied
+        } catch let e as StorageError where e.isDiskRefusal {
+            scheduleDiskProbe()   // installing a pending snapshot needed more space than the probe
+            return
+        } catch {
+            logger.error("restoring the raft core after the disk alarm failed; stopping", [("error", error)])
+            fatalError("restore after disk alarm failed: \(error)")
+        }
+        diskAlarm = nil
+        logger.info("disk_alarm_cleared", [("stage", alarm.stage), ("seconds", (EventLoop.nowMillis() - alarm.sinceMillis) / 1000),
+                                          ("droppedMessages", alarm.droppedMessages), ("applied", appliedState.index)])
+        publish()
+        refreshPeers()
+        scheduleReady()
     }
 
     /// Peers to connect to: every member of the configuration but us, at the address the
@@ -388,7 +518,7 @@ public final class ReplicatedNode: @unchecked Sendable {
 extension ReplicatedNode: IndexerHost {
     public var mayIngest: Bool {
         let r = report
-        return r.status.role == .leader && r.appliedIndex >= r.status.committed
+        return r.diskAlarm == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
     }
 
     public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
@@ -396,6 +526,7 @@ extension ReplicatedNode: IndexerHost {
         case .applied: return nil
         case .notLeader(let l): return "not the leader (leader \(l))"
         case .rejected(let why): return why
+        case .unavailable(let why): return why
         case .timedOut: return "not applied within \(timeoutMillis) ms"
         }
     }

@@ -48,6 +48,19 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// True when the write ran out of map space (`MDB_MAP_FULL`), the trigger for growth.
     public var isMapFull: Bool { lmdbCode == MDB_MAP_FULL }
+
+    /// True when the disk refused a write — no space (ENOSPC, EDQUOT, EFBIG), a failing
+    /// device (EIO), or a map that may not grow — rather than a defect in the caller.
+    /// The transaction was aborted whole, so what was committed before is intact and the
+    /// same write may succeed once space returns.
+    public var isDiskRefusal: Bool {
+        switch self {
+        case .mapSizeLimitReached: return true
+        case let .lmdb(_, code, _), let .system(_, code, _):
+            return code == MDB_MAP_FULL || code == ENOSPC || code == EDQUOT || code == EFBIG || code == EIO
+        default: return false
+        }
+    }
 }
 
 /// Converts an LMDB return code into a thrown `StorageError` naming `operation`.

@@ -14,10 +14,16 @@ enum ClusterCommand {
                but does not vote); start the new node first with "bootstrap": false
       promote  makes a caught-up learner a voter
       remove   removes a voter or learner (the current leader may be removed)
+
+    Every change needs the cluster-admin token: --token-file FILE, or the environment
+    variable INFRASTACK_ADMIN_TOKEN. The leader refuses changes it would regret: promoting
+    a node that is not a caught-up learner, or a change that leaves fewer reachable voters
+    than a quorum; the refusal says why.
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms", "token-file"]) { o in
+            let auth = try adminAuthorization(o)
             guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (add, promote or remove)") }
             let endpoint = try o.require("endpoint")
             guard let id = UInt64(try o.require("id")), id > 0 else { throw Options.Problem(description: "--id must be a positive integer") }
@@ -26,9 +32,9 @@ enum ClusterCommand {
             switch verb {
             case "add":
                 let body = JSON.serialize(.object(["id": .number(String(id)), "raft": .string(try o.require("raft")), "http": .string(try o.require("http"))]))
-                r = try c.post("/v1/cluster/members", json: body)
-            case "promote": r = try c.request("POST", "/v1/cluster/members/\(id)/promote")
-            case "remove": r = try c.request("DELETE", "/v1/cluster/members/\(id)")
+                r = try c.post("/v1/cluster/members", json: body, headers: auth)
+            case "promote": r = try c.request("POST", "/v1/cluster/members/\(id)/promote", headers: auth)
+            case "remove": r = try c.request("DELETE", "/v1/cluster/members/\(id)", headers: auth)
             default: throw Options.Problem(description: "unknown subcommand '\(verb)' (add, promote or remove)")
             }
             print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
@@ -45,20 +51,22 @@ enum KVCommand {
 
     A put is acknowledged only after it is committed and applied (followers forward it
     to the leader). A get reads the node's own copy; --linearizable first confirms a
-    read point with the leader (ReadIndex).
+    read point with the leader (ReadIndex). The nodes must run with "debugKV": true, and
+    both need the cluster-admin token (--token-file FILE or INFRASTACK_ADMIN_TOKEN).
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint"], boolean: ["linearizable"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "token-file"], boolean: ["linearizable"]) { o in
+            let auth = try adminAuthorization(o)
             let endpoint = try o.require("endpoint")
             let c = try HTTPClient(url: endpoint)
             switch (o.positional.first, o.positional.count) {
             case ("put", 3):
-                let r = try c.request("PUT", "/v1/debug/kv/\(o.positional[1])", body: Array(o.positional[2].utf8))
+                let r = try c.request("PUT", "/v1/debug/kv/\(o.positional[1])", headers: auth, body: Array(o.positional[2].utf8))
                 print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
                 return r.status == 200 ? 0 : 1
             case ("get", 2):
-                let r = try c.get("/v1/debug/kv/\(o.positional[1])" + (o.flags.contains("linearizable") ? "?consistency=linearizable" : ""))
+                let r = try c.get("/v1/debug/kv/\(o.positional[1])" + (o.flags.contains("linearizable") ? "?consistency=linearizable" : ""), headers: auth)
                 print(r.text)
                 return r.status == 200 ? 0 : 1
             default:
@@ -66,4 +74,16 @@ enum KVCommand {
             }
         }
     }
+}
+
+/// The admin credential header from --token-file or INFRASTACK_ADMIN_TOKEN (never a flag
+/// value, which would show in `ps` and shell history).
+func adminAuthorization(_ o: Options) throws -> [(String, String)] {
+    var token = ProcessInfo.processInfo.environment["INFRASTACK_ADMIN_TOKEN"] ?? ""
+    if let f = o.values["token-file"] {
+        guard let d = FileManager.default.contents(atPath: f) else { throw Options.Problem(description: "--token-file: cannot read \(f)") }
+        token = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    guard !token.isEmpty else { throw Options.Problem(description: "the admin token is required: --token-file FILE or INFRASTACK_ADMIN_TOKEN") }
+    return [("Authorization", "Bearer " + token)]
 }
