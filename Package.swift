@@ -18,6 +18,8 @@ let package = Package(
             providers: [.apt(["liblmdb-dev"])]
         ),
         .systemLibrary(name: "CEpoll"),
+        // TLS for upstreams, the HTTP server and peer links (OpenSSL 3 from Debian's libssl-dev)
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // pure layers
         .target(name: "Chain"),
         .target(name: "Consensus", exclude: ["README.md"]),
@@ -25,7 +27,7 @@ let package = Package(
         .target(name: "ConsensusSim", dependencies: ["Consensus"]),
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
-        .target(name: "Net", dependencies: ["CEpoll", "Telemetry"]),
+        .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Telemetry"]),
         .target(name: "Telemetry"),
         .target(name: "Replication", dependencies: ["Net", "Telemetry"]),
         // domain: the chain index (apply + reads)

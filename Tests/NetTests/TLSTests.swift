@@ -1,0 +1,157 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Net
+
+/// Certificates made with the `openssl` command (Debian's openssl, an independent
+/// implementation of the issuing side) in a temporary directory.
+final class TestCA: @unchecked Sendable {
+    let dir: String
+
+    init(name: String = "Test CA") throws {
+        dir = NSTemporaryDirectory() + "infrastack-ca-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "\(dir)/ca.key",
+                 "-out", "\(dir)/ca.pem", "-days", "30", "-subj", "/CN=\(name)"])
+    }
+
+    var caFile: String { "\(dir)/ca.pem" }
+
+    /// Issues a certificate for `names` (DNS names or IPs); `days: 0` is expired a second later.
+    func issue(_ file: String, names: [String], days: Int = 30) throws -> (cert: String, key: String) {
+        let key = "\(dir)/\(file).key", csr = "\(dir)/\(file).csr", cert = "\(dir)/\(file).pem", ext = "\(dir)/\(file).ext"
+        try run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=\(names[0])"])
+        let san = names.map { $0.first?.isNumber == true || $0.contains(":") ? "IP:\($0)" : "DNS:\($0)" }.joined(separator: ",")
+        try "subjectAltName=\(san)\n".write(toFile: ext, atomically: true, encoding: .utf8)
+        try run(["x509", "-req", "-in", csr, "-CA", caFile, "-CAkey", "\(dir)/ca.key", "-CAcreateserial", "-out", cert,
+                 "-days", String(days), "-extfile", ext])
+        return (cert, key)
+    }
+
+    private func run(_ args: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TestFailure("openssl \(args.joined(separator: " ")) failed") }
+    }
+
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") }
+}
+
+@Suite(.serialized) struct TLSTests {
+    /// Shuttles ciphertext between two sessions until both handshakes finish or one fails.
+    static func pump(_ client: TLSSession, _ server: TLSSession) throws -> (Bool, Bool) {
+        var c = false, s = false
+        for _ in 0..<20 {
+            c = try client.handshake()
+            server.feed(client.takeOutput())
+            s = try server.handshake()
+            client.feed(server.takeOutput())
+            if c && s { break }
+        }
+        return (c, s)
+    }
+
+    static func server(_ ca: TestCA, _ issued: (cert: String, key: String)) throws -> TLSContext {
+        var sc = TLSConfiguration(role: .server)
+        sc.certificateFile = issued.cert
+        sc.privateKeyFile = issued.key
+        return try TLSContext(sc)
+    }
+
+    static func client(ca: String?) throws -> TLSContext {
+        var cc = TLSConfiguration(role: .client)
+        cc.caFile = ca
+        return try TLSContext(cc)
+    }
+
+    @Test func handshakeVerifiesAndCarriesDataBothWays() throws {
+        guard TestCA.available || References.required else { print("SKIP: TLSTests need /usr/bin/openssl"); return }
+        let ca = try TestCA()
+        let server = try Self.server(ca, try ca.issue("localhost", names: ["localhost", "127.0.0.1"]))
+        let client = try Self.client(ca: ca.caFile)
+        for name in ["localhost", "127.0.0.1"] {
+            let c = try TLSSession(context: client, serverName: name), s = try TLSSession(context: server)
+            let (cd, sd) = try Self.pump(c, s)
+            #expect(cd && sd, "handshake with \(name) completes")
+            #expect(c.protocolVersion == "TLSv1.3")
+            #expect(c.negotiatedALPN == "http/1.1" && s.negotiatedALPN == "http/1.1")
+            try c.write(Array("GET / HTTP/1.1\r\n\r\n".utf8))
+            s.feed(c.takeOutput())
+            #expect(try s.read() == Array("GET / HTTP/1.1\r\n\r\n".utf8))
+            let big = (0..<200_000).map { UInt8(truncatingIfNeeded: $0) }
+            try s.write(big)
+            c.feed(s.takeOutput())
+            #expect(try c.read() == big)
+            s.close()
+            c.feed(s.takeOutput())
+            _ = try c.read()
+            #expect(c.peerClosed)
+        }
+    }
+
+    static func failure(client: TLSContext, server: TLSContext, name: String) -> String {
+        do {
+            let c = try TLSSession(context: client, serverName: name), s = try TLSSession(context: server)
+            let (cd, sd) = try pump(c, s)
+            return cd && sd ? "accepted" : "stalled"
+        } catch { return "\(error)" }
+    }
+
+    @Test func wrongHostExpiredAndUnknownIssuerAreRefusedWithTheReason() throws {
+        guard TestCA.available || References.required else { print("SKIP: TLSTests need /usr/bin/openssl"); return }
+        let ca = try TestCA(), other = try TestCA(name: "Other CA")
+        let client = try Self.client(ca: ca.caFile)
+        let good = try Self.server(ca, try ca.issue("good", names: ["localhost"]))
+        let wrongHost = Self.failure(client: client, server: good, name: "rpc.example.org")
+        #expect(wrongHost.contains("rpc.example.org") && wrongHost.contains("hostname mismatch"), "\(wrongHost)")
+        let stranger = Self.failure(client: client, server: try Self.server(other, try other.issue("s", names: ["localhost"])), name: "localhost")
+        #expect(stranger.contains("unable to get local issuer certificate"), "\(stranger)")
+        let expired = try Self.server(ca, try ca.issue("expired", names: ["localhost"], days: 0))
+        Thread.sleep(forTimeInterval: 1.1)
+        let old = Self.failure(client: client, server: expired, name: "localhost")
+        #expect(old.contains("certificate has expired"), "\(old)")
+        // The system trust store does not know a private CA either.
+        let system = Self.failure(client: try Self.client(ca: nil), server: good, name: "localhost")
+        #expect(system.contains("certificate verification"), "\(system)")
+        // Only an explicit opt-out skips verification.
+        var skip = TLSConfiguration(role: .client)
+        skip.insecureSkipVerify = true
+        #expect(Self.failure(client: try TLSContext(skip), server: good, name: "rpc.example.org") == "accepted")
+    }
+
+    /// Garbage, truncated and mutated handshake records: a clean TLSError or a wait for more, never a trap.
+    @Test func hostileRecordsNeverCrash() throws {
+        guard TestCA.available || References.required else { print("SKIP: TLSTests need /usr/bin/openssl"); return }
+        let seed = SeededRandom.seed("TLSTests.hostileRecordsNeverCrash")
+        var rng = SeededRandom(seed: seed)
+        let ca = try TestCA()
+        let server = try Self.server(ca, try ca.issue("localhost", names: ["localhost"]))
+        let client = try Self.client(ca: ca.caFile)
+        let hello = try { () throws -> [UInt8] in
+            let c = try TLSSession(context: client, serverName: "localhost")
+            _ = try c.handshake()
+            return c.takeOutput()
+        }()
+        #expect(hello.count > 100, "a ClientHello was produced")
+        for cut in 0..<hello.count {
+            let s = try TLSSession(context: server)
+            s.feed(Array(hello[0..<cut]))
+            #expect(try s.handshake() == false, "seed \(seed): truncated hello at \(cut) waits for more")
+        }
+        var refused = 0
+        for _ in 0..<FuzzBudget.iterations(default: 500) {
+            var m = hello
+            for _ in 0..<Int.random(in: 1...4, using: &rng) { m[Int.random(in: 0..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            if Bool.random(using: &rng) { m = rng.bytes(Int.random(in: 1...2000, using: &rng)) }
+            let s = try TLSSession(context: server)
+            s.feed(m)
+            do { _ = try s.handshake() } catch { refused += 1 }
+        }
+        #expect(refused > 0, "seed \(seed): some mutations were refused outright")
+    }
+}
