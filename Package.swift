@@ -21,7 +21,7 @@ let package = Package(
         // TLS for upstreams, the HTTP server and peer links (OpenSSL 3 from Debian's libssl-dev)
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         // pure layers
-        .target(name: "Chain"),
+        .target(name: "Chain", dependencies: ["Telemetry"]),
         .target(name: "Consensus", exclude: ["README.md"]),
         // deterministic Raft fault simulator (used by ConsensusTests and raft-soak)
         .target(name: "ConsensusSim", dependencies: ["Consensus"]),
@@ -40,7 +40,7 @@ let package = Package(
         // eth JSON-RPC methods over the chain index, filters, forwarding, inclusion proofs
         .target(name: "RPC", dependencies: ["Chain", "Index", "Indexer", "Telemetry"]),
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
-        .target(name: "GraphQL", dependencies: ["Chain", "Index"]),
+        .target(name: "GraphQL", dependencies: ["Chain", "Index", "Telemetry"]),
         .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC", "GraphQL"]),
         // the one binary every node runs, plus operator commands
         .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain", "SimChain"], path: "Sources/infrastack"),
@@ -55,12 +55,12 @@ let package = Package(
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Net", "TestSupport"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
-        .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "Index", "Chain", "Storage", "TestSupport"]),
+        .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "Index", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Index", "Indexer", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain", "Index", "Indexer", "SimChain", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),

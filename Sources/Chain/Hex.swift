@@ -1,3 +1,5 @@
+import Telemetry
+
 /// Hex text as the Ethereum JSON-RPC specification defines it.
 ///
 /// - QUANTITY: `0x` followed by the shortest hex form of an unsigned integer
@@ -29,9 +31,8 @@ public enum HexError: Error, Equatable, CustomStringConvertible {
 }
 
 public enum Hex {
-    static func clip(_ s: String) -> String {
-        s.utf8.count <= 80 ? "\"\(s)\"" : "\"\(s.prefix(76))…\" (\(s.utf8.count) chars)"
-    }
+    /// Hex text from the wire in a message: a bounded, escaped prefix.
+    static func clip(_ s: String) -> String { boundedQuote(s) }
 
     @usableFromInline static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 

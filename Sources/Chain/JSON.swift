@@ -1,3 +1,5 @@
+import Telemetry
+
 /// A JSON value (RFC 8259). Objects keep their key order so answers can be re-emitted
 /// in the order a client or upstream used; numbers keep their source text so no
 /// precision is lost on the way through.
@@ -50,7 +52,11 @@ public struct JSONError: Error, Equatable, CustomStringConvertible {
 }
 
 public enum JSON {
-    public static let maxDepth = 512
+    /// Most containers (objects and arrays alike) open at once. Parsing, dropping, comparing,
+    /// hashing and serializing a value all recurse once per level, so this bounds the stack a
+    /// hostile document can use; 128 (serde_json's default) is far deeper than any real RPC or
+    /// GraphQL payload and sits well inside a worker thread's stack (`WorkerPool.threadStackSize`).
+    public static let maxDepth = 128
 
     public static func parse(_ text: String) throws(JSONError) -> JSONValue { try parse(Array(text.utf8)) }
 
@@ -135,12 +141,13 @@ public enum JSON {
             while i < b.count, b[i] == 0x20 || b[i] == 0x0a || b[i] == 0x0d || b[i] == 0x09 { i += 1 }
         }
 
+        /// `depth` counts the containers already open around this value.
         mutating func value(depth: Int) throws(JSONError) -> JSONValue {
-            guard depth < JSON.maxDepth else { throw fail("nesting deeper than \(JSON.maxDepth)") }
             guard i < b.count else { throw fail("unexpected end of input") }
             switch b[i] {
-            case UInt8(ascii: "{"): return try object(depth: depth)
-            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                guard depth < JSON.maxDepth else { throw fail("nesting deeper than \(JSON.maxDepth) levels") }
+                return b[i] == UInt8(ascii: "{") ? try object(depth: depth) : try array(depth: depth)
             case UInt8(ascii: "\""): return .string(try string())
             case UInt8(ascii: "t"): try literal("true"); return .bool(true)
             case UInt8(ascii: "f"): try literal("false"); return .bool(false)
@@ -165,7 +172,7 @@ public enum JSON {
                 skipSpace()
                 guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
                 let k = try string()
-                guard o[k] == nil else { throw fail("duplicate key \"\(k)\"") }
+                guard o[k] == nil else { throw fail("duplicate key \(boundedQuote(k))") }
                 skipSpace()
                 guard i < b.count, b[i] == UInt8(ascii: ":") else { throw fail("expected ':' after key") }
                 i += 1

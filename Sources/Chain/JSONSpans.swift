@@ -80,7 +80,8 @@ public enum JSONSpans {
             case UInt8(ascii: "\""): inString = true
             case UInt8(ascii: "{"), UInt8(ascii: "["):
                 depth += 1
-                guard depth < JSON.maxDepth else { throw JSONError(message: "nesting deeper than \(JSON.maxDepth)", offset: i) }
+                // Iterative, so the cap is not about the stack: it keeps agreement with the parser.
+                guard depth <= JSON.maxDepth else { throw JSONError(message: "nesting deeper than \(JSON.maxDepth) levels", offset: i) }
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
                 guard depth > 0 else { return i }   // the end of the enclosing container
                 depth -= 1

@@ -24,6 +24,7 @@ public enum RLPError: Error, Equatable, CustomStringConvertible {
     case nonCanonicalLength(offset: Int)
     case lengthHasLeadingZero(offset: Int)
     case lengthTooLarge(offset: Int)
+    case tooDeep(offset: Int, limit: Int)
     case expected(String)
     case nonCanonicalInteger
 
@@ -36,6 +37,7 @@ public enum RLPError: Error, Equatable, CustomStringConvertible {
         case .nonCanonicalLength(let o): return "RLP at offset \(o) uses a long-form length for a payload under 56 bytes"
         case .lengthHasLeadingZero(let o): return "RLP length at offset \(o) has a leading zero byte"
         case .lengthTooLarge(let o): return "RLP length at offset \(o) is too large"
+        case .tooDeep(let o, let limit): return "RLP list at offset \(o) nests deeper than \(limit) levels"
         case .expected(let what): return "RLP: expected \(what)"
         case .nonCanonicalInteger: return "RLP integer has a leading zero byte"
         }
@@ -43,6 +45,11 @@ public enum RLPError: Error, Equatable, CustomStringConvertible {
 }
 
 public enum RLP {
+    /// Most lists open at once when decoding. Decoding (and dropping, comparing, re-encoding)
+    /// recurses once per level; Ethereum's structures nest a handful of levels, so this only
+    /// stops hostile input from exhausting a worker thread's stack.
+    public static let maxDepth = 128
+
     // MARK: encoding
 
     public static func encode(_ item: RLPItem) -> [UInt8] {
@@ -100,7 +107,7 @@ public enum RLP {
     public static func decode(_ data: [UInt8]) throws(RLPError) -> RLPItem {
         guard !data.isEmpty else { throw .empty }
         var pos = 0
-        let item = try decodeItem(data, &pos, end: data.count)
+        let item = try decodeItem(data, &pos, end: data.count, depth: 0)
         guard pos == data.count else { throw .trailingBytes(offset: pos, count: data.count - pos) }
         return item
     }
@@ -141,17 +148,19 @@ public enum RLP {
         return len
     }
 
-    static func decodeItem(_ d: [UInt8], _ pos: inout Int, end: Int) throws(RLPError) -> RLPItem {
+    /// `depth` counts the lists already open around this item.
+    static func decodeItem(_ d: [UInt8], _ pos: inout Int, end: Int, depth: Int) throws(RLPError) -> RLPItem {
         guard pos < end else { throw .truncated(offset: pos, needed: 1, available: 0) }
         let (start, length, isList) = try header(d, pos, end: end)
         if !isList {
             pos = start + length
             return .bytes(Array(d[start..<(start + length)]))
         }
+        guard depth < maxDepth else { throw .tooDeep(offset: pos, limit: maxDepth) }
         var items = [RLPItem]()
         var p = start
         let listEnd = start + length
-        while p < listEnd { items.append(try decodeItem(d, &p, end: listEnd)) }
+        while p < listEnd { items.append(try decodeItem(d, &p, end: listEnd, depth: depth + 1)) }
         pos = listEnd
         return .list(items)
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Telemetry
 
 /// A blocking HTTP/1.1 client with one kept-alive connection, for CLIs, tests and the
 /// upstream fetcher. Not thread-safe: use one client per thread.
@@ -19,6 +20,8 @@ public final class HTTPClient {
 
     public let endpoint: SocketAddress
     public var timeoutMillis: Int
+    /// Largest response body accepted; a bigger (or malformed) Content-Length or chunk size is an error, not an allocation.
+    public var maxResponseBytes = 512 * 1024 * 1024
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
 
@@ -155,7 +158,12 @@ public final class HTTPClient {
         } else if header("transfer-encoding")?.lowercased() == "chunked" {
             while true {
                 let sizeLine = try readLine()
-                guard let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16) else { throw NetError("malformed chunk size from \(endpoint)") }
+                let size: Int
+                switch HTTPLength.hex(sizeLine.utf8.prefix { $0 != UInt8(ascii: ";") }, max: maxResponseBytes - body.count) {
+                case .value(let v): size = v
+                case .malformed: throw NetError("malformed chunk size \(boundedQuote(sizeLine)) from \(endpoint)")
+                case .tooLarge: throw NetError("chunked response from \(endpoint) exceeds \(maxResponseBytes) bytes")
+                }
                 if size == 0 {
                     while try !readLine().isEmpty {}
                     break
@@ -163,8 +171,12 @@ public final class HTTPClient {
                 body.append(contentsOf: try readExactly(size))
                 _ = try readExactly(2)
             }
-        } else if let len = header("content-length"), let n = Int(len) {
-            body = try readExactly(n)
+        } else if let len = header("content-length") {
+            switch HTTPLength.decimal(len.utf8, max: maxResponseBytes) {
+            case .value(let n): body = try readExactly(n)
+            case .malformed: throw NetError("malformed Content-Length \(boundedQuote(len)) from \(endpoint)")
+            case .tooLarge: throw NetError("response from \(endpoint) of \(boundedQuote(len)) bytes exceeds \(maxResponseBytes)")
+            }
         } else {
             while try fill() {}
             body = buffer

@@ -1,6 +1,8 @@
+import Telemetry
+
 /// Limits the server enforces, each answered with its proper status code.
 public struct HTTPLimits: Sendable {
-    /// Request line plus headers; beyond it: 431.
+    /// Request line plus headers; beyond it: 431. Chunked trailers count against it too.
     public var maxHeaderBytes = 16 * 1024
     /// Decoded body; beyond it: 413.
     public var maxBodyBytes = 8 * 1024 * 1024
@@ -8,8 +10,17 @@ public struct HTTPLimits: Sendable {
     public var maxConnections = 10_000
     /// A keep-alive connection with no request in progress is closed after this.
     public var idleTimeoutMillis = 60_000
-    /// A request must arrive completely within this once it starts: slow clients get 408.
+    /// The request line and headers must be complete within this from the first byte of the
+    /// request (an absolute deadline, not reset by each byte: slowloris clients get 408).
+    public var headerTimeoutMillis = 10_000
+    /// The whole request, body included, must arrive within this from its first byte; 408 otherwise.
     public var requestTimeoutMillis = 15_000
+    /// Once `bodyRateGraceMillis` have passed since the head was complete, the body must keep
+    /// arriving at least this fast on average, or the request is answered 408.
+    public var minBodyBytesPerSecond = 240
+    /// How long a body may arrive slower than `minBodyBytesPerSecond` (slow start, a client
+    /// that waits for 100 Continue).
+    public var bodyRateGraceMillis = 5_000
 
     public init() {}
 }
@@ -25,20 +36,52 @@ public struct HTTPParseError: Error, Equatable, Sendable, CustomStringConvertibl
 /// Incremental HTTP/1.1 request parser (RFC 9112): request line, headers, and a body by
 /// Content-Length or chunked transfer coding. Feed bytes as they arrive; take complete
 /// requests with `next()`. Strict where laxness enables request smuggling (conflicting
-/// lengths, obsolete line folding, whitespace before the colon).
+/// lengths, obsolete line folding, whitespace before the colon, control bytes in values).
+/// Every length read from the wire is bounded by the limits before any arithmetic uses it,
+/// and error messages quote at most a bounded prefix of the offending input.
 public struct HTTPRequestParser: Sendable {
     public let limits: HTTPLimits
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where the search for the end of the head resumes (so a trickled head is scanned once).
+    private var headScan = 0
+    /// The current request once its head is complete and its body is not.
+    private var head: PendingHead?
+    /// Chunked decoding progress: the offset of the next chunk-size line and the body so far.
+    private var chunkNext = 0
+    private var chunkBody: [UInt8] = []
+
+    private enum Framing: Sendable {
+        case none
+        case length(Int)
+        case chunked
+    }
+
+    private struct PendingHead: Sendable {
+        var request: HTTPRequest
+        let bodyStart: Int
+        var framing: Framing
+        let expectsContinue: Bool
+    }
 
     public init(limits: HTTPLimits = HTTPLimits()) { self.limits = limits }
 
     public var bufferedBytes: Int { buffer.count - start }
     public var hasPartialRequest: Bool { bufferedBytes > 0 }
+    /// The head of the request being received, once it is complete and its body is still to come.
+    public var pendingHead: HTTPRequest? { head?.request }
+    /// Body bytes (as framed on the wire) received so far for `pendingHead`.
+    public var pendingBodyBytes: Int { head.map { buffer.count - $0.bodyStart } ?? 0 }
+    /// Whether `pendingHead` is an HTTP/1.1 request with `Expect: 100-continue` (RFC 9110 §10.1.1;
+    /// the expectation is ignored in HTTP/1.0 requests, as the RFC requires).
+    public var pendingHeadExpectsContinue: Bool { head?.expectsContinue ?? false }
 
     public mutating func feed(_ bytes: [UInt8]) {
-        if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
-        if start > 64 * 1024 { buffer.removeFirst(start); start = 0 }
+        // Offsets into the buffer are kept while a head is pending, so compact only between requests.
+        if head == nil {
+            if start > 0 && start == buffer.count { buffer.removeAll(keepingCapacity: true); headScan -= start; start = 0 }
+            if start > 64 * 1024 { buffer.removeFirst(start); headScan -= start; start = 0 }
+        }
         buffer.append(contentsOf: bytes)
     }
 
@@ -47,53 +90,115 @@ public struct HTTPRequestParser: Sendable {
         let rest = Array(buffer[start...])
         buffer.removeAll()
         start = 0
+        headScan = 0
+        head = nil
+        chunkBody = []
         return rest
     }
 
     /// The next complete request, nil when more bytes are needed.
     public mutating func next() throws(HTTPParseError) -> HTTPRequest? {
-        // Tolerate empty lines before a request line (RFC 9112 §2.2).
-        while bufferedBytes >= 2 && buffer[start] == 0x0d && buffer[start + 1] == 0x0a { start += 2 }
-        guard let headEnd = findHeaderEnd() else {
-            if bufferedBytes > limits.maxHeaderBytes { throw HTTPParseError(status: 431, message: "request headers exceed \(limits.maxHeaderBytes) bytes") }
-            return nil
-        }
-        guard headEnd - start <= limits.maxHeaderBytes else {
-            throw HTTPParseError(status: 431, message: "request headers exceed \(limits.maxHeaderBytes) bytes")
-        }
-        var req = try parseHead(buffer[start..<headEnd])
-        var pos = headEnd + 4
-
-        let te = req.header("Transfer-Encoding")
-        let lengths = req.headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
-        if te != nil && !lengths.isEmpty { throw .bad("both Transfer-Encoding and Content-Length are present") }
-        if let te {
-            guard te.lowercased() == "chunked" else { throw HTTPParseError(status: 501, message: "transfer coding \"\(te)\" is not supported (only chunked)") }
-            guard let (body, end) = try parseChunked(from: pos) else { return nil }
-            req.body = body
-            pos = end
-        } else if !lengths.isEmpty {
-            let distinct = Set(lengths.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
-            guard distinct.count == 1, let text = distinct.first, !text.isEmpty, text.allSatisfy(\.isASCIIDigit), let n = Int(text) else {
-                throw .bad("invalid Content-Length \(lengths)")
+        if head == nil {
+            // Tolerate empty lines before a request line (RFC 9112 §2.2).
+            while bufferedBytes >= 2 && buffer[start] == 0x0d && buffer[start + 1] == 0x0a { start += 2 }
+            headScan = max(headScan, start)
+            guard let headEnd = findHeaderEnd() else {
+                if bufferedBytes > limits.maxHeaderBytes { throw HTTPParseError(status: 431, message: "request headers exceed \(limits.maxHeaderBytes) bytes") }
+                return nil
             }
-            guard n <= limits.maxBodyBytes else { throw HTTPParseError(status: 413, message: "body of \(n) bytes exceeds \(limits.maxBodyBytes)") }
-            guard buffer.count - pos >= n else { return nil }
-            req.body = Array(buffer[pos..<(pos + n)])
-            pos += n
+            guard headEnd - start <= limits.maxHeaderBytes else {
+                throw HTTPParseError(status: 431, message: "request headers exceed \(limits.maxHeaderBytes) bytes")
+            }
+            head = try pendingHead(buffer[start..<headEnd], bodyStart: headEnd + 4)
+            chunkNext = headEnd + 4
+            chunkBody = []
         }
-        start = pos
-        return req
+        guard var pending = head else { return nil }
+        let end: Int
+        switch pending.framing {
+        case .none:
+            end = pending.bodyStart
+        case .length(let n):
+            guard buffer.count - pending.bodyStart >= n else { return nil }
+            pending.request.body = Array(buffer[pending.bodyStart..<(pending.bodyStart + n)])
+            end = pending.bodyStart + n
+        case .chunked:
+            // Moved out while decoding, so appending never copies the body decoded so far.
+            var decoded = [UInt8]()
+            swap(&decoded, &chunkBody)
+            let result = try decodeChunks(from: chunkNext, into: &decoded)
+            chunkNext = result.next
+            guard let stop = result.end else { swap(&decoded, &chunkBody); return nil }
+            pending.request.body = decoded
+            end = stop
+        }
+        start = end
+        headScan = end
+        head = nil
+        return pending.request
     }
 
-    private func findHeaderEnd() -> Int? {
+    private mutating func findHeaderEnd() -> Int? {
         let end = buffer.count
-        var i = start
+        var i = headScan
         while i + 3 < end {
             if buffer[i] == 0x0d && buffer[i + 1] == 0x0a && buffer[i + 2] == 0x0d && buffer[i + 3] == 0x0a { return i }
             i += 1
         }
+        headScan = max(start, i)
         return nil
+    }
+
+    /// Parses a complete head and decides how its body is framed; every refusal that does not
+    /// need the body (bad lengths, a body over the limit, an unknown expectation) happens here.
+    private func pendingHead(_ bytes: ArraySlice<UInt8>, bodyStart: Int) throws(HTTPParseError) -> PendingHead {
+        let req = try parseHead(bytes)
+        let te = req.header("Transfer-Encoding")
+        let lengths = req.headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
+        if te != nil && !lengths.isEmpty { throw .bad("both Transfer-Encoding and Content-Length are present") }
+        var expectsContinue = false
+        if let expect = req.header("Expect") {
+            guard expect.lowercased() == "100-continue" else {
+                throw HTTPParseError(status: 417, message: "expectation \(boundedQuote(expect)) is not supported (only 100-continue)")
+            }
+            expectsContinue = req.minorVersion == 1
+        }
+        let framing: Framing
+        if let te {
+            // HTTP/1.0 has no transfer codings; a 1.0 message that claims one is a smuggling attempt (RFC 9112 §6.1).
+            guard req.minorVersion == 1 else { throw .bad("Transfer-Encoding in an HTTP/1.0 request") }
+            guard te.lowercased() == "chunked" else {
+                throw HTTPParseError(status: 501, message: "transfer coding \(boundedQuote(te)) is not supported (only chunked)")
+            }
+            framing = .chunked
+        } else if !lengths.isEmpty {
+            framing = .length(try contentLength(lengths))
+        } else {
+            framing = .none
+        }
+        return PendingHead(request: req, bodyStart: bodyStart, framing: framing, expectsContinue: expectsContinue)
+    }
+
+    /// The one Content-Length all the headers agree on (a list of identical values is allowed,
+    /// RFC 9112 §6.3), as plain decimal digits: no sign, no spaces inside, no overflow.
+    private func contentLength(_ values: [String]) throws(HTTPParseError) -> Int {
+        var found: Int?
+        for value in values {
+            for item in value.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = item.trimmingCharacters(in: .init(charactersIn: " \t"))
+                let n: Int
+                switch HTTPLength.decimal(text.utf8, max: limits.maxBodyBytes) {
+                case .value(let v): n = v
+                case .malformed: throw .bad("invalid Content-Length \(boundedQuote(value))")
+                case .tooLarge:
+                    throw HTTPParseError(status: 413, message: "Content-Length \(boundedQuote(text)) exceeds the \(limits.maxBodyBytes)-byte body limit")
+                }
+                if let f = found, f != n { throw .bad("conflicting Content-Length values \(boundedQuote(values.joined(separator: ", ")))") }
+                found = n
+            }
+        }
+        guard let n = found else { throw .bad("empty Content-Length") }
+        return n
     }
 
     private func parseHead(_ head: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPRequest {
@@ -102,13 +207,17 @@ public struct HTTPRequestParser: Sendable {
         let requestLine = lines.removeFirst()
         let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .bad("malformed request line") }
-        guard parts[0].allSatisfy({ $0.isUppercase || $0 == "-" || $0 == "_" }) else { throw .bad("invalid method \"\(parts[0])\"") }
+        guard parts[0].allSatisfy({ $0.isUppercase || $0 == "-" || $0 == "_" }) else { throw .bad("invalid method \(boundedQuote(parts[0]))") }
+        // The target is visible ASCII (RFC 9112 §3.2); a control byte there is never a real path.
+        if let bad = parts[1].utf8.first(where: { $0 < 0x21 || $0 == 0x7f }) {
+            throw .bad("control character 0x\(String(bad, radix: 16)) in the request target")
+        }
         let minor: Int
         switch parts[2] {
         case "HTTP/1.1": minor = 1
         case "HTTP/1.0": minor = 0
         default:
-            if parts[2].hasPrefix("HTTP/") { throw HTTPParseError(status: 505, message: "\(parts[2]) is not supported") }
+            if parts[2].hasPrefix("HTTP/") { throw HTTPParseError(status: 505, message: "\(boundedQuote(parts[2])) is not supported") }
             throw .bad("malformed HTTP version")
         }
         var headers = [(name: String, value: String)]()
@@ -118,45 +227,55 @@ public struct HTTPRequestParser: Sendable {
             guard let colon = line.firstIndex(of: ":") else { throw .bad("header line without a colon") }
             let name = line[..<colon]
             guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "!#$%&'*+-.^_`|~".contains($0)) }) else {
-                throw .bad("invalid header name \"\(name)\"")
+                throw .bad("invalid header name \(boundedQuote(name))")
             }
             let value = line[line.index(after: colon)...].trimmingCharacters(in: .init(charactersIn: " \t"))
+            // NUL, bare CR/LF and other controls let a value mean different things to different
+            // parsers (RFC 9110 §5.5); only HTAB is field content.
+            if let bad = value.utf8.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7f }) {
+                throw .bad("control character 0x\(String(bad, radix: 16)) in the value of header \(boundedQuote(name))")
+            }
             headers.append((String(name), value))
         }
         if minor == 1 && !headers.contains(where: { $0.name.lowercased() == "host" }) { throw .bad("HTTP/1.1 request without Host header") }
         return HTTPRequest(method: String(parts[0]), target: String(parts[1]), minorVersion: minor, headers: headers)
     }
 
-    /// Decodes a chunked body starting at `from`; nil when incomplete.
-    private func parseChunked(from: Int) throws(HTTPParseError) -> ([UInt8], Int)? {
+    /// Decodes the chunks buffered from `from` on. `end` is the offset past the body's final
+    /// CRLF once complete; otherwise `next` is where decoding resumes when more bytes arrive.
+    private func decodeChunks(from: Int, into body: inout [UInt8]) throws(HTTPParseError) -> (next: Int, end: Int?) {
         var pos = from
-        var body = [UInt8]()
         while true {
             guard let lineEnd = findCRLF(from: pos) else {
                 if buffer.count - pos > 1024 { throw .bad("chunk size line too long") }
-                return nil
+                return (pos, nil)
             }
-            let line = buffer[pos..<lineEnd]
-            let sizePart = line.prefix { $0 != UInt8(ascii: ";") }
-            guard !sizePart.isEmpty, sizePart.count <= 16 else { throw .bad("invalid chunk size") }
-            var size = 0
-            for c in sizePart {
-                guard let n = Hex.nibble(c) else { throw .bad("invalid chunk size") }
-                size = size << 4 | Int(n)
+            guard lineEnd - pos <= 1024 else { throw .bad("chunk size line too long") }
+            let sizePart = buffer[pos..<lineEnd].prefix { $0 != UInt8(ascii: ";") }
+            let size: Int
+            switch HTTPLength.hex(sizePart, max: limits.maxBodyBytes - body.count) {
+            case .value(let v): size = v
+            case .malformed: throw .bad("invalid chunk size \(boundedQuote(String(decoding: sizePart, as: UTF8.self)))")
+            case .tooLarge: throw HTTPParseError(status: 413, message: "chunked body exceeds the \(limits.maxBodyBytes)-byte limit")
             }
-            pos = lineEnd + 2
+            let dataStart = lineEnd + 2
             if size == 0 {
-                // Trailers, then the final empty line.
+                // Trailers, then the final empty line; they count against the header limit.
+                var p = dataStart
                 while true {
-                    guard let end = findCRLF(from: pos) else { return nil }
-                    if end == pos { return (body, pos + 2) }
-                    pos = end + 2
+                    guard let end = findCRLF(from: p) else {
+                        if buffer.count - dataStart > limits.maxHeaderBytes { throw HTTPParseError(status: 431, message: "chunked trailers exceed \(limits.maxHeaderBytes) bytes") }
+                        return (pos, nil)
+                    }
+                    if end - dataStart > limits.maxHeaderBytes { throw HTTPParseError(status: 431, message: "chunked trailers exceed \(limits.maxHeaderBytes) bytes") }
+                    if end == p { return (pos, p + 2) }
+                    p = end + 2
                 }
             }
-            guard body.count + size <= limits.maxBodyBytes else { throw HTTPParseError(status: 413, message: "chunked body exceeds \(limits.maxBodyBytes) bytes") }
-            guard buffer.count - pos >= size + 2 else { return nil }
-            body.append(contentsOf: buffer[pos..<(pos + size)])
-            pos += size
+            // size <= maxBodyBytes here, so this sum cannot overflow.
+            guard buffer.count - dataStart >= size + 2 else { return (pos, nil) }
+            body.append(contentsOf: buffer[dataStart..<(dataStart + size)])
+            pos = dataStart + size
             guard buffer[pos] == 0x0d && buffer[pos + 1] == 0x0a else { throw .bad("chunk not followed by CRLF") }
             pos += 2
         }
@@ -172,6 +291,43 @@ public struct HTTPRequestParser: Sendable {
     }
 }
 
+/// Lengths read from the wire, parsed without overflow and bounded before anyone does
+/// arithmetic with them. Shared by the server's request parser and the client's response reader.
+enum HTTPLength {
+    enum Parsed: Equatable { case value(Int), malformed, tooLarge }
+
+    /// 1*DIGIT (a Content-Length): malformed when empty or with anything but digits (a sign,
+    /// spaces, "0x"); tooLarge when above `max`, however many digits it has.
+    static func decimal<C: Collection>(_ digits: C, max: Int) -> Parsed where C.Element == UInt8 { parse(digits, radix: 10, max: max) }
+
+    /// 1*HEXDIG (a chunk size), bounded the same way.
+    static func hex<C: Collection>(_ digits: C, max: Int) -> Parsed where C.Element == UInt8 { parse(digits, radix: 16, max: max) }
+
+    private static func parse<C: Collection>(_ digits: C, radix: Int, max: Int) -> Parsed where C.Element == UInt8 {
+        precondition(max >= 0, "length bound must not be negative")
+        guard !digits.isEmpty else { return .malformed }
+        var value = 0
+        var tooLarge = false
+        for c in digits {
+            let d: Int
+            if radix == 16 {
+                guard let n = Hex.nibble(c) else { return .malformed }
+                d = Int(n)
+            } else {
+                guard c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") else { return .malformed }
+                d = Int(c - UInt8(ascii: "0"))
+            }
+            // Past `max`, stop accumulating (that is what could overflow) but keep validating,
+            // so malformed input is malformed whatever its length.
+            if tooLarge { continue }
+            let (shifted, o1) = value.multipliedReportingOverflow(by: radix)
+            let (sum, o2) = shifted.addingReportingOverflow(d)
+            if o1 || o2 || sum > max { tooLarge = true } else { value = sum }
+        }
+        return tooLarge ? .tooLarge : .value(value)
+    }
+}
+
 enum Hex {
     static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
@@ -181,8 +337,4 @@ enum Hex {
         default: return nil
         }
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }

@@ -55,6 +55,8 @@ extension HTTPServer {
         let conn = state.conn
         let key = ObjectIdentifier(conn)
         connections[key] = nil
+        // The WebSocket owns end of input from here on (it closes on EOF).
+        conn.onEndOfInput = nil
         conn.write(WebSocketHandshake.switchingProtocols(accept: acceptValue))
         let ws = WebSocketConnection(conn: conn, request: request, id: nextWebSocketId, handler: handler,
                                      limits: webSocketLimits, workers: workers)

@@ -13,6 +13,11 @@ public final class HTTPServer: @unchecked Sendable {
     /// Decides a valid WebSocket upgrade request: a handler accepts it, nil refuses it (the
     /// request then goes to the HTTP handler, whose answer is sent before closing). Runs on a worker.
     public typealias WebSocketUpgrade = @Sendable (HTTPRequest) -> WebSocketHandler?
+    /// Decides early, from the head alone, a request that sent `Expect: 100-continue`: nil lets
+    /// the client send its body (the server answers 100 Continue), a response refuses it before
+    /// a byte of the body is sent (e.g. 401 for an unauthenticated admin call); the connection
+    /// closes after that response. Runs on the event loop, so it must be quick and never block.
+    public typealias ContinueCheck = @Sendable (HTTPRequest) -> HTTPResponse?
 
     public let loop: EventLoop
     public let limits: HTTPLimits
@@ -20,6 +25,7 @@ public final class HTTPServer: @unchecked Sendable {
     private let listener: TCPListener
     let handler: Handler
     let webSocketUpgrade: WebSocketUpgrade?
+    let shouldContinue: ContinueCheck?
     let workers: WorkerPool
     // Loop-confined state.
     var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
@@ -38,12 +44,14 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Binds now (errors surface at start); serving begins with `start()`.
     public init(address: SocketAddress, limits: HTTPLimits = HTTPLimits(), webSocketLimits: WebSocketLimits = WebSocketLimits(),
-                loop: EventLoop, handler: @escaping Handler, webSocket: WebSocketUpgrade? = nil) throws {
+                loop: EventLoop, handler: @escaping Handler, webSocket: WebSocketUpgrade? = nil,
+                shouldContinue: ContinueCheck? = nil) throws {
         self.loop = loop
         self.limits = limits
         self.webSocketLimits = webSocketLimits
         self.handler = handler
         self.webSocketUpgrade = webSocket
+        self.shouldContinue = shouldContinue
         self.listener = try TCPListener(address: address, loop: loop)
         self.workers = WorkerPool(name: "http-worker")
     }
@@ -98,6 +106,13 @@ public final class HTTPServer: @unchecked Sendable {
             if let state, let t = state.timer { self.loop.cancelTimer(t) }
             self.connections[id] = nil
         }
+        // Half-close: a client may send its requests and shut down its side; it still gets
+        // every complete request answered before the connection closes.
+        conn.onEndOfInput = { [weak self, weak state] in
+            guard let self, let state else { return }
+            state.inputEnded = true
+            self.process(state)
+        }
         conn.onDrained = { [weak self, weak state] in
             guard let self, let state else { return }
             state.conn.resumeReading()
@@ -106,20 +121,70 @@ public final class HTTPServer: @unchecked Sendable {
         armTimer(state)
     }
 
-    /// Idle connections close after the idle timeout; a partial request must complete within the request timeout.
-    private func armTimer(_ state: HTTPConnectionState) {
-        if let t = state.timer { loop.cancelTimer(t) }
-        let partial = state.parser.hasPartialRequest
-        let millis = partial ? limits.requestTimeoutMillis : limits.idleTimeoutMillis
-        state.timer = loop.schedule(afterMillis: millis) { [weak self, weak state] in
+    /// One timer per connection, at the nearest deadline: idle close with no request in
+    /// progress; otherwise absolute deadlines from the request's first byte (the head within
+    /// `headerTimeoutMillis`, the whole request within `requestTimeoutMillis`) and, once the
+    /// head is in, the body's minimum average rate after its grace period. Bytes arriving do
+    /// not push a deadline back, so a client trickling bytes cannot hold a connection forever.
+    func armTimer(_ state: HTTPConnectionState) {
+        let now = EventLoop.nowMillis()
+        let fireAt: UInt64
+        if state.parser.hasPartialRequest {
+            let started = state.requestStartedAt ?? now
+            state.requestStartedAt = started
+            let requestDeadline = started + UInt64(limits.requestTimeoutMillis)
+            if state.parser.pendingHead != nil {
+                let bodyStarted = state.bodyStartedAt ?? now
+                state.bodyStartedAt = bodyStarted
+                let graceEnd = bodyStarted + UInt64(limits.bodyRateGraceMillis)
+                let rateCheck = now < graceEnd ? graceEnd : now + UInt64(max(1, min(1000, limits.bodyRateGraceMillis)))
+                fireAt = min(requestDeadline, rateCheck)
+            } else {
+                fireAt = min(requestDeadline, started + UInt64(limits.headerTimeoutMillis))
+            }
+        } else {
+            state.requestStartedAt = nil
+            state.bodyStartedAt = nil
+            fireAt = now + UInt64(limits.idleTimeoutMillis)
+        }
+        // Reads do not move an armed deadline; only a different deadline re-arms.
+        if let t = state.timer {
+            if state.timerFiresAt == fireAt && state.parser.hasPartialRequest { return }
+            loop.cancelTimer(t)
+        }
+        state.timerFiresAt = fireAt
+        state.timer = loop.schedule(afterMillis: Int(fireAt > now ? fireAt - now : 0)) { [weak self, weak state] in
             guard let self, let state, !state.conn.isClosed, !state.busy else { return }
             state.timer = nil
-            if state.parser.hasPartialRequest {
-                self.fail(state, HTTPParseError(status: 408, message: "request not completed within \(self.limits.requestTimeoutMillis) ms"))
-            } else {
-                state.conn.close()
-            }
+            self.timerFired(state)
         }
+    }
+
+    private func timerFired(_ state: HTTPConnectionState) {
+        guard state.parser.hasPartialRequest, let started = state.requestStartedAt else {
+            state.conn.close()
+            return
+        }
+        let now = EventLoop.nowMillis()
+        let elapsed = now - started
+        if let bodyStarted = state.bodyStartedAt, state.parser.pendingHead != nil {
+            if elapsed >= UInt64(limits.requestTimeoutMillis) {
+                fail(state, HTTPParseError(status: 408, message: "request body not completed within \(limits.requestTimeoutMillis) ms"))
+                return
+            }
+            let bodyElapsed = now - bodyStarted
+            if bodyElapsed >= UInt64(limits.bodyRateGraceMillis) {
+                let rate = UInt64(state.parser.pendingBodyBytes) * 1000 / max(1, bodyElapsed)
+                if rate < UInt64(limits.minBodyBytesPerSecond) {
+                    fail(state, HTTPParseError(status: 408, message: "request body arriving at \(rate) bytes/s, below the minimum of \(limits.minBodyBytesPerSecond)"))
+                    return
+                }
+            }
+        } else if elapsed >= UInt64(min(limits.headerTimeoutMillis, limits.requestTimeoutMillis)) {
+            fail(state, HTTPParseError(status: 408, message: "request head not completed within \(min(limits.headerTimeoutMillis, limits.requestTimeoutMillis)) ms"))
+            return
+        }
+        armTimer(state)
     }
 
     private func process(_ state: HTTPConnectionState) {
@@ -129,10 +194,33 @@ public final class HTTPServer: @unchecked Sendable {
         let request: HTTPRequest?
         do { request = try state.parser.next() } catch { fail(state, error); return }
         guard var req = request else {
+            if state.inputEnded {
+                // The client has shut down its side: what it sent is all there will be.
+                if state.parser.hasPartialRequest {
+                    fail(state, .bad("connection half-closed before the request was complete"))
+                } else {
+                    state.conn.closeWhenFlushed()
+                }
+                return
+            }
+            if var head = state.parser.pendingHead, !state.continueDecided {
+                state.continueDecided = true
+                if state.parser.pendingHeadExpectsContinue {
+                    head.remote = state.conn.remote.description
+                    if let refusal = shouldContinue?(head) {
+                        refuseEarly(state, refusal)
+                        return
+                    }
+                    state.conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+                }
+            }
             if state.parser.bufferedBytes > limits.maxHeaderBytes + limits.maxBodyBytes { state.conn.pauseReading() }
             armTimer(state)
             return
         }
+        state.continueDecided = false
+        state.requestStartedAt = nil
+        state.bodyStartedAt = nil
         req.remote = state.conn.remote.description
         if webSocketUpgrade != nil && WebSocketHandshake.isUpgradeRequest(req) {
             upgrade(state, req)
@@ -160,6 +248,15 @@ public final class HTTPServer: @unchecked Sendable {
         }
     }
 
+    /// The `shouldContinue` hook refused a request before its body was sent: answer and close
+    /// (the client never sent the body, so nothing is left unread on the connection).
+    private func refuseEarly(_ state: HTTPConnectionState, _ response: HTTPResponse) {
+        state.failed = true
+        state.conn.pauseReading()
+        state.conn.write(response.serialize(keepAlive: false))
+        state.conn.closeWhenFlushed()
+    }
+
     private func fail(_ state: HTTPConnectionState, _ error: HTTPParseError) {
         state.failed = true
         state.conn.pauseReading()
@@ -177,6 +274,15 @@ final class HTTPConnectionState {
     /// A protocol error was answered; nothing more is read or processed.
     var failed = false
     var timer: UInt64?
+    /// When the armed timer fires (loop clock), so reads do not re-arm an unchanged deadline.
+    var timerFiresAt: UInt64 = 0
+    /// First byte of the request in progress, and the moment its head was complete (loop clock).
+    var requestStartedAt: UInt64?
+    var bodyStartedAt: UInt64?
+    /// The `Expect: 100-continue` decision for the pending head was made.
+    var continueDecided = false
+    /// The client shut down its sending side (half-close).
+    var inputEnded = false
     init(conn: TCPConnection, parser: HTTPRequestParser) { self.conn = conn; self.parser = parser }
 }
 

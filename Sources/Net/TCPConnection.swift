@@ -21,6 +21,12 @@ public final class TCPConnection: @unchecked Sendable {
     public var onClose: ((Error?) -> Void)?
     /// Called when a write backlog (the socket pushed back) has been fully flushed.
     public var onDrained: (() -> Void)?
+    /// Called once when the peer shuts down its sending side (recv() returns 0). When set, the
+    /// connection stays open for writing — a half-close (RFC 9293 §3.6; RFC 9112 §9.6) after
+    /// which the owner answers what it has and closes. When nil, end of input closes at once.
+    public var onEndOfInput: (() -> Void)?
+    /// The peer has shut down its sending side; nothing more will be read.
+    public private(set) var inputEnded = false
 
     private var writeQueue: [[UInt8]] = []
     private var writeOffset = 0
@@ -113,13 +119,18 @@ public final class TCPConnection: @unchecked Sendable {
         writeQueue.removeAll()
         pendingWriteBytes = 0
         let cb = onClose
-        onClose = nil; onRead = nil; onDrained = nil
+        onClose = nil; onRead = nil; onDrained = nil; onEndOfInput = nil
         cb?(error)
     }
 
     private func updateInterest() {
-        var ev = EPOLLRDHUP.rawValue
-        if !readPaused { ev |= EPOLLIN.rawValue }
+        // After end of input, EPOLLIN and EPOLLRDHUP would stay ready forever (level-triggered):
+        // ask only for writability; hang-ups and errors are always reported.
+        var ev: UInt32 = 0
+        if !inputEnded {
+            ev |= EPOLLRDHUP.rawValue
+            if !readPaused { ev |= EPOLLIN.rawValue }
+        }
         if wantWritable { ev |= EPOLLOUT.rawValue }
         loop.modify(fd: fd, events: ev)
     }
@@ -127,6 +138,10 @@ public final class TCPConnection: @unchecked Sendable {
     private func handle(_ events: UInt32) {
         if events & EPOLLOUT.rawValue != 0 { flush() }
         if isClosed { return }
+        if inputEnded {
+            if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { close(error: SocketError("socket", errno: Socket.pendingError(fd))) }
+            return
+        }
         if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 && !readPaused {
             readAvailable()
         } else if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
@@ -141,7 +156,13 @@ public final class TCPConnection: @unchecked Sendable {
                 onRead?(Array(readBuffer[0..<n]))
                 if n < readBuffer.count { return }
             } else if n == 0 {
-                close(error: nil)
+                if let endOfInput = onEndOfInput {
+                    inputEnded = true
+                    updateInterest()
+                    endOfInput()
+                } else {
+                    close(error: nil)
+                }
                 return
             } else {
                 if errno == EAGAIN || errno == EWOULDBLOCK { return }

@@ -13,6 +13,10 @@ public final class WorkerPool: @unchecked Sendable {
     private var stopped = false
     public let maxThreads: Int
     public let name: String
+    /// Stack of every worker thread. Handlers parse client input (JSON, GraphQL, RLP) whose
+    /// nesting limits are sized to sit far inside this; it is virtual memory, only the pages a
+    /// thread touches are committed. Tests run deep inputs on threads of exactly this size.
+    public static let threadStackSize = 8 * 1024 * 1024
 
     public init(name: String, maxThreads: Int = 512) {
         precondition(maxThreads > 0)
@@ -33,7 +37,7 @@ public final class WorkerPool: @unchecked Sendable {
         if spawn {
             let t = Thread { [self] in self.work() }
             t.name = name
-            t.stackSize = 1 << 20
+            t.stackSize = Self.threadStackSize
             t.start()
         }
     }

@@ -82,10 +82,11 @@ public final class NodeRuntime: @unchecked Sendable {
         })
         let reads = api.reads
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
-                              webSocket: { req in reads.webSocket(req) })
+                              webSocket: { req in reads.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) })
         http.start()
         if let a = config.adminListen {
-            adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.handle(req, on: .admin) })
+            adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.handle(req, on: .admin) },
+                                       shouldContinue: { head in api.earlyRefusal(head, on: .admin) })
             adminHTTP?.start()
         }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),

@@ -109,10 +109,16 @@ public func jsonQuote(_ s: String) -> String {
     return out + "\""
 }
 
-/// Untrusted text for an error message or log line: at most `limit` characters, quoted,
-/// and when cut, how long the whole was, so a 1 MB method name is never echoed back.
+/// `jsonQuote` of at most the first `limit` characters of `s`, then `…(N bytes)` when it was
+/// longer: the one way error messages and logs echo input from the wire, so a hostile client
+/// cannot make us copy megabytes of its own text back (or into the log) — e.g.
+/// `boundedQuote(String(repeating: "a", count: 100), limit: 4)` is `"aaaa"…(100 bytes)`.
 public func boundedQuote(_ s: some StringProtocol, limit: Int = 64) -> String {
-    let count = s.utf8.count
-    guard count > limit else { return "\"\(s)\"" }
-    return "\"\(s.prefix(limit))\"…(\(count) bytes)"
+    precondition(limit >= 0, "boundedQuote limit must not be negative")
+    // Count characters only up to the limit: the input may be megabytes long.
+    var end = s.startIndex
+    var taken = 0
+    while taken < limit && end < s.endIndex { s.formIndex(after: &end); taken += 1 }
+    if end == s.endIndex { return jsonQuote(String(s)) }
+    return jsonQuote(String(s[..<end])) + "…(\(s.utf8.count) bytes)"
 }

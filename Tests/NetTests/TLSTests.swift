@@ -127,31 +127,32 @@ final class TestCA: @unchecked Sendable {
     /// Garbage, truncated and mutated handshake records: a clean TLSError or a wait for more, never a trap.
     @Test func hostileRecordsNeverCrash() throws {
         guard TestCA.available || References.required else { print("SKIP: TLSTests need /usr/bin/openssl"); return }
-        let seed = SeededRandom.seed("TLSTests.hostileRecordsNeverCrash")
-        var rng = SeededRandom(seed: seed)
-        let ca = try TestCA()
-        let server = try Self.server(ca, try ca.issue("localhost", names: ["localhost"]))
-        let client = try Self.client(ca: ca.caFile)
-        let hello = try { () throws -> [UInt8] in
-            let c = try TLSSession(context: client, serverName: "localhost")
-            _ = try c.handshake()
-            return c.takeOutput()
-        }()
-        #expect(hello.count > 100, "a ClientHello was produced")
-        for cut in 0..<hello.count {
-            let s = try TLSSession(context: server)
-            s.feed(Array(hello[0..<cut]))
-            #expect(try s.handshake() == false, "seed \(seed): truncated hello at \(cut) waits for more")
+        for seed in Fuzz.seeds("TLSTests.hostileRecordsNeverCrash") {
+            var rng = SeededRandom(seed: seed)
+            let ca = try TestCA()
+            let server = try Self.server(ca, try ca.issue("localhost", names: ["localhost"]))
+            let client = try Self.client(ca: ca.caFile)
+            let hello = try { () throws -> [UInt8] in
+                let c = try TLSSession(context: client, serverName: "localhost")
+                _ = try c.handshake()
+                return c.takeOutput()
+            }()
+            #expect(hello.count > 100, "a ClientHello was produced")
+            for cut in 0..<hello.count {
+                let s = try TLSSession(context: server)
+                s.feed(Array(hello[0..<cut]))
+                #expect(try s.handshake() == false, "seed \(seed): truncated hello at \(cut) waits for more")
+            }
+            var refused = 0
+            for _ in 0..<Fuzz.iterations(ci: 500) {
+                var m = hello
+                for _ in 0..<Int.random(in: 1...4, using: &rng) { m[Int.random(in: 0..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+                if Bool.random(using: &rng) { m = rng.bytes(Int.random(in: 1...2000, using: &rng)) }
+                let s = try TLSSession(context: server)
+                s.feed(m)
+                do { _ = try s.handshake() } catch { refused += 1 }
+            }
+            #expect(refused > 0, "seed \(seed): some mutations were refused outright")
         }
-        var refused = 0
-        for _ in 0..<FuzzBudget.iterations(default: 500) {
-            var m = hello
-            for _ in 0..<Int.random(in: 1...4, using: &rng) { m[Int.random(in: 0..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-            if Bool.random(using: &rng) { m = rng.bytes(Int.random(in: 1...2000, using: &rng)) }
-            let s = try TLSSession(context: server)
-            s.feed(m)
-            do { _ = try s.handshake() } catch { refused += 1 }
-        }
-        #expect(refused > 0, "seed \(seed): some mutations were refused outright")
     }
 }

@@ -50,30 +50,31 @@ import TestSupport
     /// just-too-large, and seeded random mutations. Each decode throws `DecodeError` or
     /// yields a message; none traps or allocates what the bytes cannot hold.
     @Test func peerMessagesBuiltAroundTheEdges() throws {
-        let seed = SeededRandom.seed("peerMessagesBuiltAroundTheEdges")
-        var rng = SeededRandom(seed: seed)
-        var sys = SystemRandomNumberGenerator()
-        var samples = (0..<20).map { _ in Self.randomMessage(&sys) }
-        samples.append(Message(kind: .append, from: 1, to: 2, term: 3))
-        for m in samples {
-            let bytes = RaftMessageCodec.encode(m)
-            for cut in 0..<bytes.count {
-                #expect(throws: DecodeError.self, "seed \(seed): cut at \(cut)") { try RaftMessageCodec.decode(Array(bytes[0..<cut])) }
-            }
-            // Every aligned 4-byte window (counts and lengths are u32) set to edge values.
-            for at in stride(from: 0, to: bytes.count - 3, by: 1) {
-                for edge: [UInt8] in [[0xFF, 0xFF, 0xFF, 0xFF], [0x80, 0, 0, 0], [0x7F, 0xFF, 0xFF, 0xFF], [0, 0, 0x10, 0]] {
-                    var b = bytes
-                    b.replaceSubrange(at..<(at + 4), with: edge)
-                    _ = try? RaftMessageCodec.decode(b)
+        for seed in Fuzz.seeds("peerMessagesBuiltAroundTheEdges") {
+            var rng = SeededRandom(seed: seed)
+            var sys = SystemRandomNumberGenerator()
+            var samples = (0..<20).map { _ in Self.randomMessage(&sys) }
+            samples.append(Message(kind: .append, from: 1, to: 2, term: 3))
+            for m in samples {
+                let bytes = RaftMessageCodec.encode(m)
+                for cut in 0..<bytes.count {
+                    #expect(throws: DecodeError.self, "seed \(seed): cut at \(cut)") { try RaftMessageCodec.decode(Array(bytes[0..<cut])) }
+                }
+                // Every aligned 4-byte window (counts and lengths are u32) set to edge values.
+                for at in stride(from: 0, to: bytes.count - 3, by: 1) {
+                    for edge: [UInt8] in [[0xFF, 0xFF, 0xFF, 0xFF], [0x80, 0, 0, 0], [0x7F, 0xFF, 0xFF, 0xFF], [0, 0, 0x10, 0]] {
+                        var b = bytes
+                        b.replaceSubrange(at..<(at + 4), with: edge)
+                        _ = try? RaftMessageCodec.decode(b)
+                    }
                 }
             }
-        }
-        for i in 0..<FuzzBudget.iterations(default: 3000) {
-            var b = RaftMessageCodec.encode(samples[Int.random(in: 0..<samples.count, using: &rng)])
-            for _ in 0..<Int.random(in: 1...6, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
-            if Bool.random(using: &rng) { b += rng.bytes(Int.random(in: 0...64, using: &rng)) }
-            do { _ = try RaftMessageCodec.decode(b) } catch { #expect(!error.description.isEmpty, "seed \(seed) case \(i)") }
+            for i in 0..<Fuzz.iterations(ci: 3000) {
+                var b = RaftMessageCodec.encode(samples[Int.random(in: 0..<samples.count, using: &rng)])
+                for _ in 0..<Int.random(in: 1...6, using: &rng) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+                if Bool.random(using: &rng) { b += rng.bytes(Int.random(in: 0...64, using: &rng)) }
+                do { _ = try RaftMessageCodec.decode(b) } catch { #expect(!error.description.isEmpty, "seed \(seed) case \(i)") }
+            }
         }
     }
 

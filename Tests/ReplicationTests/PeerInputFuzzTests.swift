@@ -7,10 +7,10 @@ import TestSupport
 /// handshake: frame headers built around the edges (all-ones and sign-bit lengths, the
 /// limit and one past it), valid streams truncated at every byte, random mutations and
 /// chunkings, and handshake messages truncated and mutated. Each case must end in a clean
-/// typed error or a valid result, never a trap. INFRASTACK_SEED replays a run;
+/// typed error or a valid result, never a trap. INFRASTACK_FUZZ_SEED replays a run;
 /// INFRASTACK_FUZZ_ITERATIONS sets how many random cases (chaos/parser-fuzz runs many).
 @Suite struct PeerInputFuzzTests {
-    static let iterations = FuzzBudget.iterations(default: 2000)
+    static let iterations = Fuzz.iterations(ci: 2000)
 
     static func header(length: UInt32, type: UInt8 = 1, crc: UInt32 = 0) -> [UInt8] {
         var out = [UInt8]()
@@ -37,40 +37,41 @@ import TestSupport
     }
 
     @Test func framesTruncatedMutatedAndChunked() throws {
-        let seed = SeededRandom.seed("framesTruncatedMutatedAndChunked")
-        var rng = SeededRandom(seed: seed)
-        var stream = [UInt8](), frames = [Frame]()
-        for _ in 0..<8 {
-            let f = Frame(type: UInt8.random(in: 1...255, using: &rng), payload: rng.bytes(Int.random(in: 0...300, using: &rng)))
-            frames.append(f)
-            stream += f.encoded()
-        }
-        // Truncated at every byte: the complete frames before the cut, then nil — never an error.
-        for cut in 0...stream.count {
-            var d = FrameDecoder(maxPayloadBytes: 1024)
-            try d.feed(Array(stream[0..<cut]))
-            var got = [Frame]()
-            while let f = try d.next() { got.append(f) }
-            #expect(got == Array(frames.prefix(got.count)), "seed \(seed): cut at \(cut)")
-        }
-        for i in 0..<Self.iterations {
-            var mutated = stream
-            for _ in 0..<Int.random(in: 1...4, using: &rng) {
-                let at = Int.random(in: 0..<mutated.count, using: &rng)
-                // Mostly the header bytes, where lengths live.
-                mutated[Bool.random(using: &rng) ? at % Frame.headerByteCount : at] = Bool.random(using: &rng) ? 0xFF : UInt8.random(in: 0...255, using: &rng)
+        for seed in Fuzz.seeds("framesTruncatedMutatedAndChunked") {
+            var rng = SeededRandom(seed: seed)
+            var stream = [UInt8](), frames = [Frame]()
+            for _ in 0..<8 {
+                let f = Frame(type: UInt8.random(in: 1...255, using: &rng), payload: rng.bytes(Int.random(in: 0...300, using: &rng)))
+                frames.append(f)
+                stream += f.encoded()
             }
-            var d = FrameDecoder(maxPayloadBytes: 1024)
-            var offset = 0
-            do {
-                while offset < mutated.count {
-                    let n = min(mutated.count - offset, Int.random(in: 1...64, using: &rng))
-                    try d.feed(Array(mutated[offset..<(offset + n)]))
-                    offset += n
-                    while let f = try d.next() { #expect(f.payload.count <= 1024, "seed \(seed) case \(i)") }
+            // Truncated at every byte: the complete frames before the cut, then nil — never an error.
+            for cut in 0...stream.count {
+                var d = FrameDecoder(maxPayloadBytes: 1024)
+                try d.feed(Array(stream[0..<cut]))
+                var got = [Frame]()
+                while let f = try d.next() { got.append(f) }
+                #expect(got == Array(frames.prefix(got.count)), "seed \(seed): cut at \(cut)")
+            }
+            for i in 0..<Self.iterations {
+                var mutated = stream
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    let at = Int.random(in: 0..<mutated.count, using: &rng)
+                    // Mostly the header bytes, where lengths live.
+                    mutated[Bool.random(using: &rng) ? at % Frame.headerByteCount : at] = Bool.random(using: &rng) ? 0xFF : UInt8.random(in: 0...255, using: &rng)
                 }
-            } catch {
-                #expect(d.failure != nil, "seed \(seed) case \(i): an error leaves the decoder failed")
+                var d = FrameDecoder(maxPayloadBytes: 1024)
+                var offset = 0
+                do {
+                    while offset < mutated.count {
+                        let n = min(mutated.count - offset, Int.random(in: 1...64, using: &rng))
+                        try d.feed(Array(mutated[offset..<(offset + n)]))
+                        offset += n
+                        while let f = try d.next() { #expect(f.payload.count <= 1024, "seed \(seed) case \(i)") }
+                    }
+                } catch {
+                    #expect(d.failure != nil, "seed \(seed) case \(i): an error leaves the decoder failed")
+                }
             }
         }
     }
@@ -102,29 +103,30 @@ import TestSupport
     }
 
     @Test func handshakeMessagesTruncatedAndMutated() {
-        let seed = SeededRandom.seed("handshakeMessagesTruncatedAndMutated")
-        var rng = SeededRandom(seed: seed)
-        let t = Self.transcript()
-        #expect(!t.hello.isEmpty && !t.reply.isEmpty && !t.proof.isEmpty)
-        #expect(Self.acceptorEstablishes(t.hello, t.proof), "the valid transcript authenticates")
-        for cut in 0..<t.hello.count { #expect(!Self.acceptorEstablishes(Array(t.hello[0..<cut]), t.proof), "seed \(seed): hello cut at \(cut)") }
-        for cut in 0..<t.proof.count { #expect(!Self.acceptorEstablishes(t.hello, Array(t.proof[0..<cut])), "seed \(seed): proof cut at \(cut)") }
-        // The dialer side too: a truncated reply never authenticates the acceptor.
-        for cut in 0..<t.reply.count {
-            var d = Handshake(role: .dialer(expectedPeer: 2), config: Self.config(1), nonce: [UInt8](repeating: 1, count: 32))
-            _ = d.start()
-            #expect(!d.receive(Array(t.reply[0..<cut])).contains(.established(peer: 2)), "seed \(seed): reply cut at \(cut)")
-        }
-        for i in 0..<Self.iterations {
-            var hello = t.hello, proof = t.proof
-            let target = Bool.random(using: &rng)
-            if target { hello[Int.random(in: 0..<hello.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
-            else { proof[Int.random(in: 0..<proof.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
-            if Int.random(in: 0..<4, using: &rng) == 0 { hello += rng.bytes(Int.random(in: 1...2000, using: &rng)) }
-            #expect(!Self.acceptorEstablishes(hello, proof), "seed \(seed) case \(i): a mutated transcript must not authenticate")
-            // Garbage of any length in any state: a clean failure.
-            var a = Handshake(role: .acceptor(allowedPeers: [1]), config: Self.config(2))
-            _ = a.receive(rng.bytes(Int.random(in: 0...1100, using: &rng)))
+        for seed in Fuzz.seeds("handshakeMessagesTruncatedAndMutated") {
+            var rng = SeededRandom(seed: seed)
+            let t = Self.transcript()
+            #expect(!t.hello.isEmpty && !t.reply.isEmpty && !t.proof.isEmpty)
+            #expect(Self.acceptorEstablishes(t.hello, t.proof), "the valid transcript authenticates")
+            for cut in 0..<t.hello.count { #expect(!Self.acceptorEstablishes(Array(t.hello[0..<cut]), t.proof), "seed \(seed): hello cut at \(cut)") }
+            for cut in 0..<t.proof.count { #expect(!Self.acceptorEstablishes(t.hello, Array(t.proof[0..<cut])), "seed \(seed): proof cut at \(cut)") }
+            // The dialer side too: a truncated reply never authenticates the acceptor.
+            for cut in 0..<t.reply.count {
+                var d = Handshake(role: .dialer(expectedPeer: 2), config: Self.config(1), nonce: [UInt8](repeating: 1, count: 32))
+                _ = d.start()
+                #expect(!d.receive(Array(t.reply[0..<cut])).contains(.established(peer: 2)), "seed \(seed): reply cut at \(cut)")
+            }
+            for i in 0..<Self.iterations {
+                var hello = t.hello, proof = t.proof
+                let target = Bool.random(using: &rng)
+                if target { hello[Int.random(in: 0..<hello.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
+                else { proof[Int.random(in: 0..<proof.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng) }
+                if Int.random(in: 0..<4, using: &rng) == 0 { hello += rng.bytes(Int.random(in: 1...2000, using: &rng)) }
+                #expect(!Self.acceptorEstablishes(hello, proof), "seed \(seed) case \(i): a mutated transcript must not authenticate")
+                // Garbage of any length in any state: a clean failure.
+                var a = Handshake(role: .acceptor(allowedPeers: [1]), config: Self.config(2))
+                _ = a.receive(rng.bytes(Int.random(in: 0...1100, using: &rng)))
+            }
         }
     }
 }

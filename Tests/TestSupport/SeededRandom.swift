@@ -37,12 +37,3 @@ public struct TestFailure: Error, CustomStringConvertible {
     public let description: String
     public init(_ d: String) { description = d }
 }
-
-/// How many random cases a fuzz test runs: INFRASTACK_FUZZ_ITERATIONS when set (the long
-/// runs in chaos/ set it high), else the test's CI-sized default.
-public enum FuzzBudget {
-    public static func iterations(default d: Int) -> Int {
-        if let s = ProcessInfo.processInfo.environment["INFRASTACK_FUZZ_ITERATIONS"], let n = Int(s), n > 0 { return n }
-        return d
-    }
-}
