@@ -20,7 +20,7 @@ public final class Indexer: @unchecked Sendable {
     public struct Config: Sendable {
         public var chainId: UInt64
         public var adapter: any ChainAdapter
-        public var upstreams: [String]
+        public var upstreams: [UpstreamEndpoint]
         public var batchBlocks = 16
         /// A Raft entry carries at most about this many bytes of blocks: large blocks
         /// travel in smaller batches (multi-megabyte entries stall replication).
@@ -31,7 +31,7 @@ public final class Indexer: @unchecked Sendable {
         public var startBlock: UInt64 = 0
         /// "auto" (tracer if the upstream has it, else probing), "tracer", or "probe".
         public var stateSource = "auto"
-        public init(chainId: UInt64, adapter: any ChainAdapter, upstreams: [String]) {
+        public init(chainId: UInt64, adapter: any ChainAdapter, upstreams: [UpstreamEndpoint]) {
             self.chainId = chainId; self.adapter = adapter; self.upstreams = upstreams
         }
     }
@@ -74,8 +74,8 @@ public final class Indexer: @unchecked Sendable {
         self.index = index
         self.host = host
         self.logger = logger
-        upstream = UpstreamClient(urls: config.upstreams)
-        prefetchClient = PrefetchClient(UpstreamClient(urls: config.upstreams))
+        upstream = UpstreamClient(endpoints: config.upstreams)
+        prefetchClient = PrefetchClient(UpstreamClient(endpoints: config.upstreams))
         if config.stateSource == "tracer" { tracerAvailable = true }
         if config.stateSource == "probe" { tracerAvailable = false }
     }

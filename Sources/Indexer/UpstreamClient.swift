@@ -2,6 +2,27 @@ import Chain
 import Foundation
 import Net
 
+/// One upstream as configured: its URL (http or https, any path and query, userinfo as
+/// basic auth), extra headers some providers want (`x-api-key`), and TLS settings.
+/// Headers and the URL's path and userinfo are secrets: logs and /status show `redacted`.
+public struct UpstreamEndpoint: Sendable, Equatable, ExpressibleByStringLiteral {
+    public var url: String
+    public var headers: [String: String] = [:]
+    /// TLS for https URLs; nil = verify against the system trust store.
+    public var tls: TLSConfiguration?
+
+    public init(url: String, headers: [String: String] = [:], tls: TLSConfiguration? = nil) {
+        self.url = url; self.headers = headers; self.tls = tls
+    }
+    public init(stringLiteral s: String) { self.init(url: s) }
+
+    public var redacted: String { (try? HTTPURL(parsing: url))?.redacted ?? "(invalid URL)" }
+
+    public func makeClient(timeoutMillis: Int) throws -> HTTPClient {
+        try HTTPClient(url: url, timeoutMillis: timeoutMillis, tls: tls, headers: headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+}
+
 /// JSON-RPC client for the upstream node(s): HTTP/1.1 keep-alive, batches, timeouts,
 /// retries with exponential backoff, and failover across several URLs (the next URL is
 /// tried when one fails; a URL that failed is retried after the others).
@@ -19,23 +40,28 @@ public final class UpstreamClient {
         public let description: String
     }
 
-    public let urls: [String]
+    public let endpoints: [UpstreamEndpoint]
     public var timeoutMillis: Int
     public var attempts: Int
-    private var clients: [String: HTTPClient] = [:]
+    private var clients: [Int: HTTPClient] = [:]
     private var current = 0
     private var nextId = 1
     public private(set) var requests = 0
     public private(set) var failovers = 0
 
-    public init(urls: [String], timeoutMillis: Int = 10_000, attempts: Int = 4) {
-        precondition(!urls.isEmpty, "at least one upstream URL")
-        self.urls = urls
+    public init(endpoints: [UpstreamEndpoint], timeoutMillis: Int = 10_000, attempts: Int = 4) {
+        precondition(!endpoints.isEmpty, "at least one upstream URL")
+        self.endpoints = endpoints
         self.timeoutMillis = timeoutMillis
         self.attempts = attempts
     }
 
-    public var currentURL: String { urls[current] }
+    public convenience init(urls: [String], timeoutMillis: Int = 10_000, attempts: Int = 4) {
+        self.init(endpoints: urls.map { UpstreamEndpoint(url: $0) }, timeoutMillis: timeoutMillis, attempts: attempts)
+    }
+
+    /// The upstream in use, as logs may show it (no path, query, userinfo or headers).
+    public var currentURL: String { endpoints[current].redacted }
 
     /// One call; throws RPCError for a JSON-RPC error answer.
     public func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
@@ -59,10 +85,11 @@ public final class UpstreamClient {
         var lastError: Error = Unavailable(description: "no attempt made")
         var delay = 100_000 as UInt32
         for attempt in 0..<attempts {
-            let url = urls[current]
+            let index = current
+            let url = endpoints[index].redacted
             do {
-                let client = try clients[url] ?? HTTPClient(url: url, timeoutMillis: timeoutMillis)
-                clients[url] = client
+                let client = try clients[index] ?? endpoints[index].makeClient(timeoutMillis: timeoutMillis)
+                clients[index] = client
                 requests += 1
                 let r = try client.post("/", json: payload)
                 guard r.status == 200 else { throw Unavailable(description: "\(url) answered HTTP \(r.status)") }
@@ -85,9 +112,9 @@ public final class UpstreamClient {
                 }
             } catch {
                 lastError = error
-                clients[url]?.close()
-                clients[url] = nil
-                if urls.count > 1 { current = (current + 1) % urls.count; failovers += 1 }
+                clients[index]?.close()
+                clients[index] = nil
+                if endpoints.count > 1 { current = (current + 1) % endpoints.count; failovers += 1 }
                 if attempt + 1 < attempts { usleep(delay); delay = min(delay * 2, 2_000_000) }
             }
         }

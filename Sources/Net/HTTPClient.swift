@@ -19,29 +19,51 @@ public final class HTTPClient {
     }
 
     public let endpoint: SocketAddress
+    /// The URL this client was made for (path, query, userinfo, scheme); nil when made from an address.
+    public let url: HTTPURL?
     public var timeoutMillis: Int
+    /// Sent with every request (a provider's `x-api-key`, basic auth from the URL's userinfo).
+    public var defaultHeaders: [(String, String)] = []
+    private let tlsContext: TLSContext?
+    private var tls: TLSSession?
     /// Largest response body accepted; a bigger (or malformed) Content-Length or chunk size is an error, not an allocation.
     public var maxResponseBytes = 512 * 1024 * 1024
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
 
-    /// `url` is "http://host:port" (a path part is ignored; pass paths per request).
-    public init(url: String, timeoutMillis: Int = 10_000) throws(NetError) {
-        guard url.hasPrefix("http://") else { throw NetError("endpoint \"\(url)\" must start with http://") }
-        let hostPort = url.dropFirst(7).split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
-        endpoint = try SocketAddress(parsing: hostPort.contains(":") ? hostPort : hostPort + ":80")
+    /// `url` as users paste it: `http://` or `https://`, any path and query (requests for "/"
+    /// go to the URL's own path; others are appended to it), `user:password@` as basic auth.
+    /// HTTPS verifies the server against the system trust store unless `tls` says otherwise.
+    public init(url text: String, timeoutMillis: Int = 10_000, tls: TLSConfiguration? = nil, headers: [(String, String)] = []) throws(NetError) {
+        let u = try HTTPURL(parsing: text)
+        guard u.scheme == .http || u.scheme == .https else { throw NetError("an HTTP client needs an http:// or https:// URL, not \(u.scheme.rawValue)://") }
+        url = u
+        endpoint = u.address
         self.timeoutMillis = timeoutMillis
+        if u.usesTLS {
+            do { tlsContext = try TLSContext(tls ?? TLSConfiguration(role: .client)) } catch { throw NetError("TLS for \(u.redacted): \(error)") }
+        } else {
+            tlsContext = nil
+        }
+        defaultHeaders = headers
+        if let auth = u.basicAuthorization { defaultHeaders.append(("Authorization", auth)) }
     }
 
     public init(address: SocketAddress, timeoutMillis: Int = 10_000) {
         endpoint = address
+        url = nil
+        tlsContext = nil
         self.timeoutMillis = timeoutMillis
     }
+
+    /// How the server is named in errors: never the path or userinfo, which may hold a key.
+    var name: String { url?.redacted ?? endpoint.description }
 
     deinit { if fd >= 0 { Glibc.close(fd) } }
 
     public func close() {
         if fd >= 0 { Glibc.close(fd); fd = -1 }
+        tls = nil
         buffer.removeAll()
     }
 
@@ -71,8 +93,13 @@ public final class HTTPClient {
             fd = try Socket.connectBlocking(to: endpoint, timeoutMillis: Int32(timeoutMillis))
             Socket.setTimeouts(fd, millis: timeoutMillis)
             buffer.removeAll()
+            if let tlsContext {
+                do { try handshake(tlsContext) } catch { close(); throw error }
+            }
         }
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: \(endpoint)\r\n"
+        let target = url?.target(for: path) ?? path
+        var head = "\(method) \(target) HTTP/1.1\r\nHost: \(url?.hostHeader ?? endpoint.description)\r\n"
+        for (n, v) in defaultHeaders where !headers.contains(where: { $0.0.lowercased() == n.lowercased() }) { head += "\(n): \(v)\r\n" }
         for (n, v) in headers { head += "\(n): \(v)\r\n" }
         if !body.isEmpty || method == "POST" || method == "PUT" { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
@@ -87,14 +114,32 @@ public final class HTTPClient {
         }
     }
 
+    /// The TLS handshake over the freshly connected socket, with SNI and hostname checks.
+    private func handshake(_ context: TLSContext) throws {
+        let session = try TLSSession(context: context, serverName: url?.host ?? endpoint.host)
+        while try !session.handshake() {
+            try sendRaw(session.takeOutput())
+            guard let bytes = try receiveRaw() else { throw NetError("\(name) closed the connection during the TLS handshake") }
+            session.feed(bytes)
+        }
+        try sendRaw(session.takeOutput())
+        tls = session
+    }
+
     private func sendAll(_ bytes: [UInt8]) throws {
+        guard let tls else { try sendRaw(bytes); return }
+        try tls.write(bytes)
+        try sendRaw(tls.takeOutput())
+    }
+
+    private func sendRaw(_ bytes: [UInt8]) throws {
         var off = 0
         while off < bytes.count {
             let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == EAGAIN { throw NetError("send to \(endpoint) timed out after \(timeoutMillis) ms") }
-                throw SocketError("send", detail: "to \(endpoint)")
+                if errno == EAGAIN { throw NetError("send to \(name) timed out after \(timeoutMillis) ms") }
+                throw SocketError("send", detail: "to \(name)")
             }
             off += n
         }
@@ -102,14 +147,30 @@ public final class HTTPClient {
 
     /// Reads more bytes into the buffer; false at end of stream.
     private func fill() throws -> Bool {
+        guard let tls else {
+            guard let bytes = try receiveRaw() else { return false }
+            buffer.append(contentsOf: bytes)
+            return true
+        }
+        while true {
+            let plain = try tls.read()
+            if !plain.isEmpty { buffer.append(contentsOf: plain); return true }
+            if tls.peerClosed { return false }
+            guard let bytes = try receiveRaw() else { return false }
+            tls.feed(bytes)
+        }
+    }
+
+    /// What the socket has, blocking up to the timeout; nil at end of stream.
+    private func receiveRaw() throws -> [UInt8]? {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { buffer.append(contentsOf: chunk[0..<n]); return true }
-            if n == 0 { return false }
+            if n > 0 { return Array(chunk[0..<n]) }
+            if n == 0 { return nil }
             if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { throw NetError("no response from \(endpoint) within \(timeoutMillis) ms") }
-            throw SocketError("recv", detail: "from \(endpoint)")
+            if errno == EAGAIN || errno == EWOULDBLOCK { throw NetError("no response from \(name) within \(timeoutMillis) ms") }
+            throw SocketError("recv", detail: "from \(name)")
         }
     }
 
@@ -120,7 +181,7 @@ public final class HTTPClient {
                 buffer.removeFirst(i + 2)
                 return line
             }
-            guard try fill() else { throw NetError("connection closed by \(endpoint) before the response was complete") }
+            guard try fill() else { throw NetError("connection closed by \(name) before the response was complete") }
         }
     }
 
@@ -132,7 +193,7 @@ public final class HTTPClient {
 
     private func readExactly(_ n: Int) throws -> [UInt8] {
         while buffer.count < n {
-            guard try fill() else { throw NetError("connection closed by \(endpoint) before the response was complete") }
+            guard try fill() else { throw NetError("connection closed by \(name) before the response was complete") }
         }
         let out = Array(buffer[0..<n])
         buffer.removeFirst(n)
@@ -143,13 +204,13 @@ public final class HTTPClient {
         let statusLine = try readLine()
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
-            throw NetError("malformed status line from \(endpoint): \(statusLine.prefix(80))")
+            throw NetError("malformed status line from \(name): \(statusLine.prefix(80))")
         }
         var headers = [(name: String, value: String)]()
         while true {
             let line = try readLine()
             if line.isEmpty { break }
-            guard let colon = line.firstIndex(of: ":") else { throw NetError("malformed header from \(endpoint)") }
+            guard let colon = line.firstIndex(of: ":") else { throw NetError("malformed header from \(name)") }
             headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
         }
         func header(_ n: String) -> String? { headers.first { $0.name.lowercased() == n }?.value }
@@ -161,8 +222,8 @@ public final class HTTPClient {
                 let size: Int
                 switch HTTPLength.hex(sizeLine.utf8.prefix { $0 != UInt8(ascii: ";") }, max: maxResponseBytes - body.count) {
                 case .value(let v): size = v
-                case .malformed: throw NetError("malformed chunk size \(boundedQuote(sizeLine)) from \(endpoint)")
-                case .tooLarge: throw NetError("chunked response from \(endpoint) exceeds \(maxResponseBytes) bytes")
+                case .malformed: throw NetError("malformed chunk size \(boundedQuote(sizeLine)) from \(name)")
+                case .tooLarge: throw NetError("chunked response from \(name) exceeds \(maxResponseBytes) bytes")
                 }
                 if size == 0 {
                     while try !readLine().isEmpty {}
@@ -174,8 +235,8 @@ public final class HTTPClient {
         } else if let len = header("content-length") {
             switch HTTPLength.decimal(len.utf8, max: maxResponseBytes) {
             case .value(let n): body = try readExactly(n)
-            case .malformed: throw NetError("malformed Content-Length \(boundedQuote(len)) from \(endpoint)")
-            case .tooLarge: throw NetError("response from \(endpoint) of \(boundedQuote(len)) bytes exceeds \(maxResponseBytes)")
+            case .malformed: throw NetError("malformed Content-Length \(boundedQuote(len)) from \(name)")
+            case .tooLarge: throw NetError("response from \(name) of \(boundedQuote(len)) bytes exceeds \(maxResponseBytes)")
             }
         } else {
             while try fill() {}

@@ -254,6 +254,47 @@ public struct NodeConfig: Sendable {
         return r
     }
 
+    /// An upstream: a URL string, or an object with the URL, extra headers and TLS settings.
+    static func parseUpstream(_ v: JSONValue, field f: String) throws -> UpstreamEndpoint {
+        var e: UpstreamEndpoint
+        if let s = v.stringValue {
+            e = UpstreamEndpoint(url: s)
+        } else if let o = v.objectValue {
+            let known: Set<String> = ["url", "headers", "caFile", "insecureSkipVerify"]
+            for k in o.keys where !known.contains(k) { throw Invalid(field: "\(f).\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
+            guard let url = o["url"]?.stringValue else { throw Invalid(field: "\(f).url", problem: "is required") }
+            e = UpstreamEndpoint(url: url)
+            if let h = o["headers"] {
+                guard let ho = h.objectValue else { throw Invalid(field: "\(f).headers", problem: "must be an object of header names to values") }
+                for (name, value) in ho.pairs {
+                    guard !name.isEmpty, name.utf8.allSatisfy({ (0x21...0x7e).contains($0) && $0 != UInt8(ascii: ":") }),
+                          let text = value.stringValue, !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) else {
+                        throw Invalid(field: "\(f).headers", problem: "header \(boundedQuote(name)) must be a token with a string value without control characters")
+                    }
+                    e.headers[name] = text
+                }
+            }
+            var tls = TLSConfiguration(role: .client)
+            if let ca = o["caFile"] {
+                guard let path = ca.stringValue, FileManager.default.isReadableFile(atPath: path) else { throw Invalid(field: "\(f).caFile", problem: "must be a readable PEM file") }
+                tls.caFile = path
+            }
+            if let skip = o["insecureSkipVerify"] {
+                guard let b = skip.boolValue else { throw Invalid(field: "\(f).insecureSkipVerify", problem: "must be true or false") }
+                tls.insecureSkipVerify = b
+            }
+            if tls != TLSConfiguration(role: .client) { e.tls = tls }
+        } else {
+            throw Invalid(field: f, problem: "must be a URL string or an object {url, headers, caFile, insecureSkipVerify}")
+        }
+        let url: HTTPURL
+        do { url = try HTTPURL(parsing: e.url) } catch { throw Invalid(field: f, problem: "\(error)") }
+        guard url.scheme == .http || url.scheme == .https else { throw Invalid(field: f, problem: "must be an http:// or https:// URL") }
+        if e.tls != nil, !url.usesTLS { throw Invalid(field: f, problem: "caFile and insecureSkipVerify apply to https:// URLs only") }
+        do { _ = try e.makeClient(timeoutMillis: 1000) } catch { throw Invalid(field: f, problem: "\(error)") }
+        return e
+    }
+
     static func parseChain(_ v: JSONValue) throws -> Indexer.Config {
         guard let o = v.objectValue else { throw Invalid(field: "chain", problem: "must be an object") }
         let known: Set<String> = ["chainId", "adapter", "upstreams", "batchBlocks", "maxEntryBytes", "pollMillis", "maxReorgDepth", "startBlock", "stateSource", "checks", "tracer"]
@@ -283,14 +324,10 @@ public struct NodeConfig: Sendable {
         guard let adapter = ChainAdapters.named(adapterName, custom: custom) else {
             throw Invalid(field: "chain.adapter", problem: "unknown adapter \(adapterName) (known: \(ChainAdapters.names.joined(separator: ", ")))")
         }
-        guard let ups = o["upstreams"]?.arrayValue, !ups.isEmpty else { throw Invalid(field: "chain.upstreams", problem: "is required: a non-empty array of http:// URLs") }
-        var urls = [String]()
-        for (i, u) in ups.enumerated() {
-            guard let s = u.stringValue, s.hasPrefix("http://"), (try? HTTPClient(url: s)) != nil else {
-                throw Invalid(field: "chain.upstreams[\(i)]", problem: "must be an http://host:port URL")
-            }
-            urls.append(s)
+        guard let ups = o["upstreams"]?.arrayValue, !ups.isEmpty else {
+            throw Invalid(field: "chain.upstreams", problem: "is required: a non-empty array of http(s):// URLs or {url, headers, caFile, insecureSkipVerify} objects")
         }
+        let urls = try ups.enumerated().map { (i, u) in try parseUpstream(u, field: "chain.upstreams[\(i)]") }
         var cfg = Indexer.Config(chainId: cid, adapter: adapter, upstreams: urls)
         cfg.batchBlocks = Int(try int("batchBlocks", min: 1, max: 10_000) ?? UInt64(cfg.batchBlocks))
         cfg.maxEntryBytes = Int(try int("maxEntryBytes", min: 64 << 10, max: 64 << 20) ?? UInt64(cfg.maxEntryBytes))

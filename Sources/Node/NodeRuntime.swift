@@ -70,6 +70,9 @@ public final class NodeRuntime: @unchecked Sendable {
         node.start(transport: transport)
         let peers = self.transport
         if let chain = config.chain {
+            for u in chain.upstreams where u.tls?.insecureSkipVerify == true {
+                logger.warn("upstream_tls_verification_disabled", [("upstream", u.redacted), ("why", "insecureSkipVerify is set: any certificate is accepted (test setups only)")])
+            }
             let ix = Indexer(config: chain, index: node.stateMachine.chain, host: node, logger: logger.with("module", "indexer"))
             indexer = ix
             ix.start()

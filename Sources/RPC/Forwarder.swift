@@ -15,15 +15,15 @@ public final class Forwarder: Sendable {
     /// Which argument, per method, names a block that we pin to a number.
     static let blockArgument: [String: Int] = ["eth_call": 1, "eth_estimateGas": 1, "eth_createAccessList": 1, "eth_getProof": 2]
 
-    let urls: [String]
+    let endpoints: [UpstreamEndpoint]
     let timeoutMillis: Int
     let logger: Logger?
     private let idle = Mutex<[PooledClient]>([])
     private let alertCount = Atomic<Int>(0)
 
-    public init(urls: [String], timeoutMillis: Int = 10_000, logger: Logger? = nil) {
-        precondition(!urls.isEmpty, "a forwarder needs at least one upstream URL")
-        self.urls = urls
+    public init(endpoints: [UpstreamEndpoint], timeoutMillis: Int = 10_000, logger: Logger? = nil) {
+        precondition(!endpoints.isEmpty, "a forwarder needs at least one upstream URL")
+        self.endpoints = endpoints
         self.timeoutMillis = timeoutMillis
         self.logger = logger
     }
@@ -60,7 +60,7 @@ public final class Forwarder: Sendable {
 
     /// One upstream call, unchanged (GraphQL forwards through this too).
     public func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
-        let pooled = idle.withLock { $0.popLast() } ?? PooledClient(UpstreamClient(urls: urls, timeoutMillis: timeoutMillis, attempts: 2))
+        let pooled = idle.withLock { $0.popLast() } ?? PooledClient(UpstreamClient(endpoints: endpoints, timeoutMillis: timeoutMillis, attempts: 2))
         defer { idle.withLock { if $0.count < 32 { $0.append(pooled) } } }
         do {
             return try pooled.client.call(method, params)

@@ -93,7 +93,7 @@ final class TamperingProxy: @unchecked Sendable {
         let env = try Environment(path: NSTemporaryDirectory() + "indexer-\(UUID().uuidString.prefix(8))")
         let index = try ChainIndex(env: env)
         let host = DirectHost(env: env, index: index)
-        var cfg = Indexer.Config(chainId: Self.chainId, adapter: EthereumAdapter(), upstreams: [url])
+        var cfg = Indexer.Config(chainId: Self.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: url)])
         cfg.batchBlocks = batch
         cfg.pollMillis = 20
         return (host, Indexer(config: cfg, index: index, host: host, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true))))

@@ -156,3 +156,98 @@ final class TestCA: @unchecked Sendable {
         }
     }
 }
+
+/// Tests/python/tls_upstream.py running in the background: Python's ssl module as the
+/// independent server side.
+final class PythonTLSServer: @unchecked Sendable {
+    let process = Process()
+    let port: UInt16
+
+    init(cert: (cert: String, key: String), extra: [String] = []) throws {
+        let script = References.packageRoot.appendingPathComponent("Tests/python/tls_upstream.py").path
+        process.executableURL = URL(fileURLWithPath: References.python ?? "/usr/bin/python3")
+        process.arguments = [script, "--cert", cert.cert, "--key", cert.key] + extra
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = [UInt8]()
+        while let b = try out.fileHandleForReading.read(upToCount: 1), let c = b.first, c != 0x0a { line.append(c) }
+        guard let p = UInt16(String(decoding: line, as: UTF8.self)) else { process.terminate(); throw TestFailure("tls_upstream.py did not start") }
+        port = p
+    }
+
+    // SIGKILL: the test process may ignore SIGTERM (signal sources), and children inherit that.
+    deinit { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+}
+
+@Suite(.serialized) struct HTTPSClientTests {
+    static func tlsTo(_ ca: TestCA) -> TLSConfiguration {
+        var c = TLSConfiguration(role: .client)
+        c.caFile = ca.caFile
+        return c
+    }
+
+    /// The URL as a provider hands it out: https, a key in the path, a query, userinfo as
+    /// basic auth, and an extra header — all reach the server; none appears in errors.
+    @Test func providerURLsReachTheServerWhole() throws {
+        guard TestCA.available || References.required else { print("SKIP: HTTPSClientTests need /usr/bin/openssl"); return }
+        let ca = try TestCA()
+        let server = try PythonTLSServer(cert: try ca.issue("localhost", names: ["localhost", "127.0.0.1"]))
+        let c = try HTTPClient(url: "https://alice:s%3Acret@localhost:\(server.port)/v3/project-key-123?tier=free", tls: Self.tlsTo(ca),
+                               headers: [("x-api-key", "header-key-456")])
+        for _ in 0..<3 {   // the connection is kept alive across requests
+            let r = try c.post("/", json: #"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#)
+            #expect(r.status == 200)
+            let echo = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any]
+            #expect(echo?["path"] as? String == "/v3/project-key-123?tier=free")
+            let headers = echo?["headers"] as? [String: String] ?? [:]
+            #expect(headers["authorization"] == "Basic " + Data("alice:s:cret".utf8).base64EncodedString())
+            #expect(headers["x-api-key"] == "header-key-456")
+            #expect(headers["host"] == "localhost:\(server.port)")
+            #expect(echo?["body"] as? String == #"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#)
+        }
+        let sub = try c.get("/status")
+        #expect((try JSONSerialization.jsonObject(with: Data(sub.body)) as? [String: Any])?["path"] as? String == "/v3/project-key-123/status")
+        #expect(c.url?.redacted == "https://…@localhost:\(server.port)/…")
+    }
+
+    @Test func badCertificatesAreRefusedNamingHostAndReason() throws {
+        guard TestCA.available || References.required else { print("SKIP: HTTPSClientTests need /usr/bin/openssl"); return }
+        let ca = try TestCA(), other = try TestCA(name: "Other CA")
+        func failure(_ issued: (cert: String, key: String), host: String = "localhost", tls: TLSConfiguration? = nil) throws -> String {
+            let server = try PythonTLSServer(cert: issued)
+            do {
+                let c = try HTTPClient(url: "https://\(host):\(server.port)/v3/secret-path-key", timeoutMillis: 3000, tls: tls ?? Self.tlsTo(ca))
+                _ = try c.get("/")
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        let wrongHost = try failure(try ca.issue("other", names: ["rpc.other.example"]))
+        #expect(wrongHost.contains("localhost") && wrongHost.contains("hostname mismatch"), "\(wrongHost)")
+        let stranger = try failure(try other.issue("stranger", names: ["localhost"]))
+        #expect(stranger.contains("unable to get local issuer certificate"), "\(stranger)")
+        let expiredCert = try ca.issue("expired", names: ["localhost"], days: 0)
+        Thread.sleep(forTimeInterval: 1.1)
+        let expired = try failure(expiredCert)
+        #expect(expired.contains("certificate has expired"), "\(expired)")
+        for e in [wrongHost, stranger, expired] { #expect(!e.contains("secret-path-key"), "errors never show the URL's path: \(e)") }
+        var skip = TLSConfiguration(role: .client)
+        skip.insecureSkipVerify = true
+        #expect(try failure(try other.issue("skip", names: ["x.example"]), tls: skip) == "accepted", "only an explicit opt-out skips verification")
+    }
+
+    @Test func urlsAsUsersPasteThem() throws {
+        let u = try HTTPURL(parsing: "HTTPS://Node.Example.org/rpc")
+        #expect(u.scheme == .https && u.host == "node.example.org" && u.port == 443 && u.target == "/rpc" && u.hostHeader == "node.example.org")
+        let v6 = try HTTPURL(parsing: "http://[::1]:8545")
+        #expect(v6.host == "::1" && v6.port == 8545 && v6.target == "/" && v6.hostHeader == "[::1]:8545" && v6.redacted == "http://[::1]:8545")
+        #expect(try HTTPURL(parsing: "https://h/?key=abc").target == "/?key=abc")
+        #expect(try HTTPURL(parsing: "https://h/a#frag").target == "/a")
+        #expect(try HTTPURL(parsing: "wss://h/ws/KEY").redacted == "wss://h/…")
+        for bad in ["ftp://h", "h:80", "https://", "https://h:0", "https://h:99999", "https://h /x", "https://[::1"] {
+            #expect(throws: NetError.self, "\(bad)") { _ = try HTTPURL(parsing: bad) }
+        }
+        #expect(try HTTPURL(parsing: "https://h/v3/k").target(for: "/status") == "/v3/k/status")
+    }
+}

@@ -30,7 +30,7 @@ import Testing
             nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("\(name)\($0)"), hub: hub) }
             for n in nodes {
                 try n.start(voters: [1, 2, 3])
-                var cfg = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(), upstreams: [url])
+                var cfg = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: url)])
                 cfg.pollMillis = 10
                 let ix = Indexer(config: cfg, index: n.node.stateMachine.chain, host: n.node, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true)))
                 ix.start()
@@ -51,7 +51,7 @@ import Testing
         func api(_ n: TestNode, keys: [String] = [], maxWait: Int = 300) -> NodeAPI {
             var c = NodeConfig()
             c.nodeId = n.id
-            c.chain = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(), upstreams: [sim.url])
+            c.chain = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: sim.url)])
             c.apiKeys = keys
             c.rpc.maxWaitMillis = maxWait
             return NodeAPI(node: n.node, config: c, peerStatus: { [:] })

@@ -54,13 +54,13 @@ final class IndexedSimChain: @unchecked Sendable {
         let env = try Environment(path: NSTemporaryDirectory() + "rpc-\(UUID().uuidString.prefix(8))")
         let index = try ChainIndex(env: env)
         host = DirectHost(env: env, index: index)
-        var cfg = Indexer.Config(chainId: Self.chainId, adapter: EthereumAdapter(), upstreams: [url])
+        var cfg = Indexer.Config(chainId: Self.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: url)])
         cfg.batchBlocks = 8
         cfg.pollMillis = 10
         indexer = Indexer(config: cfg, index: index, host: host, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true)))
         var c = EthAPI.Config(chainId: Self.chainId)
         c.maxLogResults = maxLogResults
-        api = EthAPI(config: c, index: index, feed: host.feed, forwarder: forward ? Forwarder(urls: [url]) : nil)
+        api = EthAPI(config: c, index: index, feed: host.feed, forwarder: forward ? Forwarder(endpoints: [UpstreamEndpoint(url: url)]) : nil)
         let api = self.api
         server = JSONRPCServer(maxBatch: 50) { m, p in try api.encodedCall(m, p) }
         upstreamRPC = SimChainRPC(chain: sim.chain)
