@@ -147,15 +147,18 @@ public final class HTTPServer: @unchecked Sendable {
             state.bodyStartedAt = nil
             fireAt = now + UInt64(limits.idleTimeoutMillis)
         }
-        // Reads do not move an armed deadline; only a different deadline re-arms.
+        // While a request is in progress, reads never push an armed check later (a client
+        // trickling bytes would otherwise postpone it forever); an earlier one replaces it, and
+        // a check that finds nothing wrong re-arms for the next deadline.
         if let t = state.timer {
-            if state.timerFiresAt == fireAt && state.parser.hasPartialRequest { return }
+            if state.parser.hasPartialRequest && state.timerFiresAt <= fireAt { return }
             loop.cancelTimer(t)
         }
         state.timerFiresAt = fireAt
         state.timer = loop.schedule(afterMillis: Int(fireAt > now ? fireAt - now : 0)) { [weak self, weak state] in
-            guard let self, let state, !state.conn.isClosed, !state.busy else { return }
+            guard let self, let state else { return }
             state.timer = nil
+            guard !state.conn.isClosed, !state.busy else { return }
             self.timerFired(state)
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Telemetry
 
 /// The server side of the RFC 6455 §4.2 opening handshake: recognizing an upgrade request,
 /// checking it, and the 101 answer.
@@ -26,13 +27,13 @@ public enum WebSocketHandshake {
             response.headers.append(contentsOf: headers)
             return .failure(WebSocketHandshakeRefusal(response: response, message: message))
         }
-        guard req.method == "GET" else { return refuse(400, "the upgrade request must use GET, not \(req.method)") }
+        guard req.method == "GET" else { return refuse(400, "the upgrade request must use GET, not \(boundedQuote(req.method))") }
         guard req.minorVersion >= 1 else { return refuse(400, "the upgrade request must be HTTP/1.1") }
         guard isUpgradeRequest(req) else { return refuse(400, "the Upgrade header must name websocket") }
         guard tokens(req, "Connection").contains("upgrade") else { return refuse(400, "the Connection header must contain upgrade") }
         let versions = values(req, "Sec-WebSocket-Version")
         guard versions == [supportedVersion] else {
-            let got = versions.isEmpty ? "none" : versions.joined(separator: ", ")
+            let got = versions.isEmpty ? "none" : boundedQuote(versions.joined(separator: ", "))
             return refuse(426, "Sec-WebSocket-Version must be \(supportedVersion) (got \(got))", [("Sec-WebSocket-Version", supportedVersion)])
         }
         let keys = values(req, "Sec-WebSocket-Key")

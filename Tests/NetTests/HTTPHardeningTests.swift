@@ -173,6 +173,13 @@ import Testing
             #expect(sent < 1000)
             let out = c.read()
             #expect(out.hasPrefix("HTTP/1.1 408 ") && out.contains("bytes/s"), "\(out)")
+            // A fast start does not buy a trickle after the grace period: the average is checked
+            // again while bytes keep arriving (they do not postpone the check).
+            let d = try Raw(server.address)
+            d.send("POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "b", count: 200))
+            _ = d.trickle(String(repeating: "b", count: 800), everyMillis: 20)
+            let late = d.read()
+            #expect(late.hasPrefix("HTTP/1.1 408 ") && late.contains("bytes/s"), "\(late)")
             #expect(handled.value == 0)
         }
     }

@@ -11,7 +11,7 @@ enum EthereumScalars {
             guard case .string(let s) = v else { throw CoercionError("expected a 0x-prefixed hex string") }
             do throws(HexError) { return .string(Hex.encode(try Hex.decodeData(s))) } catch { throw CoercionError(error.description) }
         }, output: { v throws(CoercionError) in
-            guard case .string(let s) = v, (try? Hex.decodeData(s)) != nil else { throw CoercionError("not hex data: \(ScalarCoercion.describe(v))") }
+            guard case .string(let s) = v, (try? Hex.decodeData(s)) != nil else { throw CoercionError("not hex data: \(echo(ScalarCoercion.describe(v)))") }
             return .string(s.lowercased())
         }),
         "BigInt": ScalarCoercion(input: { v throws(CoercionError) in
@@ -20,7 +20,7 @@ enum EthereumScalars {
             switch v {
             case .string(let s): return .string(try bigInt(.string(s)).quantity)
             case .number(let n): return .string(try bigInt(.int(n)).quantity)
-            default: throw CoercionError("not an integer: \(ScalarCoercion.describe(v))")
+            default: throw CoercionError("not an integer: \(echo(ScalarCoercion.describe(v)))")
             }
         }),
         "Long": ScalarCoercion(input: { v throws(CoercionError) in
@@ -28,10 +28,10 @@ enum EthereumScalars {
         }, output: { v throws(CoercionError) in
             switch v {
             case .number(let n):
-                guard let x = UInt64(n) else { throw CoercionError("not a 64-bit unsigned integer: \(n)") }
+                guard let x = UInt64(n) else { throw CoercionError("not a 64-bit unsigned integer: \(echo(n))") }
                 return .number(String(x))
             case .string(let s): return .number(String(try long(.string(s))))
-            default: throw CoercionError("not an integer: \(ScalarCoercion.describe(v))")
+            default: throw CoercionError("not an integer: \(echo(ScalarCoercion.describe(v)))")
             }
         }),
     ]
@@ -42,7 +42,7 @@ enum EthereumScalars {
             do throws(HexError) { return .string(Hex.encode(try Hex.decodeData(s, length: n))) } catch { throw CoercionError(error.description) }
         }, output: { v throws(CoercionError) in
             guard case .string(let s) = v, (try? Hex.decodeData(s, length: n)) != nil else {
-                throw CoercionError("not \(n) bytes of hex: \(ScalarCoercion.describe(v))")
+                throw CoercionError("not \(n) bytes of hex: \(echo(ScalarCoercion.describe(v)))")
             }
             return .string(s.lowercased())
         })
@@ -69,14 +69,14 @@ enum EthereumScalars {
     static func long(_ v: InputScalar) throws(CoercionError) -> UInt64 {
         switch v {
         case .int(let s):
-            guard let x = UInt64(s) else { throw CoercionError("not a 64-bit unsigned integer: \(s)") }
+            guard let x = UInt64(s) else { throw CoercionError("not a 64-bit unsigned integer: \(echo(s))") }
             return x
         case .string(let s):
             if s.hasPrefix("0x") || s.hasPrefix("0X") {
-                guard let x = UInt64(s.dropFirst(2), radix: 16), s.count > 2 else { throw CoercionError("not a 64-bit hex quantity: \(GraphQLText.quoted(s))") }
+                guard let x = UInt64(s.dropFirst(2), radix: 16), s.count > 2 else { throw CoercionError("not a 64-bit hex quantity: \(echo(GraphQLText.quoted(s)))") }
                 return x
             }
-            guard let x = UInt64(s) else { throw CoercionError("not a 64-bit unsigned integer: \(GraphQLText.quoted(s))") }
+            guard let x = UInt64(s) else { throw CoercionError("not a 64-bit unsigned integer: \(echo(GraphQLText.quoted(s)))") }
             return x
         default:
             throw CoercionError("expected an integer or a decimal or 0x-hex string")

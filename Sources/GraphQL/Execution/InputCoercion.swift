@@ -16,7 +16,7 @@ struct InputCoercion {
         switch type {
         case .nonNull(let inner):
             if case .null = node.kind {
-                report(GraphQLError("Expected value of type \"\(type)\", found \(node).", locations: [node.location]))
+                report(GraphQLError("Expected value of type \(quoted(type)), found \(echo(node.description)).", locations: [node.location]))
                 return
             }
             checkLiteral(node, inner, report)
@@ -28,23 +28,23 @@ struct InputCoercion {
             switch t.kind {
             case .inputObject:
                 guard case .object(let fields) = node.kind else {
-                    report(GraphQLError("Expected value of type \"\(name)\", found \(node).", locations: [node.location]))
+                    report(GraphQLError("Expected value of type \(quoted(name)), found \(echo(node.description)).", locations: [node.location]))
                     return
                 }
                 for def in t.inputFields where def.type.isNonNull && def.defaultValue == nil && !fields.contains(where: { $0.name == def.name }) {
-                    report(GraphQLError("Field \"\(name).\(def.name)\" of required type \"\(def.type)\" was not provided.", locations: [node.location]))
+                    report(GraphQLError("Field \"\(name).\(def.name)\" of required type \(quoted(def.type)) was not provided.", locations: [node.location]))
                 }
                 for f in fields {
                     if let def = t.inputField(f.name) {
                         checkLiteral(f.value, def.type, report)
                     } else {
                         let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: f.name, among: t.inputFields.map(\.name)))
-                        report(GraphQLError("Field \"\(f.name)\" is not defined by type \"\(name)\".\(hint)", locations: [f.location]))
+                        report(GraphQLError("Field \(quoted(f.name)) is not defined by type \(quoted(name)).\(hint)", locations: [f.location]))
                     }
                 }
             case .enumeration, .scalar:
                 do { _ = try leaf(node, t) } catch {
-                    report(GraphQLError(error.standalone ? error.message : "Expected value of type \"\(name)\", found \(node)" + (error.message.isEmpty ? "." : "; " + error.message),
+                    report(GraphQLError(error.standalone ? error.message : "Expected value of type \(quoted(name)), found \(echo(node.description))" + (error.message.isEmpty ? "." : "; " + error.message),
                                         locations: [node.location]))
                 }
             default:
@@ -63,18 +63,18 @@ struct InputCoercion {
         case .enumValue(let e): scalar = .enumName(e)
         default:
             if t.kind == .enumeration {
-                throw CoercionError("Enum \"\(t.name)\" cannot represent non-enum value: \(node).", standalone: false)
+                throw CoercionError("Enum \(quoted(t.name)) cannot represent non-enum value: \(echo(node.description)).", standalone: false)
             }
             throw CoercionError("")
         }
         if t.kind == .enumeration {
             guard case .enumName(let e) = scalar else {
                 let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: scalar.printed, among: t.enumValues.map(\.name)), prefix: "the enum value")
-                throw CoercionError("Enum \"\(t.name)\" cannot represent non-enum value: \(node).\(hint)")
+                throw CoercionError("Enum \(quoted(t.name)) cannot represent non-enum value: \(echo(node.description)).\(hint)")
             }
             guard t.enumValues.contains(where: { $0.name == e }) else {
                 let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: e, among: t.enumValues.map(\.name)), prefix: "the enum value")
-                throw CoercionError("Value \"\(e)\" does not exist in \"\(t.name)\" enum.\(hint)")
+                throw CoercionError("Value \(quoted(e)) does not exist in \(quoted(t.name)) enum.\(hint)")
             }
             return .string(e)
         }
@@ -92,7 +92,7 @@ struct InputCoercion {
         }
         switch type {
         case .nonNull(let inner):
-            if case .null = node.kind { throw CoercionError("Expected value of type \"\(type)\", found null.", standalone: true) }
+            if case .null = node.kind { throw CoercionError("Expected value of type \(quoted(type)), found null.", standalone: true) }
             return try literalValue(node, inner, variables)
         case .list(let item):
             if case .null = node.kind { return .null }
@@ -104,9 +104,9 @@ struct InputCoercion {
             return .array([try literalValue(node, item, variables) ?? .null])
         case .named(let name):
             if case .null = node.kind { return .null }
-            guard let t = schema[name] else { throw CoercionError("Unknown type \"\(name)\".", standalone: true) }
+            guard let t = schema[name] else { throw CoercionError("Unknown type \(quoted(name)).", standalone: true) }
             if t.kind == .inputObject {
-                guard case .object(let fields) = node.kind else { throw CoercionError("Expected value of type \"\(name)\", found \(node).", standalone: true) }
+                guard case .object(let fields) = node.kind else { throw CoercionError("Expected value of type \(quoted(name)), found \(echo(node.description)).", standalone: true) }
                 var out = JSONObject()
                 for def in t.inputFields {
                     if let f = fields.first(where: { $0.name == def.name }), let v = try literalValue(f.value, def.type, variables) {
@@ -114,13 +114,13 @@ struct InputCoercion {
                     } else if let d = def.defaultValue {
                         out[def.name] = try literalValue(d, def.type, [:])
                     } else if def.type.isNonNull {
-                        throw CoercionError("Field \"\(name).\(def.name)\" of required type \"\(def.type)\" was not provided.", standalone: true)
+                        throw CoercionError("Field \"\(name).\(def.name)\" of required type \(quoted(def.type)) was not provided.", standalone: true)
                     }
                 }
                 return .object(out)
             }
             do { return try leaf(node, t) } catch {
-                throw CoercionError(error.standalone ? error.message : "Expected value of type \"\(name)\", found \(node).", standalone: true)
+                throw CoercionError(error.standalone ? error.message : "Expected value of type \(quoted(name)), found \(echo(node.description)).", standalone: true)
             }
         }
     }
@@ -136,7 +136,7 @@ struct InputCoercion {
     func jsonValue(_ value: JSONValue, _ type: TypeRef, path: String = "") throws(Failure) -> JSONValue {
         switch type {
         case .nonNull(let inner):
-            if value == .null { throw Failure(path: path, message: "Expected non-nullable type \"\(type)\" not to be null.") }
+            if value == .null { throw Failure(path: path, message: "Expected non-nullable type \(quoted(type)) not to be null.") }
             return try jsonValue(value, inner, path: path)
         case .list(let item):
             if value == .null { return .null }
@@ -148,10 +148,10 @@ struct InputCoercion {
             return .array([try jsonValue(value, item, path: path)])
         case .named(let name):
             if value == .null { return .null }
-            guard let t = schema[name] else { throw Failure(path: path, message: "Unknown type \"\(name)\".") }
+            guard let t = schema[name] else { throw Failure(path: path, message: "Unknown type \(quoted(name)).") }
             switch t.kind {
             case .inputObject:
-                guard case .object(let o) = value else { throw Failure(path: path, message: "Expected type \"\(name)\" to be an object.") }
+                guard case .object(let o) = value else { throw Failure(path: path, message: "Expected type \(quoted(name)) to be an object.") }
                 var out = JSONObject()
                 for def in t.inputFields {
                     if let v = o[def.name] {
@@ -159,32 +159,32 @@ struct InputCoercion {
                     } else if let d = def.defaultValue {
                         do { out[def.name] = try literalValue(d, def.type, [:]) } catch { throw Failure(path: path, message: error.message) }
                     } else if def.type.isNonNull {
-                        throw Failure(path: path, message: "Field \"\(def.name)\" of required type \"\(def.type)\" was not provided.")
+                        throw Failure(path: path, message: "Field \(quoted(def.name)) of required type \(quoted(def.type)) was not provided.")
                     }
                 }
                 for k in o.keys where t.inputField(k) == nil {
                     let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: k, among: t.inputFields.map(\.name)))
-                    throw Failure(path: path, message: "Field \"\(k)\" is not defined by type \"\(name)\".\(hint)")
+                    throw Failure(path: path, message: "Field \(quoted(k)) is not defined by type \(quoted(name)).\(hint)")
                 }
                 return .object(out)
             case .enumeration:
                 guard case .string(let s) = value else {
-                    throw Failure(path: path, message: "Enum \"\(name)\" cannot represent non-string value: \(JSON.serialize(value)).")
+                    throw Failure(path: path, message: "Enum \(quoted(name)) cannot represent non-string value: \(echo(JSON.serialize(value))).")
                 }
                 guard t.enumValues.contains(where: { $0.name == s }) else {
                     let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: s, among: t.enumValues.map(\.name)), prefix: "the enum value")
-                    throw Failure(path: path, message: "Value \"\(s)\" does not exist in \"\(name)\" enum.\(hint)")
+                    throw Failure(path: path, message: "Value \(quoted(s)) does not exist in \(quoted(name)) enum.\(hint)")
                 }
                 return value
             case .scalar:
                 guard let scalar = InputScalar(json: value), let c = schema.scalars[name] else {
-                    throw Failure(path: path, message: "Expected type \"\(name)\". \(name) cannot represent a non-scalar value.")
+                    throw Failure(path: path, message: "Expected type \(quoted(name)). \(name) cannot represent a non-scalar value.")
                 }
                 do { return try c.input(scalar) } catch {
-                    throw Failure(path: path, message: error.standalone ? error.message : "Expected type \"\(name)\". \(error.message)")
+                    throw Failure(path: path, message: error.standalone ? error.message : "Expected type \(quoted(name)). \(error.message)")
                 }
             default:
-                throw Failure(path: path, message: "Type \"\(name)\" is not an input type.")
+                throw Failure(path: path, message: "Type \(quoted(name)) is not an input type.")
             }
         }
     }
@@ -196,7 +196,7 @@ struct InputCoercion {
         for def in op.variableDefinitions {
             let type = TypeRef(def.type)
             guard schema[type.namedType]?.isInput == true else {
-                errors.append(GraphQLError("Variable \"$\(def.name)\" expected value of type \"\(type)\" which cannot be used as an input type.",
+                errors.append(GraphQLError("Variable \"$\(def.name)\" expected value of type \(quoted(type)) which cannot be used as an input type.",
                                            locations: [def.location]))
                 continue
             }
@@ -206,17 +206,17 @@ struct InputCoercion {
                         errors.append(GraphQLError(error.message, locations: [def.location]))
                     }
                 } else if type.isNonNull {
-                    errors.append(GraphQLError("Variable \"$\(def.name)\" of required type \"\(type)\" was not provided.", locations: [def.location]))
+                    errors.append(GraphQLError("Variable \"$\(def.name)\" of required type \(quoted(type)) was not provided.", locations: [def.location]))
                 }
                 continue
             }
             if provided == .null && type.isNonNull {
-                errors.append(GraphQLError("Variable \"$\(def.name)\" of non-null type \"\(type)\" must not be null.", locations: [def.location]))
+                errors.append(GraphQLError("Variable \"$\(def.name)\" of non-null type \(quoted(type)) must not be null.", locations: [def.location]))
                 continue
             }
             do { out[def.name] = try jsonValue(provided, type) } catch {
                 let at = error.path.isEmpty ? "" : " at \"\(def.name)\(error.path)\""
-                errors.append(GraphQLError("Variable \"$\(def.name)\" got invalid value \(Self.inspect(provided))\(at); \(error.message)",
+                errors.append(GraphQLError("Variable \"$\(def.name)\" got invalid value \(echo(Self.inspect(provided)))\(at); \(error.message)",
                                            locations: [def.location]))
             }
         }
@@ -234,12 +234,12 @@ struct InputCoercion {
                 if case .variable(let v) = node.value.kind, variables[v] == nil {
                     value = nil
                     if def.defaultValue == nil && def.type.isNonNull {
-                        throw GraphQLError("Argument \"\(def.name)\" of required type \"\(def.type)\" was provided the variable \"$\(v)\" which was not provided a runtime value.",
+                        throw GraphQLError("Argument \(quoted(def.name)) of required type \(quoted(def.type)) was provided the variable \"$\(v)\" which was not provided a runtime value.",
                                            locations: [node.value.location])
                     }
                 } else {
                     do { value = try literalValue(node.value, def.type, variables) } catch {
-                        throw GraphQLError("Argument \"\(def.name)\" has invalid value \(node.value). \(error.message)", locations: [node.value.location])
+                        throw GraphQLError("Argument \(quoted(def.name)) has invalid value \(echo(node.value.description)). \(error.message)", locations: [node.value.location])
                     }
                 }
             }
@@ -248,11 +248,11 @@ struct InputCoercion {
             }
             if let value {
                 if value == .null && def.type.isNonNull {
-                    throw GraphQLError("Argument \"\(def.name)\" of non-null type \"\(def.type)\" must not be null.", locations: [node?.value.location ?? location])
+                    throw GraphQLError("Argument \(quoted(def.name)) of non-null type \(quoted(def.type)) must not be null.", locations: [node?.value.location ?? location])
                 }
                 out[def.name] = value
             } else if def.type.isNonNull {
-                throw GraphQLError("Argument \"\(def.name)\" of required type \"\(def.type)\" was not provided.", locations: [location])
+                throw GraphQLError("Argument \(quoted(def.name)) of required type \(quoted(def.type)) was not provided.", locations: [location])
             }
         }
         return out

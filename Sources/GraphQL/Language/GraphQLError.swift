@@ -1,3 +1,4 @@
+import Telemetry
 import Chain
 
 /// A line and column in the query text, both 1-based, as GraphQL responses report them.
@@ -44,3 +45,21 @@ public struct GraphQLError: Error, Hashable, Sendable, CustomStringConvertible {
         return .object(o)
     }
 }
+
+// Echoing the request in error messages. Short text is printed exactly as graphql-js prints it
+// (the reference tests compare messages); long text — a 200 KB name, a 7 MB variable — is cut
+// to a bounded, escaped prefix by Telemetry's `boundedQuote`, so an error is never an amplifier.
+
+/// A name or other token from the request in double quotes, bounded.
+func quoted(_ v: some CustomStringConvertible) -> String {
+    let s = v.description
+    return s.utf8.count <= echoLimit ? "\"\(s)\"" : boundedQuote(s, limit: echoLimit)
+}
+
+/// An already printed value (a literal, a variable's JSON) unchanged when short, bounded when long.
+func echo(_ printed: String) -> String {
+    printed.utf8.count <= echoLimit ? printed : boundedQuote(printed, limit: echoLimit)
+}
+
+/// Values in reference messages reach a few dozen characters; beyond this they are cut.
+let echoLimit = 128

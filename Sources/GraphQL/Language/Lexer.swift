@@ -39,7 +39,7 @@ struct Token: Sendable {
     var location: SourceLocation
 
     var description: String {
-        if let value, kind != .endOfFile { return "\(kind.description) \"\(value)\"" }
+        if let value, kind != .endOfFile { return "\(kind.description) \(quoted(value))" }
         return kind.description
     }
 }

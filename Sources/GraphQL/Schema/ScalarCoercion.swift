@@ -56,57 +56,57 @@ public struct ScalarCoercion: Sendable {
     /// The five scalars every schema has, with graphql-js's rules and messages.
     static let builtIn: [String: ScalarCoercion] = [
         "Int": ScalarCoercion(input: { v throws(CoercionError) in
-            guard case .int(let s) = v else { throw CoercionError("Int cannot represent non-integer value: \(v.printed)", standalone: true) }
-            guard let i = Int32(s) else { throw CoercionError("Int cannot represent non 32-bit signed integer value: \(s)", standalone: true) }
+            guard case .int(let s) = v else { throw CoercionError("Int cannot represent non-integer value: \(echo(v.printed))", standalone: true) }
+            guard let i = Int32(s) else { throw CoercionError("Int cannot represent non 32-bit signed integer value: \(echo(s))", standalone: true) }
             return .number(String(i))
         }, output: { v throws(CoercionError) in
             switch v {
             case .number(let n):
-                guard let i = Int32(n) else { throw CoercionError("Int cannot represent non 32-bit signed integer value: \(n)", standalone: true) }
+                guard let i = Int32(n) else { throw CoercionError("Int cannot represent non 32-bit signed integer value: \(echo(n))", standalone: true) }
                 return .number(String(i))
             case .bool(let b): return .number(b ? "1" : "0")
-            default: throw CoercionError("Int cannot represent non-integer value: \(describe(v))", standalone: true)
+            default: throw CoercionError("Int cannot represent non-integer value: \(echo(describe(v)))", standalone: true)
             }
         }),
         "Float": ScalarCoercion(input: { v throws(CoercionError) in
             switch v {
             case .int(let s), .float(let s):
-                guard Double(s)?.isFinite == true else { throw CoercionError("Float cannot represent non numeric value: \(v.printed)", standalone: true) }
+                guard Double(s)?.isFinite == true else { throw CoercionError("Float cannot represent non numeric value: \(echo(v.printed))", standalone: true) }
                 return .number(s)
-            default: throw CoercionError("Float cannot represent non numeric value: \(v.printed)", standalone: true)
+            default: throw CoercionError("Float cannot represent non numeric value: \(echo(v.printed))", standalone: true)
             }
         }, output: { v throws(CoercionError) in
-            guard case .number = v else { throw CoercionError("Float cannot represent non numeric value: \(describe(v))", standalone: true) }
+            guard case .number = v else { throw CoercionError("Float cannot represent non numeric value: \(echo(describe(v)))", standalone: true) }
             return v
         }),
         "String": ScalarCoercion(input: { v throws(CoercionError) in
-            guard case .string(let s) = v else { throw CoercionError("String cannot represent a non string value: \(v.printed)", standalone: true) }
+            guard case .string(let s) = v else { throw CoercionError("String cannot represent a non string value: \(echo(v.printed))", standalone: true) }
             return .string(s)
         }, output: { v throws(CoercionError) in
             switch v {
             case .string: return v
             case .number(let n): return .string(n)
             case .bool(let b): return .string(b ? "true" : "false")
-            default: throw CoercionError("String cannot represent value: \(describe(v))", standalone: true)
+            default: throw CoercionError("String cannot represent value: \(echo(describe(v)))", standalone: true)
             }
         }),
         "Boolean": ScalarCoercion(input: { v throws(CoercionError) in
-            guard case .boolean(let b) = v else { throw CoercionError("Boolean cannot represent a non boolean value: \(v.printed)", standalone: true) }
+            guard case .boolean(let b) = v else { throw CoercionError("Boolean cannot represent a non boolean value: \(echo(v.printed))", standalone: true) }
             return .bool(b)
         }, output: { v throws(CoercionError) in
-            guard case .bool = v else { throw CoercionError("Boolean cannot represent a non boolean value: \(describe(v))", standalone: true) }
+            guard case .bool = v else { throw CoercionError("Boolean cannot represent a non boolean value: \(echo(describe(v)))", standalone: true) }
             return v
         }),
         "ID": ScalarCoercion(input: { v throws(CoercionError) in
             switch v {
             case .string(let s), .int(let s): return .string(s)
-            default: throw CoercionError("ID cannot represent a non-string and non-integer value: \(v.printed)", standalone: true)
+            default: throw CoercionError("ID cannot represent a non-string and non-integer value: \(echo(v.printed))", standalone: true)
             }
         }, output: { v throws(CoercionError) in
             switch v {
             case .string: return v
             case .number(let n): return .string(n)
-            default: throw CoercionError("ID cannot represent value: \(describe(v))", standalone: true)
+            default: throw CoercionError("ID cannot represent value: \(echo(describe(v)))", standalone: true)
             }
         }),
     ]

@@ -58,7 +58,7 @@ public final class GraphQLService: Sendable {
         let op: OperationDefinitionNode
         if let operationName {
             guard let named = ops.first(where: { $0.name == operationName }) else {
-                return .failure(GraphQLErrors([GraphQLError("Unknown operation named \"\(operationName)\".")]))
+                return .failure(GraphQLErrors([GraphQLError("Unknown operation named \(quoted(operationName)).")]))
             }
             op = named
         } else {

@@ -52,6 +52,11 @@ public struct Validator {
             report("The document defines more than \(Self.maxFragments) fragments.", [])
             return
         }
+        // Before any rule that follows spreads: those walks recurse once per level.
+        if let (location, depth) = SpreadNesting.firstTooDeep(document) {
+            report("Selections nest \(depth) levels deep through fragment spreads, more than the limit of \(SpreadNesting.maxDepth).", [location])
+            return
+        }
         documentRules()
         for op in document.operations { operation(op) }
         for f in document.fragments { fragmentDefinition(f) }
@@ -63,8 +68,8 @@ public struct Validator {
         for d in document.definitions {
             switch d {
             case .schema: report("The schema definition is not executable.", [d.location])
-            case .type(let t): report("The \"\(t.name)\" definition is not executable.", [d.location])
-            case .directive(let dd): report("The \"\(dd.name)\" definition is not executable.", [d.location])
+            case .type(let t): report("The \(quoted(t.name)) definition is not executable.", [d.location])
+            case .directive(let dd): report("The \(quoted(dd.name)) definition is not executable.", [d.location])
             default: break
             }
         }
@@ -72,14 +77,14 @@ public struct Validator {
         var opNames = [String: SourceLocation]()
         for op in ops {
             guard let n = op.name, let loc = op.nameLocation else { continue }
-            if let first = opNames[n] { report("There can be only one operation named \"\(n)\".", [first, loc]) } else { opNames[n] = loc }
+            if let first = opNames[n] { report("There can be only one operation named \(quoted(n)).", [first, loc]) } else { opNames[n] = loc }
         }
         if ops.count > 1 {
             for op in ops where op.name == nil { report("This anonymous operation must be the only defined operation.", [op.location]) }
         }
         var fragNames = [String: SourceLocation]()
         for f in document.fragments {
-            if let first = fragNames[f.name] { report("There can be only one fragment named \"\(f.name)\".", [first, f.nameLocation]) } else { fragNames[f.name] = f.nameLocation }
+            if let first = fragNames[f.name] { report("There can be only one fragment named \(quoted(f.name)).", [first, f.nameLocation]) } else { fragNames[f.name] = f.nameLocation }
         }
         // NoUnusedFragments: reachable from some operation through spreads.
         var used = Set<String>()
@@ -88,7 +93,7 @@ public struct Validator {
             guard used.insert(n).inserted, let f = fragments[n] else { continue }
             work += Self.spreads(in: f.selectionSet).map(\.name)
         }
-        for f in document.fragments where !used.contains(f.name) { report("Fragment \"\(f.name)\" is never used.", [f.location]) }
+        for f in document.fragments where !used.contains(f.name) { report("Fragment \(quoted(f.name)) is never used.", [f.location]) }
         fragmentCycles()
     }
 
@@ -122,8 +127,8 @@ public struct Validator {
                 path.append(s)
                 if let cycleStart = indexByName[s.name] {
                     let cycle = Array(path[cycleStart...])
-                    let via = cycle.dropLast().map { "\"\($0.name)\"" }.joined(separator: ", ")
-                    v.report("Cannot spread fragment \"\(s.name)\" within itself" + (via.isEmpty ? "." : " via \(via)."), cycle.map(\.location))
+                    let via = cycle.dropLast().map { "\(quoted($0.name))" }.joined(separator: ", ")
+                    v.report("Cannot spread fragment \(quoted(s.name)) within itself" + (via.isEmpty ? "." : " via \(via)."), cycle.map(\.location))
                 } else if let next = v.fragments[s.name] {
                     detect(next, &v)
                 }
@@ -148,7 +153,7 @@ public struct Validator {
             if defined[def.name] == nil { defined[def.name] = def }
             let type = TypeRef(def.type)
             if let t = schema[type.namedType] {
-                if !t.isInput { report("Variable \"$\(def.name)\" cannot be non-input type \"\(type)\".", [def.type.location]) }
+                if !t.isInput { report("Variable \"$\(def.name)\" cannot be non-input type \(quoted(type)).", [def.type.location]) }
                 var ignored = [Usage]()
                 if let d = def.defaultValue { literal(d, type, usages: &ignored, positionHasDefault: false) }
             } else {
@@ -172,7 +177,7 @@ public struct Validator {
             work += Self.spreads(in: f.selectionSet).map(\.name)
         }
 
-        let opLabel = op.name.map { " by operation \"\($0)\"" } ?? ""
+        let opLabel = op.name.map { " by operation \(quoted($0))" } ?? ""
         var usedNames = Set<String>()
         for u in usages {
             usedNames.insert(u.name)
@@ -188,11 +193,11 @@ public struct Validator {
                 ok = (hasDefault || u.positionHasDefault) && schema.isTypeSubType(varType, of: inner)
             }
             if !ok {
-                report("Variable \"$\(u.name)\" of type \"\(varType)\" used in position expecting type \"\(expected)\".", [def.location, u.location])
+                report("Variable \"$\(u.name)\" of type \(quoted(varType)) used in position expecting type \(quoted(expected)).", [def.location, u.location])
             }
         }
         for def in op.variableDefinitions where !usedNames.contains(def.name) {
-            report(op.name.map { "Variable \"$\(def.name)\" is never used in operation \"\($0)\"." } ?? "Variable \"$\(def.name)\" is never used.", [def.location])
+            report(op.name.map { "Variable \"$\(def.name)\" is never used in operation \(quoted($0))." } ?? "Variable \"$\(def.name)\" is never used.", [def.location])
         }
     }
 
@@ -200,7 +205,7 @@ public struct Validator {
         var type: NamedType? = nil
         if let t = schema[f.typeCondition] {
             if t.isComposite { type = t } else {
-                report("Fragment \"\(f.name)\" cannot condition on non composite type \"\(f.typeCondition)\".", [f.typeConditionLocation])
+                report("Fragment \(quoted(f.name)) cannot condition on non composite type \(quoted(f.typeCondition)).", [f.typeConditionLocation])
             }
         } else {
             unknownType(f.typeCondition, f.typeConditionLocation)
@@ -212,7 +217,7 @@ public struct Validator {
 
     private mutating func unknownType(_ name: String, _ location: SourceLocation) {
         let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: name, among: schema.typeNames))
-        report("Unknown type \"\(name)\".\(hint)", [location])
+        report("Unknown type \(quoted(name)).\(hint)", [location])
     }
 
     // MARK: selections
@@ -230,10 +235,10 @@ public struct Validator {
                         if t.isComposite {
                             type = t
                             if let p = parent, p.isComposite, !schema.overlap(p.name, t.name) {
-                                report("Fragment cannot be spread here as objects of type \"\(p.name)\" can never be of type \"\(t.name)\".", [i.location])
+                                report("Fragment cannot be spread here as objects of type \(quoted(p.name)) can never be of type \(quoted(t.name)).", [i.location])
                             }
                         } else {
-                            report("Fragment cannot condition on non composite type \"\(cond)\".", [i.typeConditionLocation ?? i.location])
+                            report("Fragment cannot condition on non composite type \(quoted(cond)).", [i.typeConditionLocation ?? i.location])
                         }
                     } else {
                         unknownType(cond, i.typeConditionLocation ?? i.location)
@@ -243,11 +248,11 @@ public struct Validator {
             case .fragmentSpread(let s):
                 directives(s.directives, at: "FRAGMENT_SPREAD", usages: &usages)
                 guard let frag = fragments[s.name] else {
-                    report("Unknown fragment \"\(s.name)\".", [s.nameLocation])
+                    report("Unknown fragment \(quoted(s.name)).", [s.nameLocation])
                     continue
                 }
                 if let p = parent, p.isComposite, let ft = schema[frag.typeCondition], ft.isComposite, !schema.overlap(p.name, ft.name) {
-                    report("Fragment \"\(s.name)\" cannot be spread here as objects of type \"\(p.name)\" can never be of type \"\(ft.name)\".", [s.location])
+                    report("Fragment \(quoted(s.name)) cannot be spread here as objects of type \(quoted(p.name)) can never be of type \(quoted(ft.name)).", [s.location])
                 }
             }
         }
@@ -260,24 +265,24 @@ public struct Validator {
             def = schema.fieldIncludingMeta(p.name, f.name)
             if def == nil {
                 let hint = p.kind == .union ? "" : GraphQLText.didYouMean(GraphQLText.suggestions(for: f.name, among: p.fields.map(\.name)))
-                report("Cannot query field \"\(f.name)\" on type \"\(p.name)\".\(hint)", [f.location])
+                report("Cannot query field \(quoted(f.name)) on type \(quoted(p.name)).\(hint)", [f.location])
             }
         }
         arguments(f.arguments, def?.arguments, usages: &usages) { name in
             let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: name, among: def?.arguments.map(\.name) ?? []))
-            return "Unknown argument \"\(name)\" on field \"\(parent?.name ?? "").\(f.name)\".\(hint)"
+            return "Unknown argument \(quoted(name)) on field \"\(parent?.name ?? "").\(f.name)\".\(hint)"
         }
         if let def {
             for a in def.arguments where a.type.isNonNull && a.defaultValue == nil && !f.arguments.contains(where: { $0.name == a.name }) {
-                report("Field \"\(f.name)\" argument \"\(a.name)\" of type \"\(a.type)\" is required, but it was not provided.", [f.location])
+                report("Field \(quoted(f.name)) argument \(quoted(a.name)) of type \(quoted(a.type)) is required, but it was not provided.", [f.location])
             }
         }
         let type = def.flatMap { schema[$0.type.namedType] }
         if let def, let type {
             if type.isLeaf, let sub = f.selectionSet {
-                report("Field \"\(f.name)\" must not have a selection since type \"\(def.type)\" has no subfields.", [sub.location])
+                report("Field \(quoted(f.name)) must not have a selection since type \(quoted(def.type)) has no subfields.", [sub.location])
             } else if type.isComposite, f.selectionSet == nil {
-                report("Field \"\(f.name)\" of type \"\(def.type)\" must have a selection of subfields. Did you mean \"\(f.name) { ... }\"?", [f.location])
+                report("Field \(quoted(f.name)) of type \(quoted(def.type)) must have a selection of subfields. Did you mean \"\(f.name) { ... }\"?", [f.location])
             }
         }
         if let sub = f.selectionSet { selectionSet(sub, type?.isComposite == true ? type : nil, usages: &usages) }
@@ -287,7 +292,7 @@ public struct Validator {
         var groups = [String: [SourceLocation]]()
         for a in nodes { groups[a.name, default: []].append(a.location) }
         for a in nodes {
-            if let g = groups[a.name], g.count > 1, g.first == a.location { report("There can be only one argument named \"\(a.name)\".", g) }
+            if let g = groups[a.name], g.count > 1, g.first == a.location { report("There can be only one argument named \(quoted(a.name)).", g) }
             guard let defs else {
                 // Unknown field: its argument values still use variables.
                 collect(a.value, nil, usages: &usages, positionHasDefault: false)
@@ -320,10 +325,10 @@ public struct Validator {
             }
             arguments(d.arguments, def.arguments, usages: &usages) { name in
                 let hint = GraphQLText.didYouMean(GraphQLText.suggestions(for: name, among: def.arguments.map(\.name)))
-                return "Unknown argument \"\(name)\" on directive \"@\(d.name)\".\(hint)"
+                return "Unknown argument \(quoted(name)) on directive \"@\(d.name)\".\(hint)"
             }
             for a in def.arguments where a.type.isNonNull && a.defaultValue == nil && !d.arguments.contains(where: { $0.name == a.name }) {
-                report("Directive \"@\(d.name)\" argument \"\(a.name)\" of type \"\(a.type)\" is required, but it was not provided.", [d.location])
+                report("Directive \"@\(d.name)\" argument \(quoted(a.name)) of type \(quoted(a.type)) is required, but it was not provided.", [d.location])
             }
         }
     }
@@ -353,7 +358,7 @@ public struct Validator {
             var seen = [String: SourceLocation]()
             let t = type.flatMap { schema[$0.namedType] }
             for f in fields {
-                if let first = seen[f.name] { report("There can be only one input field named \"\(f.name)\".", [first, f.location]) } else { seen[f.name] = f.location }
+                if let first = seen[f.name] { report("There can be only one input field named \(quoted(f.name)).", [first, f.location]) } else { seen[f.name] = f.location }
                 let def = t?.inputField(f.name)
                 collect(f.value, def?.type, usages: &usages, positionHasDefault: def?.defaultValue != nil)
             }
