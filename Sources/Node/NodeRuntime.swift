@@ -56,7 +56,7 @@ public final class NodeRuntime: @unchecked Sendable {
         node = try ReplicatedNode(options: opts, store: RaftLogStore(env: env), stateMachine: KVStateMachine(env: env),
                                   bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
                                   configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir)
-        transport = try PeerTransport(nodeID: config.nodeId, clusterID: config.clusterId, secret: config.secret,
+        transport = PeerTransport(nodeID: config.nodeId, clusterID: config.clusterId, secret: config.secret,
                                       listen: config.raftListen, peers: peers, loop: raftLoop,
                                       logger: Logger(component: "peer", sink: logger.sink, context: logger.context), limits: .init())
     }

@@ -9,7 +9,7 @@ import TestSupport
 /// chunkings, and handshake messages truncated and mutated. Each case must end in a clean
 /// typed error or a valid result, never a trap. INFRASTACK_FUZZ_SEED replays a run;
 /// INFRASTACK_FUZZ_ITERATIONS sets how many random cases (chaos/parser-fuzz runs many).
-@Suite struct PeerInputFuzzTests {
+@Suite struct PeerParserFuzzTests {
     static let iterations = Fuzz.iterations(ci: 2000)
 
     static func header(length: UInt32, type: UInt8 = 1, crc: UInt32 = 0) -> [UInt8] {
