@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""A three-node cluster following SimChain through an HTTPS endpoint that looks like a
+hosted provider's: TLS with a private CA (Python's ssl module, not ours, on the server
+side), and a project key in the URL path without which it answers 401. Checks that every
+node indexes the chain, that a follower's blocks equal SimChain's own answers byte for
+byte (as JSON), and that the key never appears in a log line or in /status.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RUN = os.path.join(ROOT, "chaos/.run/https-upstream")
+BASE = 31000
+KEY = "proj-5f3c9d0e7a1b2c4d"
+
+
+def rpc(url, method, params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["result"]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main():
+    certs = tempfile.mkdtemp(prefix="infrastack-https-")
+    ca, ca_key = os.path.join(certs, "ca.pem"), os.path.join(certs, "ca.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca,
+            "-days", "2", "-subj", "/CN=InfraStack test CA")
+    key, csr, cert, ext = (os.path.join(certs, n) for n in ("s.key", "s.csr", "s.pem", "s.ext"))
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:localhost\n")
+    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["swift", "build", "--product", "infrastack"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    sim_url = f"http://127.0.0.1:{BASE + 600}"
+    sim = subprocess.Popen([os.path.join(bin_dir, "infrastack"), "simchain", "--listen", f"127.0.0.1:{BASE + 600}",
+                            "--txs-per-block", "10", "--block-time-ms", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "tls_upstream.py"), "--cert", cert, "--key", key,
+                              "--backend", sim_url, "--path-key", KEY], stdout=subprocess.PIPE, text=True)
+    port = int(proxy.stdout.readline())
+    upstream = f"https://localhost:{port}/v3/{KEY}"
+    failures = 0
+    subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                rpc(sim_url, "eth_blockNumber", [])
+                break
+            except Exception:
+                time.sleep(0.1)
+        up = subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", RUN, "--base-port", str(BASE), "--tick-ms", "50",
+                             "--upstream", upstream, "--upstream-ca", ca, "--adapter", "ethereum"], stdout=subprocess.DEVNULL)
+        if up.returncode != 0:
+            print("FAIL: cluster/up with an https upstream")
+            return 1
+        with open(os.path.join(RUN, "endpoints.json")) as f:
+            nodes = json.load(f)["nodes"]
+        target = 12
+        deadline = time.time() + 90
+        while True:
+            heads = []
+            for n in nodes:
+                try:
+                    heads.append(get(n["rpc"] + "/v1/chain/head")["latest"]["number"])
+                except Exception:
+                    heads.append(-1)
+            if min(heads) >= target:
+                break
+            if time.time() > deadline:
+                s = get(nodes[0]["http"] + "/status").get("indexer", {})
+                print(f"FAIL: heads {heads} after 90 s; indexer state {s.get('state')}")
+                return 1
+            time.sleep(0.3)
+        statuses = [get(n["http"] + "/status") for n in nodes]
+        follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
+        for b in range(target + 1):
+            ours = get(f"{follower['rpc']}/v1/chain/blocks/{b}?full=true")
+            theirs = rpc(sim_url, "eth_getBlockByNumber", [hex(b), True])
+            if ours != theirs:
+                failures += 1
+                print(f"FAIL: block {b} on follower {follower['id']} differs from the upstream's")
+        leader = next(s for s in statuses if s["role"] == "leader")
+        shown = leader["indexer"]["upstream"]
+        print(f"indexed {target + 1}+ blocks through {shown} on all three nodes; blocks 0..{target} equal on follower {follower['id']}")
+        if shown != f"https://localhost:{port}/…":
+            failures += 1
+            print(f"FAIL: /status shows the upstream as {shown!r}, expected it redacted")
+        for n in nodes:
+            with open(n["log"], errors="replace") as f:
+                log = f.read()
+            if KEY in log:
+                failures += 1
+                print(f"FAIL: node {n['id']}'s log contains the project key")
+            if KEY in json.dumps(get(n["http"] + "/status")):
+                failures += 1
+                print(f"FAIL: node {n['id']}'s /status contains the project key")
+    finally:
+        subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN], stdout=subprocess.DEVNULL)
+        proxy.kill()
+        sim.kill()
+    print("PASS" if failures == 0 else f"FAIL ({failures})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
