@@ -42,10 +42,17 @@ public final class HTTPServer: @unchecked Sendable {
     /// Open WebSocket connections (including those still closing).
     public var openWebSockets: Int { webSocketCount.load(ordering: .relaxed) }
 
+    /// TLS for every accepted connection (https:// and wss://); replaced by `reloadTLS`.
+    private let tlsContext: Mutex<TLSContext?>
+    /// TLS handshakes that failed or did not finish within the head deadline.
+    public let tlsHandshakeFailures = Atomic<Int>(0)
+
     /// Binds now (errors surface at start); serving begins with `start()`.
     public init(address: SocketAddress, limits: HTTPLimits = HTTPLimits(), webSocketLimits: WebSocketLimits = WebSocketLimits(),
                 loop: EventLoop, handler: @escaping Handler, webSocket: WebSocketUpgrade? = nil,
-                shouldContinue: ContinueCheck? = nil) throws {
+                shouldContinue: ContinueCheck? = nil, tls: TLSContext? = nil) throws {
+        precondition(tls.map { $0.configuration.role == .server } ?? true, "a server needs a server-side TLS context")
+        self.tlsContext = Mutex(tls)
         self.loop = loop
         self.limits = limits
         self.webSocketLimits = webSocketLimits
@@ -59,6 +66,14 @@ public final class HTTPServer: @unchecked Sendable {
     public func start() {
         listener.start { [self] conn in self.accepted(conn) }
     }
+
+    /// Serves new connections with this context (a renewed certificate); open ones keep theirs.
+    public func reloadTLS(_ context: TLSContext) {
+        precondition(context.configuration.role == .server, "a server needs a server-side TLS context")
+        tlsContext.withLock { $0 = context }
+    }
+
+    public var servesTLS: Bool { tlsContext.withLock { $0 != nil } }
 
     /// Stops accepting, lets in-flight requests finish and WebSocket clients answer a close 1001
     /// "going away" (up to `timeoutMillis`), then closes every connection.
@@ -86,6 +101,20 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func accepted(_ conn: TCPConnection) {
+        if let context = tlsContext.withLock({ $0 }) {
+            do { conn.startTLS(try TLSSession(context: context)) } catch {
+                tlsHandshakeFailures.add(1, ordering: .relaxed)
+                conn.close(error: error)
+                return
+            }
+            // A client that never finishes its handshake holds a socket no longer than a slow head would.
+            let deadline = min(limits.headerTimeoutMillis, limits.requestTimeoutMillis)
+            loop.schedule(afterMillis: deadline) { [weak self, weak conn] in
+                guard let conn, !conn.isClosed, conn.tls?.handshakeDone == false else { return }
+                self?.tlsHandshakeFailures.add(1, ordering: .relaxed)
+                conn.close(error: NetError("TLS handshake not completed within \(deadline) ms"))
+            }
+        }
         if draining || openCount.load(ordering: .relaxed) >= limits.maxConnections {
             conn.write(HTTPResponse.text("server is at its connection limit\n", status: 503).serialize(keepAlive: false))
             conn.closeWhenFlushed()

@@ -28,9 +28,19 @@ public final class TCPConnection: @unchecked Sendable {
     /// The peer has shut down its sending side; nothing more will be read.
     public private(set) var inputEnded = false
 
+    /// Called once when a TLS handshake started with `startTLS` has completed.
+    public var onTLSEstablished: (() -> Void)?
+    /// The TLS session carrying this connection, once `startTLS` was called.
+    public private(set) var tls: TLSSession?
+    /// Plaintext written before the TLS handshake completed, sent once it has.
+    private var plaintextBeforeHandshake: [[UInt8]] = []
+    private var plaintextBeforeHandshakeBytes = 0
+
     private var writeQueue: [[UInt8]] = []
     private var writeOffset = 0
-    public private(set) var pendingWriteBytes = 0
+    private var rawPendingBytes = 0
+    /// Bytes queued for this connection and not yet handed to the socket.
+    public var pendingWriteBytes: Int { rawPendingBytes + plaintextBeforeHandshakeBytes }
     private var wantWritable = false
     private var readPaused = false
     private var closeAfterFlush = false
@@ -84,12 +94,79 @@ public final class TCPConnection: @unchecked Sendable {
         }
     }
 
+    /// Queues bytes for the peer: plaintext, encrypted first when TLS is on.
     public func write(_ bytes: [UInt8]) {
         loop.assertInLoop()
         guard !isClosed, !bytes.isEmpty else { return }
+        guard let tls else { writeRaw(bytes); return }
+        guard tls.handshakeDone else {
+            plaintextBeforeHandshake.append(bytes)
+            plaintextBeforeHandshakeBytes += bytes.count
+            return
+        }
+        do { try tls.write(bytes) } catch { close(error: error); return }
+        writeRaw(tls.takeOutput())
+    }
+
+    private func writeRaw(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
         writeQueue.append(bytes)
-        pendingWriteBytes += bytes.count
+        rawPendingBytes += bytes.count
         flush()
+    }
+
+    /// Runs TLS over this connection from now on: `onRead` and `write` carry plaintext,
+    /// what is written before the handshake completes waits for it, and a failed
+    /// handshake closes the connection with the TLSError (naming the reason).
+    public func startTLS(_ session: TLSSession) {
+        loop.assertInLoop()
+        precondition(tls == nil, "TLS starts once per connection")
+        precondition(!session.handshakeDone, "a fresh TLS session")
+        tls = session
+        advanceHandshake()
+    }
+
+    /// Drives the handshake with what has arrived; true once it is done (and the connection open).
+    @discardableResult
+    private func advanceHandshake() -> Bool {
+        guard let tls, !isClosed else { return false }
+        let done: Bool
+        do { done = try tls.handshake() } catch {
+            writeRaw(tls.takeOutput())   // the alert, when there is one
+            close(error: error)
+            return false
+        }
+        writeRaw(tls.takeOutput())
+        guard done else { return false }
+        let early = plaintextBeforeHandshake
+        plaintextBeforeHandshake.removeAll()
+        plaintextBeforeHandshakeBytes = 0
+        for chunk in early where !isClosed { write(chunk) }
+        let established = onTLSEstablished
+        onTLSEstablished = nil
+        established?()
+        return !isClosed
+    }
+
+    /// Ciphertext from the socket: on through the handshake, then plaintext to `onRead`.
+    private func receivedTLS(_ tls: TLSSession, _ bytes: [UInt8]) {
+        tls.feed(bytes)
+        if !tls.handshakeDone { guard advanceHandshake() else { return } }
+        let plain: [UInt8]
+        do { plain = try tls.read() } catch { close(error: error); return }
+        writeRaw(tls.takeOutput())   // post-handshake messages the read produced
+        if !plain.isEmpty { onRead?(plain) }
+        if tls.peerClosed && !isClosed && !inputEnded { endOfInput() }
+    }
+
+    private func endOfInput() {
+        if let endOfInput = onEndOfInput {
+            inputEnded = true
+            updateInterest()
+            endOfInput()
+        } else {
+            close(error: nil)
+        }
     }
 
     /// Stops delivering reads (backpressure towards the peer) until `resumeReading`.
@@ -105,9 +182,13 @@ public final class TCPConnection: @unchecked Sendable {
         updateInterest()
     }
 
-    /// Closes after everything queued has been written.
+    /// Closes after everything queued has been written (with TLS, after a close_notify).
     public func closeWhenFlushed() {
-        if pendingWriteBytes == 0 { close(error: nil) } else { closeAfterFlush = true }
+        if let tls, tls.handshakeDone, !isClosed {
+            tls.close()
+            writeRaw(tls.takeOutput())
+        }
+        if rawPendingBytes == 0 { close(error: nil) } else { closeAfterFlush = true }
     }
 
     public func close(error: Error? = nil) {
@@ -117,9 +198,11 @@ public final class TCPConnection: @unchecked Sendable {
         Glibc.close(fd)
         fd = -1
         writeQueue.removeAll()
-        pendingWriteBytes = 0
+        rawPendingBytes = 0
+        plaintextBeforeHandshake.removeAll()
+        plaintextBeforeHandshakeBytes = 0
         let cb = onClose
-        onClose = nil; onRead = nil; onDrained = nil; onEndOfInput = nil
+        onClose = nil; onRead = nil; onDrained = nil; onEndOfInput = nil; onTLSEstablished = nil
         cb?(error)
     }
 
@@ -153,16 +236,10 @@ public final class TCPConnection: @unchecked Sendable {
         while !isClosed && !readPaused {
             let n = readBuffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 {
-                onRead?(Array(readBuffer[0..<n]))
+                if let tls { receivedTLS(tls, Array(readBuffer[0..<n])) } else { onRead?(Array(readBuffer[0..<n])) }
                 if n < readBuffer.count { return }
             } else if n == 0 {
-                if let endOfInput = onEndOfInput {
-                    inputEnded = true
-                    updateInterest()
-                    endOfInput()
-                } else {
-                    close(error: nil)
-                }
+                endOfInput()
                 return
             } else {
                 if errno == EAGAIN || errno == EWOULDBLOCK { return }
@@ -187,7 +264,7 @@ public final class TCPConnection: @unchecked Sendable {
                 return
             }
             writeOffset += n
-            pendingWriteBytes -= n
+            rawPendingBytes -= n
             if writeOffset == chunk.count { writeQueue.removeFirst(); writeOffset = 0 }
         }
         if isClosed { return }

@@ -251,3 +251,99 @@ final class PythonTLSServer: @unchecked Sendable {
         #expect(try HTTPURL(parsing: "https://h/v3/k").target(for: "/status") == "/v3/k/status")
     }
 }
+
+/// The HTTP server over TLS, checked with independent clients: curl, and Python's ssl module.
+@Suite(.serialized) struct HTTPSServerTests {
+    static func serve(_ ca: TestCA) throws -> (HTTPServer, EventLoop) {
+        let loop = try EventLoop(name: "test-https")
+        loop.start()
+        let issued = try ca.issue("server", names: ["localhost", "127.0.0.1"])
+        var c = TLSConfiguration(role: .server)
+        c.certificateFile = issued.cert
+        c.privateKeyFile = issued.key
+        var limits = HTTPLimits()
+        limits.headerTimeoutMillis = 500
+        let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), limits: limits, loop: loop, handler: { req in
+            .text("\(req.method) \(req.target) \(req.body.count)\n")
+        }, tls: try TLSContext(c))
+        server.start()
+        return (server, loop)
+    }
+
+    static func run(_ exe: String, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func curlPythonAndOurClientSpeakHTTPSToIt() throws {
+        guard TestCA.available || References.required else { print("SKIP: HTTPSServerTests need /usr/bin/openssl"); return }
+        let ca = try TestCA()
+        let (server, loop) = try Self.serve(ca)
+        defer { server.shutdown(timeoutMillis: 500); loop.stop() }
+        let port = server.address.port
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") {
+            let (rc, out) = try Self.run("/usr/bin/curl", ["-sS", "--cacert", ca.caFile, "-d", "abc", "https://localhost:\(port)/x?y=1",
+                                                          "https://localhost:\(port)/second"])
+            #expect(rc == 0 && out == "POST /x?y=1 3\nPOST /second 3\n", "curl: \(out)")
+        }
+        let py = """
+        import http.client, ssl, sys
+        ctx = ssl.create_default_context(cafile=sys.argv[1])
+        c = http.client.HTTPSConnection("localhost", int(sys.argv[2]), context=ctx)
+        for i in range(3):
+            c.request("PUT", f"/k{i}", body=b"x" * 100000)
+            r = c.getresponse()
+            print(r.status, r.read().decode().strip(), c.sock.version())
+        """
+        let (rc, out) = try Self.run(References.python ?? "/usr/bin/python3", ["-c", py, ca.caFile, String(port)])
+        #expect(rc == 0 && out == (0..<3).map { "200 PUT /k\($0) 100000 TLSv1.3\n" }.joined(), "python: \(out)")
+        var tls = TLSConfiguration(role: .client)
+        tls.caFile = ca.caFile
+        let ours = try HTTPClient(url: "https://127.0.0.1:\(port)", tls: tls)
+        #expect(try ours.get("/ip").text == "GET /ip 0\n", "our client, by IP address (IP SAN)")
+        // A client that does not trust the CA is refused, and the server goes on serving.
+        let (badRC, badOut) = try Self.run("/usr/bin/curl", ["-sS", "https://localhost:\(port)/"])
+        #expect(badRC != 0, "curl without the CA: \(badOut)")
+        #expect(try ours.get("/after").status == 200)
+    }
+
+    @Test func garbageAndStalledHandshakesAreCutOff() throws {
+        guard TestCA.available || References.required else { print("SKIP: HTTPSServerTests need /usr/bin/openssl"); return }
+        let ca = try TestCA()
+        let (server, loop) = try Self.serve(ca)
+        defer { server.shutdown(timeoutMillis: 500); loop.stop() }
+        for seed in Fuzz.seeds("HTTPSServerTests.garbage") {
+            var rng = SeededRandom(seed: seed)
+            for _ in 0..<50 {
+                let fd = try Socket.connectBlocking(to: server.address, timeoutMillis: 2000)
+                Socket.setTimeouts(fd, millis: 2000)
+                var junk = Bool.random(using: &rng) ? Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8) : rng.bytes(Int.random(in: 1...3000, using: &rng))
+                if Bool.random(using: &rng) { junk = [0x16, 0x03, 0x01, 0xFF, 0xFF] + junk }   // a record header claiming 64 KiB
+                _ = junk.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                var buf = [UInt8](repeating: 0, count: 4096)
+                _ = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                close(fd)
+            }
+        }
+        var tls = TLSConfiguration(role: .client)
+        tls.caFile = ca.caFile
+        #expect(try HTTPClient(url: "https://localhost:\(server.address.port)", tls: tls).get("/ok").status == 200, "still serving")
+        // A client that connects and never says hello is cut off at the head deadline.
+        let before = server.tlsHandshakeFailures.load(ordering: .relaxed)
+        let silent = try Socket.connectBlocking(to: server.address, timeoutMillis: 2000)
+        Socket.setTimeouts(silent, millis: 5000)
+        var buf = [UInt8](repeating: 0, count: 16)
+        let n = buf.withUnsafeMutableBytes { recv(silent, $0.baseAddress, $0.count, 0) }
+        close(silent)
+        #expect(n == 0, "the server closed the silent connection (recv \(n))")
+        #expect(server.tlsHandshakeFailures.load(ordering: .relaxed) > before)
+    }
+}
