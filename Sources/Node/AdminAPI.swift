@@ -20,13 +20,14 @@ final class AdminAPI: Sendable {
     let token: SecretDigests
     let peerConnected: @Sendable () -> [UInt64: Bool]
     /// Kept-alive connections to the leader, reused across forwarded requests.
-    let forwardClients = ClientPool()
+    let forwardClients: ClientPool
 
     init(node: ReplicatedNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool]) {
         self.node = node
         self.config = config
         self.token = SecretDigests(config.adminToken.map { [$0] } ?? [])
         self.peerConnected = peerConnected
+        forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
 
     /// Whether a path belongs to this API (whatever the method).
@@ -99,8 +100,8 @@ final class AdminAPI: Sendable {
         guard let raft = o["raft"]?.stringValue, (try? SocketAddress(parsing: raft)) != nil else {
             return .failure(Problem(description: "raft is required: the new node's peer address as host:port"))
         }
-        guard let http = o["http"]?.stringValue, http.hasPrefix("http://"), (try? HTTPClient(url: http)) != nil else {
-            return .failure(Problem(description: "http is required: the new node's http://host:port URL"))
+        guard let http = o["http"]?.stringValue, http.hasPrefix("http://") || http.hasPrefix("https://"), (try? HTTPURL(parsing: http)) != nil else {
+            return .failure(Problem(description: "http is required: the new node's http(s)://host:port URL"))
         }
         return .success(KVStateMachine.Member(id: id, raftAddress: raft, httpURL: http))
     }

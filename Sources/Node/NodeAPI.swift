@@ -173,12 +173,16 @@ public final class NodeAPI: Sendable {
 final class ClientPool: @unchecked Sendable {
     private let lock = NSLock()
     private var idle: [String: [HTTPClient]] = [:]
+    /// For https:// URLs of other nodes (their CA); nil = the system trust store.
+    let tls: TLSConfiguration?
+
+    init(tls: TLSConfiguration? = nil) { self.tls = tls }
 
     func take(_ url: String) throws -> HTTPClient {
         lock.lock()
         if var list = idle[url], let c = list.popLast() { idle[url] = list; lock.unlock(); return c }
         lock.unlock()
-        return try HTTPClient(url: url, timeoutMillis: 10_000)
+        return try HTTPClient(url: url, timeoutMillis: 10_000, tls: tls)
     }
 
     func give(back c: HTTPClient, _ url: String) {

@@ -72,6 +72,27 @@ public struct NodeConfig: Sendable {
     public var adminListen: SocketAddress?
     /// Whether /v1/debug/kv is served at all.
     public var debugKV = false
+    /// TLS for peer links (cluster CA, this node's certificate and key); nil = plain TCP,
+    /// allowed only on loopback addresses or with `insecurePlainPeers`.
+    public var peerTLS: PeerTLSFiles?
+    public var insecurePlainPeers = false
+    /// TLS for the HTTP listeners (https://, wss://); reloaded on SIGHUP.
+    public var httpTLS: HTTPTLSFiles?
+
+    public struct PeerTLSFiles: Sendable, Equatable { public var caFile, certFile, keyFile: String }
+    public struct HTTPTLSFiles: Sendable, Equatable {
+        public var certFile, keyFile: String
+        /// The CA other nodes' HTTPS certificates come from, for forwarding between nodes.
+        public var caFile: String?
+    }
+
+    /// How this node talks to other nodes' HTTPS listeners.
+    public var nodeClientTLS: TLSConfiguration? {
+        guard let ca = httpTLS?.caFile else { return nil }
+        var c = TLSConfiguration(role: .client)
+        c.caFile = ca
+        return c
+    }
 
     public struct RPCSettings: Sendable {
         public var forward = true
@@ -114,7 +135,7 @@ public struct NodeConfig: Sendable {
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
                                            "mapSizeMiB", "logLevel", "chain", "rpc", "apiKeys", "apiKeysFile",
-                                           "adminToken", "adminTokenFile", "adminListen", "debugKV"]
+                                           "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -161,11 +182,13 @@ public struct NodeConfig: Sendable {
                 guard pid != c.nodeId else { throw Invalid(field: "\(f).id", problem: "\(pid) is this node's own id") }
                 guard !c.peers.contains(where: { $0.id == pid }) else { throw Invalid(field: "\(f).id", problem: "duplicate peer id \(pid)") }
                 guard let raft = po["raft"]?.stringValue else { throw Invalid(field: "\(f).raft", problem: "is required (host:port)") }
-                guard let http = po["http"]?.stringValue, http.hasPrefix("http://") else { throw Invalid(field: "\(f).http", problem: "is required (http://host:port)") }
+                guard let http = po["http"]?.stringValue, http.hasPrefix("http://") || http.hasPrefix("https://") else {
+                    throw Invalid(field: "\(f).http", problem: "is required (http://host:port or https://host:port)")
+                }
                 var admin: String? = nil
                 if let a = po["admin"] {
-                    guard let u = a.stringValue, u.hasPrefix("http://"), (try? HTTPClient(url: u)) != nil else {
-                        throw Invalid(field: "\(f).admin", problem: "must be the peer's admin URL, http://host:port")
+                    guard let u = a.stringValue, u.hasPrefix("http://") || u.hasPrefix("https://"), (try? HTTPURL(parsing: u)) != nil else {
+                        throw Invalid(field: "\(f).admin", problem: "must be the peer's admin URL, http(s)://host:port")
                     }
                     admin = u
                 }
@@ -229,6 +252,41 @@ public struct NodeConfig: Sendable {
         if let v = o["debugKV"] {
             guard let b = v.boolValue else { throw Invalid(field: "debugKV", problem: "must be true or false") }
             c.debugKV = b
+        }
+        func files(_ field: String, _ v: JSONValue, required: [String], optional: [String] = []) throws -> [String: String] {
+            guard let fo = v.objectValue else { throw Invalid(field: field, problem: "must be an object {\((required + optional).joined(separator: ", "))}") }
+            for k in fo.keys where !(required + optional).contains(k) { throw Invalid(field: "\(field).\(k)", problem: "unknown field (known: \((required + optional).joined(separator: ", ")))") }
+            var out = [String: String]()
+            for k in required + optional {
+                guard let raw = fo[k] else {
+                    if required.contains(k) { throw Invalid(field: "\(field).\(k)", problem: "is required (a PEM file)") }
+                    continue
+                }
+                guard let path = raw.stringValue.map({ $0.hasPrefix("/") ? $0 : baseDir + "/" + $0 }), FileManager.default.isReadableFile(atPath: path) else {
+                    throw Invalid(field: "\(field).\(k)", problem: "must be a readable PEM file")
+                }
+                out[k] = path
+            }
+            return out
+        }
+        if let v = o["peerTLS"] {
+            let f = try files("peerTLS", v, required: ["caFile", "certFile", "keyFile"])
+            c.peerTLS = PeerTLSFiles(caFile: f["caFile"]!, certFile: f["certFile"]!, keyFile: f["keyFile"]!)
+        }
+        if let v = o["httpTLS"] {
+            let f = try files("httpTLS", v, required: ["certFile", "keyFile"], optional: ["caFile"])
+            c.httpTLS = HTTPTLSFiles(certFile: f["certFile"]!, keyFile: f["keyFile"]!, caFile: f["caFile"])
+        }
+        if let v = o["insecurePlainPeers"] {
+            guard let b = v.boolValue else { throw Invalid(field: "insecurePlainPeers", problem: "must be true or false") }
+            c.insecurePlainPeers = b
+        }
+        if c.peerTLS == nil && !c.insecurePlainPeers {
+            let exposed = ([c.raftListen] + c.peers.map(\.raft)).filter { !Self.isLoopback($0.host) }
+            if let a = exposed.first {
+                throw Invalid(field: "peerTLS", problem: "is required when peer links leave this machine (\(a) is not a loopback address): "
+                              + "issue certificates with `infrastack certs`, or set \"insecurePlainPeers\": true to send Raft traffic in the clear")
+            }
         }
         return c
     }
@@ -341,6 +399,8 @@ public struct NodeConfig: Sendable {
         return cfg
     }
 
-    public var httpURL: String { "http://\(httpListen)" }
-    public var adminURL: String? { adminListen.map { "http://\($0)" } }
+    public var httpURL: String { "\(httpTLS == nil ? "http" : "https")://\(httpListen)" }
+    public var adminURL: String? { adminListen.map { "\(httpTLS == nil ? "http" : "https")://\($0)" } }
+
+    static func isLoopback(_ host: String) -> Bool { host == "localhost" || host == "::1" || host.hasPrefix("127.") }
 }

@@ -56,9 +56,15 @@ public final class NodeRuntime: @unchecked Sendable {
         node = try ReplicatedNode(options: opts, store: RaftLogStore(env: env), stateMachine: KVStateMachine(env: env),
                                   bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
                                   configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir)
+        var peerTLS: PeerTransport.TLS? = nil
+        if let f = config.peerTLS {
+            do { peerTLS = try PeerTransport.TLS(caFile: f.caFile, certificateFile: f.certFile, privateKeyFile: f.keyFile) } catch {
+                throw NodeConfig.Invalid(field: "peerTLS", problem: error.description)
+            }
+        }
         transport = PeerTransport(nodeID: config.nodeId, clusterID: config.clusterId, secret: config.secret,
                                       listen: config.raftListen, peers: peers, loop: raftLoop,
-                                      logger: Logger(component: "peer", sink: logger.sink, context: logger.context), limits: .init())
+                                      logger: Logger(component: "peer", sink: logger.sink, context: logger.context), limits: .init(), tls: peerTLS)
     }
 
     public func start() throws {
@@ -84,17 +90,48 @@ public final class NodeRuntime: @unchecked Sendable {
             return out
         })
         let reads = api.reads
+        let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
-                              webSocket: { req in reads.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) })
+                              webSocket: { req in reads.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) }, tls: httpTLS)
         http.start()
         if let a = config.adminListen {
             adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.handle(req, on: .admin) },
-                                       shouldContinue: { head in api.earlyRefusal(head, on: .admin) })
+                                       shouldContinue: { head in api.earlyRefusal(head, on: .admin) }, tls: httpTLS)
             adminHTTP?.start()
         }
+        if let files = config.httpTLS { watchForCertificateReload(files) }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
-                                ("debugKV", config.debugKV), ("dataDir", config.dataDir), ("peers", config.peers.count)])
+                                ("debugKV", config.debugKV), ("peerLinks", config.peerTLS == nil ? "plain TCP" : "TLS 1.3"),
+                                ("https", config.httpTLS != nil), ("dataDir", config.dataDir), ("peers", config.peers.count)])
+    }
+
+    static func httpTLSContext(_ f: NodeConfig.HTTPTLSFiles) throws -> TLSContext {
+        var c = TLSConfiguration(role: .server)
+        c.certificateFile = f.certFile
+        c.privateKeyFile = f.keyFile
+        do { return try TLSContext(c) } catch { throw NodeConfig.Invalid(field: "httpTLS", problem: error.description) }
+    }
+
+    /// SIGHUP reloads the HTTPS certificate and key (a renewed certificate without a restart);
+    /// a reload that fails keeps the current ones and says why.
+    private var reloadSignal: DispatchSourceSignal?
+    private func watchForCertificateReload(_ files: NodeConfig.HTTPTLSFiles) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            do {
+                let context = try Self.httpTLSContext(files)
+                self.http.reloadTLS(context)
+                self.adminHTTP?.reloadTLS(context)
+                self.logger.info("http_tls_reloaded", [("certFile", files.certFile)])
+            } catch {
+                self.logger.error("http_tls_reload_failed", [("error", "\(error)"), ("keeping", "the certificate loaded before")])
+            }
+        }
+        source.resume()
+        reloadSignal = source
     }
 
     public var httpAddress: SocketAddress { http.address }

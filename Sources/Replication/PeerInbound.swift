@@ -118,6 +118,13 @@ extension PeerTransport {
                 self.dropInbound(session, event: "peer_disconnected", reason: how, level: .info)
             }
         }
+        if let tls {
+            do { connection.startTLS(try TLSSession(context: tls.server)) } catch {
+                dropInbound(session, event: "peer_handshake_failed", reason: "TLS: \(error)", level: .warn)
+                return
+            }
+            if connection.isClosed { return }
+        }
         session.handshakeTimer = loop.schedule(afterMillis: limits.handshakeTimeoutMillis) { [weak self] in
             guard let self, !session.closed, session.peer == nil else { return }
             session.handshakeTimer = nil

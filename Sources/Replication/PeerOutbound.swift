@@ -60,6 +60,13 @@ extension PeerTransport {
                                event: link.established ? "peer_disconnected" : "peer_handshake_failed")
         }
         connection.onDrained = { [weak self] in self?.flush(link.peer) }
+        if let tls {
+            // The peer's certificate must come from the cluster CA and name the address we dialed.
+            do { connection.startTLS(try TLSSession(context: tls.client, serverName: link.address.host)) } catch {
+                attemptFailed(link, reason: "TLS: \(error)", event: "peer_handshake_failed")
+                return
+            }
+        }
         link.timer = loop.schedule(afterMillis: limits.handshakeTimeoutMillis) { [weak self] in
             guard let self, link.attempt == attempt, !link.established else { return }
             link.timer = nil

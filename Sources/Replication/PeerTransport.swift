@@ -47,11 +47,35 @@ public final class PeerTransport: @unchecked Sendable {
 
     public typealias MessageHandler = @Sendable (_ from: UInt64, _ type: UInt8, _ payload: [UInt8]) -> Void
 
+    /// TLS 1.3 for peer links, mutually authenticated with certificates from the cluster CA.
+    /// The HMAC handshake still runs inside, so a certificate alone does not make a peer.
+    public struct TLS: Sendable {
+        public let server: TLSContext
+        public let client: TLSContext
+
+        public init(caFile: String, certificateFile: String, privateKeyFile: String) throws(TLSError) {
+            var s = TLSConfiguration(role: .server)
+            s.caFile = caFile
+            s.certificateFile = certificateFile
+            s.privateKeyFile = privateKeyFile
+            s.requireClientCertificate = true
+            s.requireTLS13 = true
+            s.alpn = ["infrastack-raft"]
+            var c = s
+            c.role = .client
+            c.requireClientCertificate = false
+            server = try TLSContext(s)
+            client = try TLSContext(c)
+        }
+    }
+
     public let nodeID: UInt64
     public let limits: Limits
     let loop: EventLoop
     let logger: Logger
     let handshakeConfig: Handshake.Config
+    /// nil: plain TCP (loopback development).
+    let tls: TLS?
     private let listenAddress: SocketAddress
 
     /// What other threads read and write: peers, their queues and counters.
@@ -92,8 +116,9 @@ public final class PeerTransport: @unchecked Sendable {
     public var boundAddress: SocketAddress { bound.withLock { $0 } }
 
     public init(nodeID: UInt64, clusterID: String, secret: [UInt8], listen: SocketAddress, peers: [UInt64: SocketAddress],
-                loop: EventLoop, logger: Logger, limits: Limits = Limits()) {
+                loop: EventLoop, logger: Logger, limits: Limits = Limits(), tls: TLS? = nil) {
         self.nodeID = nodeID
+        self.tls = tls
         self.limits = limits
         self.loop = loop
         self.logger = logger

@@ -147,6 +147,14 @@ import Testing
         #expect(problem(["peers": .array([.object(["id": .number("2"), "raft": .string("127.0.0.1:7002"), "http": .string("http://127.0.0.1:8002"),
                                                    "admin": .string("ftp://x")])])]).contains("config field peers[0].admin"))
         #expect(problem(["apiKeys": .array([.string(Self.token)]), "adminToken": .string(Self.token)]).contains("must differ from every API key"))
+        // Raft traffic leaving the machine needs TLS, or an explicit opt-out.
+        #expect(problem(["raftListen": .string("10.0.1.10:7001")]).contains("config field peerTLS: is required when peer links leave this machine"))
+        #expect(problem(["raftListen": .string("10.0.1.10:7001"), "insecurePlainPeers": .bool(true)]) == "accepted")
+        #expect(problem(["peerTLS": .object(["caFile": .string("/etc/hostname"), "certFile": .string("/etc/hostname")])]).contains("config field peerTLS.keyFile"))
+        #expect(problem(["httpTLS": .object(["certFile": .string("/nonexistent.pem"), "keyFile": .string("/etc/hostname")])]).contains("config field httpTLS.certFile"))
+        #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.string("ftp://x")])])]).contains("config field chain.upstreams[0]"))
+        #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.object(["url": .string("http://x:1"), "caFile": .string("/etc/hostname")])])])])
+            .contains("apply to https:// URLs only"))
         let c = try parse(["adminToken": .string("from-the-file-0123456")], env: ["INFRASTACK_ADMIN_TOKEN": Self.token])
         #expect(c.adminToken == Self.token, "the environment overrides the file")
         #expect(c.debugKV == false, "the debug KV is off by default")

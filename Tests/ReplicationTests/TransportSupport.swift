@@ -26,14 +26,14 @@ final class TestPeer: @unchecked Sendable {
     static let secret = Array("test-cluster-secret".utf8)
 
     init(id: UInt64, limits: PeerTransport.Limits = .init(), listen: SocketAddress = SocketAddress(host: "127.0.0.1", port: 0),
-         loop: EventLoop? = nil, secret: [UInt8] = TestPeer.secret) throws {
+         loop: EventLoop? = nil, secret: [UInt8] = TestPeer.secret, tls: PeerTransport.TLS? = nil) throws {
         self.id = id
         if let loop { self.loop = loop } else {
             self.loop = try EventLoop(name: "peer-\(id)")
             self.loop.start()
         }
         transport = PeerTransport(nodeID: id, clusterID: "test", secret: secret, listen: listen, peers: [:], loop: self.loop,
-                                  logger: Logger(component: "peer", sink: sink, context: [("node", "\(id)")]), limits: limits)
+                                  logger: Logger(component: "peer", sink: sink, context: [("node", "\(id)")]), limits: limits, tls: tls)
         let inbox = self.inbox
         transport.onMessage = { from, type, payload in inbox.record(from, type, payload) }
         try transport.start()
