@@ -347,3 +347,67 @@ final class PythonTLSServer: @unchecked Sendable {
         #expect(server.tlsHandshakeFailures.load(ordering: .relaxed) > before)
     }
 }
+
+/// Our TLS client against hostile servers: garbage, records cut short, and a real
+/// server's handshake bytes truncated at every point or mutated. Each ends in a clean
+/// error naming the server; none traps or hangs past the client's timeout.
+@Suite(.serialized) struct TLSClientFuzzTests {
+    /// A one-shot TCP server that reads whatever arrives, answers `reply`, then closes.
+    static func serveOnce(_ reply: [UInt8]) throws -> (port: UInt16, thread: Thread) {
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        let port = Socket.localAddress(listener)!.port
+        let flags = fcntl(listener, F_GETFL)
+        _ = fcntl(listener, F_SETFL, flags & ~O_NONBLOCK)
+        let t = Thread {
+            let fd = accept(listener, nil, nil)
+            close(listener)
+            guard fd >= 0 else { return }
+            Socket.setTimeouts(fd, millis: 2000)
+            var buf = [UInt8](repeating: 0, count: 4096)
+            _ = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            _ = reply.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(fd)
+        }
+        t.start()
+        return (port, t)
+    }
+
+    @Test func hostileServersGetACleanError() throws {
+        guard TestCA.available || References.required else { print("SKIP: TLSClientFuzzTests need /usr/bin/openssl"); return }
+        // A real server's first flight (ServerHello … Finished), to cut and mutate.
+        let ca = try TestCA()
+        let issued = try ca.issue("localhost", names: ["localhost"])
+        var sc = TLSConfiguration(role: .server)
+        sc.certificateFile = issued.cert
+        sc.privateKeyFile = issued.key
+        let server = try TLSContext(sc)
+        var cc = TLSConfiguration(role: .client)
+        cc.caFile = ca.caFile
+        let client = try TLSContext(cc)
+        let c = try TLSSession(context: client, serverName: "localhost"), s = try TLSSession(context: server)
+        _ = try c.handshake()
+        s.feed(c.takeOutput())
+        _ = try s.handshake()
+        let flight = s.takeOutput()
+        #expect(flight.count > 300)
+        for seed in Fuzz.seeds("TLSClientFuzzTests.hostileServers") {
+            var rng = SeededRandom(seed: seed)
+            let cuts = stride(from: 0, to: flight.count, by: max(1, flight.count / 40)).map { Array(flight[0..<$0]) }
+            let mutants = (0..<Fuzz.iterations(ci: 20)).map { _ -> [UInt8] in
+                Bool.random(using: &rng) ? Fuzz.mutate(flight, &rng, interesting: [0x16, 0x03, 0x00, 0xFF, 0x14, 0x17])
+                                         : rng.bytes(Int.random(in: 0...2000, using: &rng))
+            }
+            for reply in cuts + mutants {
+                let (port, thread) = try Self.serveOnce(reply)
+                do {
+                    _ = try HTTPClient(url: "https://localhost:\(port)/v3/hidden-key", timeoutMillis: 2000, tls: cc).get("/")
+                    Issue.record("seed \(seed): a hostile reply of \(reply.count) bytes was accepted")
+                } catch {
+                    let text = "\(error)"
+                    #expect(text.contains("localhost") && !text.contains("hidden-key"), "seed \(seed): \(text)")
+                }
+                while thread.isExecuting { usleep(1000) }
+            }
+        }
+    }
+}
