@@ -16,18 +16,19 @@ enum ClusterCommand {
       remove   removes a voter or learner (the current leader may be removed)
 
     Every change needs the cluster-admin token: --token-file FILE, or the environment
-    variable INFRASTACK_ADMIN_TOKEN. The leader refuses changes it would regret: promoting
+    variable INFRASTACK_ADMIN_TOKEN. For https:// endpoints, --ca-file FILE (or
+    INFRASTACK_CA_FILE) names the CA when it is not in the system store. The leader refuses changes it would regret: promoting
     a node that is not a caught-up learner, or a change that leaves fewer reachable voters
     than a quorum; the refusal says why.
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms", "token-file"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms", "token-file", "ca-file"]) { o in
             let auth = try adminAuthorization(o)
             guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (add, promote or remove)") }
             let endpoint = try o.require("endpoint")
             guard let id = UInt64(try o.require("id")), id > 0 else { throw Options.Problem(description: "--id must be a positive integer") }
-            let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "15000") ?? 15000)
+            let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "15000") ?? 15000, tls: clientTLS(o))
             let r: HTTPClient.Response
             switch verb {
             case "add":
@@ -56,10 +57,10 @@ enum KVCommand {
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "token-file"], boolean: ["linearizable"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "token-file", "ca-file"], boolean: ["linearizable"]) { o in
             let auth = try adminAuthorization(o)
             let endpoint = try o.require("endpoint")
-            let c = try HTTPClient(url: endpoint)
+            let c = try HTTPClient(url: endpoint, tls: clientTLS(o))
             switch (o.positional.first, o.positional.count) {
             case ("put", 3):
                 let r = try c.request("PUT", "/v1/debug/kv/\(o.positional[1])", headers: auth, body: Array(o.positional[2].utf8))

@@ -1,4 +1,5 @@
 import Foundation
+import Net
 
 /// Flag parsing shared by the subcommands: `--name value`, `--name=value` and boolean
 /// `--flag`. Unknown flags and missing values are errors that name the flag.
@@ -41,6 +42,14 @@ struct Options {
         guard let v = values[k], !v.isEmpty else { throw Problem(description: "missing required option --\(k)") }
         return v
     }
+}
+
+/// TLS for https:// endpoints: --ca-file, else INFRASTACK_CA_FILE, else the system trust store.
+func clientTLS(_ o: Options) -> TLSConfiguration? {
+    guard let ca = o.values["ca-file"] ?? ProcessInfo.processInfo.environment["INFRASTACK_CA_FILE"], !ca.isEmpty else { return nil }
+    var c = TLSConfiguration(role: .client)
+    c.caFile = ca
+    return c
 }
 
 func fail(_ message: String, code: Int32 = 1) -> Int32 {

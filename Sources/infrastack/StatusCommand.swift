@@ -6,20 +6,22 @@ import Net
 /// and prints one row per node (or the raw objects with --json).
 enum StatusCommand {
     static let usage = """
-    usage: infrastack status --endpoint URL [--json] [--timeout-ms N]
+    usage: infrastack status --endpoint URL [--json] [--timeout-ms N] [--ca-file FILE]
 
     Prints every member of the cluster that URL's node belongs to: role, term, leader,
     commit and applied index, state digest, replication lag, and reachability.
       --endpoint URL   any node's HTTP endpoint, e.g. http://127.0.0.1:8001
       --json           print a JSON array of the nodes' /status objects
       --timeout-ms N   per-request timeout (default 2000)
+      --ca-file FILE   CA for https:// endpoints (or INFRASTACK_CA_FILE; default: the system store)
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "timeout-ms"], boolean: ["json"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "timeout-ms", "ca-file"], boolean: ["json"]) { o in
             let endpoint = try o.require("endpoint")
             let timeout = Int(o.values["timeout-ms"] ?? "2000") ?? 2000
-            let first = try fetch(endpoint + "/v1/cluster/members", timeout: timeout)
+            let tls = clientTLS(o)
+            let first = try fetch(endpoint + "/v1/cluster/members", timeout: timeout, tls: tls)
             var urls = [(UInt64, String)]()
             for m in first["members"]?.arrayValue ?? [] {
                 guard case .number(let n)? = m["id"], let id = UInt64(n) else { continue }
@@ -28,7 +30,7 @@ enum StatusCommand {
             if urls.isEmpty { urls = [(0, endpoint)] }
             var rows = [(UInt64, String, JSONValue?, String?)]()
             for (id, url) in urls {
-                do { rows.append((id, url, try fetch(url + "/status", timeout: timeout), nil)) } catch { rows.append((id, url, nil, "\(error)")) }
+                do { rows.append((id, url, try fetch(url + "/status", timeout: timeout, tls: tls), nil)) } catch { rows.append((id, url, nil, "\(error)")) }
             }
             if o.flags.contains("json") {
                 let arr: [JSONValue] = rows.map { r in r.2 ?? .object(["nodeId": .number(String(r.0)), "httpURL": .string(r.1), "error": .string(r.3 ?? "")]) }
@@ -40,18 +42,12 @@ enum StatusCommand {
         }
     }
 
-    static func fetch(_ url: String, timeout: Int) throws -> JSONValue {
-        let (base, path) = split(url)
-        let c = try HTTPClient(url: base, timeoutMillis: timeout)
-        let r = try c.get(path)
-        guard r.status == 200 else { throw NetError("\(url) answered \(r.status): \(r.text.prefix(200))") }
+    static func fetch(_ url: String, timeout: Int, tls: TLSConfiguration?) throws -> JSONValue {
+        // The URL's own path is the request's: HTTPClient sends "/" as the URL's target.
+        let c = try HTTPClient(url: url, timeoutMillis: timeout, tls: tls)
+        let r = try c.get("/")
+        guard r.status == 200 else { throw NetError("\(c.url?.redacted ?? url) answered \(r.status): \(r.text.prefix(200))") }
         return try JSON.parse(r.body)
-    }
-
-    static func split(_ url: String) -> (String, String) {
-        let rest = url.dropFirst("http://".count)
-        guard let slash = rest.firstIndex(of: "/") else { return (url, "/") }
-        return ("http://" + rest[..<slash], String(rest[slash...]))
     }
 
     static func table(_ rows: [(UInt64, String, JSONValue?, String?)]) -> String {

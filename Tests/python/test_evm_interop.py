@@ -3,7 +3,8 @@
 three-node InfraStack cluster. Checks that every block verified and was indexed, and that
 for every indexed block the balance, nonce and code of every touched account, and the
 contract's storage slot, read from a *follower* equal what the upstream returns for that
-block. The upstream has no tracer, so this exercises the probing fallback (storage is
+block, all over HTTPS and WSS (the nodes' TLS listener, TLS between the nodes too). The
+upstream has no tracer, so this exercises the probing fallback (storage is
 probed too here only to show it is NOT seen: see the expectation below).
 """
 import json
@@ -33,8 +34,14 @@ def main():
     url = f"http://127.0.0.1:{server.server_address[1]}"
     run_dir = os.path.join(ROOT, "chaos/.run/evm-interop")
     subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", run_dir, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The nodes serve https:// and wss:// here (and TLS between them), so every read below —
+    # the differential, web3.py over HTTPS and WebSocket — goes through our TLS server.
     subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", run_dir, "--base-port", "29000", "--tick-ms", "50",
-                    "--upstream", url, "--batch-blocks", "4"], check=True)
+                    "--upstream", url, "--batch-blocks", "4", "--https", "--peer-tls"], check=True)
+    ca = os.path.join(run_dir, "pki/ca.pem")
+    # Python's ssl (urllib, websockets) and requests (web3.py's HTTP provider) trust our test CA.
+    os.environ["SSL_CERT_FILE"] = ca
+    os.environ["REQUESTS_CA_BUNDLE"] = ca
     failures = 0
     try:
         with open(os.path.join(run_dir, "endpoints.json")) as f:
@@ -100,7 +107,7 @@ def main():
         # The read API, answered by the same follower.
         seed = int(os.environ.get("INFRASTACK_SEED", str(int(time.time()))))
         failures += read_api_checks.differential(up, follower["rpc"], seed)
-        ws = follower["rpc"].replace("http://", "ws://") if os.environ.get("INFRASTACK_WS", "1") == "1" else None
+        ws = follower["rpc"].replace("https://", "wss://").replace("http://", "ws://") if os.environ.get("INFRASTACK_WS", "1") == "1" else None
         failures += read_api_checks.web3_client(up, follower["rpc"], ws)
     finally:
         subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", run_dir], stdout=subprocess.DEVNULL)
