@@ -121,17 +121,7 @@ import Testing
         }
         func shutdownWrite() { _ = shutdown(fd, Int32(SHUT_WR)) }
         /// Reads until the peer closes or `until` holds.
-        func read(until: ((String) -> Bool)? = nil) -> String {
-            var out = [UInt8]()
-            var buf = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n <= 0 { break }
-                out.append(contentsOf: buf[0..<n])
-                if let until, until(String(decoding: out, as: UTF8.self)) { break }
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
+        func read(until: ((String) -> Bool)? = nil) -> String { receiveText(fd, until: until) }
         /// Sends `text` a byte at a time until the server closes; returns how many bytes went out.
         func trickle(_ text: String, everyMillis: UInt32) -> Int {
             var sent = 0

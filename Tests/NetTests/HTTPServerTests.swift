@@ -23,15 +23,7 @@ import Testing
         Socket.setTimeouts(fd, millis: 3000)
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var out = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            out.append(contentsOf: buf[0..<n])
-            if let until, until(String(decoding: out, as: UTF8.self)) { break }
-        }
-        return String(decoding: out, as: UTF8.self)
+        return receiveText(fd, until: until)
     }
 
     @Test func keepAliveRequests() throws {
@@ -146,4 +138,17 @@ import Testing
         p.waitUntilExit()
         return String(decoding: data, as: UTF8.self)
     }
+}
+
+/// Reads from a blocking socket until the peer closes, the receive timeout passes, or `until` holds.
+func receiveText(_ fd: Int32, until: ((String) -> Bool)? = nil) -> String {
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+        if let until, until(String(decoding: out, as: UTF8.self)) { break }
+    }
+    return String(decoding: out, as: UTF8.self)
 }

@@ -46,15 +46,30 @@ import Testing
         #expect(r.shouldLog("stranger", nowMillis: 2001) == 2, "the next line says how many were not logged")
     }
 
+    /// Two meshed peers whose handshake deadline outlasts the test, so a flood holds its slots throughout.
+    static func meshedPair() throws -> (TestPeer, TestPeer, PeerTransport.Limits) {
+        var limits = PeerTransport.Limits()
+        limits.handshakeTimeoutMillis = 60_000
+        let a = try TestPeer(id: 1, limits: limits), b = try TestPeer(id: 2, limits: limits)
+        try TestPeer.mesh([a, b])
+        return (a, b, limits)
+    }
+
+    /// Node 2 restarts (new process, same port) and dials node 1 again: its messages must arrive.
+    static func restartAndDeliver(_ a: TestPeer, _ b: inout TestPeer, _ limits: PeerTransport.Limits, count: Int) throws {
+        let port = b.address.port
+        b.shutdown()
+        b = try TestPeer(id: 2, limits: limits, listen: SocketAddress(host: "127.0.0.1", port: port))
+        b.transport.setPeers([1: a.address])
+        for i in 0..<count { #expect(b.transport.send(to: 1, type: 1, payload: [UInt8(i)])) }
+        try eventually("restarted peer delivers through the flood") { a.inbox.count(from: 2) >= count }
+    }
+
     /// 80 connections from other addresses held open (never authenticating, with a handshake
     /// deadline longer than the test) while a peer restarts: it must get back in at once.
     @Test func restartedPeerRejoinsThroughAFlood() throws {
-        var limits = PeerTransport.Limits()
-        limits.handshakeTimeoutMillis = 60_000
-        let a = try TestPeer(id: 1, limits: limits)
-        var b = try TestPeer(id: 2, limits: limits)
+        var (a, b, limits) = try Self.meshedPair()
         defer { a.shutdown(); b.shutdown() }
-        try TestPeer.mesh([a, b])
 
         var flood = [RawClient]()
         var refusedAtConnect = 0
@@ -67,32 +82,17 @@ import Testing
         let refusalLines = a.logLines.filter { $0.contains("\"event\":\"peer_connection_refused\"") }.count
         #expect(refusalLines >= 1 && refusalLines < Int(a.transport.refusedInbound), "refusals are logged, rate-limited (\(refusalLines) lines)")
 
-        // Node 2 restarts (new process, new port) and dials node 1 again.
-        let port = b.address.port
-        b.shutdown()
-        b = try TestPeer(id: 2, limits: limits, listen: SocketAddress(host: "127.0.0.1", port: port))
-        b.transport.setPeers([1: a.address])
-        for i in 0..<20 { #expect(b.transport.send(to: 1, type: 1, payload: [UInt8(i)])) }
-        try eventually("restarted peer delivers through the flood") { a.inbox.count(from: 2) >= 20 }
+        try Self.restartAndDeliver(a, &b, limits, count: 20)
         #expect(flood.count == 80)
     }
 
     /// A flood from a peer's own address (a shared NAT, or loopback in development) cannot
     /// lock that peer out either: its newest connection replaces the oldest pending one.
     @Test func floodFromAPeersAddressDoesNotLockItOut() throws {
-        var limits = PeerTransport.Limits()
-        limits.handshakeTimeoutMillis = 60_000
-        let a = try TestPeer(id: 1, limits: limits)
-        var b = try TestPeer(id: 2, limits: limits)
+        var (a, b, limits) = try Self.meshedPair()
         defer { a.shutdown(); b.shutdown() }
-        try TestPeer.mesh([a, b])
         let flood = try (0..<80).map { _ in try RawClient(to: a.address) }
-        let port = b.address.port
-        b.shutdown()
-        b = try TestPeer(id: 2, limits: limits, listen: SocketAddress(host: "127.0.0.1", port: port))
-        b.transport.setPeers([1: a.address])
-        for i in 0..<10 { #expect(b.transport.send(to: 1, type: 1, payload: [UInt8(i)])) }
-        try eventually("restarted peer delivers through a flood from its own address") { a.inbox.count(from: 2) >= 10 }
+        try Self.restartAndDeliver(a, &b, limits, count: 10)
         #expect(flood.count == 80)
     }
 }
