@@ -101,7 +101,7 @@ public final class UpstreamProfiles: Sendable {
     func rateLimited(_ index: Int, waitSeconds: Double, reason: String) {
         update(index, level: .warn, "upstream rate limited") { p in
             p.rateLimited += 1
-            p.lastError = reason
+            p.lastError = "rate limited: \(reason)"
             return [("reason", reason), ("waitSeconds", String(format: "%.1f", waitSeconds)), ("count", p.rateLimited)]
         }
     }
