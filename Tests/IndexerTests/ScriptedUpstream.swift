@@ -148,3 +148,59 @@ final class ScriptedUpstream: @unchecked Sendable {
 
 /// Lets the server's handler reach the fake that owns the server (set once, after init).
 private final class OwnerRef: @unchecked Sendable { weak var owner: ScriptedUpstream? }
+
+/// Closes the first `drops` connections once their request has arrived, without a word (a
+/// load balancer recycling a connection); answers every later request with `"ok"` for each
+/// call, one request per connection.
+final class DroppingUpstream: @unchecked Sendable {
+    let fd: Int32
+    let port: UInt16
+    let drops: Int
+    let accepted = Atomic<Int>(0)
+    private let running = Atomic<Bool>(true)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(drops: Int) throws {
+        self.drops = drops
+        fd = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        port = Socket.localAddress(fd)?.port ?? 0
+        Thread.detachNewThread { [self] in serve(); done.signal() }
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+    func stop() { running.store(false, ordering: .releasing); done.wait(); close(fd) }
+
+    private func serve() {
+        while running.load(ordering: .acquiring) {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 50) > 0 else { continue }
+            let c = accept(fd, nil, nil)
+            guard c >= 0 else { continue }
+            defer { close(c) }
+            let k = accepted.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+            guard let body = readRequest(c), k > drops else { continue }
+            let calls = (try? JSON.parse(body)).map { $0.arrayValue ?? [$0] } ?? []
+            let answers = calls.map { JSONValue.object(["jsonrpc": .string("2.0"), "id": $0["id"] ?? .null, "result": .string("ok")]) }
+            let out = JSON.serialize(answers.count == 1 ? answers[0] : .array(answers))
+            let reply = Array("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(out.utf8.count)\r\nConnection: close\r\n\r\n\(out)".utf8)
+            _ = reply.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+    }
+
+    /// The body of one request (head, then Content-Length bytes); nil if the peer went away.
+    private func readRequest(_ c: Int32) -> [UInt8]? {
+        var buf = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let end = buf.indices.dropLast(3).first(where: { buf[$0] == 13 && buf[$0 + 1] == 10 && buf[$0 + 2] == 13 && buf[$0 + 3] == 10 }) {
+                let head = String(decoding: buf[..<end], as: UTF8.self).lowercased()
+                let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if buf.count >= end + 4 + length { return Array(buf[(end + 4)..<(end + 4 + length)]) }
+            }
+            let n = chunk.withUnsafeMutableBytes { recv(c, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return nil }
+            buf += chunk[..<n]
+        }
+    }
+}

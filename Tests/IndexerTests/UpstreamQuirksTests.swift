@@ -108,6 +108,22 @@ import Testing
         #expect(client.profiles[0].lastError?.contains("sekrit") == false)
     }
 
+    @Test func droppedConnectionsAreRetried() throws {
+        let up = try DroppingUpstream(drops: 2)
+        defer { up.stop() }
+        let client = UpstreamClient(urls: [up.url], timeoutMillis: 2000)
+        #expect(try client.call("eth_blockNumber", []).stringValue == "ok")
+        #expect(values(try client.batch(echoes(3))) == ["ok", "ok", "ok"])
+        #expect(up.accepted.load(ordering: .acquiring) == 4, "two dropped, then one connection per request")
+        let error = client.profiles[0].lastError ?? ""
+        #expect(error.contains("connection closed by \(up.url)"), "the drop is recorded naming the upstream: \(error)")
+        // More drops in a row than attempts: a clear error, no hang.
+        let worse = try DroppingUpstream(drops: 100)
+        defer { worse.stop() }
+        let e = #expect(throws: UpstreamClient.Unavailable.self) { try UpstreamClient(urls: [worse.url], timeoutMillis: 2000, attempts: 3).call("x", []) }
+        #expect(e.map { "\($0)".contains("after 3 attempts") && "\($0)".contains("127.0.0.1:\(worse.port)") } == true)
+    }
+
     // MARK: rate limits
 
     @Test(arguments: [ScriptedUpstream.RateLimit.http429(retryAfter: "1"), .http503(retryAfter: "1"),
