@@ -10,8 +10,8 @@ an HTTP upstream (SimChain): for testing how InfraStack's indexer copes.
   --batch-limit N  a batch of more than N calls is answered with one JSON-RPC error object
                    ("... exceeds the limit of N"), not an array
   --rate-limit P   probability that a request is refused as rate limited: mostly HTTP 429
-                   with Retry-After (in seconds or as an HTTP-date), sometimes HTTP 200 with
-                   JSON-RPC error -32005 "request rate exceeded" for every call
+                   with Retry-After in seconds, then as an HTTP-date, then HTTP 200 with
+                   JSON-RPC error -32005 "request rate exceeded" for every call, in turn
   --drop P         probability that a connection is closed without any answer
   --missing M      a method answered with -32601 (repeatable)
   --seed N         seed of the random choices (printed decisions are reproducible per seed
@@ -99,10 +99,12 @@ def make_handler(q):
                 msg = f"batch of {len(calls)} requests exceeds the limit of {a.batch_limit}"
                 return self.reply(200, json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": msg}}).encode())
             if q.roll(a.rate_limit):
-                if q.roll(0.75):
+                # In turn: 429 with Retry-After in seconds, 429 with an HTTP-date, JSON-RPC -32005.
+                with q.lock:
+                    kind = (q.stats["rateLimited429"] + q.stats["rateLimitedRpc"]) % 3
+                if kind < 2:
                     q.count("rateLimited429")
-                    # Alternate the two forms of Retry-After.
-                    after = str(a.retry_after) if q.roll(0.5) else email.utils.formatdate(time.time() + a.retry_after, usegmt=True)
+                    after = str(a.retry_after) if kind == 0 else email.utils.formatdate(time.time() + a.retry_after, usegmt=True)
                     return self.reply(429, b'{"error":"too many requests"}', [("Retry-After", after)])
                 q.count("rateLimitedRpc")
                 errs = [{"jsonrpc": "2.0", "id": c.get("id"), "error": {"code": -32005, "message": "request rate exceeded"}} for c in calls]
@@ -132,6 +134,15 @@ def make_handler(q):
     return Handler
 
 
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-answer (a node stopping, a timeout) is no news.
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--backend", required=True)
@@ -144,8 +155,7 @@ def main():
     ap.add_argument("--missing", action="append", default=[])
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(Quirks(a)))
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", a.port), make_handler(Quirks(a)))
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()
