@@ -51,6 +51,9 @@ public final class Indexer: @unchecked Sendable {
         public var lastAlert: String?
         public var stateSource = "unknown"
         public var upstream = ""
+        /// Per configured upstream, what was learned about it (receipts method, state source,
+        /// batch limit, rate limits, last error, refusal), URLs redacted.
+        public var upstreams: [UpstreamProfile] = []
     }
 
     let config: Config
@@ -61,7 +64,10 @@ public final class Indexer: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private var thread: Thread?
     private var upstream: UpstreamClient
-    private var tracerAvailable: Bool?
+    /// Shared by the main and the prefetch client: what one learns, the other uses.
+    let profiles: UpstreamProfiles
+    /// Refusals already raised as alerts (upstream index → reason).
+    private var alertedRefusals = [Int: String]()
     private var rate = RateMeter()
     /// Recent payload bytes per block, to size the next batch under `maxEntryBytes`.
     private var bytesPerBlock: Double?
@@ -74,13 +80,22 @@ public final class Indexer: @unchecked Sendable {
         self.index = index
         self.host = host
         self.logger = logger
-        upstream = UpstreamClient(endpoints: config.upstreams)
-        prefetchClient = PrefetchClient(UpstreamClient(endpoints: config.upstreams))
-        if config.stateSource == "tracer" { tracerAvailable = true }
-        if config.stateSource == "probe" { tracerAvailable = false }
+        profiles = UpstreamProfiles(endpoints: config.upstreams, logger: logger)
+        upstream = UpstreamClient(endpoints: config.upstreams, profiles: profiles)
+        prefetchClient = PrefetchClient(UpstreamClient(endpoints: config.upstreams, profiles: profiles))
+        for c in [upstream, prefetchClient.client] {
+            // Every upstream is checked before use, so failover never lands on another chain.
+            c.expectedChainId = config.chainId
+            // A Retry-After wait ends when the indexer stops.
+            c.shouldStop = { [weak self] in self?.running.load(ordering: .acquiring) != true }
+        }
     }
 
-    public var status: Status { published.withLock { $0 } }
+    public var status: Status {
+        var s = published.withLock { $0 }
+        s.upstreams = profiles.all
+        return s
+    }
 
     public func start() {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -97,7 +112,6 @@ public final class Indexer: @unchecked Sendable {
     private func run() {
         var lastProgressLog = Date.distantPast
         var backoff = 0.2
-        var verifiedChainId = false
         while running.load(ordering: .acquiring) {
             guard let host, host.mayIngest else {
                 update { $0.state = "standby (not leader)" }
@@ -105,16 +119,7 @@ public final class Indexer: @unchecked Sendable {
                 continue
             }
             do {
-                if !verifiedChainId {
-                    let id = try Hex.decodeQuantity(try upstream.call("eth_chainId", []).stringValue ?? "")
-                    guard id == config.chainId else {
-                        alert("upstream \(upstream.currentURL) serves chain id \(id), configured \(config.chainId); not ingesting")
-                        update { $0.state = "halted: wrong chain id" }
-                        Thread.sleep(forTimeInterval: 5)
-                        continue
-                    }
-                    verifiedChainId = true
-                }
+                defer { alertRefusals() }
                 let progressed = try step(host)
                 backoff = 0.2
                 if Date().timeIntervalSince(lastProgressLog) > 5 {
@@ -125,12 +130,27 @@ public final class Indexer: @unchecked Sendable {
                                                      ("txPerSec", s.txPerSecond), ("etaSeconds", s.etaSeconds ?? -1)])
                 }
                 if !progressed { Thread.sleep(forTimeInterval: Double(config.pollMillis) / 1000) }
+            } catch is UpstreamClient.Stopped {
+                break
+            } catch let e as UpstreamClient.WrongChain {
+                alert("\(e); not ingesting")
+                update { $0.state = "halted: wrong chain id" }
+                for _ in 0..<50 where running.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
             } catch {
                 logger.warn("indexer step failed", [("error", error)])
                 update { $0.state = "retrying: \(error)" }
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 5)
             }
+        }
+    }
+
+    /// An upstream refused for its chain id is an alert even while another one serves.
+    private func alertRefusals() {
+        for (i, p) in profiles.all.enumerated() {
+            guard let why = p.refused, alertedRefusals[i] != why else { continue }
+            alertedRefusals[i] = why
+            alert("upstream \(p.url) \(why); skipped")
         }
     }
 
@@ -193,9 +213,10 @@ public final class Indexer: @unchecked Sendable {
         }
         guard !payloads.isEmpty else { return false }
         let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe, finalized: finalized).encoded()
-        if let tracer = tracerAvailable, payloads.last!.number < upstreamHead {
+        // Prefetch once the state source is settled, so the two clients never both probe for it.
+        if profiles[upstream.current].stateSource != .unknown || stateMode != .auto, payloads.last!.number < upstreamHead {
             let first = payloads.last!.number + 1
-            startPrefetch(first...min(upstreamHead, first + UInt64(span) - 1), tracer: tracer)
+            startPrefetch(first...min(upstreamHead, first + UInt64(span) - 1))
         }
         if let why = host.proposeAndApply(entry, timeoutMillis: 30_000) {
             prefetch = nil
@@ -212,7 +233,7 @@ public final class Indexer: @unchecked Sendable {
             s.lagBlocks = lag
             s.lagSeconds = lastTimestamp.map { max(0, Date().timeIntervalSince1970 - Double($0)) }
             s.etaSeconds = rate.blocksPerSecond > 0 ? Double(lag) / rate.blocksPerSecond : nil
-            s.stateSource = tracerAvailable == false ? "probe" : "prestateTracer"
+            s.stateSource = payloads.last!.state.source
         }
         return true
     }
@@ -262,31 +283,47 @@ public final class Indexer: @unchecked Sendable {
     }
 
     typealias Batch = (blocks: [Fetched], safe: UInt64?, finalized: UInt64?)
-    struct TracerMissing: Error { let detail: String }
+    /// A pass met a missing method and recorded it in the upstream's profile: fetch again.
+    struct Relearned: Error {}
 
-    /// Fetches a range through the indexer's own client, learning on the way whether the
-    /// upstream has a prestate tracer (falling back to probing when it has not).
+    /// `Config.stateSource` as a choice.
+    enum StateMode {
+        /// The tracer until an upstream turns out not to have it, then probing (per upstream).
+        case auto
+        /// The tracer from the start (prefetching at once); still probing where it is missing.
+        case tracer
+        case probe
+        init(_ text: String) { self = text == "tracer" ? .tracer : text == "probe" ? .probe : .auto }
+    }
+    var stateMode: StateMode { StateMode(config.stateSource) }
+
+    /// Fetches a range through the indexer's own client.
     func fetch(_ range: ClosedRange<UInt64>) throws -> Batch {
-        do {
-            let b = try Self.fetch(range, client: upstream, tracer: tracerAvailable != false)
-            if tracerAvailable == nil && !b.blocks.isEmpty { tracerAvailable = true }
-            return b
-        } catch let e as TracerMissing {
-            tracerAvailable = false
-            logger.warn("upstream has no prestate tracer; falling back to probing touched accounts", [("error", e.detail)])
-            return try Self.fetch(range, client: upstream, tracer: false)
-        }
+        try Self.fetch(range, client: upstream, mode: stateMode)
     }
 
     /// Fetches blocks, receipts and state changes for a range, and the upstream's safe and
-    /// finalized heads, in one JSON-RPC batch. Touches nothing but `client`, so it can run
-    /// on the prefetch thread.
-    static func fetch(_ range: ClosedRange<UInt64>, client: UpstreamClient, tracer: Bool) throws -> Batch {
+    /// finalized heads, in one JSON-RPC batch (sent in pieces under the upstream's batch
+    /// limit). Which receipts method and state source to use is the upstream's profile's
+    /// choice; a pass that finds one missing records the fallback and the range is fetched
+    /// again. Touches nothing but `client`, so it can run on the prefetch thread.
+    static func fetch(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode) throws -> Batch {
+        // Two facts can be learned (receipts method, tracer), so three passes always suffice.
+        for _ in 0..<3 {
+            do { return try fetchOnce(range, client: client, mode: mode) } catch is Relearned { continue }
+        }
+        throw UpstreamClient.Unavailable(description: "\(client.currentURL) kept changing which methods it serves")
+    }
+
+    private static func fetchOnce(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode) throws -> Batch {
+        let profile = client.profiles[client.current]
+        let blockReceipts = profile.receipts != .perTransaction
+        let tracer = mode != .probe && profile.stateSource != .probe
         var calls = [(String, [JSONValue])]()
         for n in range {
             let q = JSONValue.string(Hex.encodeQuantity(n))
             calls.append(("eth_getBlockByNumber", [q, .bool(true)]))
-            calls.append(("eth_getBlockReceipts", [q]))
+            if blockReceipts { calls.append(("eth_getBlockReceipts", [q])) }
             if tracer {
                 calls.append(("debug_traceBlockByNumber", [q, .object(["tracer": .string("prestateTracer"), "tracerConfig": .object(["diffMode": .bool(true)])])]))
             }
@@ -294,23 +331,39 @@ public final class Indexer: @unchecked Sendable {
         let tags = ["safe", "finalized"]
         for tag in tags { calls.append(("eth_getBlockByNumber", [.string(tag), .bool(false)])) }
         let results = try client.batch(calls)
+        let answeredBy = client.lastEndpoint
         // A tag the upstream does not know (older nodes) just leaves that head unset.
         let heads = results.suffix(tags.count).map { r -> UInt64? in
             guard case .success(let v) = r, let o = v.objectValue else { return nil }
             return try? o.quantity("number")
         }
-        let per = tracer ? 3 : 2
-        var out = [Fetched]()
+        let per = 1 + (blockReceipts ? 1 : 0) + (tracer ? 1 : 0)
+        var blocks = [(number: UInt64, value: JSONValue, object: JSONObject)]()
         for (i, n) in range.enumerated() {
             guard case .success(let bv) = results[i * per], let block = bv.objectValue else { break }   // not there (yet)
-            let receipts: [JSONValue]
-            switch results[i * per + 1] {
-            case .success(let r): receipts = r.arrayValue ?? []
-            case .failure(let e): throw e
+            blocks.append((n, bv, block))
+        }
+        var receipts = [[JSONValue]]()
+        if blockReceipts {
+            for i in blocks.indices {
+                switch results[i * per + 1] {
+                case .success(let r): receipts.append(r.arrayValue ?? [])
+                case .failure(let e) where e.isMethodMissing:
+                    client.profiles.learnReceipts(answeredBy, .perTransaction, because: e.description)
+                    throw Relearned()
+                case .failure(let e): throw e
+                }
             }
+            if !blocks.isEmpty { client.profiles.learnReceipts(answeredBy, .block) }
+        } else {
+            receipts = try receiptsPerTransaction(blocks.map { ($0.number, $0.object) }, client: client)
+        }
+        var out = [Fetched]()
+        for (i, b) in blocks.enumerated() {
+            let (n, bv, block) = b
             var state = StateChanges()
             if tracer {
-                switch results[i * per + 2] {
+                switch results[i * per + per - 1] {
                 case .success(let t):
                     state = try StateDiff.fromPrestateTrace(t)
                     for (wi, wv) in ((try? block.array("withdrawals")) ?? []).enumerated() {
@@ -318,20 +371,53 @@ public final class Indexer: @unchecked Sendable {
                         let w = try Withdrawal(json: wo)
                         state.withdrawals.append((w.address, U256(w.amount) * U256(1_000_000_000)))
                     }
-                case .failure(let e) where e.isMethodNotFound || e.message.lowercased().contains("tracer"):
-                    throw TracerMissing(detail: e.description)
+                case .failure(let e) where e.isMethodMissing || e.message.lowercased().contains("tracer"):
+                    client.profiles.learnStateSource(answeredBy, .probe, because: e.description)
+                    throw Relearned()
                 case .failure(let e): throw e
                 }
             } else {
-                state = try StateProbe.probe(block: block, receipts: receipts, number: n, upstream: client)
+                state = try StateProbe.probe(block: block, receipts: receipts[i], number: n, upstream: client)
             }
             let hash = try block.hash("hash")
             let payload = ChainCommand.BlockPayload(number: n, hash: hash, parentHash: try block.hash("parentHash"),
-                                                    block: Array(JSON.serialize(bv).utf8), receipts: Array(JSON.serialize(.array(receipts)).utf8), state: state)
+                                                    block: Array(JSON.serialize(bv).utf8), receipts: Array(JSON.serialize(.array(receipts[i])).utf8), state: state)
             out.append(Fetched(number: n, hash: hash, parentHash: payload.parentHash, timestamp: try block.quantity("timestamp"),
-                               txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts, payload: payload))
+                               txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts[i], payload: payload))
         }
+        if !blocks.isEmpty { client.profiles.learnStateSource(answeredBy, tracer ? .tracer : .probe) }
         return (out, heads[0], heads[1])
+    }
+
+    /// Receipts one transaction at a time, for upstreams without eth_getBlockReceipts: one
+    /// batch for the whole range (split under the upstream's limit like any other).
+    static func receiptsPerTransaction(_ blocks: [(number: UInt64, object: JSONObject)], client: UpstreamClient) throws -> [[JSONValue]] {
+        var calls = [(String, [JSONValue])]()
+        var hashes = [[String]]()
+        for b in blocks {
+            var list = [String]()
+            for (ti, t) in ((try? b.object.array("transactions")) ?? []).enumerated() {
+                guard let h = t.objectValue?["hash"]?.stringValue ?? t.stringValue else {
+                    throw FieldError(field: "block \(b.number) transactions[\(ti)]", problem: "has no hash")
+                }
+                list.append(h)
+                calls.append(("eth_getTransactionReceipt", [.string(h)]))
+            }
+            hashes.append(list)
+        }
+        let results = try client.batch(calls)
+        var k = 0
+        return try zip(blocks, hashes).map { b, list in
+            try list.map { h in
+                defer { k += 1 }
+                switch results[k] {
+                case .success(let r) where r.objectValue != nil: return r
+                case .success:
+                    throw UpstreamClient.Unavailable(description: "\(client.endpoints[client.lastEndpoint].redacted) has no receipt for transaction \(boundedQuote(h)) of block \(b.number)")
+                case .failure(let e): throw e
+                }
+            }
+        }
     }
 
     // MARK: prefetch
@@ -346,12 +432,13 @@ public final class Indexer: @unchecked Sendable {
         init(_ range: ClosedRange<UInt64>) { self.range = range }
     }
 
-    private func startPrefetch(_ range: ClosedRange<UInt64>, tracer: Bool) {
+    private func startPrefetch(_ range: ClosedRange<UInt64>) {
         let job = Prefetch(range)
         prefetch = job
         let client = prefetchClient
+        let mode = stateMode
         prefetchQueue.async {
-            job.outcome = Result { try Self.fetch(range, client: client.client, tracer: tracer) }
+            job.outcome = Result { try Self.fetch(range, client: client.client, mode: mode) }
             job.done.signal()
         }
     }

@@ -143,6 +143,20 @@ public final class NodeAPI: Sendable {
             i["refusedBlocks"] = .number(String(ix.refusedBlocks))
             i["stateSource"] = .string(ix.stateSource)
             i["lastAlert"] = ix.lastAlert.map { .string($0) } ?? .null
+            // What each upstream turned out to offer (hosted providers differ); URLs redacted.
+            i["upstreams"] = .array(ix.upstreams.map { p in
+                var u = JSONObject()
+                u["url"] = .string(p.url)
+                u["receipts"] = .string(p.receipts.rawValue)
+                u["stateSource"] = .string(p.stateSource.rawValue)
+                u["maxBatch"] = p.maxBatch.map { .number(String($0)) } ?? .null
+                u["rateLimited"] = .number(String(p.rateLimited))
+                u["missingMethods"] = .array(p.missingMethods.map { .string($0) })
+                u["chainVerified"] = .bool(p.chainVerified)
+                u["refused"] = p.refused.map { .string($0) } ?? .null
+                u["lastError"] = p.lastError.map { .string($0) } ?? .null
+                return .object(u)
+            })
             if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.head(cid) {
                 i["appliedHead"] = .number(String(h.number))
                 i["appliedHeadHash"] = .string(h.hash.hex)

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""A three-node cluster following SimChain through quirks_proxy.py, a stand-in for a hosted
+provider at its most awkward: batches over 10 calls refused with an error object, seeded
+random rate limits (HTTP 429 with Retry-After, JSON-RPC -32005), no eth_getBlockReceipts, no
+debug_traceBlockByNumber, 2% of connections dropped unanswered, and a key required in the
+path. Checks that every node indexes to block 15; that a follower's blocks and every
+transaction's receipt equal SimChain's own answers; that /status shows what the indexer
+learned (receipts per transaction, state by probing, a batch limit of at most 10, rate
+limits counted); and that the key appears in no log line and no /status.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+RUN = os.path.join(ROOT, "chaos/.run/quirks")
+BASE = 32000
+KEY = "quirk-9a7e3c1d5b2f4e60"
+TARGET = 15
+
+
+def rpc(url, method, params):
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())["result"]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def main():
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["swift", "build", "--product", "infrastack"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    sim_port = BASE + 600
+    sim_url = f"http://127.0.0.1:{sim_port}"
+    sim = subprocess.Popen([os.path.join(bin_dir, "infrastack"), "simchain", "--listen", f"127.0.0.1:{sim_port}",
+                            "--txs-per-block", "10", "--block-time-ms", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "quirks_proxy.py"), "--backend", sim_url, "--path-key", KEY,
+                              "--batch-limit", "10", "--rate-limit", "0.03", "--retry-after", "1", "--drop", "0.02", "--seed", "12",
+                              "--missing", "eth_getBlockReceipts", "--missing", "debug_traceBlockByNumber"], stdout=subprocess.PIPE, text=True)
+    port = int(proxy.stdout.readline())
+    proxy_url = f"http://127.0.0.1:{port}"
+    upstream = f"{proxy_url}/v3/{KEY}"
+    failures = 0
+
+    def fail(msg):
+        nonlocal failures
+        failures += 1
+        print(f"FAIL: {msg}")
+
+    subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = time.time()
+    try:
+        for _ in range(100):
+            try:
+                rpc(sim_url, "eth_blockNumber", [])
+                break
+            except Exception:
+                time.sleep(0.1)
+        up = subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", RUN, "--base-port", str(BASE), "--tick-ms", "50",
+                             "--upstream", upstream, "--adapter", "ethereum"], stdout=subprocess.DEVNULL)
+        if up.returncode != 0:
+            print("FAIL: cluster/up with the quirks proxy as upstream")
+            return 1
+        with open(os.path.join(RUN, "endpoints.json")) as f:
+            nodes = json.load(f)["nodes"]
+        deadline = time.time() + 60
+        while True:
+            heads = []
+            for n in nodes:
+                try:
+                    heads.append(get(n["rpc"] + "/v1/chain/head")["latest"]["number"])
+                except Exception:
+                    heads.append(-1)
+            if min(heads) >= TARGET:
+                break
+            if time.time() > deadline:
+                s = get(nodes[0]["http"] + "/status").get("indexer", {})
+                print(f"FAIL: heads {heads} after 60 s; indexer state {s.get('state')}, upstreams {s.get('upstreams')}")
+                return 1
+            time.sleep(0.3)
+        statuses = [get(n["http"] + "/status") for n in nodes]
+        follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
+        receipts = 0
+        for b in range(TARGET + 1):
+            ours = get(f"{follower['rpc']}/v1/chain/blocks/{b}?full=true")
+            theirs = rpc(sim_url, "eth_getBlockByNumber", [hex(b), True])
+            if ours != theirs:
+                fail(f"block {b} on follower {follower['id']} differs from the upstream's")
+                continue
+            for tx in theirs["transactions"]:
+                mine = get(f"{follower['rpc']}/v1/chain/receipts/{tx['hash']}")
+                if mine != rpc(sim_url, "eth_getTransactionReceipt", [tx["hash"]]):
+                    fail(f"receipt of {tx['hash']} (block {b}) differs from the upstream's")
+                receipts += 1
+        if receipts == 0:
+            fail("no transactions to compare receipts of")
+        leader = next(s for s in statuses if s["role"] == "leader")["indexer"]
+        ups = leader.get("upstreams") or []
+        if len(ups) != 1:
+            fail(f"/status lists {len(ups)} upstreams, expected 1: {ups}")
+        else:
+            u = ups[0]
+            print(f"leader learned: {json.dumps(u)}")
+            if u.get("url") != f"http://127.0.0.1:{port}/…":
+                fail(f"/status shows the upstream as {u.get('url')!r}, expected it redacted")
+            if u.get("receipts") != "perTransaction":
+                fail(f"receipts method {u.get('receipts')!r}, expected perTransaction")
+            if u.get("stateSource") != "probe":
+                fail(f"state source {u.get('stateSource')!r}, expected probe")
+            if not isinstance(u.get("maxBatch"), int) or u["maxBatch"] > 10:
+                fail(f"learned max batch {u.get('maxBatch')!r}, expected at most 10")
+            for m in ("eth_getBlockReceipts", "debug_traceBlockByNumber"):
+                if m not in u.get("missingMethods", []):
+                    fail(f"{m} not among the missing methods {u.get('missingMethods')}")
+        stats = get(proxy_url + "/__stats")
+        print(f"proxy: {json.dumps(stats)}")
+        if stats["batchRefused"] < 1:
+            fail("the proxy never refused a batch: the limit was not exercised")
+        if stats["largestBatchServed"] > 10:
+            fail(f"the proxy served a batch of {stats['largestBatchServed']} calls, over its limit")
+        limited = stats["rateLimited429"] + stats["rateLimitedRpc"]
+        counted = sum(u.get("rateLimited", 0) for s in statuses for u in s.get("indexer", {}).get("upstreams", []))
+        if stats["rateLimited429"] < 1 or stats["rateLimitedRpc"] < 1 or stats["dropped"] < 1:
+            fail(f"the proxy rate-limited {limited} and dropped {stats['dropped']} requests: the quirks were not exercised")
+        elif counted != limited:
+            # Only the indexers talk to the proxy, so each rate-limited answer is counted once.
+            fail(f"the proxy rate-limited {limited} requests but /status counts {counted}")
+        if stats["unauthorized"]:
+            fail(f"{stats['unauthorized']} requests arrived without the key in the path")
+        for n in nodes:
+            with open(n["log"], errors="replace") as f:
+                log = f.read()
+            if KEY in log:
+                fail(f"node {n['id']}'s log contains the project key")
+            if KEY in json.dumps(get(n["http"] + "/status")):
+                fail(f"node {n['id']}'s /status contains the project key")
+        print(f"three nodes indexed {TARGET}+ blocks through the quirks proxy in {time.time() - started:.0f} s; "
+              f"blocks 0..{TARGET} and {receipts} receipts equal on follower {follower['id']}")
+    finally:
+        subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN], stdout=subprocess.DEVNULL)
+        proxy.kill()
+        sim.kill()
+    print("PASS" if failures == 0 else f"FAIL ({failures})")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
