@@ -60,7 +60,7 @@ public final class Forwarder: Sendable {
 
     /// One upstream call, unchanged (GraphQL forwards through this too).
     public func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
-        let pooled = idle.withLock { $0.popLast() } ?? PooledClient(UpstreamClient(endpoints: endpoints, timeoutMillis: timeoutMillis, attempts: 2))
+        let pooled = idle.withLock { $0.popLast() } ?? PooledClient(Self.client(endpoints, timeoutMillis))
         defer { idle.withLock { if $0.count < 32 { $0.append(pooled) } } }
         do {
             return try pooled.client.call(method, params)
@@ -74,6 +74,17 @@ public final class Forwarder: Sendable {
 }
 
 /// A client used by one request at a time: taken from the pool, used, put back.
+extension Forwarder {
+    /// A caller is waiting on a forwarded call: a rate-limited upstream gets one short wait,
+    /// not the indexer's patience, and the caller sees the upstream's refusal instead.
+    static func client(_ endpoints: [UpstreamEndpoint], _ timeoutMillis: Int) -> UpstreamClient {
+        let c = UpstreamClient(endpoints: endpoints, timeoutMillis: timeoutMillis, attempts: 2)
+        c.maxRetryAfterSeconds = 2
+        c.rateLimitRetries = 1
+        return c
+    }
+}
+
 final class PooledClient: @unchecked Sendable {
     let client: UpstreamClient
     init(_ c: UpstreamClient) { client = c }
