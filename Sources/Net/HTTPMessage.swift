@@ -86,10 +86,10 @@ public struct HTTPResponse: Sendable {
         case 301: "Moved Permanently"; case 304: "Not Modified"; case 307: "Temporary Redirect"
         case 400: "Bad Request"; case 401: "Unauthorized"; case 403: "Forbidden"; case 404: "Not Found"
         case 405: "Method Not Allowed"; case 408: "Request Timeout"; case 409: "Conflict"; case 411: "Length Required"
-        case 413: "Content Too Large"; case 414: "URI Too Long"; case 421: "Misdirected Request"; case 429: "Too Many Requests"
+        case 413: "Content Too Large"; case 414: "URI Too Long"; case 417: "Expectation Failed"; case 421: "Misdirected Request"; case 429: "Too Many Requests"
         case 431: "Request Header Fields Too Large"
         case 500: "Internal Server Error"; case 501: "Not Implemented"; case 502: "Bad Gateway"
-        case 503: "Service Unavailable"; case 504: "Gateway Timeout"; case 505: "HTTP Version Not Supported"
+        case 503: "Service Unavailable"; case 504: "Gateway Timeout"; case 505: "HTTP Version Not Supported"; case 507: "Insufficient Storage"
         default: "Status \(status)"
         }
     }

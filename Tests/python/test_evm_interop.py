@@ -3,12 +3,16 @@
 three-node InfraStack cluster. Checks that every block verified and was indexed, and that
 for every indexed block the balance, nonce and code of every touched account, and the
 contract's storage slot, read from a *follower* equal what the upstream returns for that
-block, all over HTTPS and WSS (the nodes' TLS listener, TLS between the nodes too). The
+block, all over HTTPS and WSS (the nodes' TLS listener, TLS between the nodes too), with the
+upstream itself behind HTTPS. The
 upstream has no tracer, so this exercises the probing fallback (storage is
 probed too here only to show it is NOT seen: see the expectation below).
 """
 import json
 import os
+import signal
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import evm_upstream  # noqa: E402
+import tls_upstream  # noqa: E402
 import read_api_checks  # noqa: E402
 
 
@@ -26,18 +31,45 @@ def get(url):
         return json.loads(r.read())
 
 
+def served_certificate(url, ca):
+    """The DER certificate a node's HTTPS listener presents now."""
+    host, port = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)
+    ctx = ssl.create_default_context(cafile=ca)
+    with socket.create_connection((host, int(port)), timeout=5) as raw, ctx.wrap_socket(raw, server_hostname=host) as s:
+        return s.getpeercert(binary_form=True)
+
+
+def certificate_reload(run_dir, node, ca):
+    """A renewed certificate (re-issued over the old files) is served after SIGHUP, without a restart."""
+    with open(os.path.join(run_dir, "endpoints.json")) as f:
+        binary = json.load(f)["binary"]
+    before = served_certificate(node["http"], ca)
+    subprocess.run([binary, "certs", "issue", "--dir", os.path.join(run_dir, "pki"), "--node-id", str(node["id"]),
+                    "--hosts", "127.0.0.1,localhost", "--days", "30"], check=True, stdout=subprocess.DEVNULL)
+    os.kill(node["pid"], signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline and served_certificate(node["http"], ca) == before:
+        time.sleep(0.1)
+    renewed = served_certificate(node["http"], ca) != before
+    print(f"SIGHUP on node {node['id']}: {'serves the renewed certificate' if renewed else 'still serves the old certificate'}")
+    return 0 if renewed else 1
+
+
 def main():
     blocks = int(os.environ.get("EVM_BLOCKS", "25"))
     up = evm_upstream.EVMUpstream()
     up.mine_workload(blocks)
     server = evm_upstream.serve(up, 0)
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    # The cluster reaches py-evm through HTTPS (Python's ssl module in front, a private CA).
+    up_ca, up_cert, up_key = tls_upstream.test_certificates()
+    proxy, proxy_port = tls_upstream.start_proxy(f"http://127.0.0.1:{server.server_address[1]}", up_cert, up_key)
+    url = f"https://localhost:{proxy_port}"
     run_dir = os.path.join(ROOT, "chaos/.run/evm-interop")
     subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", run_dir, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     # The nodes serve https:// and wss:// here (and TLS between them), so every read below —
     # the differential, web3.py over HTTPS and WebSocket — goes through our TLS server.
     subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", run_dir, "--base-port", "29000", "--tick-ms", "50",
-                    "--upstream", url, "--batch-blocks", "4", "--https", "--peer-tls"], check=True)
+                    "--upstream", url, "--upstream-ca", up_ca, "--batch-blocks", "4", "--https", "--peer-tls"], check=True)
     ca = os.path.join(run_dir, "pki/ca.pem")
     # Python's ssl (urllib, websockets) and requests (web3.py's HTTP provider) trust our test CA.
     os.environ["SSL_CERT_FILE"] = ca
@@ -109,8 +141,10 @@ def main():
         failures += read_api_checks.differential(up, follower["rpc"], seed)
         ws = follower["rpc"].replace("https://", "wss://").replace("http://", "ws://") if os.environ.get("INFRASTACK_WS", "1") == "1" else None
         failures += read_api_checks.web3_client(up, follower["rpc"], ws)
+        failures += certificate_reload(run_dir, follower, ca)
     finally:
         subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", run_dir], stdout=subprocess.DEVNULL)
+        proxy.kill()
         server.shutdown()
     print("PASS" if failures == 0 else f"FAIL ({failures} mismatches)")
     return 0 if failures == 0 else 1

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -18,6 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 RUN = os.path.join(ROOT, "chaos/.run/https-upstream")
 BASE = 31000
 KEY = "proj-5f3c9d0e7a1b2c4d"
+sys.path.insert(0, HERE)
+import tls_upstream  # noqa: E402
 
 
 def rpc(url, method, params):
@@ -32,29 +33,15 @@ def get(url):
         return json.loads(r.read())
 
 
-def openssl(*args):
-    subprocess.run(["openssl", *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def main():
-    certs = tempfile.mkdtemp(prefix="infrastack-https-")
-    ca, ca_key = os.path.join(certs, "ca.pem"), os.path.join(certs, "ca.key")
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca,
-            "-days", "2", "-subj", "/CN=InfraStack test CA")
-    key, csr, cert, ext = (os.path.join(certs, n) for n in ("s.key", "s.csr", "s.pem", "s.ext"))
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
-    with open(ext, "w") as f:
-        f.write("subjectAltName=DNS:localhost\n")
-    openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+    ca, cert, key = tls_upstream.test_certificates()
 
     bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     subprocess.run(["swift", "build", "--product", "infrastack"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     sim_url = f"http://127.0.0.1:{BASE + 600}"
     sim = subprocess.Popen([os.path.join(bin_dir, "infrastack"), "simchain", "--listen", f"127.0.0.1:{BASE + 600}",
                             "--txs-per-block", "10", "--block-time-ms", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "tls_upstream.py"), "--cert", cert, "--key", key,
-                              "--backend", sim_url, "--path-key", KEY], stdout=subprocess.PIPE, text=True)
-    port = int(proxy.stdout.readline())
+    proxy, port = tls_upstream.start_proxy(sim_url, cert, key, path_key=KEY)
     upstream = f"https://localhost:{port}/v3/{KEY}"
     failures = 0
     subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

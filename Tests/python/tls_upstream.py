@@ -11,9 +11,36 @@ Prints the port it listens on as its first line, then serves until killed.
 import argparse
 import http.server
 import json
+import os
 import ssl
+import subprocess
 import sys
+import tempfile
 import urllib.request
+
+
+def test_certificates(host="localhost"):
+    """A private CA and a certificate for `host`, made with the openssl command in a temporary
+    directory: returns (ca.pem, cert.pem, key.pem)."""
+    d = tempfile.mkdtemp(prefix="infrastack-tls-")
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ca, ca_key, key, csr, cert, ext = (os.path.join(d, n) for n in ("ca.pem", "ca.key", "s.key", "s.csr", "s.pem", "s.ext"))
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", "/CN=InfraStack test CA")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={host}")
+    with open(ext, "w") as f:
+        f.write(f"subjectAltName=DNS:{host}\n")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+def start_proxy(backend, cert, key, path_key=None):
+    """Runs this script as an HTTPS reverse proxy in front of `backend`; returns (process, port)."""
+    args = [sys.executable, os.path.abspath(__file__), "--cert", cert, "--key", key, "--backend", backend]
+    if path_key:
+        args += ["--path-key", path_key]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    return p, int(p.stdout.readline())
 
 
 def make_handler(backend, path_key):
