@@ -26,6 +26,9 @@ public final class HTTPClient {
     public var defaultHeaders: [(String, String)] = []
     private let tlsContext: TLSContext?
     private var tls: TLSSession?
+    /// When the request in progress must be complete (monotonic ms): `timeoutMillis` bounds
+    /// the whole exchange, so a server trickling bytes cannot stretch it.
+    private var deadline: UInt64 = 0
     /// Largest response body accepted; a bigger (or malformed) Content-Length or chunk size is an error, not an allocation.
     public var maxResponseBytes = 512 * 1024 * 1024
     private var fd: Int32 = -1
@@ -89,6 +92,7 @@ public final class HTTPClient {
     }
 
     private func attempt(_ method: String, _ path: String, headers: [(String, String)], body: [UInt8]) throws -> Response {
+        deadline = EventLoop.nowMillis() + UInt64(max(timeoutMillis, 1))
         if fd < 0 {
             fd = try Socket.connectBlocking(to: endpoint, timeoutMillis: Int32(timeoutMillis))
             Socket.setTimeouts(fd, millis: timeoutMillis)
@@ -165,6 +169,12 @@ public final class HTTPClient {
     private func receiveRaw() throws -> [UInt8]? {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
+            let now = EventLoop.nowMillis()
+            guard now < deadline else { throw NetError("no complete response from \(name) within \(timeoutMillis) ms") }
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&p, 1, Int32(min(deadline - now, UInt64(Int32.max))))
+            if ready == 0 { throw NetError("no complete response from \(name) within \(timeoutMillis) ms") }
+            if ready < 0 { if errno == EINTR { continue }; throw SocketError("poll", detail: "on \(name)") }
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n > 0 { return Array(chunk[0..<n]) }
             if n == 0 { return nil }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 @testable import Net
@@ -235,6 +236,32 @@ final class PythonTLSServer: @unchecked Sendable {
         var skip = TLSConfiguration(role: .client)
         skip.insecureSkipVerify = true
         #expect(try failure(try other.issue("skip", names: ["x.example"]), tls: skip) == "accepted", "only an explicit opt-out skips verification")
+    }
+
+    /// The timeout bounds the whole exchange: a server answering a byte at a time cannot
+    /// stretch a request past it (each byte used to restart the wait).
+    @Test func trickledResponseHitsTheDeadline() throws {
+        let listener = try Socket.listen(on: SocketAddress(host: "127.0.0.1", port: 0))
+        let port = Socket.localAddress(listener)!.port
+        _ = fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) & ~O_NONBLOCK)
+        let done = Atomic<Bool>(false)
+        let t = Thread {
+            let fd = accept(listener, nil, nil)
+            close(listener)
+            guard fd >= 0 else { return }
+            var buf = [UInt8](repeating: 0, count: 4096)
+            _ = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            for b in Array("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n".utf8) + [UInt8](repeating: 0x41, count: 40) {
+                if done.load(ordering: .relaxed) { break }
+                _ = withUnsafeBytes(of: b) { send(fd, $0.baseAddress, 1, Int32(MSG_NOSIGNAL)) }
+                usleep(100_000)
+            }
+            close(fd)
+        }
+        t.start()
+        defer { done.store(true, ordering: .relaxed); while t.isExecuting { usleep(1000) } }
+        let c = try HTTPClient(url: "http://127.0.0.1:\(port)", timeoutMillis: 700)
+        #expect { _ = try c.get("/") } throws: { "\($0)".contains("no complete response from http://127.0.0.1:\(port) within 700 ms") }
     }
 
     @Test func urlsAsUsersPasteThem() throws {
