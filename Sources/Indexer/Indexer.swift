@@ -54,6 +54,8 @@ public final class Indexer: @unchecked Sendable {
         /// Per configured upstream, what was learned about it (receipts method, state source,
         /// batch limit, rate limits, last error, refusal), URLs redacted.
         public var upstreams: [UpstreamProfile] = []
+        /// How new heads are noticed: "polling every N ms", or the WebSocket subscription's state.
+        public var headSignal = ""
     }
 
     let config: Config
@@ -81,6 +83,9 @@ public final class Indexer: @unchecked Sendable {
         self.host = host
         self.logger = logger
         profiles = UpstreamProfiles(endpoints: config.upstreams, logger: logger)
+        headWatcher = config.upstreams.first { $0.ws != nil }.map { [wake] in
+            HeadWatcher(endpoint: $0, wsURL: $0.ws!, wake: wake, logger: logger.with("module", "indexer-heads"))
+        }
         upstream = UpstreamClient(endpoints: config.upstreams, profiles: profiles)
         prefetchClient = PrefetchClient(UpstreamClient(endpoints: config.upstreams, profiles: profiles))
         for c in [upstream, prefetchClient.client] {
@@ -94,18 +99,29 @@ public final class Indexer: @unchecked Sendable {
     public var status: Status {
         var s = published.withLock { $0 }
         s.upstreams = profiles.all
+        s.headSignal = headWatcher.map { "\($0.state.text) at \($0.redacted), \($0.heads.load(ordering: .relaxed)) heads; polling every \(config.pollMillis) ms as fallback" }
+            ?? "polling every \(config.pollMillis) ms"
         return s
     }
 
     public func start() {
         guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        headWatcher?.start()
         let t = Thread { [self] in self.run() }
         t.name = "indexer"
         thread = t
         t.start()
     }
 
-    public func stop() { running.store(false, ordering: .releasing) }
+    public func stop() {
+        running.store(false, ordering: .releasing)
+        headWatcher?.stop()
+        wake.signal()
+    }
+
+    /// Cuts the poll wait short when a newHeads notification arrives.
+    private let wake = Wakeup()
+    private let headWatcher: HeadWatcher?
 
     private func update(_ body: (inout Status) -> Void) { published.withLock { body(&$0) } }
 
@@ -129,7 +145,7 @@ public final class Indexer: @unchecked Sendable {
                                                      ("lagBlocks", s.lagBlocks.map(String.init) ?? "-"), ("blocksPerSec", s.blocksPerSecond),
                                                      ("txPerSec", s.txPerSecond), ("etaSeconds", s.etaSeconds ?? -1)])
                 }
-                if !progressed { Thread.sleep(forTimeInterval: Double(config.pollMillis) / 1000) }
+                if !progressed { wake.wait(millis: config.pollMillis) }
             } catch is UpstreamClient.Stopped {
                 break
             } catch let e as UpstreamClient.WrongChain {

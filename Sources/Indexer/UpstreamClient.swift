@@ -11,9 +11,12 @@ public struct UpstreamEndpoint: Sendable, Equatable, ExpressibleByStringLiteral 
     public var headers: [String: String] = [:]
     /// TLS for https URLs; nil = verify against the system trust store.
     public var tls: TLSConfiguration?
+    /// The provider's ws:// or wss:// URL, for a newHeads subscription that wakes the indexer
+    /// as soon as a block is out (polling stays the fallback).
+    public var ws: String?
 
-    public init(url: String, headers: [String: String] = [:], tls: TLSConfiguration? = nil) {
-        self.url = url; self.headers = headers; self.tls = tls
+    public init(url: String, headers: [String: String] = [:], tls: TLSConfiguration? = nil, ws: String? = nil) {
+        self.url = url; self.headers = headers; self.tls = tls; self.ws = ws
     }
     public init(stringLiteral s: String) { self.init(url: s) }
 

@@ -28,11 +28,11 @@ public final class HTTPClient {
     private var tls: TLSSession?
     /// When the request in progress must be complete (monotonic ms): `timeoutMillis` bounds
     /// the whole exchange, so a server trickling bytes cannot stretch it.
-    private var deadline: UInt64 = 0
+    var deadline: UInt64 = 0
     /// Largest response body accepted; a bigger (or malformed) Content-Length or chunk size is an error, not an allocation.
     public var maxResponseBytes = 512 * 1024 * 1024
     private var fd: Int32 = -1
-    private var buffer: [UInt8] = []
+    var buffer: [UInt8] = []
 
     /// `url` as users paste it: `http://` or `https://`, any path and query (requests for "/"
     /// go to the URL's own path; others are appended to it), `user:password@` as basic auth.
@@ -130,7 +130,7 @@ public final class HTTPClient {
         tls = session
     }
 
-    private func sendAll(_ bytes: [UInt8]) throws {
+    func sendAll(_ bytes: [UInt8]) throws {
         guard let tls else { try sendRaw(bytes); return }
         try tls.write(bytes)
         try sendRaw(tls.takeOutput())
@@ -150,7 +150,7 @@ public final class HTTPClient {
     }
 
     /// Reads more bytes into the buffer; false at end of stream.
-    private func fill() throws -> Bool {
+    func fill() throws -> Bool {
         guard let tls else {
             guard let bytes = try receiveRaw() else { return false }
             buffer.append(contentsOf: bytes)

@@ -142,6 +142,7 @@ public final class NodeAPI: Sendable {
             i["reorgs"] = .number(String(ix.reorgs))
             i["refusedBlocks"] = .number(String(ix.refusedBlocks))
             i["stateSource"] = .string(ix.stateSource)
+            i["headSignal"] = .string(ix.headSignal)
             i["lastAlert"] = ix.lastAlert.map { .string($0) } ?? .null
             // What each upstream turned out to offer (hosted providers differ); URLs redacted.
             i["upstreams"] = .array(ix.upstreams.map { p in

@@ -318,10 +318,16 @@ public struct NodeConfig: Sendable {
         if let s = v.stringValue {
             e = UpstreamEndpoint(url: s)
         } else if let o = v.objectValue {
-            let known: Set<String> = ["url", "headers", "caFile", "insecureSkipVerify"]
+            let known: Set<String> = ["url", "ws", "headers", "caFile", "insecureSkipVerify"]
             for k in o.keys where !known.contains(k) { throw Invalid(field: "\(f).\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
             guard let url = o["url"]?.stringValue else { throw Invalid(field: "\(f).url", problem: "is required") }
             e = UpstreamEndpoint(url: url)
+            if let w = o["ws"] {
+                guard let ws = w.stringValue, let u = try? HTTPURL(parsing: ws), u.scheme == .ws || u.scheme == .wss else {
+                    throw Invalid(field: "\(f).ws", problem: "must be the provider's ws:// or wss:// URL (for newHeads)")
+                }
+                e.ws = ws
+            }
             if let h = o["headers"] {
                 guard let ho = h.objectValue else { throw Invalid(field: "\(f).headers", problem: "must be an object of header names to values") }
                 for (name, value) in ho.pairs {
@@ -348,7 +354,9 @@ public struct NodeConfig: Sendable {
         let url: HTTPURL
         do { url = try HTTPURL(parsing: e.url) } catch { throw Invalid(field: f, problem: "\(error)") }
         guard url.scheme == .http || url.scheme == .https else { throw Invalid(field: f, problem: "must be an http:// or https:// URL") }
-        if e.tls != nil, !url.usesTLS { throw Invalid(field: f, problem: "caFile and insecureSkipVerify apply to https:// URLs only") }
+        if e.tls != nil, !url.usesTLS, !(e.ws?.lowercased().hasPrefix("wss://") ?? false) {
+            throw Invalid(field: f, problem: "caFile and insecureSkipVerify apply to https:// and wss:// URLs only")
+        }
         do { _ = try e.makeClient(timeoutMillis: 1000) } catch { throw Invalid(field: f, problem: "\(error)") }
         return e
     }

@@ -154,7 +154,7 @@ import Testing
         #expect(problem(["httpTLS": .object(["certFile": .string("/nonexistent.pem"), "keyFile": .string("/etc/hostname")])]).contains("config field httpTLS.certFile"))
         #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.string("ftp://x")])])]).contains("config field chain.upstreams[0]"))
         #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.object(["url": .string("http://x:1"), "caFile": .string("/etc/hostname")])])])])
-            .contains("apply to https:// URLs only"))
+            .contains("apply to https:// and wss:// URLs only"))
         let c = try parse(["adminToken": .string("from-the-file-0123456")], env: ["INFRASTACK_ADMIN_TOKEN": Self.token])
         #expect(c.adminToken == Self.token, "the environment overrides the file")
         #expect(c.debugKV == false, "the debug KV is off by default")
