@@ -219,3 +219,27 @@ async def subscribe_events(up, url, ws_url):
         await w3.eth.unsubscribe(sub_heads)
         print(f"web3.py WebSocket: {len(got_heads)} newHeads and {len(got_logs)} contract events from the follower")
     return failures
+
+
+def node_heads(nodes):
+    """Each node's latest indexed block from its REST head (-1 when it does not answer)."""
+    heads = []
+    for n in nodes:
+        try:
+            with urllib.request.urlopen(n["rpc"] + "/v1/chain/head", timeout=5) as r:
+                heads.append(json.loads(r.read())["latest"]["number"])
+        except Exception:
+            heads.append(-1)
+    return heads
+
+
+def wait_for_heads(nodes, target, seconds):
+    """Polls until every node has indexed `target`; returns (reached, the last heads seen)."""
+    deadline = time.time() + seconds
+    while True:
+        heads = node_heads(nodes)
+        if min(heads) >= target:
+            return True, heads
+        if time.time() > deadline:
+            return False, heads
+        time.sleep(0.3)

@@ -79,20 +79,10 @@ def main():
         with open(os.path.join(run_dir, "endpoints.json")) as f:
             nodes = json.load(f)["nodes"]
         head = up.head()
-        deadline = time.time() + 120
-        while True:
-            heads = []
-            for n in nodes:
-                try:
-                    heads.append(get(n["rpc"] + "/v1/chain/head")["latest"]["number"])
-                except Exception:
-                    heads.append(-1)
-            if all(h == head for h in heads):
-                break
-            if time.time() > deadline:
-                print(f"FAIL: nodes reached {heads}, upstream head {head}")
-                return 1
-            time.sleep(0.2)
+        reached, heads = read_api_checks.wait_for_heads(nodes, head, 120)
+        if not reached:
+            print(f"FAIL: nodes reached {heads}, upstream head {head}")
+            return 1
         statuses = [get(n["http"] + "/status") for n in nodes]
         leader = next(s for s in statuses if s["role"] == "leader")
         follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")

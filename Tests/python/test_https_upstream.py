@@ -19,6 +19,7 @@ BASE = 31000
 KEY = "proj-5f3c9d0e7a1b2c4d"
 sys.path.insert(0, HERE)
 import tls_upstream  # noqa: E402
+import read_api_checks  # noqa: E402
 
 
 def rpc(url, method, params):
@@ -60,21 +61,11 @@ def main():
         with open(os.path.join(RUN, "endpoints.json")) as f:
             nodes = json.load(f)["nodes"]
         target = 12
-        deadline = time.time() + 90
-        while True:
-            heads = []
-            for n in nodes:
-                try:
-                    heads.append(get(n["rpc"] + "/v1/chain/head")["latest"]["number"])
-                except Exception:
-                    heads.append(-1)
-            if min(heads) >= target:
-                break
-            if time.time() > deadline:
-                s = get(nodes[0]["http"] + "/status").get("indexer", {})
-                print(f"FAIL: heads {heads} after 90 s; indexer state {s.get('state')}")
-                return 1
-            time.sleep(0.3)
+        reached, heads = read_api_checks.wait_for_heads(nodes, target, 90)
+        if not reached:
+            s = get(nodes[0]["http"] + "/status").get("indexer", {})
+            print(f"FAIL: heads {heads} after 90 s; indexer state {s.get('state')}")
+            return 1
         statuses = [get(n["http"] + "/status") for n in nodes]
         follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
         for b in range(target + 1):

@@ -15,6 +15,9 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import read_api_checks  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RUN = os.path.join(ROOT, "chaos/.run/quirks")
@@ -71,21 +74,11 @@ def main():
             return 1
         with open(os.path.join(RUN, "endpoints.json")) as f:
             nodes = json.load(f)["nodes"]
-        deadline = time.time() + 60
-        while True:
-            heads = []
-            for n in nodes:
-                try:
-                    heads.append(get(n["rpc"] + "/v1/chain/head")["latest"]["number"])
-                except Exception:
-                    heads.append(-1)
-            if min(heads) >= TARGET:
-                break
-            if time.time() > deadline:
-                s = get(nodes[0]["http"] + "/status").get("indexer", {})
-                print(f"FAIL: heads {heads} after 60 s; indexer state {s.get('state')}, upstreams {s.get('upstreams')}")
-                return 1
-            time.sleep(0.3)
+        reached, heads = read_api_checks.wait_for_heads(nodes, TARGET, 60)
+        if not reached:
+            s = get(nodes[0]["http"] + "/status").get("indexer", {})
+            print(f"FAIL: heads {heads} after 60 s; indexer state {s.get('state')}, upstreams {s.get('upstreams')}")
+            return 1
         statuses = [get(n["http"] + "/status") for n in nodes]
         follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
         receipts = 0
