@@ -230,7 +230,8 @@ public final class ChainIndex: Sendable {
     static func headValue(_ n: UInt64, _ h: Hash32) -> [UInt8] { var w = ByteWriter(); w.u64(n); w.raw(h.bytes); return w.bytes }
 
     func head(_ cid: UInt64, _ kind: HeadKind, _ txn: ReadTransaction) throws -> Head? {
-        guard let v = try txn.get(tables.heads, ChainKey.head(cid, kind)), v.count == 40 else { return nil }
+        guard let v = try txn.get(tables.heads, ChainKey.head(cid, kind)) else { return nil }
+        guard v.count == 40 else { throw CorruptIndex(table: "chain_heads", key: "chain \(cid) \(kind)", problem: "\(v.count) bytes, not 40") }
         var r = ByteReader(v, what: "head")
         return Head(number: try r.u64(), hash: Hash32(unchecked: try r.raw(32)))
     }
@@ -241,20 +242,28 @@ public final class ChainIndex: Sendable {
     }
 
     func blockHash(_ cid: UInt64, _ n: UInt64, _ txn: ReadTransaction) throws -> Hash32? {
-        guard let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)), let o = try? JSON.parse(raw).objectValue else { return nil }
-        return try? o.hash("hash")
+        guard let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)) else { return nil }
+        guard let o = try? JSON.parse(raw).objectValue, let h = try? o.hash("hash") else {
+            throw CorruptIndex(table: "chain_blocks", key: "chain \(cid) block \(n)", problem: "not a block object with a hash")
+        }
+        return h
     }
 
     // MARK: state lookups
 
     func accountVersion(_ cid: UInt64, _ a: Address, atOrBelow n: UInt64, _ txn: ReadTransaction) throws -> AccountState? {
         guard let v = try txn.latestVersion(in: tables.accounts, prefix: Key(cid).appending(bytes: a.bytes), atOrBelow: n) else { return nil }
-        return AccountState(decoding: v.value)
+        guard let st = AccountState(decoding: v.value) else {
+            throw CorruptIndex(table: "chain_accounts", key: "chain \(cid) \(a.hex) at or below \(n)", problem: "\(v.value.count) bytes, not 72")
+        }
+        return st
     }
 
     func slotVersion(_ cid: UInt64, _ a: Address, _ s: Hash32, atOrBelow n: UInt64, _ txn: ReadTransaction) throws -> Hash32? {
-        guard let v = try txn.latestVersion(in: tables.storage, prefix: Key(cid).appending(bytes: a.bytes).appending(bytes: s.bytes), atOrBelow: n),
-              v.value.count == 32 else { return nil }
+        guard let v = try txn.latestVersion(in: tables.storage, prefix: Key(cid).appending(bytes: a.bytes).appending(bytes: s.bytes), atOrBelow: n) else { return nil }
+        guard v.value.count == 32 else {
+            throw CorruptIndex(table: "chain_storage", key: "chain \(cid) \(a.hex) slot \(s.hex) at or below \(n)", problem: "\(v.value.count) bytes, not 32")
+        }
         return Hash32(unchecked: v.value)
     }
 }

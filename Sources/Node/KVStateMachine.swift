@@ -11,6 +11,14 @@ import Storage
 /// transaction that also stores the applied index and the rolling state digest, so a
 /// crash never applies an entry twice or half, and replicas at the same applied index
 /// have the same digest.
+/// A committed entry that does not decode: replicas stop at it rather than apply around it.
+public struct CorruptEntry: Error, CustomStringConvertible, Equatable, Sendable {
+    public let index: UInt64
+    public let term: UInt64
+    public let problem: String
+    public var description: String { "committed entry \(index) (term \(term)) does not decode: \(problem)" }
+}
+
 public final class KVStateMachine: Sendable {
     public enum Command: Equatable, Sendable {
         case put(key: String, value: [UInt8])
@@ -104,22 +112,21 @@ public final class KVStateMachine: Sendable {
             for e in entries where e.index > state.index {
                 precondition(e.index == state.index + 1, "apply out of order: \(e.index) after \(state.index)")
                 if e.kind == .normal && ChainCommand.isChainCommand(e.data) {
-                    // Undecodable entries are skipped identically on every replica.
-                    if let cmd = try? ChainCommand.decode(e.data) {
-                        let outcome = try self.chain.apply(cmd, in: txn)
-                        chainSkips += outcome.skipped
-                        chainEvents += outcome.events
-                    }
+                    let cmd: ChainCommand
+                    do { cmd = try ChainCommand.decode(e.data) } catch { throw CorruptEntry(index: e.index, term: e.term, problem: "chain command: \(error)") }
+                    let outcome = try self.chain.apply(cmd, in: txn)
+                    chainSkips += outcome.skipped
+                    chainEvents += outcome.events
                 } else if e.kind == .normal && !e.data.isEmpty {
-                    // A command that does not decode is a bug upstream of Raft; it is skipped
-                    // identically on every replica (the digest still covers it).
-                    if let cmd = try? Command.decode(e.data) {
-                        switch cmd {
-                        case .put(let k, let v): try txn.put(self.kv, Array(k.utf8), v)
-                        case .setMember(let m):
-                            try txn.put(self.members, Key(m.id), Command.setMember(m).encoded())
-                            learned.append(m)
-                        }
+                    // A committed entry that does not decode is a bug or a newer node's format:
+                    // applying around it would let replicas serve state nobody checked, so stop.
+                    let cmd: Command
+                    do { cmd = try Command.decode(e.data) } catch { throw CorruptEntry(index: e.index, term: e.term, problem: "command: \(error)") }
+                    switch cmd {
+                    case .put(let k, let v): try txn.put(self.kv, Array(k.utf8), v)
+                    case .setMember(let m):
+                        try txn.put(self.members, Key(m.id), Command.setMember(m).encoded())
+                        learned.append(m)
                     }
                 }
                 if e.kind == .confChange, let cc = ConfChange(decoding: e.data), cc.kind == .removeNode {

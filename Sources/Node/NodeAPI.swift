@@ -69,6 +69,7 @@ public final class NodeAPI: Sendable {
 
     func readiness() -> HTTPResponse {
         let r = node.report
+        if let c = r.corruption { return error(503, "stopped: \(c)") }
         if let a = r.diskAlarm { return error(503, "disk alarm: \(ReplicatedNode.alarmMessage(a))") }
         if r.status.leader == 0 { return error(503, "no leader known") }
         if r.appliedIndex < r.status.committed { return error(503, "applied \(r.appliedIndex) of \(r.status.committed) committed entries") }
@@ -100,6 +101,7 @@ public final class NodeAPI: Sendable {
                                    "sinceMillis": .number(String(a.sinceMillis)), "probes": .number(String(a.probes)),
                                    "droppedMessages": .number(String(a.droppedMessages))]))
         }
+        if let c = r.corruption { alarms.append(.object(["alarm": .string("CORRUPT"), "error": .string(c)])) }
         o["alarms"] = .array(alarms)
         o["counters"] = .object(["readies": .number(String(r.readies)), "entriesPersisted": .number(String(r.entriesPersisted)),
                                  "messagesSent": .number(String(r.messagesSent)), "entriesApplied": .number(String(r.entriesApplied)),

@@ -90,6 +90,11 @@ public final class ReplicatedNode: @unchecked Sendable {
     /// Set while the disk refuses writes: the core is frozen (no ticks, steps or Readies),
     /// proposals and reads are refused, and a probe retries until the disk takes writes.
     private var diskAlarm: DiskAlarm?
+    /// Set, for good, when committed state does not decode (an entry or an index record): the
+    /// core is frozen as under the disk alarm, but nothing clears it short of an operator.
+    private var corruption: String?
+    /// No ticks, steps, Readies, proposals or reads while the disk refuses writes or state is corrupt.
+    private var frozen: Bool { diskAlarm != nil || corruption != nil }
     /// The data directory, for free-space checks while alarmed.
     private let dataDir: String?
 
@@ -116,6 +121,8 @@ public final class ReplicatedNode: @unchecked Sendable {
         public var applyMicros: UInt64 = 0
         /// Set while this node's disk refuses writes.
         public var diskAlarm: DiskAlarm?
+        /// Why this node stopped for good: replicated state that does not decode.
+        public var corruption: String?
     }
     private var counters = (readies: UInt64(0), persisted: UInt64(0), sent: UInt64(0), applied: UInt64(0), persistMicros: UInt64(0), applyMicros: UInt64(0))
 
@@ -180,6 +187,7 @@ public final class ReplicatedNode: @unchecked Sendable {
     public func receive(from peer: UInt64, type: UInt8, payload: [UInt8]) {
         loop.assertInLoop()
         if diskAlarm != nil { diskAlarm!.droppedMessages += 1; return }
+        if corruption != nil { return }
         guard type == RaftMessageCodec.frameType else {
             logger.warn("unknown message type", [("peer", peer), ("type", type)])
             return
@@ -215,7 +223,7 @@ public final class ReplicatedNode: @unchecked Sendable {
 
     public func transferLeadership(to target: UInt64) {
         loop.execute { [self] in
-            guard diskAlarm == nil else { return }
+            guard !frozen else { return }
             raw.transferLeadership(to: target); scheduleReady()
         }
     }
@@ -241,6 +249,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         }
         loop.execute { [self] in
             if let alarm = diskAlarm { done(.unavailable(Self.alarmMessage(alarm))); return }
+            if let c = corruption { done(.unavailable("this node stopped: \(c)")); return }
             do {
                 let index = try proposal(&raw)
                 pendingProposals[index] = (raw.currentTerm, done)
@@ -263,7 +272,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         loop.execute { [self] in
             let ctx = nextReadContext
             nextReadContext += 1
-            if diskAlarm != nil { sem.signal(); return }
+            if frozen { sem.signal(); return }
             pendingReads[ctx] = { idx in result.withLock { $0 = idx }; sem.signal() }
             if !raw.readIndex(context: ctx) { pendingReads[ctx] = nil; sem.signal() }
             scheduleReady()
@@ -290,7 +299,7 @@ public final class ReplicatedNode: @unchecked Sendable {
     private func scheduleTick() {
         guard !stopped else { return }
         loop.schedule(afterMillis: options.tickMillis) { [self] in
-            if diskAlarm == nil {
+            if !frozen {
                 raw.tick()
                 scheduleReady()
             }
@@ -300,7 +309,7 @@ public final class ReplicatedNode: @unchecked Sendable {
 
     /// Coalesces work: everything stepped or proposed before the loop gets here goes into one Ready.
     private func scheduleReady() {
-        guard !readyScheduled, !stopped, diskAlarm == nil else { return }
+        guard !readyScheduled, !stopped, !frozen else { return }
         readyScheduled = true
         loop.execute { [self] in
             readyScheduled = false
@@ -357,6 +366,12 @@ public final class ReplicatedNode: @unchecked Sendable {
             } catch let e as StorageError where e.isDiskRefusal {
                 raiseDiskAlarm(stage: "apply", e)
                 return
+            } catch let e as CorruptEntry {
+                haltOnCorruption("\(e)")
+                return
+            } catch let e as CorruptIndex {
+                haltOnCorruption("\(e)")
+                return
             } catch {
                 logger.error("apply failed; stopping", [("error", error)])
                 fatalError("apply failed: \(error)")
@@ -402,18 +417,18 @@ public final class ReplicatedNode: @unchecked Sendable {
             }
         }
         var effective = st
-        if diskAlarm != nil {
+        if frozen {
             // A frozen core acts as nothing: it neither leads nor follows anyone.
             effective.role = .follower
             effective.leader = 0
         }
-        let match = diskAlarm == nil ? raw.peerMatch : [:]
+        let match = frozen ? [:] : raw.peerMatch
         published.withLock { r in
             let changed = r.status.leader != effective.leader
             r = NodeReport(status: effective, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
                            leaderChanges: r.leaderChanges + (changed ? 1 : 0), readies: counters.readies,
                            entriesPersisted: counters.persisted, messagesSent: counters.sent, entriesApplied: counters.applied,
-                           persistMicros: counters.persistMicros, applyMicros: counters.applyMicros, diskAlarm: diskAlarm)
+                           persistMicros: counters.persistMicros, applyMicros: counters.applyMicros, diskAlarm: diskAlarm, corruption: corruption)
         }
         appliedCondition.lock()
         appliedIndexForWaiters = applied.index
@@ -453,6 +468,23 @@ public final class ReplicatedNode: @unchecked Sendable {
         pendingReads.removeAll()
         publish()
         scheduleDiskProbe()
+    }
+
+    /// Committed state that does not decode. Every replica applies the same entries, so the
+    /// others stop at the same place; serving or indexing on would spread state nobody
+    /// checked. The process stays up to say so (/readyz, /status, the log) until an operator
+    /// restores the node from a healthy replica or a backup.
+    private func haltOnCorruption(_ why: String) {
+        loop.assertInLoop()
+        precondition(corruption == nil, "halted once")
+        corruption = why
+        logger.error("replicated_state_corrupt", [("problem", why), ("applied", appliedState.index),
+                                                 ("action", "stopped: no more applies, votes, appends or writes; restore this node from a healthy replica")])
+        for (_, p) in pendingProposals { p.done(.unavailable("this node stopped: \(why)")) }
+        pendingProposals.removeAll()
+        for (_, done) in pendingReads { done(nil) }
+        pendingReads.removeAll()
+        publish()
     }
 
     private func scheduleDiskProbe() {
@@ -518,7 +550,7 @@ public final class ReplicatedNode: @unchecked Sendable {
 extension ReplicatedNode: IndexerHost {
     public var mayIngest: Bool {
         let r = report
-        return r.diskAlarm == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
+        return r.diskAlarm == nil && r.corruption == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
     }
 
     public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {

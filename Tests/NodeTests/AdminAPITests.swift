@@ -160,3 +160,36 @@ import Testing
         #expect(c.debugKV == false, "the debug KV is off by default")
     }
 }
+
+/// A committed entry that does not decode stops every replica loudly — no apply around it,
+/// no more writes — and each says so in /readyz and /status instead of serving on.
+@Suite(.serialized) struct CorruptStateTests {
+    @Test func anUndecodableCommittedEntryStopsEveryReplica() throws {
+        let hub = LocalHub()
+        let nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("corrupt\($0)"), hub: hub) }
+        for n in nodes { try n.start(voters: [1, 2, 3]) }
+        defer { nodes.forEach { if $0.node != nil { $0.stop() } } }
+        #expect(waitUntil { nodes.contains { $0.node.report.status.role == .leader } })
+        let leader = try #require(nodes.first { $0.node.report.status.role == .leader })
+        #expect(leader.node.propose(.put(key: "before", value: [1])) != .timedOut)
+        let before = leader.node.report.appliedIndex
+        // Op 0xEE is no command: a bug, or a newer node's format.
+        _ = leader.node.propose(raw: [0xEE, 1, 2, 3], timeoutMillis: 2000)
+        #expect(waitUntil { nodes.allSatisfy { $0.node.report.corruption != nil } }, "every replica stopped at the entry")
+        for n in nodes {
+            let r = n.node.report
+            #expect(r.corruption?.contains("committed entry \(before + 1)") == true, "node \(n.id): \(r.corruption ?? "running")")
+            #expect(r.appliedIndex == before, "node \(n.id) applied nothing past the bad entry")
+            let api = NodeAPI(node: n.node, config: AdminAPITests.config(n.id), peerStatus: { [:] })
+            let ready = api.handle(AdminAPITests.request("GET", "/readyz"))
+            #expect(ready.status == 503 && AdminAPITests.error(ready).contains("does not decode"), "node \(n.id) /readyz")
+            let status = try JSON.parse(api.handle(AdminAPITests.request("GET", "/status")).body)
+            #expect(status["alarms"]?.arrayValue?.first?["alarm"] == .string("CORRUPT"))
+        }
+        if case .unavailable(let why) = leader.node.propose(.put(key: "after", value: [2])) {
+            #expect(why.contains("stopped"))
+        } else {
+            Issue.record("a stopped node must refuse writes")
+        }
+    }
+}
