@@ -73,8 +73,6 @@ public final class HTTPServer: @unchecked Sendable {
         tlsContext.withLock { $0 = context }
     }
 
-    public var servesTLS: Bool { tlsContext.withLock { $0 != nil } }
-
     /// Stops accepting, lets in-flight requests finish and WebSocket clients answer a close 1001
     /// "going away" (up to `timeoutMillis`), then closes every connection.
     public func shutdown(timeoutMillis: Int = 5000) {

@@ -28,8 +28,6 @@ public final class TCPConnection: @unchecked Sendable {
     /// The peer has shut down its sending side; nothing more will be read.
     public private(set) var inputEnded = false
 
-    /// Called once when a TLS handshake started with `startTLS` has completed.
-    public var onTLSEstablished: (() -> Void)?
     /// The TLS session carrying this connection, once `startTLS` was called.
     public private(set) var tls: TLSSession?
     /// Plaintext written before the TLS handshake completed, sent once it has.
@@ -142,9 +140,6 @@ public final class TCPConnection: @unchecked Sendable {
         plaintextBeforeHandshake.removeAll()
         plaintextBeforeHandshakeBytes = 0
         for chunk in early where !isClosed { write(chunk) }
-        let established = onTLSEstablished
-        onTLSEstablished = nil
-        established?()
         return !isClosed
     }
 
@@ -202,7 +197,7 @@ public final class TCPConnection: @unchecked Sendable {
         plaintextBeforeHandshake.removeAll()
         plaintextBeforeHandshakeBytes = 0
         let cb = onClose
-        onClose = nil; onRead = nil; onDrained = nil; onEndOfInput = nil; onTLSEstablished = nil
+        onClose = nil; onRead = nil; onDrained = nil; onEndOfInput = nil
         cb?(error)
     }
 

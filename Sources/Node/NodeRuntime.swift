@@ -135,7 +135,6 @@ public final class NodeRuntime: @unchecked Sendable {
     }
 
     public var httpAddress: SocketAddress { http.address }
-    public var adminAddress: SocketAddress? { adminHTTP?.address }
 
     /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
     public func stop() {

@@ -332,7 +332,7 @@ public final class ReplicatedNode: @unchecked Sendable {
             let t0 = EventLoop.nowMicros()
             do {
                 try store.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot)
-            } catch let e as StorageError where e.isDiskRefusal && !Self.isSyncFailure(e) {
+            } catch let e as StorageError where e.isDiskRefusal && !e.isSyncFailure {   // a failed fsync stops the node below
                 raiseDiskAlarm(stage: "raft log", e)
                 return
             } catch {
@@ -437,13 +437,6 @@ public final class ReplicatedNode: @unchecked Sendable {
     }
 
     // MARK: disk alarm
-
-    /// A failed fsync is not a full disk: after one the kernel may have dropped the pages,
-    /// so nothing written since can be trusted (PostgreSQL's and etcd's rule) — stop instead.
-    static func isSyncFailure(_ e: StorageError) -> Bool {
-        if case let .lmdb(operation, _, _) = e { return operation.hasPrefix("mdb_env_sync") }
-        return false
-    }
 
     static func alarmMessage(_ a: DiskAlarm) -> String {
         "this node's disk refused a write (\(a.stage): \(a.error)); it takes no writes until space returns — use another node"

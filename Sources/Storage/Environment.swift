@@ -108,8 +108,10 @@ public final class Environment: @unchecked Sendable {
     /// `noSync` mode this is how a caller makes chosen commits durable: everything committed
     /// before the call is on disk when it returns.
     public func sync() throws(StorageError) {
-        try check(mdb_env_sync(handle, 1), "mdb_env_sync")
+        try check(mdb_env_sync(handle, 1), Self.syncOperation)
     }
+
+    static let syncOperation = "mdb_env_sync"
 
     /// Runs `body` in `transaction`: commits on return, aborts on throw; the handle is
     /// unusable afterwards either way.

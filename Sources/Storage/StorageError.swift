@@ -49,6 +49,14 @@ public enum StorageError: Error, Equatable, Sendable, CustomStringConvertible {
     /// True when the write ran out of map space (`MDB_MAP_FULL`), the trigger for growth.
     public var isMapFull: Bool { lmdbCode == MDB_MAP_FULL }
 
+    /// True when forcing written data to disk failed. Unlike a refused write this is not
+    /// retryable: after a failed fsync the kernel may have dropped the pages, so nothing
+    /// written since the last good sync can be trusted (PostgreSQL's and etcd's rule).
+    public var isSyncFailure: Bool {
+        if case let .lmdb(operation, _, _) = self { return operation == Environment.syncOperation }
+        return false
+    }
+
     /// True when the disk refused a write — no space (ENOSPC, EDQUOT, EFBIG), a failing
     /// device (EIO), or a map that may not grow — rather than a defect in the caller.
     /// The transaction was aborted whole, so what was committed before is intact and the

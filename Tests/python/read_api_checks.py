@@ -11,7 +11,9 @@ Each function returns the number of failures and prints what it compared.
 """
 import asyncio
 import json
+import os
 import random
+import subprocess
 import time
 import urllib.request
 
@@ -24,6 +26,28 @@ def rpc(url, method, params):
     if "error" in answer:
         raise RuntimeError(f"{method} {params}: {answer['error']}")
     return answer["result"]
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def start_simchain(root, port, txs_per_block=10, block_time_ms=300):
+    """Builds infrastack, starts its SimChain on `port` and waits until it answers; returns (process, url)."""
+    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    subprocess.run(["swift", "build", "--product", "infrastack"], cwd=root, check=True, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    sim = subprocess.Popen([os.path.join(bin_dir, "infrastack"), "simchain", "--listen", f"127.0.0.1:{port}",
+                            "--txs-per-block", str(txs_per_block), "--block-time-ms", str(block_time_ms)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            rpc(url, "eth_blockNumber", [])
+            break
+        except Exception:
+            time.sleep(0.1)
+    return sim, url
 
 
 def norm(v):

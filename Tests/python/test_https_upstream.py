@@ -9,8 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -20,39 +18,22 @@ KEY = "proj-5f3c9d0e7a1b2c4d"
 sys.path.insert(0, HERE)
 import tls_upstream  # noqa: E402
 import read_api_checks  # noqa: E402
+from read_api_checks import get_json as get, rpc  # noqa: E402
 
 
-def rpc(url, method, params):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())["result"]
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
 
 
 def main():
     ca, cert, key = tls_upstream.test_certificates()
 
-    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run(["swift", "build", "--product", "infrastack"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    sim_url = f"http://127.0.0.1:{BASE + 600}"
-    sim = subprocess.Popen([os.path.join(bin_dir, "infrastack"), "simchain", "--listen", f"127.0.0.1:{BASE + 600}",
-                            "--txs-per-block", "10", "--block-time-ms", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sim, sim_url = read_api_checks.start_simchain(ROOT, BASE + 600)
     proxy, port = tls_upstream.start_proxy(sim_url, cert, key, path_key=KEY)
     upstream = f"https://localhost:{port}/v3/{KEY}"
     failures = 0
     subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
-            try:
-                rpc(sim_url, "eth_blockNumber", [])
-                break
-            except Exception:
-                time.sleep(0.1)
         up = subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", RUN, "--base-port", str(BASE), "--tick-ms", "50",
                              "--upstream", upstream, "--upstream-ca", ca, "--adapter", "ethereum"], stdout=subprocess.DEVNULL)
         if up.returncode != 0:

@@ -13,10 +13,10 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import read_api_checks  # noqa: E402
+from read_api_checks import get_json as get, rpc  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -26,25 +26,12 @@ KEY = "quirk-9a7e3c1d5b2f4e60"
 TARGET = 15
 
 
-def rpc(url, method, params):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())["result"]
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
 
 
 def main():
-    bin_dir = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run(["swift", "build", "--product", "infrastack"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    sim_port = BASE + 600
-    sim_url = f"http://127.0.0.1:{sim_port}"
-    sim = subprocess.Popen([os.path.join(bin_dir, "infrastack"), "simchain", "--listen", f"127.0.0.1:{sim_port}",
-                            "--txs-per-block", "10", "--block-time-ms", "300"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sim, sim_url = read_api_checks.start_simchain(ROOT, BASE + 600)
     proxy = subprocess.Popen([sys.executable, os.path.join(HERE, "quirks_proxy.py"), "--backend", sim_url, "--path-key", KEY,
                               "--batch-limit", "10", "--rate-limit", "0.03", "--retry-after", "1", "--drop", "0.02", "--seed", "12",
                               "--missing", "eth_getBlockReceipts", "--missing", "debug_traceBlockByNumber"], stdout=subprocess.PIPE, text=True)
@@ -61,12 +48,6 @@ def main():
     subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.time()
     try:
-        for _ in range(100):
-            try:
-                rpc(sim_url, "eth_blockNumber", [])
-                break
-            except Exception:
-                time.sleep(0.1)
         up = subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", RUN, "--base-port", str(BASE), "--tick-ms", "50",
                              "--upstream", upstream, "--adapter", "ethereum"], stdout=subprocess.DEVNULL)
         if up.returncode != 0:
