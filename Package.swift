@@ -23,8 +23,11 @@ let package = Package(
         // pure layers
         .target(name: "Chain", dependencies: ["Telemetry"]),
         .target(name: "Consensus", exclude: ["README.md"]),
+        // the one Raft driver (persist → send → apply → advance) over ports for log, network,
+        // state machine and clock: the node runs it over LMDB and TCP, the simulator over fakes
+        .target(name: "RaftDriver", dependencies: ["Consensus"]),
         // deterministic Raft fault simulator (used by ConsensusTests and raft-soak)
-        .target(name: "ConsensusSim", dependencies: ["Consensus"]),
+        .target(name: "ConsensusSim", dependencies: ["Consensus", "RaftDriver"]),
         // io layers
         .target(name: "Storage", dependencies: ["CLMDB"]),
         .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Telemetry"]),
@@ -41,7 +44,7 @@ let package = Package(
         .target(name: "RPC", dependencies: ["Chain", "Index", "Indexer", "Telemetry"]),
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
         .target(name: "GraphQL", dependencies: ["Chain", "Index", "Telemetry"]),
-        .target(name: "Node", dependencies: ["Consensus", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC", "GraphQL"]),
+        .target(name: "Node", dependencies: ["Consensus", "RaftDriver", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC", "GraphQL"]),
         // the one binary every node runs, plus operator commands
         .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain", "SimChain"], path: "Sources/infrastack"),
         // child process killed mid-write by StorageTests' crash test
@@ -51,12 +54,12 @@ let package = Package(
         .executableTarget(name: "chain-bench", dependencies: ["Chain"], path: "Sources/ChainBench"),
         .executableTarget(name: "storage-bench", dependencies: ["Storage"], path: "Sources/StorageBench"),
         // Raft fault-schedule soak (run from chaos/)
-        .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim"], path: "Sources/RaftSoak"),
+        .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim", "RaftDriver"], path: "Sources/RaftSoak"),
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Net", "TestSupport"]),
-        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
+        .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "RaftDriver", "ConsensusSim"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
         .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),

@@ -1,4 +1,5 @@
 import Consensus
+import RaftDriver
 
 /// A fault or operator action planned for a tick range. Events that name "the leader" are
 /// resolved when they start, so they stay meaningful after others are removed by shrinking.
@@ -12,10 +13,11 @@ public struct FaultEvent: Sendable, CustomStringConvertible {
         case isolateLeader
         /// Two sides joined only through one bridge node.
         case bridge(sideA: UInt32, bridge: Int)
-        /// Node crashes (losing unpersisted writes) and restarts when the event ends.
-        case crash(node: Int)
-        /// Whoever leads when the event starts crashes.
-        case crashLeader
+        /// Node crashes (losing unpersisted writes) at `stage` of carrying out a Ready, and
+        /// restarts when the event ends.
+        case crash(node: Int, at: ReadyStage)
+        /// Whoever leads when the event starts crashes, at `stage`.
+        case crashLeader(at: ReadyStage)
         /// The leader hands leadership to another voter.
         case transferLeadership
         /// A membership change: add a learner, promote one, or remove a node.
@@ -74,8 +76,8 @@ enum ScheduleGenerator {
             case 36..<44:
                 let bridge = rng.below(idCount)
                 kind = .bridge(sideA: randomSide(&rng, idCount: idCount) & ~(1 << UInt32(bridge)), bridge: bridge)
-            case 44..<60: kind = .crash(node: rng.below(idCount))
-            case 60..<70: kind = .crashLeader
+            case 44..<60: kind = .crash(node: rng.below(idCount), at: ReadyStage.allCases[rng.below(ReadyStage.allCases.count)])
+            case 60..<70: kind = .crashLeader(at: ReadyStage.allCases[rng.below(ReadyStage.allCases.count)])
             case 70..<78: kind = .transferLeadership
             case 78..<88: kind = .membershipChange
             case 88..<92: kind = .removeLeader

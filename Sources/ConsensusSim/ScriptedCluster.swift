@@ -1,22 +1,25 @@
 import Consensus
+import RaftDriver
 
 /// A small cluster driven step by step, for readable scenario tests: the test decides
 /// which links work, when messages move (one hop per `deliverRound`), who crashes and
 /// who campaigns. Ready processing follows the same durability contract as `Simulation`.
 public final class ScriptedCluster {
-    public private(set) var nodes: [NodeID: RawNode] = [:]
-    private var disks: [NodeID: SimDisk] = [:]
-    private var machines: [NodeID: SimStateMachine] = [:]
+    /// Each live node: the production driver over this cluster's disks and message queue.
+    private var drivers: [NodeID: RaftDriver<ScriptedPort, ScriptedPort, ScriptedPort, ScriptedPort>] = [:]
+    public var nodes: [NodeID: RawNode] { drivers.mapValues(\.core) }
+    fileprivate var disks: [NodeID: SimDisk] = [:]
+    fileprivate var machines: [NodeID: SimStateMachine] = [:]
     private var incarnation: [NodeID: UInt64] = [:]
-    private var queue: [Message] = []
+    fileprivate var queue: [Message] = []
     private var cutLinks: Set<[NodeID]> = []
     private let configure: (inout RaftConfig) -> Void
     /// Application data applied by each node since it last started, in order.
-    public private(set) var appliedData: [NodeID: [[UInt8]]] = [:]
+    public fileprivate(set) var appliedData: [NodeID: [[UInt8]]] = [:]
     /// Completed reads per node, in order.
     public private(set) var readStates: [NodeID: [ReadState]] = [:]
     /// Snapshots each node installed from a leader.
-    public private(set) var snapshotsInstalled: [NodeID: Int] = [:]
+    public fileprivate(set) var snapshotsInstalled: [NodeID: Int] = [:]
     /// Messages delivered, by kind.
     public private(set) var delivered: [Message.Kind: Int] = [:]
     /// Optional hook run on every message about to be delivered: it may rewrite the message
@@ -38,13 +41,13 @@ public final class ScriptedCluster {
 
     public func node(_ id: NodeID) -> RawNode { nodes[id]! }
 
-    public func status(_ id: NodeID) -> NodeStatus { nodes[id]!.status }
+    public func status(_ id: NodeID) -> NodeStatus { drivers[id]!.core.status }
 
-    public func isUp(_ id: NodeID) -> Bool { nodes[id] != nil }
+    public func isUp(_ id: NodeID) -> Bool { drivers[id] != nil }
 
     /// The live leader with the highest term, if any.
     public var leader: NodeID? {
-        nodes.values.filter { $0.role == .leader }.max { $0.currentTerm < $1.currentTerm }?.status.id
+        drivers.values.map(\.core).filter { $0.role == .leader }.max { $0.currentTerm < $1.currentTerm }?.status.id
     }
 
     public func stateDigest(_ id: NodeID) -> UInt64 { machines[id]!.digest }
@@ -80,10 +83,10 @@ public final class ScriptedCluster {
         let batch = queue
         queue.removeAll()
         for var message in batch {
-            guard nodes[message.to] != nil, !cutLinks.contains([message.from, message.to]),
+            guard drivers[message.to] != nil, !cutLinks.contains([message.from, message.to]),
                   intercept?(&message) ?? true else { continue }
             delivered[message.kind, default: 0] += 1
-            nodes[message.to]!.step(message)
+            drivers[message.to]!.core.step(message)
             processReady(message.to)
         }
     }
@@ -100,8 +103,8 @@ public final class ScriptedCluster {
     /// Advance time on every live node, delivering one round per tick.
     public func run(ticks: Int) {
         for _ in 0..<ticks {
-            for id in ids where nodes[id] != nil {
-                nodes[id]!.tick()
+            for id in ids where drivers[id] != nil {
+                drivers[id]!.core.tick()
                 processReady(id)
             }
             deliverRound()
@@ -111,7 +114,7 @@ public final class ScriptedCluster {
     // MARK: Node control
 
     public func campaign(_ id: NodeID) {
-        nodes[id]!.campaign()
+        drivers[id]!.core.campaign()
         processReady(id)
     }
 
@@ -122,51 +125,48 @@ public final class ScriptedCluster {
         for _ in 0..<4 {
             campaign(id)
             settle()
-            if nodes[id]?.role == .leader { return true }
+            if drivers[id]?.core.role == .leader { return true }
         }
         return false
     }
 
     @discardableResult
     public func propose(_ id: NodeID, _ data: [UInt8]) throws(ProposalError) -> UInt64 {
-        let index = try nodes[id]!.propose(data)
+        let index = try drivers[id]!.core.propose(data)
         processReady(id)
         return index
     }
 
     @discardableResult
     public func proposeConfChange(_ id: NodeID, _ change: ConfChange) throws(ProposalError) -> UInt64 {
-        let index = try nodes[id]!.proposeConfChange(change)
+        let index = try drivers[id]!.core.proposeConfChange(change)
         processReady(id)
         return index
     }
 
     public func readIndex(_ id: NodeID, context: UInt64) -> Bool {
-        let accepted = nodes[id]!.readIndex(context: context)
+        let accepted = drivers[id]!.core.readIndex(context: context)
         processReady(id)
         return accepted
     }
 
     public func transferLeadership(from id: NodeID, to target: NodeID) {
-        nodes[id]!.transferLeadership(to: target)
+        drivers[id]!.core.transferLeadership(to: target)
         processReady(id)
     }
 
     /// The application on `id` snapshots its state and compacts the log.
     public func compact(_ id: NodeID) {
-        let machine = machines[id]!
-        if let snapshot = nodes[id]!.compact(index: machine.appliedIndex, data: machine.snapshotData()) {
-            disks[id]!.compact(snapshot)
-        }
+        try! drivers[id]!.compactNow()
     }
 
     /// Lose the node and everything it had not persisted.
     public func crash(_ id: NodeID) {
-        nodes[id] = nil
+        drivers[id] = nil
     }
 
     public func restart(_ id: NodeID) {
-        precondition(nodes[id] == nil, "node \(id) is running")
+        precondition(drivers[id] == nil, "node \(id) is running")
         start(id)
     }
 
@@ -174,29 +174,58 @@ public final class ScriptedCluster {
         incarnation[id, default: 0] += 1
         var config = RaftConfig(id: id, randomSeed: id &* 7919 &+ incarnation[id]!)
         configure(&config)
-        nodes[id] = RawNode(config: config, restoringFrom: disks[id]!.persisted)
+        let port = ScriptedPort(self, id)
+        drivers[id] = RaftDriver(core: RawNode(config: config, restoringFrom: disks[id]!.persisted),
+                                 log: port, sink: port, app: port, clock: port, compactEvery: .max)
         machines[id] = SimStateMachine.restore(from: disks[id]!.snapshot.data) ?? SimStateMachine()
         appliedData[id] = []
         processReady(id)
     }
 
     private func processReady(_ id: NodeID) {
-        guard nodes[id]!.hasReady else { return }
-        let rd = nodes[id]!.ready()
-        if let snapshot = rd.snapshot { disks[id]!.persist(snapshot: snapshot) }
-        disks[id]!.persistEntriesAndHardState(rd)
-        queue.append(contentsOf: rd.messages)
-        if let snapshot = rd.snapshot {
-            machines[id] = SimStateMachine.restore(from: snapshot.data)!
-            snapshotsInstalled[id, default: 0] += 1
+        do {
+            try drivers[id]!.drain { rd in self.readStates[id, default: []].append(contentsOf: rd.readStates) }
+        } catch {
+            preconditionFailure("node \(id): \(error)")
         }
-        for entry in rd.committedEntries {
-            machines[id]!.apply(entry)
-            if entry.kind == .normal && !entry.data.isEmpty { appliedData[id]!.append(entry.data) }
-        }
-        readStates[id, default: []].append(contentsOf: rd.readStates)
-        nodes[id]!.advance(rd)
-        // Advancing may release more work (a leader counting its own durable entries).
-        if nodes[id]!.hasReady { processReady(id) }
     }
+}
+
+/// A scripted node's disk, outbox and state machine, as the driver sees them.
+private final class ScriptedPort: RaftLogStorage, RaftMessageSink, RaftApplication, DriverClock {
+    unowned let cluster: ScriptedCluster
+    let id: NodeID
+
+    init(_ cluster: ScriptedCluster, _ id: NodeID) {
+        self.cluster = cluster
+        self.id = id
+    }
+
+    func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?) throws {
+        if let snapshot { cluster.disks[id]!.persist(snapshot: snapshot) }
+        cluster.disks[id]!.persist(entries: entries, hardState: hardState)
+    }
+
+    func compact(snapshot: Snapshot) throws { cluster.disks[id]!.compact(snapshot) }
+
+    func send(_ message: Message) { cluster.queue.append(message) }
+
+    func install(_ snapshot: Snapshot) throws {
+        cluster.machines[id] = SimStateMachine.restore(from: snapshot.data)!
+        cluster.snapshotsInstalled[id, default: 0] += 1
+    }
+
+    func apply(_ entries: [Entry]) throws {
+        for entry in entries {
+            cluster.machines[id]!.apply(entry)
+            if entry.kind == .normal && !entry.data.isEmpty { cluster.appliedData[id]!.append(entry.data) }
+        }
+    }
+
+    func snapshot() throws -> (index: UInt64, data: [UInt8]) {
+        let machine = cluster.machines[id]!
+        return (machine.appliedIndex, machine.snapshotData())
+    }
+
+    func nowMicros() -> UInt64 { 0 }
 }

@@ -31,13 +31,13 @@ struct SimDisk {
     }
 
     /// Step 1 of the `Ready` contract, second part (after any snapshot).
-    mutating func persistEntriesAndHardState(_ rd: Ready) {
-        if let first = rd.entries.first {
+    mutating func persist(entries new: [Entry], hardState newHardState: HardState?) {
+        if let first = new.first {
             precondition(first.index > snapshot.metadata.index && first.index <= lastIndex + 1, "gap in persisted log")
             entries.removeSubrange(Int(first.index - snapshot.metadata.index - 1)...)
-            entries.append(contentsOf: rd.entries)
+            entries.append(contentsOf: new)
         }
-        if let hardState = rd.hardState { self.hardState = hardState }
+        if let newHardState { hardState = newHardState }
     }
 
     /// The application compacted its log into `newSnapshot`.

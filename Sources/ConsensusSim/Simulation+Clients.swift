@@ -4,16 +4,16 @@ import Consensus
 extension Simulation {
     func currentLeader() -> Int? {
         var best: Int?
-        for position in nodes.indices {
-            guard let node = nodes[position], node.role == .leader else { continue }
-            if best == nil || node.currentTerm > nodes[best!]!.currentTerm { best = position }
+        for position in drivers.indices {
+            guard let node = drivers[position]?.core, node.role == .leader else { continue }
+            if best == nil || node.currentTerm > drivers[best!]!.core.currentTerm { best = position }
         }
         return best
     }
 
     func randomLiveNode() -> Int? {
-        let start = clientRNG.below(nodes.count)
-        for k in 0..<nodes.count where nodes[(start + k) % nodes.count] != nil { return (start + k) % nodes.count }
+        let start = clientRNG.below(drivers.count)
+        for k in 0..<drivers.count where drivers[(start + k) % drivers.count] != nil { return (start + k) % drivers.count }
         return nil
     }
 
@@ -26,7 +26,7 @@ extension Simulation {
     @discardableResult
     func propose(at position: Int) -> UInt64? {
         let data = newRequestData()
-        guard let index = try? nodes[position]!.propose(data) else { return nil }
+        guard let index = try? drivers[position]!.core.propose(data) else { return nil }
         pendingProposals[SimStateMachine.key(of: Entry(term: 0, index: 0, data: data))] = NodeID(position + 1)
         stats.proposalsAccepted += 1
         return index
@@ -40,7 +40,7 @@ extension Simulation {
         if clientRNG.chance(10, in: 100), let target = randomLiveNode() {
             let context = nextRequestID
             nextRequestID += 1
-            if nodes[target]!.readIndex(context: context) {
+            if drivers[target]!.core.readIndex(context: context) {
                 pendingReads[context] = checker.knownCommitted
             }
         }

@@ -1,4 +1,5 @@
 import Consensus
+import RaftDriver
 
 /// Fault events: partitions, crashes and restarts, leadership churn and transfer, and
 /// membership changes, started and ended as the schedule says.
@@ -77,24 +78,24 @@ extension Simulation {
             guard let leader = currentLeader() else { return nil }
             note("start isolate leader \(leader + 1) for \(event.duration) ticks")
             return leader
-        case .crash(let node):
-            return crash(node, byEvent: index)
-        case .crashLeader:
+        case .crash(let node, let stage):
+            return crash(node, at: stage, byEvent: index)
+        case .crashLeader(let stage):
             guard let leader = currentLeader() else { return nil }
-            return crash(leader, byEvent: index)
+            return crash(leader, at: stage, byEvent: index)
         case .transferLeadership:
             guard let leader = currentLeader() else { return nil }
-            let voters = nodes[leader]!.configuration.voters.filter { $0 != NodeID(leader + 1) }
+            let voters = drivers[leader]!.core.configuration.voters.filter { $0 != NodeID(leader + 1) }
             guard !voters.isEmpty else { return nil }
             let target = voters[clientRNG.below(voters.count)]
             note("leader \(leader + 1) transfers leadership to \(target)")
-            nodes[leader]!.transferLeadership(to: target)
+            drivers[leader]!.core.transferLeadership(to: target)
             return nil
         case .membershipChange:
             changeMembership()
             return -1  // stays active: more changes are attempted while it lasts
         case .removeLeader:
-            guard let leader = currentLeader(), nodes[leader]!.configuration.voters.count >= 2 else { return nil }
+            guard let leader = currentLeader(), drivers[leader]!.core.configuration.voters.count >= 2 else { return nil }
             proposeChange(ConfChange(.removeNode, node: NodeID(leader + 1)), at: leader)
             return nil
         }
@@ -110,32 +111,39 @@ extension Simulation {
         }
     }
 
-    func crash(_ position: Int, byEvent event: Int) -> Int? {
-        guard nodes[position] != nil else { return nil }
-        nodes[position] = nil
-        machines[position] = SimStateMachine()
+    /// Decide that `position` crashes this tick at `stage` of carrying out its Ready.
+    func crash(_ position: Int, at stage: ReadyStage, byEvent event: Int) -> Int? {
+        guard drivers[position] != nil, crashing[position] == nil else { return nil }
+        crashing[position] = stage
         crashedBy[position] = event
         stats.crashes += 1
-        note("crash node \(position + 1) for \(events[event].duration) ticks")
+        stats.crashesAt[stage, default: 0] += 1
+        note("crash node \(position + 1) at stage \(stage.rawValue) for \(events[event].duration) ticks")
         return position
+    }
+
+    /// The process is gone: everything but its disk is lost.
+    func goDown(_ position: Int) {
+        drivers[position] = nil
+        machines[position] = SimStateMachine()
     }
 
     func restart(_ position: Int) {
         crashedBy[position] = nil
         incarnations[position] += 1
-        nodes[position] = makeNode(position)
+        drivers[position] = makeNode(position)
         if let machine = SimStateMachine.restore(from: disks[position].snapshot.data) { machines[position] = machine }
         note("restart node \(position + 1) (term \(disks[position].hardState.term), vote \(disks[position].hardState.vote), \(disks[position].entries.count) entries after snapshot \(disks[position].snapshot.metadata.index))")
     }
 
     func changeMembership() {
         guard let leader = currentLeader() else { return }
-        let conf = nodes[leader]!.configuration
+        let conf = drivers[leader]!.core.configuration
         let change: ConfChange
         if let learner = conf.learners.first {
             change = ConfChange(.addVoter, node: learner)
         } else {
-            let spares = (1...NodeID(nodes.count)).filter { !conf.isMember($0) }
+            let spares = (1...NodeID(drivers.count)).filter { !conf.isMember($0) }
             if !spares.isEmpty && (conf.voters.count < 3 || clientRNG.chance(1, in: 2)) {
                 change = ConfChange(.addLearner, node: spares[clientRNG.below(spares.count)])
             } else {
@@ -149,7 +157,7 @@ extension Simulation {
 
     func proposeChange(_ change: ConfChange, at leader: Int) {
         do {
-            let index = try nodes[leader]!.proposeConfChange(change)
+            let index = try drivers[leader]!.core.proposeConfChange(change)
             note("leader \(leader + 1) proposes \(change.kind) \(change.node) at \(index)")
         } catch {
             note("leader \(leader + 1) refuses \(change.kind) \(change.node): \(error)")
@@ -157,7 +165,7 @@ extension Simulation {
     }
 
     func recomputeLinks() {
-        let count = nodes.count
+        let count = drivers.count
         var blocked = Array(repeating: false, count: count * count)
         func cut(_ a: Int, _ b: Int) { if a != b { blocked[a * count + b] = true } }
         for item in active {

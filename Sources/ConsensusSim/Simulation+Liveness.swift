@@ -11,17 +11,17 @@ extension Simulation {
         active.removeAll()
         churnIsolated.removeAll()
         recomputeLinks()
-        for position in nodes.indices where nodes[position] == nil { restart(position) }
+        for position in drivers.indices where drivers[position] == nil { restart(position) }
         network.profile = NetworkProfile(dropPercent: 0, duplicatePercent: 0, maxMessageBytes: network.profile.maxMessageBytes, maxDelay: 1, spikePercent: 0)
         let healStart = tick
         var probe: (index: UInt64, leader: Int, key: UInt64, proposedAt: Int)?
         while tick - healStart < options.healBound {
             try step(chaos: false)
             tick += 1
-            if let leader = currentLeader(), nodes[leader]!.configuration.isVoter(NodeID(leader + 1)) {
+            if let leader = currentLeader(), drivers[leader]!.core.configuration.isVoter(NodeID(leader + 1)) {
                 if probe == nil || probe!.leader != leader || tick - probe!.proposedAt > 60 {
                     let data = newRequestData()
-                    if let index = try? nodes[leader]!.propose(data) {
+                    if let index = try? drivers[leader]!.core.propose(data) {
                         probe = (index, leader, SimStateMachine.key(of: Entry(term: 0, index: 0, data: data)), tick)
                     }
                 }
@@ -37,7 +37,7 @@ extension Simulation {
     func isApplied(_ index: UInt64, key: UInt64, byMembersOf leader: Int) -> Bool {
         guard checker.entryKey(at: index) == key else { return false }
         let needed = max(index, maxAcknowledgedIndex)
-        for member in nodes[leader]!.configuration.members {
+        for member in drivers[leader]!.core.configuration.members {
             guard machines[Int(member - 1)].appliedIndex >= needed else { return false }
         }
         return true

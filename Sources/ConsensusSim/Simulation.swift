@@ -1,4 +1,5 @@
 import Consensus
+import RaftDriver
 
 /// One simulated cluster run from a seed: a network that drops, delays, duplicates and
 /// reorders; partitions; crashes that lose unpersisted writes; clients that propose, read
@@ -11,7 +12,9 @@ public final class Simulation {
     public internal(set) var stats = SimulationStats()
     public internal(set) var trace: [String] = []
 
-    var nodes: [RawNode?]
+    /// Each live node: the production Raft driver over this simulation's disk, network,
+    /// state machine and clock (nil while crashed).
+    var drivers: [SimDriver?]
     var disks: [SimDisk]
     var machines: [SimStateMachine]
     var incarnations: [Int]
@@ -28,6 +31,9 @@ public final class Simulation {
     /// Fault events currently in force and what each resolved to when it started.
     var active: [(event: Int, resolved: Int)] = []
     var crashedBy: [Int?]
+    /// Crashes decided in this tick's crash phase, struck while the node carries out its
+    /// Ready, at the stage the event names.
+    var crashing: [ReadyStage?]
     /// Leaders isolated by an active `leaderChurn` event, until the given tick.
     var churnIsolated: [(position: Int, until: Int)] = []
     var tick = 0
@@ -59,13 +65,14 @@ public final class Simulation {
         tickSkipPercent = (0..<count).map { _ in [0, 0, 5, 10, 25][scheduleRNG.below(5)] }
         clockRNG = SplitMix64(seed: scheduleRNG.next())
         crashedBy = Array(repeating: nil, count: count)
-        nodes = Array(repeating: nil, count: count)
-        for position in 0..<count { nodes[position] = makeNode(position) }
+        crashing = Array(repeating: nil, count: count)
+        drivers = Array(repeating: nil, count: count)
+        for position in 0..<count { drivers[position] = makeNode(position) }
     }
 
     public var networkProfile: NetworkProfile { network.profile }
 
-    func makeNode(_ position: Int) -> RawNode {
+    func makeNode(_ position: Int) -> SimDriver {
         var config = RaftConfig(id: NodeID(position + 1), randomSeed: seed ^ UInt64(position + 1) &* 0x9E37_79B9 ^ UInt64(incarnations[position]) << 40)
         config.electionTicks = 10
         config.heartbeatTicks = 2
@@ -73,7 +80,9 @@ public final class Simulation {
         config.maxInflightMessages = 8
         config.maxInflightBytes = 2048
         config.snapshotChunkBytes = 64
-        return RawNode(config: config, restoringFrom: disks[position].persisted)
+        let port = SimPort(self, position)
+        return SimDriver(core: RawNode(config: config, restoringFrom: disks[position].persisted),
+                         log: port, sink: port, app: port, clock: port, compactEvery: compactEvery[position])
     }
 
     func note(_ text: @autoclosure () -> String) {
@@ -94,8 +103,8 @@ public final class Simulation {
         } catch var failure {
             failure.tick = tick
             note("VIOLATION: \(failure.message)")
-            for position in nodes.indices {
-                if let node = nodes[position] { note("  node \(position + 1): \(node.status)") } else { note("  node \(position + 1): down") }
+            for position in drivers.indices {
+                if let node = drivers[position]?.core { note("  node \(position + 1): \(node.status)") } else { note("  node \(position + 1): down") }
             }
             return failure
         }
@@ -109,65 +118,72 @@ public final class Simulation {
         if chaos { updateFaults(crashPhase: false) }
         for message in network.deliveries(at: tick, rng: &networkRNG) {
             let to = Int(message.to) - 1
-            guard to >= 0, to < nodes.count, nodes[to] != nil,
+            guard to >= 0, to < drivers.count, drivers[to] != nil,
                   !network.isBlocked(from: message.from, to: message.to) else { continue }
-            nodes[to]!.step(message)
+            drivers[to]!.core.step(message)
         }
-        for position in nodes.indices where nodes[position] != nil {
+        for position in drivers.indices where drivers[position] != nil {
             if chaos && tickSkipPercent[position] > 0 && clockRNG.chance(tickSkipPercent[position], in: 100) { continue }
-            nodes[position]!.tick()
-        }
-        if chaos { clientTraffic() }
-        // Leaders send appends and heartbeats before their own write (thesis 10.2.1, as the
-        // Node driver does), so a crash can strike between that send and the write.
-        var taken: [Ready?] = Array(repeating: nil, count: nodes.count)
-        for position in nodes.indices where nodes[position]?.role == .leader && nodes[position]!.hasReady {
-            var rd = nodes[position]!.ready()
-            for message in rd.messages where message.kind == .append || message.kind == .heartbeat {
-                network.send(message, at: tick, rng: &networkRNG)
-            }
-            rd.messages.removeAll { $0.kind == .append || $0.kind == .heartbeat }
-            taken[position] = rd
+            drivers[position]!.core.tick()
         }
         if chaos {
-            // Crashes strike after this tick's deliveries but before its writes reach disk,
-            // so they lose every state change not yet persisted.
+            clientTraffic()
+            // Crashes are decided here and strike while the node carries out its Ready,
+            // at the stage their event names: before its write, between write and send,
+            // between send and apply, or between apply and advance.
             updateFaults(crashPhase: true)
         }
-        for position in nodes.indices where nodes[position] != nil { try processReady(position, taken: taken[position]) }
+        for position in drivers.indices where drivers[position] != nil { try carryOutReady(position) }
         try observeLeaders()
     }
 
-    // MARK: - Ready processing (the application side of the RawNode contract)
+    // MARK: - Ready processing (the production driver; checks hang off the ports)
 
-    /// Carry out a node's `Ready` — `taken` if it was already drawn (and partly sent).
-    func processReady(_ position: Int, taken: Ready? = nil) throws(SimulationFailure) {
-        guard taken != nil || nodes[position]!.hasReady else { return }
+    func carryOutReady(_ position: Int) throws(SimulationFailure) {
+        let driver = drivers[position]!
+        let stopAt = crashing[position]
+        let stopped: ReadyStage?
+        do {
+            stopped = try driver.drain(stopAt: stopAt) { rd throws(SimulationFailure) in try self.completed(rd, on: position) }
+        } catch {
+            if let failure = error.underlying as? SimulationFailure { throw failure }
+            throw SimulationFailure("node \(position + 1): \(error)")
+        }
+        if let stage = stopped {
+            crashing[position] = nil
+            goDown(position)
+            note("node \(position + 1) crashed at stage \(stage.rawValue)")
+        }
+    }
+
+    /// Step 1 of the Ready contract, with the log-matching check on what reaches the disk.
+    func persist(_ position: Int, hardState: HardState?, entries: [Entry], snapshot: Snapshot?) throws(SimulationFailure) {
         let id = NodeID(position + 1)
-        let rd = taken ?? nodes[position]!.ready()
-        // 1. Persist.
-        if let snapshot = rd.snapshot { disks[position].persist(snapshot: snapshot) }
-        var previousTerm: UInt64? = rd.entries.first.flatMap { disks[position].term(at: $0.index - 1) }
-        for entry in rd.entries {
+        if let snapshot { disks[position].persist(snapshot: snapshot) }
+        var previousTerm: UInt64? = entries.first.flatMap { disks[position].term(at: $0.index - 1) }
+        for entry in entries {
             guard let previous = previousTerm else { throw SimulationFailure("node \(id) persisted entry \(entry.index) after a gap") }
             try checker.observePersisted(entry, previousTerm: previous, node: id)
             previousTerm = entry.term
         }
-        disks[position].persistEntriesAndHardState(rd)
-        if let hardState = rd.hardState { checker.observeCommit(hardState.commit) }
-        // 2. Send.
-        for message in rd.messages { network.send(message, at: tick, rng: &networkRNG) }
-        // 3. Install and apply.
-        if let snapshot = rd.snapshot {
-            guard let restored = SimStateMachine.restore(from: snapshot.data), restored.appliedIndex == snapshot.metadata.index else {
-                throw SimulationFailure("node \(id) received a corrupt snapshot at \(snapshot.metadata.index)")
-            }
-            try checker.checkRestoredState(index: restored.appliedIndex, digest: restored.digest, node: id)
-            machines[position] = restored
-            stats.snapshotsInstalled += 1
-            note("node \(id) installed snapshot at \(snapshot.metadata.index)")
+        disks[position].persist(entries: entries, hardState: hardState)
+        if let hardState { checker.observeCommit(hardState.commit) }
+    }
+
+    func install(_ position: Int, _ snapshot: Snapshot) throws(SimulationFailure) {
+        let id = NodeID(position + 1)
+        guard let restored = SimStateMachine.restore(from: snapshot.data), restored.appliedIndex == snapshot.metadata.index else {
+            throw SimulationFailure("node \(id) received a corrupt snapshot at \(snapshot.metadata.index)")
         }
-        for entry in rd.committedEntries {
+        try checker.checkRestoredState(index: restored.appliedIndex, digest: restored.digest, node: id)
+        machines[position] = restored
+        stats.snapshotsInstalled += 1
+        note("node \(id) installed snapshot at \(snapshot.metadata.index)")
+    }
+
+    func apply(_ position: Int, _ entries: [Entry]) throws(SimulationFailure) {
+        let id = NodeID(position + 1)
+        for entry in entries {
             guard entry.index == machines[position].appliedIndex + 1 else {
                 throw SimulationFailure("node \(id) asked to apply \(entry.index) after \(machines[position].appliedIndex)")
             }
@@ -185,26 +201,22 @@ public final class Simulation {
                 note("node \(id) applied \(change.kind) \(change.node) at \(entry.index)")
             }
         }
-        // 4. Reads.
+    }
+
+    /// Step 4: reads answered once applied; a read must see everything committed before it began.
+    func completed(_ rd: Ready, on position: Int) throws(SimulationFailure) {
         for read in rd.readStates {
             guard let committedAtStart = pendingReads.removeValue(forKey: read.context) else { continue }
             if read.index < committedAtStart {
-                throw SimulationFailure("linearizability: read \(read.context) on node \(id) got index \(read.index) but \(committedAtStart) was committed before it began")
+                throw SimulationFailure("linearizability: read \(read.context) on node \(position + 1) got index \(read.index) but \(committedAtStart) was committed before it began")
             }
             stats.readsCompleted += 1
-        }
-        nodes[position]!.advance(rd)
-        // The application snapshots itself now and then, compacting the log.
-        let machine = machines[position]
-        if machine.appliedIndex >= disks[position].snapshot.metadata.index + compactEvery[position],
-           let snapshot = nodes[position]!.compact(index: machine.appliedIndex, data: machine.snapshotData()) {
-            disks[position].compact(snapshot)
         }
     }
 
     func observeLeaders() throws(SimulationFailure) {
-        for position in nodes.indices {
-            guard let node = nodes[position], node.role == .leader else { continue }
+        for position in drivers.indices {
+            guard let node = drivers[position]?.core, node.role == .leader else { continue }
             if try checker.observeLeader(NodeID(position + 1), term: node.currentTerm) {
                 stats.elections += 1
                 note("node \(position + 1) leads term \(node.currentTerm)")

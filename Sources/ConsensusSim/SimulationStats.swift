@@ -1,4 +1,5 @@
 import Consensus
+import RaftDriver
 
 /// Counts describing what a schedule exercised, so tests can prove it was not vacuous.
 public struct SimulationStats: Sendable, Equatable {
@@ -7,6 +8,8 @@ public struct SimulationStats: Sendable, Equatable {
     public var readsCompleted = 0
     public var elections = 0
     public var crashes = 0
+    /// Crashes by the stage of carrying out a Ready they struck at.
+    public var crashesAt: [ReadyStage: Int] = [:]
     public var snapshotsInstalled = 0
     public var membershipChangesApplied = 0
     public var messagesSent = 0
@@ -22,6 +25,7 @@ public struct SimulationStats: Sendable, Equatable {
         readsCompleted += other.readsCompleted
         elections += other.elections
         crashes += other.crashes
+        crashesAt.merge(other.crashesAt, uniquingKeysWith: +)
         snapshotsInstalled += other.snapshotsInstalled
         membershipChangesApplied += other.membershipChangesApplied
         messagesSent += other.messagesSent

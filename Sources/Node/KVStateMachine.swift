@@ -61,6 +61,9 @@ public final class KVStateMachine: Sendable {
     let meta: Table
     /// The chain index lives in the same environment and is applied in the same transactions.
     public let chain: ChainIndex
+    /// Chain events, published once their apply transaction committed: filters and
+    /// subscriptions hear of blocks from the state machine, not from the Raft driver.
+    public let chainFeed = ChainFeed()
     static let appliedKey = Array("applied".utf8)
     static let digestKey = Array("digest".utf8)
     public static let initialDigest = [UInt8](repeating: 0, count: 32)
@@ -104,7 +107,7 @@ public final class KVStateMachine: Sendable {
     @discardableResult
     public func apply(_ entries: [Consensus.Entry]) throws -> ApplyResult {
         guard !entries.isEmpty else { return ApplyResult(state: try applied()) }
-        return try env.write { txn in
+        let result = try env.write { txn in
             var state = try self.applied(txn)
             var learned = [Member]()
             var chainSkips = [String]()
@@ -145,6 +148,8 @@ public final class KVStateMachine: Sendable {
             try txn.put(self.meta, Self.digestKey, state.digest)
             return ApplyResult(state: state, learned: learned, chainSkips: chainSkips, chainEvents: chainEvents)
         }
+        chainFeed.publish(result.chainEvents)
+        return result
     }
 
     public func get(_ key: String) throws -> [UInt8]? {

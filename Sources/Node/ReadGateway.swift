@@ -43,7 +43,7 @@ final class ReadGateway: Sendable {
             c.maxLogBlockRange = config.rpc.maxLogBlockRange
             c.maxLogResults = config.rpc.maxLogResults
             let forwarder = config.rpc.forward ? Forwarder(endpoints: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
-            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.chainFeed, forwarder: forwarder, syncProgress: {
+            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.stateMachine.chainFeed, forwarder: forwarder, syncProgress: {
                 guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })

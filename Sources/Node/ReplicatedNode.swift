@@ -4,6 +4,7 @@ import Index
 import Foundation
 import Indexer
 import Net
+import RaftDriver
 import Storage
 import Synchronization
 import Telemetry
@@ -15,16 +16,16 @@ public protocol MessageTransport: AnyObject, Sendable {
     func setPeers(_ peers: [UInt64: SocketAddress])
 }
 
-/// Drives a `RawNode` with real time, disk and network. Everything Raft-related runs on
-/// one event loop thread (the transport delivers there too); HTTP handler threads talk
-/// to it through `propose`, `linearizableRead` and `waitApplied`, which block their
-/// caller, never the loop.
+/// Runs the Raft driver (`RaftDriver`, the same one the fault simulator runs) with real
+/// time, disk and network. Everything Raft-related runs on one event loop thread (the
+/// transport delivers there too); HTTP handler threads talk to it through `propose`,
+/// `linearizableRead` and `waitApplied`, which block their caller, never the loop.
 ///
-/// Per Ready, strictly in this order: persist (one durable LMDB transaction), send,
+/// The driver carries out each Ready: persist (one durable LMDB transaction), send,
 /// install snapshot, apply committed entries (one LMDB transaction with the applied
-/// index and digest), answer reads, advance. The one exception: a leader sends its
-/// appends and heartbeats before its own log write, so that write overlaps the
-/// followers' (see handleReady).
+/// index and digest), then this node answers proposals and reads, and the driver
+/// advances. This type adds what a process needs around it: timers, blocking callers,
+/// the disk alarm, the corruption halt, and peer addresses.
 public final class ReplicatedNode: @unchecked Sendable {
     public struct Options: Sendable {
         public var id: UInt64
@@ -68,16 +69,18 @@ public final class ReplicatedNode: @unchecked Sendable {
     public let loop: EventLoop
     let store: RaftLogStore
     public let stateMachine: KVStateMachine
-    /// Chain events from the apply path, for filters and subscriptions.
-    public let chainFeed = ChainFeed()
     let logger: Logger
-    private weak var transport: (any MessageTransport)?
+    private let sink = PeerMessageSink()
     private var transportRef: (any MessageTransport)?
     /// Addresses from the static configuration, merged with replicated member records.
     private let configuredPeers: [UInt64: SocketAddress]
 
     // Loop-confined.
-    private var raw: RawNode
+    private let driver: NodeDriver
+    private var raw: RawNode {
+        get { driver.core }
+        _modify { yield &driver.core }
+    }
     private var pendingProposals: [UInt64: (term: UInt64, done: @Sendable (ProposeOutcome) -> Void)] = [:]
     private var pendingReads: [UInt64: (UInt64?) -> Void] = [:]
     private var nextReadContext: UInt64 = 1
@@ -85,8 +88,8 @@ public final class ReplicatedNode: @unchecked Sendable {
     private var lastRole: RaftRole = .follower
     private var lastLeader: UInt64 = 0
     private var stopped = false
-    /// The state machine's applied index and digest, kept here as apply reports it (loop-confined).
-    private var appliedState: KVStateMachine.AppliedState
+    /// The state machine's applied index and digest, as apply reports it (loop-confined).
+    private var appliedState: KVStateMachine.AppliedState { driver.app.appliedState }
     /// Set while the disk refuses writes: the core is frozen (no ticks, steps or Readies),
     /// proposals and reads are refused, and a probe retries until the disk takes writes.
     private var diskAlarm: DiskAlarm?
@@ -124,7 +127,6 @@ public final class ReplicatedNode: @unchecked Sendable {
         /// Why this node stopped for good: replicated state that does not decode.
         public var corruption: String?
     }
-    private var counters = (readies: UInt64(0), persisted: UInt64(0), sent: UInt64(0), applied: UInt64(0), persistMicros: UInt64(0), applyMicros: UInt64(0))
 
     public init(options: Options, store: RaftLogStore, stateMachine: KVStateMachine, bootstrapVoters: [UInt64]?,
                 configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger, dataDir: String? = nil) throws {
@@ -141,10 +143,10 @@ public final class ReplicatedNode: @unchecked Sendable {
             logger.info("bootstrapped", [("voters", voters.map(String.init).joined(separator: ","))])
         }
         let (core, applied, persisted) = try Self.restoreCore(options, store, stateMachine)
-        raw = core
+        driver = NodeDriver(core: core, log: store, sink: sink, app: NodeApplication(machine: stateMachine, applied: applied, logger: logger),
+                            clock: MonotonicClock(), compactEvery: options.snapshotEvery)
         appliedIndexForWaiters = applied.index
-        appliedState = applied
-        published = Mutex(NodeReport(status: raw.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
+        published = Mutex(NodeReport(status: core.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
         logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
                                  ("snapshotIndex", persisted.snapshot.metadata.index), ("entries", persisted.entries.count),
                                  ("applied", applied.index)])
@@ -171,7 +173,8 @@ public final class ReplicatedNode: @unchecked Sendable {
     /// Attaches the transport and starts ticking. Call once.
     public func start(transport: any MessageTransport) {
         transportRef = transport
-        self.transport = transport
+        sink.transport = transport
+        driver.compactionFailed = { [logger] error in logger.error("compaction failed", [("error", error)]) }
         loop.execute { [self] in
             refreshPeers()
             scheduleTick()
@@ -317,90 +320,52 @@ public final class ReplicatedNode: @unchecked Sendable {
         }
     }
 
-    private func handleReady() {
-        while raw.hasReady {
-            let rd = raw.ready()
-            // A leader's appends and heartbeats may leave before its own log write (Raft
-            // thesis 10.2.1): they promise nothing about the leader's disk, and the core
-            // counts the leader's own copy towards a quorum only at advance(), after the
-            // write below is durable. Everything else (votes, append responses) waits.
-            let early = raw.role == .leader
-                ? rd.messages.filter { $0.kind == .append || $0.kind == .heartbeat } : []
-            for m in early {
-                transport?.send(to: m.to, type: RaftMessageCodec.frameType, payload: RaftMessageCodec.encode(m))
-            }
-            let t0 = EventLoop.nowMicros()
-            do {
-                try store.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot)
-            } catch let e as StorageError where e.isDiskRefusal && !e.isSyncFailure {   // a failed fsync stops the node below
-                raiseDiskAlarm(stage: "raft log", e)
-                return
-            } catch {
-                // Continuing would break Raft's promises (a vote or ack without its record). Stop hard.
-                logger.error("persist failed; stopping", [("error", error)])
-                fatalError("raft persist failed: \(error)")
-            }
-            let t1 = EventLoop.nowMicros()
-            counters.persistMicros += t1 - t0
-            counters.readies += 1
-            counters.persisted += UInt64(rd.entries.count)
-            counters.sent += UInt64(rd.messages.count)
-            counters.applied += UInt64(rd.committedEntries.count)
-            for m in rd.messages where early.isEmpty || (m.kind != .append && m.kind != .heartbeat) {
-                transport?.send(to: m.to, type: RaftMessageCodec.frameType, payload: RaftMessageCodec.encode(m))
-            }
-            do {
-                if let s = rd.snapshot, s.metadata.index > 0 {
-                    _ = try stateMachine.install(snapshotData: s.data)
-                    appliedState = try stateMachine.applied()
-                    logger.info("installed snapshot", [("index", s.metadata.index), ("bytes", s.data.count)])
-                    refreshPeers()
-                }
-                if !rd.committedEntries.isEmpty {
-                    let result = try stateMachine.apply(rd.committedEntries)
-                    appliedState = result.state
-                    for skip in result.chainSkips { logger.warn("chain entry skipped", [("reason", skip)]) }
-                    chainFeed.publish(result.chainEvents)
-                    if !result.learned.isEmpty || rd.committedEntries.contains(where: { $0.kind == .confChange }) { refreshPeers() }
-                }
-            } catch let e as StorageError where e.isDiskRefusal {
-                raiseDiskAlarm(stage: "apply", e)
-                return
-            } catch let e as CorruptEntry {
-                haltOnCorruption("\(e)")
-                return
-            } catch let e as CorruptIndex {
-                haltOnCorruption("\(e)")
-                return
-            } catch {
-                logger.error("apply failed; stopping", [("error", error)])
-                fatalError("apply failed: \(error)")
-            }
-            counters.applyMicros += EventLoop.nowMicros() - t1
-            for e in rd.committedEntries {
-                if let p = pendingProposals.removeValue(forKey: e.index) {
-                    p.done(e.term == p.term ? .applied(index: e.index) : .rejected("proposal was superseded by a new leader's log; retry"))
-                }
-            }
-            for rs in rd.readStates { pendingReads.removeValue(forKey: rs.context)?(rs.index) }
-            raw.advance(rd)
-            maybeCompact()
-            publish()
+    /// A Ready the driver could not carry out: the node stops taking part (disk alarm,
+    /// corruption halt), or, for a failure that would break Raft's promises, the process ends.
+    private func stopTakingPart(_ failure: DriverFailure) {
+        switch failure {
+        case .persist(let e as StorageError) where e.isDiskRefusal && !e.isSyncFailure:   // a failed fsync stops the node below
+            raiseDiskAlarm(stage: "raft log", e)
+        case .persist(let error):
+            // Continuing would break Raft's promises (a vote or ack without its record). Stop hard.
+            logger.error("persist failed; stopping", [("error", error)])
+            fatalError("raft persist failed: \(error)")
+        case .apply(let e as StorageError) where e.isDiskRefusal:
+            raiseDiskAlarm(stage: "apply", e)
+        case .apply(let e as CorruptEntry):
+            haltOnCorruption("\(e)")
+        case .apply(let e as CorruptIndex):
+            haltOnCorruption("\(e)")
+        case .apply(let error):
+            logger.error("apply failed; stopping", [("error", error)])
+            fatalError("apply failed: \(error)")
         }
     }
 
-    private func maybeCompact() {
-        let st = raw.status
-        guard st.applied > st.snapshotIndex + options.snapshotEvery else { return }
+    private func handleReady() {
+        let compactionsBefore = driver.counters.compactions
         do {
-            let (index, data) = try stateMachine.snapshotData()
-            if let snap = raw.compact(index: index, data: data) {
-                try store.compact(snapshot: snap)
-                logger.info("compacted log", [("index", index), ("snapshotBytes", data.count)])
+            try driver.drain { rd in
+                for e in rd.committedEntries {
+                    if let p = pendingProposals.removeValue(forKey: e.index) {
+                        p.done(e.term == p.term ? .applied(index: e.index) : .rejected("proposal was superseded by a new leader's log; retry"))
+                    }
+                }
+                for rs in rd.readStates { pendingReads.removeValue(forKey: rs.context)?(rs.index) }
+                publish()
             }
         } catch {
-            logger.error("compaction failed", [("error", error)])
+            stopTakingPart(error)
+            return
         }
+        if driver.counters.compactions > compactionsBefore {
+            logger.info("compacted log", [("index", raw.snapshotIndex)])
+        }
+        if driver.app.peersChanged {
+            driver.app.peersChanged = false
+            refreshPeers()
+        }
+        publish()
     }
 
     private func publish() {
@@ -423,11 +388,12 @@ public final class ReplicatedNode: @unchecked Sendable {
             effective.leader = 0
         }
         let match = frozen ? [:] : raw.peerMatch
+        let counters = driver.counters
         published.withLock { r in
             let changed = r.status.leader != effective.leader
             r = NodeReport(status: effective, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
                            leaderChanges: r.leaderChanges + (changed ? 1 : 0), readies: counters.readies,
-                           entriesPersisted: counters.persisted, messagesSent: counters.sent, entriesApplied: counters.applied,
+                           entriesPersisted: counters.entriesPersisted, messagesSent: counters.messagesSent, entriesApplied: counters.entriesApplied,
                            persistMicros: counters.persistMicros, applyMicros: counters.applyMicros, diskAlarm: diskAlarm, corruption: corruption)
         }
         appliedCondition.lock()
@@ -502,7 +468,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         do {
             let (core, applied, _) = try Self.restoreCore(options, store, stateMachine)
             raw = core
-            appliedState = applied
+            driver.app.reset(applied: applied)
         } catch let e as StorageError where e.isDiskRefusal {
             scheduleDiskProbe()   // installing a pending snapshot needed more space than the probe
             return
@@ -536,7 +502,7 @@ public final class ReplicatedNode: @unchecked Sendable {
         if !conf.isMember(options.id) {
             for (id, a) in configuredPeers where id != options.id && peers[id] == nil { peers[id] = a }
         }
-        transport?.setPeers(peers)
+        sink.transport?.setPeers(peers)
     }
 }
 

@@ -1,5 +1,6 @@
 import Consensus
 import ConsensusSim
+import RaftDriver
 import Foundation
 import Dispatch
 import Synchronization
@@ -141,7 +142,7 @@ struct Soak: Sendable {
             \(count) schedules of \(ticks) ticks passed in \(String(format: "%.2f", seconds)) s on \(jobs) thread(s): \
             \(String(format: "%.1f", Double(count) / seconds)) schedules/s
             exercised: \(total.proposalsAcknowledged) acknowledged writes, \(total.readsCompleted) linearizable reads, \
-            \(total.elections) elections, \(total.crashes) crashes, \(total.snapshotsInstalled) snapshot installs, \
+            \(total.elections) elections, \(total.crashes) crashes (\(ReadyStage.allCases.map { "\(total.crashesAt[$0, default: 0]) at \($0.rawValue)" }.joined(separator: ", "))), \(total.snapshotsInstalled) snapshot installs, \
             \(total.membershipChangesApplied) membership changes applied, \(total.messagesSent) messages; \
             worst heal \(total.healTicks) ticks
             """)

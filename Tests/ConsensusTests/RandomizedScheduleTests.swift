@@ -1,4 +1,5 @@
 import ConsensusSim
+import RaftDriver
 import Testing
 
 /// The CI soak: 2,000 seeded fault schedules of 500 ticks, half with 3 nodes, half with 5,
@@ -31,6 +32,11 @@ import Testing
         #expect(total.proposalsAcknowledged > 1000, "batch \(batch) acknowledged only \(total.proposalsAcknowledged) writes")
         #expect(total.readsCompleted > 100, "batch \(batch) completed only \(total.readsCompleted) reads")
         #expect(total.crashes > 50, "batch \(batch) had only \(total.crashes) crashes")
+        // Crashes strike the production driver at every stage of carrying out a Ready,
+        // between persist and send included.
+        for stage in ReadyStage.allCases {
+            #expect(total.crashesAt[stage, default: 0] > 5, "batch \(batch) crashed only \(total.crashesAt[stage, default: 0]) times at stage \(stage)")
+        }
         #expect(total.snapshotsInstalled > 20, "batch \(batch) installed only \(total.snapshotsInstalled) snapshots")
         #expect(total.membershipChangesApplied > 20, "batch \(batch) applied only \(total.membershipChangesApplied) membership changes")
     }

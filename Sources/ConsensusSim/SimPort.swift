@@ -1,0 +1,45 @@
+import Consensus
+import RaftDriver
+
+typealias SimDriver = RaftDriver<SimPort, SimPort, SimPort, SimPort>
+
+/// One simulated node's view of the world, handed to the production driver: its disk,
+/// its network link, its state machine and the simulation's clock. The safety checks
+/// run here, where the driver's outputs land.
+final class SimPort: RaftLogStorage, RaftMessageSink, RaftApplication, DriverClock {
+    unowned let simulation: Simulation
+    let position: Int
+
+    init(_ simulation: Simulation, _ position: Int) {
+        self.simulation = simulation
+        self.position = position
+    }
+
+    func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?) throws {
+        try simulation.persist(position, hardState: hardState, entries: entries, snapshot: snapshot)
+    }
+
+    func compact(snapshot: Snapshot) throws {
+        simulation.disks[position].compact(snapshot)
+    }
+
+    func send(_ message: Message) {
+        simulation.network.send(message, at: simulation.tick, rng: &simulation.networkRNG)
+    }
+
+    func install(_ snapshot: Snapshot) throws {
+        try simulation.install(position, snapshot)
+    }
+
+    func apply(_ entries: [Entry]) throws {
+        try simulation.apply(position, entries)
+    }
+
+    func snapshot() throws -> (index: UInt64, data: [UInt8]) {
+        let machine = simulation.machines[position]
+        return (machine.appliedIndex, machine.snapshotData())
+    }
+
+    /// Simulated time: a tick is a millisecond.
+    func nowMicros() -> UInt64 { UInt64(simulation.tick) * 1000 }
+}

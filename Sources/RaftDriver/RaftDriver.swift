@@ -1,0 +1,117 @@
+import Consensus
+
+/// Carries out a `RawNode`'s Readies over a log, a message sink, an application and a
+/// clock — the one implementation of the Ready contract (see `Ready`), used by the
+/// production node and by the fault simulator alike.
+///
+/// Per Ready, strictly in this order: a leader's appends and heartbeats leave first (they
+/// promise nothing about its disk: thesis 10.2.1); persist; send everything else; install
+/// a snapshot, apply committed entries, hand the Ready to the caller (proposals, reads);
+/// advance; compact when due. Single-threaded: the owner confines it to one thread.
+public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: RaftApplication, Clock: DriverClock> {
+    /// The Raft core. Callers feed it (`tick`, `step`, `propose`, …) between drains.
+    public var core: RawNode
+    public let log: Log
+    public let sink: Sink
+    public let app: App
+    public let clock: Clock
+    /// Compact the log once this many entries were applied past the last snapshot.
+    public var compactEvery: UInt64
+    public private(set) var counters = DriverCounters()
+    /// Compaction is an optimisation: a failure is reported here and retried next time.
+    public var compactionFailed: ((any Error) -> Void)?
+
+    public init(core: RawNode, log: Log, sink: Sink, app: App, clock: Clock, compactEvery: UInt64) {
+        precondition(compactEvery > 0, "compactEvery must be positive")
+        self.core = core
+        self.log = log
+        self.sink = sink
+        self.app = app
+        self.clock = clock
+        self.compactEvery = compactEvery
+    }
+
+    /// Carries out every Ready the core has, until it has none. `completed` sees each
+    /// Ready after it was applied and before advance: answer proposals and reads there.
+    /// `stopAt` names a stage at which to abandon the Ready (a simulated crash); the
+    /// return value is then that stage, and the driver must be discarded.
+    @discardableResult
+    public func drain(stopAt: ReadyStage? = nil, completed: (Ready) throws -> Void = { _ in }) throws(DriverFailure) -> ReadyStage? {
+        while core.hasReady {
+            if let stage = try carryOut(stopAt: stopAt, completed: completed) { return stage }
+        }
+        return stopAt
+    }
+
+    private func carryOut(stopAt: ReadyStage?, completed: (Ready) throws -> Void) throws(DriverFailure) -> ReadyStage? {
+        let rd = core.ready()
+        let leaderEarly = core.role == .leader
+        if leaderEarly {
+            for m in rd.messages where Self.mayLeaveBeforePersist(m) { sink.send(m) }
+        }
+        if stopAt == .drawn { return .drawn }
+
+        let t0 = clock.nowMicros()
+        do { try log.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot) } catch { throw .persist(error) }
+        let t1 = clock.nowMicros()
+        counters.persistMicros += t1 &- t0
+        counters.entriesPersisted += UInt64(rd.entries.count)
+        if stopAt == .persisted { return .persisted }
+
+        for m in rd.messages where !(leaderEarly && Self.mayLeaveBeforePersist(m)) { sink.send(m) }
+        counters.messagesSent += UInt64(rd.messages.count)
+        if stopAt == .sent { return .sent }
+
+        do {
+            if let snapshot = rd.snapshot, snapshot.metadata.index > 0 {
+                try app.install(snapshot)
+                counters.snapshotsInstalled += 1
+            }
+            if !rd.committedEntries.isEmpty {
+                precondition(rd.committedEntries.first!.index == max(rd.snapshot?.metadata.index ?? 0, core.status.applied) + 1,
+                             "committed entries must follow what was applied")
+                try app.apply(rd.committedEntries)
+            }
+            try completed(rd)
+        } catch {
+            throw .apply(error)
+        }
+        counters.applyMicros += clock.nowMicros() &- t1
+        counters.entriesApplied += UInt64(rd.committedEntries.count)
+        counters.readies += 1
+        if stopAt == .applied { return .applied }
+
+        core.advance(rd)
+        compactIfDue()
+        return nil
+    }
+
+    /// A leader's appends and heartbeats carry its log, not promises about its disk.
+    static func mayLeaveBeforePersist(_ m: Message) -> Bool { m.kind == .append || m.kind == .heartbeat }
+
+    /// Snapshot the application and compact the log once enough was applied past the last
+    /// snapshot.
+    private func compactIfDue() {
+        let st = core.status
+        guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery else { return }
+        do {
+            let (index, data) = try app.snapshot()
+            precondition(index <= st.applied, "the application snapshotted past what it applied")
+            if let snapshot = core.compact(index: index, data: data) {
+                try log.compact(snapshot: snapshot)
+                counters.compactions += 1
+            }
+        } catch {
+            compactionFailed?(error)
+        }
+    }
+
+    /// Compacts now if anything was applied past the last snapshot (operators, tests).
+    public func compactNow() throws {
+        let (index, data) = try app.snapshot()
+        if let snapshot = core.compact(index: index, data: data) {
+            try log.compact(snapshot: snapshot)
+            counters.compactions += 1
+        }
+    }
+}
