@@ -1,6 +1,16 @@
 // swift-tools-version:6.0
 // InfraStack: a replicated chain-data cluster. No package dependencies by design:
-// everything above the toolchain and liblmdb is written here.
+// everything above the toolchain, liblmdb and OpenSSL is written here.
+//
+// Sources/ is grouped by layer; a target may import only targets of its own layer or of
+// the layers above it in this list (README, "Module map"):
+//   core         pure code: no I/O, clocks or threads
+//   io           the operating system: LMDB, sockets, TLS, HTTP, logs, upstream clients
+//   replication  the Raft driver's production host and its durable log
+//   domain       the replicated state machine and the chain it holds
+//   edge         what clients talk to: JSON-RPC, GraphQL, REST, admin, the request pipeline
+//   app          configuration and composition into the one binary
+//   tools        simulators, benchmarks, test children
 import PackageDescription
 
 let package = Package(
@@ -11,64 +21,86 @@ let package = Package(
         .library(name: "Consensus", targets: ["Consensus"]),
     ],
     targets: [
-        // C layer
-        .systemLibrary(
-            name: "CLMDB",
-            pkgConfig: "lmdb",
-            providers: [.apt(["liblmdb-dev"])]
-        ),
-        .systemLibrary(name: "CEpoll"),
-        // TLS for upstreams, the HTTP server and peer links (OpenSSL 3 from Debian's libssl-dev)
-        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        // pure layers
-        .target(name: "Chain", dependencies: ["Telemetry"]),
-        .target(name: "Consensus", exclude: ["README.md"]),
+        // core: pure
+        .target(name: "Hashing", path: "Sources/core/Hashing"),
+        .target(name: "ByteCodec", path: "Sources/core/ByteCodec"),
+        .target(name: "Chain", dependencies: ["Hashing", "ByteCodec", "Telemetry"], path: "Sources/core/Chain"),
+        .target(name: "Consensus", path: "Sources/core/Consensus", exclude: ["README.md"]),
         // the one Raft driver (persist → send → apply → advance) over ports for log, network,
         // state machine and clock: the node runs it over LMDB and TCP, the simulator over fakes
-        .target(name: "RaftDriver", dependencies: ["Consensus"]),
-        // deterministic Raft fault simulator (used by ConsensusTests and raft-soak)
-        .target(name: "ConsensusSim", dependencies: ["Consensus", "RaftDriver"]),
-        // io layers
-        .target(name: "Storage", dependencies: ["CLMDB"]),
-        .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Telemetry"]),
-        .target(name: "Telemetry"),
-        .target(name: "Replication", dependencies: ["Net", "Telemetry"]),
-        // domain: the chain index (apply + reads)
-        .target(name: "Index", dependencies: ["Chain", "Storage"]),
-        // domain: follows the upstream chain on the leader
-        .target(name: "Indexer", dependencies: ["Chain", "Index", "Net", "Telemetry"]),
-        // dev: the embedded simulated upstream chain
-        .target(name: "SimChain", dependencies: ["Chain", "Net", "Telemetry"]),
-        // domain / app: the replicated node (composition of the layers above)
-        // eth JSON-RPC methods over the chain index, filters, forwarding, inclusion proofs
-        .target(name: "RPC", dependencies: ["Chain", "Index", "Indexer", "Telemetry"]),
-        // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
-        .target(name: "GraphQL", dependencies: ["Chain", "Index", "Telemetry"]),
-        .target(name: "Node", dependencies: ["Consensus", "RaftDriver", "Storage", "Net", "Telemetry", "Chain", "Replication", "Index", "Indexer", "RPC", "GraphQL"]),
-        // the one binary every node runs, plus operator commands
-        .executableTarget(name: "infrastack", dependencies: ["Node", "Net", "Chain", "SimChain"], path: "Sources/infrastack"),
-        // child process killed mid-write by StorageTests' crash test
-        .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/StorageCrashWriter"),
+        .target(name: "RaftDriver", dependencies: ["Consensus"], path: "Sources/core/RaftDriver"),
 
+        // io: the operating system
+        .systemLibrary(name: "CLMDB", path: "Sources/io/CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CEpoll", path: "Sources/io/CEpoll"),
+        // TLS for upstreams, the HTTP server and peer links (OpenSSL 3 from Debian's libssl-dev)
+        .systemLibrary(name: "COpenSSL", path: "Sources/io/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "Telemetry", path: "Sources/io/Telemetry"),
+        .target(name: "Storage", dependencies: ["CLMDB"], path: "Sources/io/Storage"),
+        .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Hashing", "Telemetry"], path: "Sources/io/Net"),
+        // authenticated, framed TCP (or TLS) links between peers
+        .target(name: "PeerTransport", dependencies: ["Net", "Hashing", "ByteCodec", "Telemetry"], path: "Sources/io/PeerTransport"),
+        // JSON-RPC clients for upstream EVM nodes: failover, batching, provider quirks
+        .target(name: "Upstream", dependencies: ["Chain", "Net", "Telemetry"], path: "Sources/io/Upstream"),
+
+        // replication: the production host of the Raft driver and its LMDB log
+        .target(name: "ReplicatedLog", dependencies: ["Consensus", "RaftDriver", "Storage", "Net", "ByteCodec", "Telemetry"],
+                path: "Sources/replication/ReplicatedLog"),
+
+        // domain
+        // the chain index: verified blocks applied and rewound in LMDB, and reads of one snapshot
+        .target(name: "ChainIndex", dependencies: ["Chain", "Storage"], path: "Sources/domain/ChainIndex"),
+        // the root of the replicated state: one registry of command sets (chain, kv, members)
+        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
+                path: "Sources/domain/StateMachine"),
+        // follows the upstream chain on the leader and proposes verified blocks
+        .target(name: "ChainFollower", dependencies: ["Chain", "ChainIndex", "Upstream", "Net", "Telemetry"], path: "Sources/domain/ChainFollower"),
+
+        // edge
+        // eth JSON-RPC methods over the chain index, filters, forwarding, inclusion proofs
+        .target(name: "RPC", dependencies: ["Chain", "ChainIndex", "Upstream", "Telemetry"], path: "Sources/edge/RPC"),
+        // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
+        .target(name: "GraphQL", dependencies: ["Chain", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
+        // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
+        .target(name: "Edge", dependencies: ["ReplicatedLog", "StateMachine", "ChainIndex", "ChainFollower", "RPC", "GraphQL",
+                                             "NodeConfig", "Consensus", "Net", "Hashing", "Chain", "Storage", "Telemetry"],
+                path: "Sources/edge/Edge"),
+
+        // app
+        .target(name: "NodeConfig", dependencies: ["Chain", "ChainFollower", "Net", "Upstream", "Telemetry"], path: "Sources/app/NodeConfig"),
+        // composition: storage, log, state machine, follower, transport and edge in one process
+        .target(name: "Node", dependencies: ["NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower",
+                                             "ChainIndex", "Upstream", "RPC", "GraphQL", "Consensus", "Storage", "Net", "Chain", "Telemetry"],
+                path: "Sources/app/Node"),
+        // the one binary every node runs, plus operator commands
+        .executableTarget(name: "infrastack", dependencies: ["Node", "NodeConfig", "Edge", "Net", "Chain", "SimChain", "Telemetry"], path: "Sources/app/infrastack"),
+
+        // tools
+        // the embedded simulated upstream chain (dev and tests)
+        .target(name: "SimChain", dependencies: ["Chain", "Hashing", "Net", "Telemetry"], path: "Sources/tools/SimChain"),
+        // deterministic Raft fault simulator running the production driver (ConsensusTests, raft-soak)
+        .target(name: "ConsensusSim", dependencies: ["Consensus", "RaftDriver"], path: "Sources/tools/ConsensusSim"),
+        .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim", "RaftDriver"], path: "Sources/tools/RaftSoak"),
+        // child process killed mid-write by StorageTests' crash test
+        .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/tools/StorageCrashWriter"),
         // benchmarks (run from bench/)
-        .executableTarget(name: "chain-bench", dependencies: ["Chain"], path: "Sources/ChainBench"),
-        .executableTarget(name: "storage-bench", dependencies: ["Storage"], path: "Sources/StorageBench"),
-        // Raft fault-schedule soak (run from chaos/)
-        .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim", "RaftDriver"], path: "Sources/RaftSoak"),
+        .executableTarget(name: "chain-bench", dependencies: ["Chain", "Hashing"], path: "Sources/tools/ChainBench"),
+        .executableTarget(name: "storage-bench", dependencies: ["Storage"], path: "Sources/tools/StorageBench"),
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Net", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Hashing", "ByteCodec", "Net", "TestSupport"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "RaftDriver", "ConsensusSim"]),
-        .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
-        .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
-        .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "Index", "Chain", "Storage", "Net", "TestSupport"]),
-        .testTarget(name: "RPCTests", dependencies: ["RPC", "Index", "Indexer", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Consensus", "Storage", "Net", "Telemetry", "Chain", "Index", "Indexer", "SimChain", "TestSupport"]),
-        .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
+        .testTarget(name: "NetTests", dependencies: ["Net", "Hashing", "Chain", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
-        .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry", "TestSupport"]),
+        .testTarget(name: "PeerTransportTests", dependencies: ["PeerTransport", "Hashing", "Net", "Telemetry", "TestSupport"]),
+        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "Chain", "Storage", "TestSupport"]),
+        .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
+        .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
+        .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "RaftDriver", "Consensus", "Storage", "Net",
+                                                    "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
+        .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

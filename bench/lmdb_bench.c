@@ -1,5 +1,5 @@
 /* lmdb_bench: the reference side of bench/lmdb. Performs exactly the operations of
- * Sources/StorageBench (storage-bench) directly on liblmdb, so the ratio between the
+ * Sources/tools/StorageBench (storage-bench) directly on liblmdb, so the ratio between the
  * two is the overhead of InfraStack's Storage layer. */
 #include <errno.h>
 #include <lmdb.h>

@@ -1,5 +1,5 @@
 import Chain
-import Index
+import ChainIndex
 import Synchronization
 import TestSupport
 import Testing

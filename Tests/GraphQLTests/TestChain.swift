@@ -1,6 +1,6 @@
 import Chain
 import Foundation
-import Index
+import ChainIndex
 import Storage
 import TestSupport
 @testable import GraphQL

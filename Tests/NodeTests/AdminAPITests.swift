@@ -1,3 +1,7 @@
+@testable import StateMachine
+@testable import ReplicatedLog
+@testable import Edge
+@testable import NodeConfig
 import Chain
 import Consensus
 import Foundation

@@ -1,3 +1,8 @@
+import ByteCodec
+@testable import StateMachine
+@testable import ReplicatedLog
+@testable import Edge
+@testable import NodeConfig
 import Chain
 import Consensus
 import Foundation
@@ -104,8 +109,8 @@ import TestSupport
     }
 
     @Test func commandsRejectGarbage() {
-        #expect(throws: DecodeError.self) { try KVStateMachine.Command.decode([9]) }
-        #expect(throws: DecodeError.self) { try KVStateMachine.Command.decode([1, 0, 0]) }
-        #expect(try! KVStateMachine.Command.decode(KVStateMachine.Command.put(key: "a", value: [1]).encoded()) == .put(key: "a", value: [1]))
+        #expect(throws: DecodeError.self) { try StateMachineRoot.Command.decode([9]) }
+        #expect(throws: DecodeError.self) { try StateMachineRoot.Command.decode([1, 0, 0]) }
+        #expect(try! StateMachineRoot.Command.decode(StateMachineRoot.Command.put(key: "a", value: [1]).encoded()) == .put(key: "a", value: [1]))
     }
 }

@@ -1,7 +1,12 @@
+import Upstream
+@testable import StateMachine
+@testable import ReplicatedLog
+@testable import Edge
+@testable import NodeConfig
 import Chain
 import Foundation
-import Index
-import Indexer
+import ChainIndex
+import ChainFollower
 import Net
 import SimChain
 import Telemetry

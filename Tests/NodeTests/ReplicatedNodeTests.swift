@@ -1,3 +1,7 @@
+@testable import StateMachine
+@testable import ReplicatedLog
+@testable import Edge
+@testable import NodeConfig
 import Consensus
 import Foundation
 import Testing

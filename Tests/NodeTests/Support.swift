@@ -1,3 +1,7 @@
+@testable import StateMachine
+@testable import ReplicatedLog
+@testable import Edge
+@testable import NodeConfig
 import Consensus
 import Foundation
 import Net
@@ -14,14 +18,14 @@ func temporaryDirectory(_ name: String) -> String {
 
 /// Connects nodes in one process: a send is a delivery on the target's loop. Links can be cut.
 final class LocalHub: @unchecked Sendable {
-    private let lock = Mutex<(nodes: [UInt64: ReplicatedNode], cut: Set<UInt64>)>(([:], []))
+    private let lock = Mutex<(nodes: [UInt64: ChainNode], cut: Set<UInt64>)>(([:], []))
 
-    func attach(_ node: ReplicatedNode) { lock.withLock { $0.nodes[node.options.id] = node } }
+    func attach(_ node: ChainNode) { lock.withLock { $0.nodes[node.options.id] = node } }
     func detach(_ id: UInt64) { lock.withLock { _ = $0.nodes.removeValue(forKey: id) } }
     func isolate(_ id: UInt64, _ isolated: Bool) { lock.withLock { if isolated { $0.cut.insert(id) } else { $0.cut.remove(id) } } }
 
     func deliver(from: UInt64, to: UInt64, type: UInt8, payload: [UInt8]) -> Bool {
-        let target: ReplicatedNode? = lock.withLock { s in
+        let target: ChainNode? = lock.withLock { s in
             s.cut.contains(from) || s.cut.contains(to) ? nil : s.nodes[to]
         }
         guard let target else { return false }
@@ -45,7 +49,7 @@ final class TestNode: @unchecked Sendable {
     let hub: LocalHub
     var loop: EventLoop!
     var env: Environment!
-    var node: ReplicatedNode!
+    var node: ChainNode!
     var endpoint: LocalHub.Endpoint!
 
     init(id: UInt64, dir: String, hub: LocalHub) { self.id = id; self.dir = dir; self.hub = hub }
@@ -54,10 +58,10 @@ final class TestNode: @unchecked Sendable {
         loop = try EventLoop(name: "node-\(id)")
         loop.start()
         env = try Environment(path: dir)
-        var opts = ReplicatedNode.Options(id: id, randomSeed: id &* 7919)
+        var opts = ChainNode.Options(id: id, randomSeed: id &* 7919)
         opts.tickMillis = 20
         opts.snapshotEvery = snapshotEvery
-        node = try ReplicatedNode(options: opts, store: RaftLogStore(env: env), stateMachine: KVStateMachine(env: env),
+        node = try ChainNode(options: opts, store: RaftLogStore(env: env), stateMachine: StateMachineRoot(env: env),
                                   bootstrapVoters: voters, configuredPeers: [:], loop: loop,
                                   logger: Logger(component: "node", sink: Logger.Sink(capture: true)).with("node", id))
         endpoint = LocalHub.Endpoint(hub: hub, id: id)

@@ -1,6 +1,6 @@
 import Chain
 import Foundation
-import Index
+import ChainIndex
 import SimChain
 import Testing
 import TestSupport

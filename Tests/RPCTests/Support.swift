@@ -1,7 +1,8 @@
+import Upstream
 import Chain
 import Foundation
-import Index
-import Indexer
+import ChainIndex
+import ChainFollower
 import Net
 import SimChain
 import Storage

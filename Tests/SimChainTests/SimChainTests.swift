@@ -1,3 +1,4 @@
+import Hashing
 import Chain
 import Net
 import TestSupport

@@ -1,0 +1,21 @@
+import ChainFollower
+import ReplicatedLog
+
+/// The chain follower proposes through the replicated log: it may ingest only on a leader
+/// that has applied everything committed and whose disk and state are sound.
+extension ReplicatedNode: IndexerHost {
+    public var mayIngest: Bool {
+        let r = report
+        return r.diskAlarm == nil && r.corruption == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
+    }
+
+    public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
+        switch propose(raw: entry, timeoutMillis: timeoutMillis) {
+        case .applied: return nil
+        case .notLeader(let l): return "not the leader (leader \(l))"
+        case .rejected(let why): return why
+        case .unavailable(let why): return why
+        case .timedOut: return "not applied within \(timeoutMillis) ms"
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import StateMachine
+import ReplicatedLog
+import Edge
+import NodeConfig
+import Chain
+import Consensus
+import Foundation
+import ChainFollower
+import Net
+import PeerTransport
+import Storage
+import Synchronization
+import Telemetry
+
+extension PeerTransport: MessageTransport {}
+
+/// A running node: LMDB environment, Raft driver, peer transport and HTTP server, wired
+/// together from a `NodeConfig`. `start()` binds every port before returning, so a
+/// misconfigured address fails at start with a clear error.
+public final class NodeRuntime: @unchecked Sendable {
+    public let config: NodeConfig
+    public let logger: Logger
+    let env: Environment
+    let raftLoop: EventLoop
+    let httpLoop: EventLoop
+    public let node: ChainNode
+    let transport: PeerTransport
+    var http: HTTPServer!
+    /// The admin listener, when `adminListen` is configured.
+    var adminHTTP: HTTPServer?
+    public private(set) var indexer: Indexer?
+
+    public init(config: NodeConfig, sink: Logger.Sink? = nil) throws {
+        self.config = config
+        let level = Logger.Level(name: config.logLevel) ?? .info
+        logger = Logger(component: "node", sink: sink ?? Logger.Sink(minimum: level)).with("node", config.nodeId)
+        do {
+            try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        } catch {
+            throw NodeConfig.Invalid(field: "dataDir", problem: "cannot create \(config.dataDir): \(error.localizedDescription)")
+        }
+        var envOptions = Environment.Options()
+        envOptions.mapSize = config.mapSizeMiB << 20
+        // Commits do not fsync by themselves; RaftLogStore forces a sync after every log write,
+        // before any message that depends on it is sent. Apply transactions are therefore
+        // durable no later than the next log write; a crash that loses one only means the
+        // entries are applied again from the durable log, and since the applied index lives
+        // in the same transaction as their effects they are never applied twice or half.
+        // (LMDB keeps its integrity without per-commit fsync; only durability is deferred.)
+        envOptions.unsafeModes = [.noSync]
+        env = try Environment(path: config.dataDir, options: envOptions)
+        raftLoop = try EventLoop(name: "raft")
+        httpLoop = try EventLoop(name: "http")
+        var opts = ChainNode.Options(id: config.nodeId, randomSeed: UInt64.random(in: 1...UInt64.max))
+        opts.tickMillis = config.tickMillis
+        opts.electionTicks = config.electionTicks
+        opts.heartbeatTicks = config.heartbeatTicks
+        opts.snapshotEvery = config.snapshotEvery
+        let peers = Dictionary(uniqueKeysWithValues: config.peers.map { ($0.id, $0.raft) })
+        node = try ChainNode(options: opts, store: RaftLogStore(env: env), stateMachine: StateMachineRoot(env: env),
+                                  bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
+                                  configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir)
+        var peerTLS: PeerTransport.TLS? = nil
+        if let f = config.peerTLS {
+            do { peerTLS = try PeerTransport.TLS(caFile: f.caFile, certificateFile: f.certFile, privateKeyFile: f.keyFile) } catch {
+                throw NodeConfig.Invalid(field: "peerTLS", problem: error.description)
+            }
+        }
+        transport = PeerTransport(nodeID: config.nodeId, clusterID: config.clusterId, secret: config.secret,
+                                      listen: config.raftListen, peers: peers, loop: raftLoop,
+                                      logger: Logger(component: "peer", sink: logger.sink, context: logger.context), limits: .init(), tls: peerTLS)
+    }
+
+    public func start() throws {
+        raftLoop.start()
+        httpLoop.start()
+        let node = self.node
+        transport.onMessage = { from, type, payload in node.receive(from: from, type: type, payload: payload) }
+        try transport.start()
+        node.start(transport: transport)
+        let peers = self.transport
+        if let chain = config.chain {
+            for u in chain.upstreams where u.tls?.insecureSkipVerify == true {
+                logger.warn("upstream_tls_verification_disabled", [("upstream", u.redacted), ("why", "insecureSkipVerify is set: any certificate is accepted (test setups only)")])
+            }
+            let ix = Indexer(config: chain, index: node.stateMachine.chain, host: node, logger: logger.with("module", "indexer"))
+            indexer = ix
+            ix.start()
+        }
+        let indexer = self.indexer
+        let api = NodeAPI(node: node, config: config, indexerStatus: { indexer?.status }, peerStatus: { () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)] in
+            var out = [UInt64: (connected: Bool, queued: Int, dropped: Int)]()
+            for (id, s) in peers.status() { out[id] = (s.connected, s.queuedMessages, Int(s.droppedMessages)) }
+            return out
+        })
+        let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
+        http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
+                              webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) }, tls: httpTLS)
+        http.start()
+        if let a = config.adminListen {
+            adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.handle(req, on: .admin) },
+                                       shouldContinue: { head in api.earlyRefusal(head, on: .admin) }, tls: httpTLS)
+            adminHTTP?.start()
+        }
+        if let files = config.httpTLS { watchForCertificateReload(files) }
+        logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),
+                                ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
+                                ("debugKV", config.debugKV), ("peerLinks", config.peerTLS == nil ? "plain TCP" : "TLS 1.3"),
+                                ("https", config.httpTLS != nil), ("dataDir", config.dataDir), ("peers", config.peers.count)])
+    }
+
+    static func httpTLSContext(_ f: NodeConfig.HTTPTLSFiles) throws -> TLSContext {
+        var c = TLSConfiguration(role: .server)
+        c.certificateFile = f.certFile
+        c.privateKeyFile = f.keyFile
+        do { return try TLSContext(c) } catch { throw NodeConfig.Invalid(field: "httpTLS", problem: error.description) }
+    }
+
+    /// SIGHUP reloads the HTTPS certificate and key (a renewed certificate without a restart);
+    /// a reload that fails keeps the current ones and says why.
+    private var reloadSignal: DispatchSourceSignal?
+    private func watchForCertificateReload(_ files: NodeConfig.HTTPTLSFiles) {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
+            do {
+                let context = try Self.httpTLSContext(files)
+                self.http.reloadTLS(context)
+                self.adminHTTP?.reloadTLS(context)
+                self.logger.info("http_tls_reloaded", [("certFile", files.certFile)])
+            } catch {
+                self.logger.error("http_tls_reload_failed", [("error", "\(error)"), ("keeping", "the certificate loaded before")])
+            }
+        }
+        source.resume()
+        reloadSignal = source
+    }
+
+    public var httpAddress: SocketAddress { http.address }
+
+    /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
+    public func stop() {
+        indexer?.stop()
+        http?.shutdown(timeoutMillis: 3000)
+        adminHTTP?.shutdown(timeoutMillis: 1000)
+        node.stop()
+        transport.stop()
+        let done = DispatchSemaphore(value: 0)
+        raftLoop.execute { done.signal() }
+        _ = done.wait(timeout: .now() + 3)
+        raftLoop.stop()
+        httpLoop.stop()
+        env.close()
+        logger.info("stopped")
+    }
+}

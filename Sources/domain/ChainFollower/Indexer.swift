@@ -1,0 +1,494 @@
+import Upstream
+import Chain
+import Foundation
+import ChainIndex
+import Synchronization
+import Telemetry
+
+/// What the indexer needs from the replicated node it runs in.
+public protocol IndexerHost: AnyObject, Sendable {
+    /// Leader, and applied everything it knows committed (so the index head is current).
+    var mayIngest: Bool { get }
+    /// Proposes a log entry and waits until it is applied here; nil on success, else why not.
+    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String?
+}
+
+/// Follows the upstream chain on the leader: fetch → verify → propose → (commit, apply
+/// on every replica). Followers run it too but stay idle until they lead; a new leader
+/// resumes from its own applied head, so nothing is skipped or indexed twice (apply
+/// skips any block that does not extend the head).
+public final class Indexer: @unchecked Sendable {
+    public struct Config: Sendable {
+        public var chainId: UInt64
+        public var adapter: any ChainAdapter
+        public var upstreams: [UpstreamEndpoint]
+        public var batchBlocks = 16
+        /// A Raft entry carries at most about this many bytes of blocks: large blocks
+        /// travel in smaller batches (multi-megabyte entries stall replication).
+        public var maxEntryBytes = 4 << 20
+        public var pollMillis = 500
+        public var maxReorgDepth: UInt64 = 64
+        /// First block to index when the index is empty (default 0, genesis).
+        public var startBlock: UInt64 = 0
+        /// "auto" (tracer if the upstream has it, else probing), "tracer", or "probe".
+        public var stateSource = "auto"
+        public init(chainId: UInt64, adapter: any ChainAdapter, upstreams: [UpstreamEndpoint]) {
+            self.chainId = chainId; self.adapter = adapter; self.upstreams = upstreams
+        }
+    }
+
+    public struct Status: Sendable {
+        public var state = "idle"
+        public var upstreamHead: UInt64?
+        public var indexedHead: UInt64?
+        public var lagBlocks: UInt64?
+        public var lagSeconds: Double?
+        public var blocksPerSecond = 0.0
+        public var txPerSecond = 0.0
+        public var etaSeconds: Double?
+        public var blocksIndexed: UInt64 = 0
+        public var reorgs = 0
+        public var refusedBlocks = 0
+        public var lastAlert: String?
+        public var stateSource = "unknown"
+        public var upstream = ""
+        /// Per configured upstream, what was learned about it (receipts method, state source,
+        /// batch limit, rate limits, last error, refusal), URLs redacted.
+        public var upstreams: [UpstreamProfile] = []
+        /// How new heads are noticed: "polling every N ms", or the WebSocket subscription's state.
+        public var headSignal = ""
+    }
+
+    let config: Config
+    let index: ChainIndex
+    weak var host: (any IndexerHost)?
+    let logger: Logger
+    private let published = Mutex(Status())
+    private let running = Atomic<Bool>(false)
+    private var thread: Thread?
+    private var upstream: UpstreamClient
+    /// Shared by the main and the prefetch client: what one learns, the other uses.
+    let profiles: UpstreamProfiles
+    /// Refusals already raised as alerts (upstream index → reason).
+    private var alertedRefusals = [Int: String]()
+    private var rate = RateMeter()
+    /// Recent payload bytes per block, to size the next batch under `maxEntryBytes`.
+    private var bytesPerBlock: Double?
+    private let prefetchQueue = DispatchQueue(label: "indexer-prefetch")
+    private let prefetchClient: PrefetchClient
+    private var prefetch: Prefetch?
+
+    public init(config: Config, index: ChainIndex, host: any IndexerHost, logger: Logger) {
+        self.config = config
+        self.index = index
+        self.host = host
+        self.logger = logger
+        profiles = UpstreamProfiles(endpoints: config.upstreams, logger: logger)
+        headWatcher = config.upstreams.first { $0.ws != nil }.map { [wake] in
+            HeadWatcher(endpoint: $0, wsURL: $0.ws!, wake: wake, logger: logger.with("module", "indexer-heads"))
+        }
+        upstream = UpstreamClient(endpoints: config.upstreams, profiles: profiles)
+        prefetchClient = PrefetchClient(UpstreamClient(endpoints: config.upstreams, profiles: profiles))
+        for c in [upstream, prefetchClient.client] {
+            // Every upstream is checked before use, so failover never lands on another chain.
+            c.expectedChainId = config.chainId
+            // A Retry-After wait ends when the indexer stops.
+            c.shouldStop = { [weak self] in self?.running.load(ordering: .acquiring) != true }
+        }
+    }
+
+    public var status: Status {
+        var s = published.withLock { $0 }
+        s.upstreams = profiles.all
+        s.headSignal = headWatcher.map { "\($0.state.text) at \($0.redacted), \($0.heads.load(ordering: .relaxed)) heads; polling every \(config.pollMillis) ms as fallback" }
+            ?? "polling every \(config.pollMillis) ms"
+        return s
+    }
+
+    public func start() {
+        guard !running.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        headWatcher?.start()
+        let t = Thread { [self] in self.run() }
+        t.name = "indexer"
+        thread = t
+        t.start()
+    }
+
+    public func stop() {
+        running.store(false, ordering: .releasing)
+        headWatcher?.stop()
+        wake.signal()
+    }
+
+    /// Cuts the poll wait short when a newHeads notification arrives.
+    private let wake = Wakeup()
+    private let headWatcher: HeadWatcher?
+
+    private func update(_ body: (inout Status) -> Void) { published.withLock { body(&$0) } }
+
+    private func run() {
+        var lastProgressLog = Date.distantPast
+        var backoff = 0.2
+        while running.load(ordering: .acquiring) {
+            guard let host, host.mayIngest else {
+                update { $0.state = "standby (not leader)" }
+                Thread.sleep(forTimeInterval: 0.1)
+                continue
+            }
+            do {
+                defer { alertRefusals() }
+                let progressed = try step(host)
+                backoff = 0.2
+                if Date().timeIntervalSince(lastProgressLog) > 5 {
+                    lastProgressLog = Date()
+                    let s = status
+                    logger.info("indexer progress", [("indexed", s.indexedHead.map(String.init) ?? "-"), ("upstream", s.upstreamHead.map(String.init) ?? "-"),
+                                                     ("lagBlocks", s.lagBlocks.map(String.init) ?? "-"), ("blocksPerSec", s.blocksPerSecond),
+                                                     ("txPerSec", s.txPerSecond), ("etaSeconds", s.etaSeconds ?? -1)])
+                }
+                if !progressed { wake.wait(millis: config.pollMillis) }
+            } catch is UpstreamClient.Stopped {
+                break
+            } catch let e as UpstreamClient.WrongChain {
+                alert("\(e); not ingesting")
+                update { $0.state = "halted: wrong chain id" }
+                for _ in 0..<50 where running.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
+            } catch {
+                logger.warn("indexer step failed", [("error", error)])
+                update { $0.state = "retrying: \(error)" }
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
+            }
+        }
+    }
+
+    /// An upstream refused for its chain id is an alert even while another one serves.
+    private func alertRefusals() {
+        for (i, p) in profiles.all.enumerated() {
+            guard let why = p.refused, alertedRefusals[i] != why else { continue }
+            alertedRefusals[i] = why
+            alert("upstream \(p.url) \(why); skipped")
+        }
+    }
+
+    private func alert(_ message: String) {
+        logger.error("indexer alert", [("alert", message)])
+        update { $0.lastAlert = message }
+    }
+
+    /// One round; true when it proposed something.
+    func step(_ host: any IndexerHost) throws -> Bool {
+        let cid = config.chainId
+        let head = try index.head(cid)
+        let upstreamHead = try Hex.decodeQuantity(try upstream.call("eth_blockNumber", []).stringValue ?? "")
+        update { s in
+            s.upstreamHead = upstreamHead
+            s.indexedHead = head?.number
+            s.lagBlocks = head.map { upstreamHead > $0.number ? upstreamHead - $0.number : 0 } ?? upstreamHead + 1
+            s.upstream = upstream.currentURL
+        }
+        let next = head.map { $0.number + 1 } ?? config.startBlock
+        if next > upstreamHead {
+            // Caught up: still detect a reorg that replaced our head at the same height.
+            if let head, let theirs = try fetchHash(head.number), theirs != head.hash {
+                return try handleReorg(host, head: head)
+            }
+            update { $0.state = "following"; $0.lagSeconds = 0; $0.etaSeconds = 0 }
+            return false
+        }
+        let span = bytesPerBlock.map { max(1, min(config.batchBlocks, Int(Double(config.maxEntryBytes) / max($0, 1)))) } ?? 1
+        let last = min(upstreamHead, next + UInt64(span) - 1)
+        update { $0.state = "ingesting" }
+        let (fetched, safe, finalized) = try takePrefetch(startingAt: next) ?? fetch(next...last)
+        var payloads = [ChainCommand.BlockPayload]()
+        var expectedParent = head?.hash
+        var txCount = 0
+        var entryBytes = 0
+        for f in fetched {
+            if !payloads.isEmpty && entryBytes + f.payloadBytes > config.maxEntryBytes { break }
+            if let p = expectedParent, f.parentHash != p {
+                if payloads.isEmpty, let head { return try handleReorg(host, head: head) }
+                break   // the upstream moved under us mid-batch; propose what links up and refetch
+            }
+            let report = try BlockVerifier.verify(block: f.blockObject, receipts: f.receiptValues)
+            let failures = report.failures.filter { config.adapter.requiredChecks.contains($0.check) }
+            if !failures.isEmpty {
+                // Count and alert in one update, so a reader never sees one without the other.
+                let message = "block \(f.number) \(f.hash) refused: \(failures.map(\.description).joined(separator: "; "))"
+                logger.error("indexer alert", [("alert", message)])
+                update { $0.refusedBlocks += 1; $0.lastAlert = message }
+                break
+            }
+            payloads.append(f.payload)
+            expectedParent = f.hash
+            txCount += f.txCount
+            entryBytes += f.payloadBytes
+        }
+        if !fetched.isEmpty {
+            let sample = Double(fetched.reduce(0) { $0 + $1.payloadBytes }) / Double(fetched.count)
+            bytesPerBlock = bytesPerBlock.map { 0.5 * $0 + 0.5 * sample } ?? sample
+        }
+        guard !payloads.isEmpty else { return false }
+        let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe, finalized: finalized).encoded()
+        // Prefetch once the state source is settled, so the two clients never both probe for it.
+        if profiles[upstream.current].stateSource != .unknown || stateMode != .auto, payloads.last!.number < upstreamHead {
+            let first = payloads.last!.number + 1
+            startPrefetch(first...min(upstreamHead, first + UInt64(span) - 1))
+        }
+        if let why = host.proposeAndApply(entry, timeoutMillis: 30_000) {
+            prefetch = nil
+            throw UpstreamClient.Unavailable(description: "proposal not applied: \(why)")
+        }
+        rate.record(blocks: payloads.count, txs: txCount)
+        let lastTimestamp = fetched.last(where: { $0.number == payloads.last!.number })?.timestamp
+        update { s in
+            s.blocksIndexed += UInt64(payloads.count)
+            s.indexedHead = payloads.last!.number
+            s.blocksPerSecond = rate.blocksPerSecond
+            s.txPerSecond = rate.txPerSecond
+            let lag = upstreamHead > payloads.last!.number ? upstreamHead - payloads.last!.number : 0
+            s.lagBlocks = lag
+            s.lagSeconds = lastTimestamp.map { max(0, Date().timeIntervalSince1970 - Double($0)) }
+            s.etaSeconds = rate.blocksPerSecond > 0 ? Double(lag) / rate.blocksPerSecond : nil
+            s.stateSource = payloads.last!.state.source
+        }
+        return true
+    }
+
+    /// Finds the newest height where our block and the upstream's agree, within the
+    /// configured depth, and proposes a rewind to it. Deeper than that: stop and alert.
+    private func handleReorg(_ host: any IndexerHost, head: ChainIndex.Head) throws -> Bool {
+        let cid = config.chainId
+        let floor = head.number > config.maxReorgDepth ? head.number - config.maxReorgDepth : 0
+        var n = head.number
+        while true {
+            guard let ours = try index.block(cid, number: n, fullTransactions: false)?.objectValue.flatMap({ try? $0.hash("hash") }) else { break }
+            if let theirs = try fetchHash(n), theirs == ours {
+                if n == head.number { return false }
+                logger.warn("reorg", [("ancestor", n), ("depth", head.number - n), ("oldHead", head.hash.hex)])
+                if let why = host.proposeAndApply(ChainCommand.rewind(chainId: cid, ancestor: n, ancestorHash: ours).encoded(), timeoutMillis: 30_000) {
+                    throw UpstreamClient.Unavailable(description: "rewind not applied: \(why)")
+                }
+                update { $0.reorgs += 1 }
+                return true
+            }
+            if n == floor || n == 0 { break }
+            n -= 1
+        }
+        alert("reorg deeper than \(config.maxReorgDepth) blocks below \(head.number); ingestion stopped (no common ancestor found)")
+        update { $0.state = "halted: reorg deeper than maxReorgDepth" }
+        Thread.sleep(forTimeInterval: 5)
+        return false
+    }
+
+    private func fetchHash(_ n: UInt64) throws -> Hash32? {
+        let v = try upstream.call("eth_getBlockByNumber", [.string(Hex.encodeQuantity(n)), .bool(false)])
+        guard let o = v.objectValue else { return nil }
+        return try o.hash("hash")
+    }
+
+    struct Fetched {
+        var number: UInt64
+        var hash: Hash32
+        var parentHash: Hash32
+        var timestamp: UInt64
+        var txCount: Int
+        var blockObject: JSONObject
+        var receiptValues: [JSONValue]
+        var payload: ChainCommand.BlockPayload
+        var payloadBytes: Int { payload.block.count + payload.receipts.count + 96 * (payload.state.pre.count + payload.state.post.count) }
+    }
+
+    typealias Batch = (blocks: [Fetched], safe: UInt64?, finalized: UInt64?)
+    /// A pass met a missing method and recorded it in the upstream's profile: fetch again.
+    struct Relearned: Error {}
+
+    /// `Config.stateSource` as a choice.
+    enum StateMode {
+        /// The tracer until an upstream turns out not to have it, then probing (per upstream).
+        case auto
+        /// The tracer from the start (prefetching at once); still probing where it is missing.
+        case tracer
+        case probe
+        init(_ text: String) { self = text == "tracer" ? .tracer : text == "probe" ? .probe : .auto }
+    }
+    var stateMode: StateMode { StateMode(config.stateSource) }
+
+    /// Fetches a range through the indexer's own client.
+    func fetch(_ range: ClosedRange<UInt64>) throws -> Batch {
+        try Self.fetch(range, client: upstream, mode: stateMode)
+    }
+
+    /// Fetches blocks, receipts and state changes for a range, and the upstream's safe and
+    /// finalized heads, in one JSON-RPC batch (sent in pieces under the upstream's batch
+    /// limit). Which receipts method and state source to use is the upstream's profile's
+    /// choice; a pass that finds one missing records the fallback and the range is fetched
+    /// again. Touches nothing but `client`, so it can run on the prefetch thread.
+    static func fetch(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode) throws -> Batch {
+        // Two facts can be learned (receipts method, tracer), so three passes always suffice.
+        for _ in 0..<3 {
+            do { return try fetchOnce(range, client: client, mode: mode) } catch is Relearned { continue }
+        }
+        throw UpstreamClient.Unavailable(description: "\(client.currentURL) kept changing which methods it serves")
+    }
+
+    private static func fetchOnce(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode) throws -> Batch {
+        let profile = client.profiles[client.current]
+        let blockReceipts = profile.receipts != .perTransaction
+        let tracer = mode != .probe && profile.stateSource != .probe
+        var calls = [(String, [JSONValue])]()
+        for n in range {
+            let q = JSONValue.string(Hex.encodeQuantity(n))
+            calls.append(("eth_getBlockByNumber", [q, .bool(true)]))
+            if blockReceipts { calls.append(("eth_getBlockReceipts", [q])) }
+            if tracer {
+                calls.append(("debug_traceBlockByNumber", [q, .object(["tracer": .string("prestateTracer"), "tracerConfig": .object(["diffMode": .bool(true)])])]))
+            }
+        }
+        let tags = ["safe", "finalized"]
+        for tag in tags { calls.append(("eth_getBlockByNumber", [.string(tag), .bool(false)])) }
+        let results = try client.batch(calls)
+        let answeredBy = client.lastEndpoint
+        // A tag the upstream does not know (older nodes) just leaves that head unset.
+        let heads = results.suffix(tags.count).map { r -> UInt64? in
+            guard case .success(let v) = r, let o = v.objectValue else { return nil }
+            return try? o.quantity("number")
+        }
+        let per = 1 + (blockReceipts ? 1 : 0) + (tracer ? 1 : 0)
+        var blocks = [(number: UInt64, value: JSONValue, object: JSONObject)]()
+        for (i, n) in range.enumerated() {
+            guard case .success(let bv) = results[i * per], let block = bv.objectValue else { break }   // not there (yet)
+            blocks.append((n, bv, block))
+        }
+        var receipts = [[JSONValue]]()
+        if blockReceipts {
+            for i in blocks.indices {
+                switch results[i * per + 1] {
+                case .success(let r): receipts.append(r.arrayValue ?? [])
+                case .failure(let e) where e.isMethodMissing:
+                    client.profiles.learnReceipts(answeredBy, .perTransaction, because: e.description)
+                    throw Relearned()
+                case .failure(let e): throw e
+                }
+            }
+            if !blocks.isEmpty { client.profiles.learnReceipts(answeredBy, .block) }
+        } else {
+            receipts = try receiptsPerTransaction(blocks.map { ($0.number, $0.object) }, client: client)
+        }
+        var out = [Fetched]()
+        for (i, b) in blocks.enumerated() {
+            let (n, bv, block) = b
+            var state = StateChanges()
+            if tracer {
+                switch results[i * per + per - 1] {
+                case .success(let t):
+                    state = try StateDiff.fromPrestateTrace(t)
+                    for (wi, wv) in ((try? block.array("withdrawals")) ?? []).enumerated() {
+                        guard let wo = wv.objectValue else { throw FieldError(field: "withdrawals[\(wi)]", problem: "expected an object") }
+                        let w = try Withdrawal(json: wo)
+                        state.withdrawals.append((w.address, U256(w.amount) * U256(1_000_000_000)))
+                    }
+                case .failure(let e) where e.isMethodMissing || e.message.lowercased().contains("tracer"):
+                    client.profiles.learnStateSource(answeredBy, .probe, because: e.description)
+                    throw Relearned()
+                case .failure(let e): throw e
+                }
+            } else {
+                state = try StateProbe.probe(block: block, receipts: receipts[i], number: n, upstream: client)
+            }
+            let hash = try block.hash("hash")
+            let payload = ChainCommand.BlockPayload(number: n, hash: hash, parentHash: try block.hash("parentHash"),
+                                                    block: Array(JSON.serialize(bv).utf8), receipts: Array(JSON.serialize(.array(receipts[i])).utf8), state: state)
+            out.append(Fetched(number: n, hash: hash, parentHash: payload.parentHash, timestamp: try block.quantity("timestamp"),
+                               txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts[i], payload: payload))
+        }
+        if !blocks.isEmpty { client.profiles.learnStateSource(answeredBy, tracer ? .tracer : .probe) }
+        return (out, heads[0], heads[1])
+    }
+
+    /// Receipts one transaction at a time, for upstreams without eth_getBlockReceipts: one
+    /// batch for the whole range (split under the upstream's limit like any other).
+    static func receiptsPerTransaction(_ blocks: [(number: UInt64, object: JSONObject)], client: UpstreamClient) throws -> [[JSONValue]] {
+        var calls = [(String, [JSONValue])]()
+        var hashes = [[String]]()
+        for b in blocks {
+            var list = [String]()
+            for (ti, t) in ((try? b.object.array("transactions")) ?? []).enumerated() {
+                guard let h = t.objectValue?["hash"]?.stringValue ?? t.stringValue else {
+                    throw FieldError(field: "block \(b.number) transactions[\(ti)]", problem: "has no hash")
+                }
+                list.append(h)
+                calls.append(("eth_getTransactionReceipt", [.string(h)]))
+            }
+            hashes.append(list)
+        }
+        let results = try client.batch(calls)
+        var k = 0
+        return try zip(blocks, hashes).map { b, list in
+            try list.map { h in
+                defer { k += 1 }
+                switch results[k] {
+                case .success(let r) where r.objectValue != nil: return r
+                case .success:
+                    throw UpstreamClient.Unavailable(description: "\(client.endpoints[client.lastEndpoint].redacted) has no receipt for transaction \(boundedQuote(h)) of block \(b.number)")
+                case .failure(let e): throw e
+                }
+            }
+        }
+    }
+
+    // MARK: prefetch
+
+    /// The next batch, fetched on its own thread and client while the current one is being
+    /// committed, so the upstream round trip overlaps replication instead of following it.
+    final class Prefetch: @unchecked Sendable {
+        let range: ClosedRange<UInt64>
+        let started = Date()
+        let done = DispatchSemaphore(value: 0)
+        var outcome: Result<Batch, Error>?   // written once on the prefetch thread, read after `done`
+        init(_ range: ClosedRange<UInt64>) { self.range = range }
+    }
+
+    private func startPrefetch(_ range: ClosedRange<UInt64>) {
+        let job = Prefetch(range)
+        prefetch = job
+        let client = prefetchClient
+        let mode = stateMode
+        prefetchQueue.async {
+            job.outcome = Result { try Self.fetch(range, client: client.client, mode: mode) }
+            job.done.signal()
+        }
+    }
+
+    /// The prefetched batch if it starts at `first` and is fresh; it is consumed either way.
+    private func takePrefetch(startingAt first: UInt64) -> Batch? {
+        guard let job = prefetch else { return nil }
+        prefetch = nil
+        guard job.range.lowerBound == first, Date().timeIntervalSince(job.started) < 2 else { return nil }
+        job.done.wait()
+        guard case .success(let b)? = job.outcome, !b.blocks.isEmpty else { return nil }
+        return b
+    }
+}
+
+/// The prefetch thread's own client (UpstreamClient is single-threaded).
+final class PrefetchClient: @unchecked Sendable {
+    let client: UpstreamClient
+    init(_ c: UpstreamClient) { client = c }
+}
+
+/// Blocks and transactions per second over a sliding window of recent batches.
+struct RateMeter {
+    private var samples: [(time: Double, blocks: Int, txs: Int)] = []
+    mutating func record(blocks: Int, txs: Int) {
+        let now = Date().timeIntervalSince1970
+        samples.append((now, blocks, txs))
+        samples.removeAll { now - $0.time > 30 }
+    }
+    private var span: Double {
+        guard let first = samples.first, let last = samples.last, last.time > first.time else { return 0 }
+        return last.time - first.time
+    }
+    var blocksPerSecond: Double { span > 0 ? Double(samples.dropFirst().reduce(0) { $0 + $1.blocks }) / span : 0 }
+    var txPerSecond: Double { span > 0 ? Double(samples.dropFirst().reduce(0) { $0 + $1.txs }) / span : 0 }
+}

@@ -1,0 +1,74 @@
+import Hashing
+import Chain
+import Net
+
+/// Secrets kept only as SHA-256 digests and compared in constant time, so neither the
+/// secret nor the position of the first differing byte leaks; shared by API keys and the
+/// admin token.
+struct SecretDigests: Sendable {
+    private let digests: [[UInt8]]
+
+    init(_ secrets: [String]) { digests = secrets.map { SHA256.hash(Array($0.utf8)) } }
+
+    var isEmpty: Bool { digests.isEmpty }
+
+    /// The index of the matching secret, checked against every digest without an early exit.
+    func match(_ presented: String) -> Int? {
+        let d = SHA256.hash(Array(presented.utf8))
+        var found: Int? = nil
+        for (i, known) in digests.enumerated() {
+            precondition(known.count == d.count, "SHA-256 digests are 32 bytes")
+            var diff: UInt8 = 0
+            for j in 0..<known.count { diff |= known[j] ^ d[j] }
+            if diff == 0 && found == nil { found = i }
+        }
+        return found
+    }
+
+    /// A short, stable, non-secret name for a secret (for per-caller limits; never the secret).
+    static func fingerprint(_ presented: String) -> String {
+        "key:" + Hex.encodeBare(Array(SHA256.hash(Array(presented.utf8)).prefix(6)))
+    }
+}
+
+/// API keys for the read surfaces. A key arrives in a header (`X-API-Key: k` or
+/// `Authorization: Bearer k`) or, as hosted providers do, as the first path segment
+/// after `/k/` (`POST /k/<key>` for JSON-RPC, `/k/<key>/graphql`, `/k/<key>/v1/chain/…`).
+/// Keys never reach the logs. No keys configured means open access (development).
+struct APIKeys: Sendable {
+    private let digests: SecretDigests
+
+    init(_ keys: [String]) { digests = SecretDigests(keys) }
+
+    var required: Bool { !digests.isEmpty }
+
+    /// `caller` names who asked, for per-caller limits: the key's fingerprint, or on an
+    /// open node the client's address.
+    enum Outcome: Equatable { case allowed(path: String, caller: String), denied(String) }
+
+    /// Strips a `/k/<key>` prefix from the path and checks whichever key was presented.
+    func check(_ req: HTTPRequest) -> Outcome {
+        var path = req.path
+        var presented: String? = nil
+        if path.hasPrefix("/k/") {
+            let rest = path.dropFirst(3)
+            let key = rest.prefix { $0 != "/" }
+            presented = String(key)
+            path = String(rest.dropFirst(key.count))
+            if path.isEmpty { path = "/" }
+        }
+        if presented == nil, let h = req.header("X-API-Key") { presented = h }
+        if presented == nil, let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer ") { presented = String(a.dropFirst(7)) }
+        guard required else { return .allowed(path: path, caller: "addr:" + Self.host(req.remote)) }
+        guard let k = presented, !k.isEmpty else {
+            return .denied("an API key is required: send X-API-Key, Authorization: Bearer, or use the /k/<key>/ path prefix")
+        }
+        return digests.match(k) != nil ? .allowed(path: path, caller: SecretDigests.fingerprint(k)) : .denied("unknown API key")
+    }
+
+    /// The host part of "host:port" / "[v6]:port".
+    static func host(_ remote: String) -> String {
+        guard let colon = remote.lastIndex(of: ":") else { return remote }
+        return String(remote[..<colon])
+    }
+}

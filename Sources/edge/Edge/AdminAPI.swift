@@ -1,0 +1,192 @@
+import StateMachine
+import NodeConfig
+import Chain
+import Consensus
+import Foundation
+import Net
+
+/// The node's write and admin endpoints: membership changes and the debug key-value
+/// store. Every one needs the cluster-admin token (`Authorization: Bearer <token>` or
+/// `X-Infrastack-Admin-Token`); without a configured token they are refused outright.
+/// Arriving at a follower, a request is checked here first — credential and body — and
+/// only then forwarded to the leader with the caller's credential, which checks again.
+///
+///   POST   /v1/cluster/members              {id, raft, http}: add a learner
+///   POST   /v1/cluster/members/{id}/promote  a caught-up learner becomes a voter
+///   DELETE /v1/cluster/members/{id}          remove a voter or learner
+///   PUT    /v1/debug/kv/{key}                replicated write (only with "debugKV": true)
+///   GET    /v1/debug/kv/{key}[?consistency=linearizable]
+final class AdminAPI: Sendable {
+    let node: ChainNode
+    let config: NodeConfig
+    let token: SecretDigests
+    let peerConnected: @Sendable () -> [UInt64: Bool]
+    /// Kept-alive connections to the leader, reused across forwarded requests.
+    let forwardClients: ClientPool
+
+    init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool]) {
+        self.node = node
+        self.config = config
+        self.token = SecretDigests(config.adminToken.map { [$0] } ?? [])
+        self.peerConnected = peerConnected
+        forwardClients = ClientPool(tls: config.nodeClientTLS)
+    }
+
+    /// Whether a path belongs to this API (whatever the method).
+    static func owns(_ method: String, _ path: String) -> Bool {
+        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" { return true }
+        if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
+        return path.hasPrefix("/v1/cluster/members/")
+    }
+
+    /// The refusal for a request without a valid admin credential, nil when it may proceed.
+    /// Used before the body arrives too (the answer to `Expect: 100-continue`).
+    func authenticationRefusal(_ req: HTTPRequest) -> HTTPResponse? {
+        let path = req.path
+        if path.hasPrefix("/v1/debug/kv"), !config.debugKV {
+            return jsonError(404, "the debug key-value store is off on this node (set \"debugKV\": true to enable it)")
+        }
+        guard !token.isEmpty else {
+            return jsonError(403, "admin endpoints are disabled: this node has no admin token (set adminToken, adminTokenFile or INFRASTACK_ADMIN_TOKEN)")
+        }
+        guard let presented = Self.presentedToken(req) else {
+            var r = jsonError(401, "an admin token is required: send Authorization: Bearer <token> or X-Infrastack-Admin-Token")
+            r.headers.append(("WWW-Authenticate", "Bearer realm=\"infrastack-admin\""))
+            return r
+        }
+        return token.match(presented) == nil ? jsonError(403, "the admin token is not valid") : nil
+    }
+
+    static func presentedToken(_ req: HTTPRequest) -> String? {
+        if let t = req.header("X-Infrastack-Admin-Token"), !t.isEmpty { return t }
+        if let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer "), a.count > 7 { return String(a.dropFirst(7)) }
+        return nil
+    }
+
+    func handle(_ req: HTTPRequest) -> HTTPResponse {
+        if let refusal = authenticationRefusal(req) { return refusal }
+        let path = req.path
+        if path == "/v1/cluster/members" {
+            guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
+            switch Self.parseMember(req.body) {
+            case .failure(let why): return jsonError(400, why.description)
+            case .success(let member): return forwardOr(req) { self.addMember(member) }
+            }
+        }
+        if path.hasPrefix("/v1/debug/kv/") {
+            let key = String(path.dropFirst("/v1/debug/kv/".count)).removingPercentEncoding ?? ""
+            guard !key.isEmpty, key.utf8.count <= 512 else { return jsonError(400, "key must be 1 to 512 bytes") }
+            switch req.method {
+            case "PUT", "POST": return forwardOr(req) { self.put(key, req.body) }
+            case "GET": return get(key, req)
+            default: return jsonError(405, "use GET or PUT on /v1/debug/kv/{key}")
+            }
+        }
+        if path.hasPrefix("/v1/cluster/members/") {
+            let rest = path.dropFirst("/v1/cluster/members/".count).split(separator: "/")
+            guard let idText = rest.first, let id = UInt64(idText), id > 0 else { return jsonError(400, "member id must be a positive integer") }
+            if req.method == "POST", rest.count == 2, rest[1] == "promote" { return forwardOr(req) { self.confChange(.addVoter, id) } }
+            if req.method == "DELETE", rest.count == 1 { return forwardOr(req) { self.confChange(.removeNode, id) } }
+            return jsonError(404, "use POST /v1/cluster/members/{id}/promote or DELETE /v1/cluster/members/{id}")
+        }
+        return jsonError(404, "no admin route for \(req.method) \(boundedQuote(path))")
+    }
+
+    struct Problem: Error, CustomStringConvertible { let description: String }
+
+    /// A new member's record from a request body, validated on whichever node received it.
+    static func parseMember(_ body: [UInt8]) -> Result<StateMachineRoot.Member, Problem> {
+        guard let o = (try? JSON.parse(body))?.objectValue else { return .failure(Problem(description: "body must be a JSON object {id, raft, http}")) }
+        for k in o.keys where !["id", "raft", "http"].contains(k) { return .failure(Problem(description: "unknown field \(boundedQuote(k)) (known: id, raft, http)")) }
+        guard case .number(let n)? = o["id"], let id = UInt64(n), id > 0 else { return .failure(Problem(description: "id must be a positive integer")) }
+        guard let raft = o["raft"]?.stringValue, (try? SocketAddress(parsing: raft)) != nil else {
+            return .failure(Problem(description: "raft is required: the new node's peer address as host:port"))
+        }
+        guard let http = o["http"]?.stringValue, http.hasPrefix("http://") || http.hasPrefix("https://"), (try? HTTPURL(parsing: http)) != nil else {
+            return .failure(Problem(description: "http is required: the new node's http(s)://host:port URL"))
+        }
+        return .success(StateMachineRoot.Member(id: id, raftAddress: raft, httpURL: http))
+    }
+
+    /// Where this node sends admin requests for the leader: its admin URL when admin
+    /// endpoints live on their own listener here (and so, by convention, on every node).
+    func leaderURL(_ leader: UInt64) -> String? {
+        if let peer = config.peers.first(where: { $0.id == leader }) {
+            return config.adminListen != nil ? peer.admin : peer.http
+        }
+        guard config.adminListen == nil else { return nil }
+        return ((try? node.stateMachine.allMembers()) ?? []).first { $0.id == leader }?.httpURL
+    }
+
+    /// Runs `local` on the leader; elsewhere forwards the request, credential included, once.
+    func forwardOr(_ req: HTTPRequest, _ local: () -> HTTPResponse) -> HTTPResponse {
+        let leader = node.report.status.leader
+        if leader == config.nodeId || req.header("X-Infrastack-Forwarded") != nil { return local() }
+        guard leader != 0 else { return jsonError(503, "no leader known; retry shortly", [("retryable", .bool(true))]) }
+        guard let url = leaderURL(leader) else {
+            return jsonError(421, "the leader is node \(leader), whose admin address this node does not know; send the request there",
+                             [("leaderId", .number(String(leader)))])
+        }
+        var headers = [("X-Infrastack-Forwarded", String(config.nodeId)), ("Content-Type", req.header("Content-Type") ?? "application/octet-stream")]
+        if let t = Self.presentedToken(req) { headers.append(("X-Infrastack-Admin-Token", t)) }
+        do {
+            let client = try forwardClients.take(url)
+            defer { forwardClients.give(back: client, url) }
+            let r = try client.request(req.method, req.target, headers: headers, body: req.body)
+            return HTTPResponse(status: r.status, headers: r.headers.filter { !["content-length", "connection", "x-infrastack-node", "x-infrastack-applied-index"].contains($0.name.lowercased()) } + [("X-Infrastack-Forwarded-To", String(leader))], body: r.body)
+        } catch {
+            return jsonError(503, "forwarding to leader \(leader) at \(url) failed: \(error)", [("retryable", .bool(true))])
+        }
+    }
+
+    func outcomeResponse(_ outcome: ChainNode.ProposeOutcome) -> HTTPResponse {
+        switch outcome {
+        case .applied(let index): return .json("{\"index\":\(index),\"node\":\(config.nodeId)}\n")
+        case .notLeader(let l): return jsonError(503, "not the leader (leader is \(l)); retry", [("leaderId", .number(String(l))), ("retryable", .bool(true))])
+        case .rejected(let why): return jsonError(409, why, [("retryable", .bool(true))])
+        case .unavailable(let why): return jsonError(507, why, [("retryable", .bool(true))])
+        case .timedOut: return jsonError(504, "not applied within the timeout; the write may still commit", [("retryable", .bool(true))])
+        }
+    }
+
+    func put(_ key: String, _ value: [UInt8]) -> HTTPResponse {
+        outcomeResponse(node.propose(.put(key: key, value: value)))
+    }
+
+    func get(_ key: String, _ req: HTTPRequest) -> HTTPResponse {
+        if req.query["consistency"] == "linearizable" {
+            guard node.linearizableReadIndex() != nil else { return jsonError(503, "could not confirm a linearizable read point; retry", [("retryable", .bool(true))]) }
+        }
+        do {
+            guard let v = try node.stateMachine.get(key) else { return jsonError(404, "key not found") }
+            return HTTPResponse(status: 200, headers: [("Content-Type", "application/octet-stream")], body: v)
+        } catch {
+            return jsonError(500, "read failed: \(error)")
+        }
+    }
+
+    /// Adds a learner: first its addresses (replicated), then the configuration change.
+    func addMember(_ member: StateMachineRoot.Member) -> HTTPResponse {
+        let change = ConfChange(.addLearner, node: member.id)
+        if let why = guardNow().refusal(change) { return jsonError(409, why) }
+        let first = node.propose(.setMember(member))
+        guard case .applied = first else { return outcomeResponse(first) }
+        return confChange(.addLearner, member.id)
+    }
+
+    func confChange(_ kind: ConfChange.Kind, _ id: UInt64) -> HTTPResponse {
+        let change = ConfChange(kind, node: id)
+        if let why = guardNow().refusal(change) { return jsonError(409, why) }
+        return outcomeResponse(node.proposeConfChange(change))
+    }
+
+    /// What the leader knows now: configuration, reachable peers, replication progress.
+    func guardNow() -> MembershipGuard {
+        let r = node.report
+        let connected = peerConnected()
+        var reachable: Set<UInt64> = [config.nodeId]
+        for (id, up) in connected where up { reachable.insert(id) }
+        return MembershipGuard(voters: Set(r.status.conf.voters), learners: Set(r.status.conf.learners), reachable: reachable,
+                               match: r.peerMatch, lastIndex: r.status.lastIndex)
+    }
+}

@@ -1,0 +1,222 @@
+import StateMachine
+import NodeConfig
+import Chain
+import Consensus
+import Foundation
+import ChainFollower
+import Net
+
+/// The node's HTTP surface: health, readiness and status on every listener; the read
+/// API (JSON-RPC, GraphQL, REST) on the public one; admin endpoints (membership, debug
+/// KV) on the admin listener when `adminListen` is set, else on the public one too.
+public final class NodeAPI: Sendable {
+    let node: ChainNode
+    let config: NodeConfig
+    let peerStatus: @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]
+    let indexerStatus: @Sendable () -> Indexer.Status?
+    /// JSON-RPC, GraphQL and REST reads of the chain.
+    let reads: ReadGateway
+    let admin: AdminAPI
+
+    /// Which listener a request arrived on.
+    public enum Listener: Sendable { case api, admin }
+
+    public init(node: ChainNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
+                peerStatus: @escaping @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]) {
+        self.node = node
+        self.config = config
+        self.peerStatus = peerStatus
+        self.indexerStatus = indexerStatus
+        reads = ReadGateway(node: node, config: config, indexerStatus: indexerStatus)
+        admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) })
+    }
+
+    public func handle(_ req: HTTPRequest, on listener: Listener = .api) -> HTTPResponse {
+        var r = route(req, on: listener)
+        let rep = node.report
+        r.headers.append(("X-Infrastack-Node", String(config.nodeId)))
+        r.headers.append(("X-Infrastack-Applied-Index", String(rep.appliedIndex)))
+        return r
+    }
+
+    /// A WebSocket upgrade on the read surfaces, or nil to refuse it.
+    public func webSocket(_ req: HTTPRequest) -> WebSocketHandler? { reads.webSocket(req) }
+
+    /// Whether `listener` serves admin endpoints.
+    func servesAdmin(_ listener: Listener) -> Bool { config.adminListen == nil || listener == .admin }
+
+    /// A refusal decided from the request head alone, before its body is read (the answer
+    /// to `Expect: 100-continue`): an admin request without a valid token.
+    public func earlyRefusal(_ head: HTTPRequest, on listener: Listener = .api) -> HTTPResponse? {
+        guard AdminAPI.owns(head.method, head.path), servesAdmin(listener) else { return nil }
+        return admin.authenticationRefusal(head)
+    }
+
+    func route(_ req: HTTPRequest, on listener: Listener) -> HTTPResponse {
+        let path = req.path
+        if AdminAPI.owns(req.method, path) {
+            guard servesAdmin(listener) else { return error(404, "admin endpoints are served on this node's admin address (adminListen), not here") }
+            return admin.handle(req)
+        }
+        if listener == .api, let r = reads.handle(req) { return r }
+        switch (req.method, path) {
+        case ("GET", "/healthz"), ("HEAD", "/healthz"): return .text("ok\n")
+        case ("GET", "/readyz"): return readiness()
+        case ("GET", "/status"): return .json(JSON.serialize(.object(statusObject())))
+        case ("GET", "/v1/cluster/members"): return members()
+        default: return error(404, "no route for \(req.method) \(boundedQuote(path))")
+        }
+    }
+
+    func error(_ status: Int, _ message: String, _ extra: [(String, JSONValue)] = []) -> HTTPResponse {
+        jsonError(status, message, extra)
+    }
+
+    func readiness() -> HTTPResponse {
+        let r = node.report
+        if let c = r.corruption { return error(503, "stopped: \(c)") }
+        if let a = r.diskAlarm { return error(503, "disk alarm: \(a.message)") }
+        if r.status.leader == 0 { return error(503, "no leader known") }
+        if r.appliedIndex < r.status.committed { return error(503, "applied \(r.appliedIndex) of \(r.status.committed) committed entries") }
+        return .text("ready\n")
+    }
+
+    public func statusObject() -> JSONObject {
+        let r = node.report
+        let peers = peerStatus()
+        var o = JSONObject()
+        o["nodeId"] = .number(String(config.nodeId))
+        o["clusterId"] = .string(config.clusterId)
+        o["pid"] = .number(String(getpid()))
+        o["role"] = .string("\(r.status.role)")
+        o["term"] = .number(String(r.status.term))
+        o["leaderId"] = .number(String(r.status.leader))
+        o["commitIndex"] = .number(String(r.status.committed))
+        o["appliedIndex"] = .number(String(r.appliedIndex))
+        o["lastIndex"] = .number(String(r.status.lastIndex))
+        o["snapshotIndex"] = .number(String(r.status.snapshotIndex))
+        o["stateDigest"] = .string(Hex.encode(r.digest))
+        o["voters"] = .array(r.status.conf.voters.map { .number(String($0)) })
+        o["learners"] = .array(r.status.conf.learners.map { .number(String($0)) })
+        o["httpURL"] = .string(config.httpURL)
+        o["adminURL"] = config.adminURL.map { .string($0) } ?? .null
+        var alarms = [JSONValue]()
+        if let a = r.diskAlarm {
+            alarms.append(.object(["alarm": .string("NOSPACE"), "stage": .string(a.stage), "error": .string(a.error),
+                                   "sinceMillis": .number(String(a.sinceMillis)), "probes": .number(String(a.probes)),
+                                   "droppedMessages": .number(String(a.droppedMessages))]))
+        }
+        if let c = r.corruption { alarms.append(.object(["alarm": .string("CORRUPT"), "error": .string(c)])) }
+        o["alarms"] = .array(alarms)
+        o["counters"] = .object(["readies": .number(String(r.readies)), "entriesPersisted": .number(String(r.entriesPersisted)),
+                                 "messagesSent": .number(String(r.messagesSent)), "entriesApplied": .number(String(r.entriesApplied)),
+                                 "persistMicros": .number(String(r.persistMicros)), "applyMicros": .number(String(r.applyMicros)),
+                                 "leaderChanges": .number(String(r.leaderChanges))])
+        var list = [JSONValue]()
+        for id in r.status.conf.members where id != config.nodeId {
+            var p = JSONObject()
+            p["id"] = .number(String(id))
+            if let m = r.peerMatch[id] {
+                p["matchIndex"] = .number(String(m))
+                p["lag"] = .number(String(r.status.lastIndex > m ? r.status.lastIndex - m : 0))
+            } else {
+                p["matchIndex"] = .null
+                p["lag"] = .null
+            }
+            if let s = peers[id] {
+                p["connected"] = .bool(s.connected)
+                p["queuedMessages"] = .number(String(s.queued))
+                p["droppedMessages"] = .number(String(s.dropped))
+            }
+            list.append(.object(p))
+        }
+        o["peers"] = .array(list)
+        if let ix = indexerStatus() {
+            func num(_ v: UInt64?) -> JSONValue { v.map { .number(String($0)) } ?? .null }
+            func dbl(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.2f", $0)) } ?? .null }
+            var i = JSONObject()
+            i["chainId"] = .number(String(config.chain?.chainId ?? 0))
+            i["state"] = .string(ix.state)
+            i["upstream"] = .string(ix.upstream)
+            i["upstreamHead"] = num(ix.upstreamHead)
+            i["indexedHead"] = num(ix.indexedHead)
+            i["lagBlocks"] = num(ix.lagBlocks)
+            i["lagSeconds"] = dbl(ix.lagSeconds)
+            i["blocksPerSecond"] = dbl(ix.blocksPerSecond)
+            i["txPerSecond"] = dbl(ix.txPerSecond)
+            i["etaSeconds"] = dbl(ix.etaSeconds)
+            i["blocksIndexed"] = num(ix.blocksIndexed)
+            i["reorgs"] = .number(String(ix.reorgs))
+            i["refusedBlocks"] = .number(String(ix.refusedBlocks))
+            i["stateSource"] = .string(ix.stateSource)
+            i["headSignal"] = .string(ix.headSignal)
+            i["lastAlert"] = ix.lastAlert.map { .string($0) } ?? .null
+            // What each upstream turned out to offer (hosted providers differ); URLs redacted.
+            i["upstreams"] = .array(ix.upstreams.map { p in
+                var u = JSONObject()
+                u["url"] = .string(p.url)
+                u["receipts"] = .string(p.receipts.rawValue)
+                u["stateSource"] = .string(p.stateSource.rawValue)
+                u["maxBatch"] = p.maxBatch.map { .number(String($0)) } ?? .null
+                u["rateLimited"] = .number(String(p.rateLimited))
+                u["missingMethods"] = .array(p.missingMethods.map { .string($0) })
+                u["chainVerified"] = .bool(p.chainVerified)
+                u["refused"] = p.refused.map { .string($0) } ?? .null
+                u["lastError"] = p.lastError.map { .string($0) } ?? .null
+                return .object(u)
+            })
+            if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.head(cid) {
+                i["appliedHead"] = .number(String(h.number))
+                i["appliedHeadHash"] = .string(h.hash.hex)
+            }
+            o["indexer"] = .object(i)
+        }
+        if let eth = reads.eth { o["rpc"] = eth.statusJSON }
+        return o
+    }
+
+    func members() -> HTTPResponse {
+        let r = node.report
+        let dir = (try? node.stateMachine.allMembers()) ?? []
+        var list = [JSONValue]()
+        for id in r.status.conf.members {
+            var o: JSONObject = ["id": .number(String(id)), "role": .string(r.status.conf.isVoter(id) ? "voter" : "learner")]
+            if let m = dir.first(where: { $0.id == id }) { o["raft"] = .string(m.raftAddress); o["http"] = .string(m.httpURL) }
+            else if id == config.nodeId { o["raft"] = .string(config.raftListen.description); o["http"] = .string(config.httpURL) }
+            else if let p = config.peers.first(where: { $0.id == id }) { o["raft"] = .string(p.raft.description); o["http"] = .string(p.http) }
+            list.append(.object(o))
+        }
+        return .json(JSON.serialize(.object(["members": .array(list)])) + "\n")
+    }
+}
+
+/// A small pool of kept-alive HTTP clients per URL, so forwarding does not pay a TCP
+/// connect per request. A client is used by one thread at a time.
+final class ClientPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var idle: [String: [HTTPClient]] = [:]
+    /// For https:// URLs of other nodes (their CA); nil = the system trust store.
+    let tls: TLSConfiguration?
+
+    init(tls: TLSConfiguration? = nil) { self.tls = tls }
+
+    func take(_ url: String) throws -> HTTPClient {
+        lock.lock()
+        if var list = idle[url], let c = list.popLast() { idle[url] = list; lock.unlock(); return c }
+        lock.unlock()
+        return try HTTPClient(url: url, timeoutMillis: 10_000, tls: tls)
+    }
+
+    func give(back c: HTTPClient, _ url: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if idle[url, default: []].count < 64 { idle[url, default: []].append(c) }
+    }
+}
+
+/// The node's error body, the same on every endpoint: {"error": message, …extra}.
+func jsonError(_ status: Int, _ message: String, _ extra: [(String, JSONValue)] = []) -> HTTPResponse {
+    var o: JSONObject = ["error": .string(message)]
+    for (k, v) in extra { o[k] = v }
+    return .json(JSON.serialize(.object(o)) + "\n", status: status)
+}

@@ -1,0 +1,168 @@
+import StateMachine
+import NodeConfig
+import Chain
+import Foundation
+import GraphQL
+import ChainIndex
+import ChainFollower
+import Net
+import RPC
+
+/// The read surfaces of a node — JSON-RPC on `POST /`, GraphQL on `/graphql`, REST
+/// under `/v1/chain/` — behind API keys and per-request consistency:
+///
+/// - default (local): answered from this node's LMDB as it is now;
+/// - `X-Infrastack-Min-Block: N`: waits up to `rpc.maxWaitMillis` for this node to
+///   apply block N, else 503 with a retryable error (so a load balancer tries another
+///   replica and a client that just saw block N elsewhere never reads older data);
+/// - `X-Infrastack-Consistency: linearizable`: a ReadIndex round through the leader,
+///   then waits until this node applied at least that index.
+///
+/// Every answer carries `X-Infrastack-Node` and `X-Infrastack-Block` (the chain head this
+/// node had applied when it started answering).
+final class ReadGateway: Sendable {
+    let node: ChainNode
+    let config: NodeConfig
+    let keys: APIKeys
+    /// The chain's read services; nil when this node follows no chain.
+    let chain: Services?
+
+    struct Services: Sendable {
+        let chainId: UInt64
+        let eth: EthAPI
+        let rpc: JSONRPCServer
+        let graphQL: GraphQLService
+    }
+
+    var eth: EthAPI? { chain?.eth }
+
+    init(node: ChainNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
+        self.node = node
+        self.config = config
+        keys = APIKeys(config.apiKeys)
+        if let chain = config.chain {
+            var c = EthAPI.Config(chainId: chain.chainId)
+            c.maxLogBlockRange = config.rpc.maxLogBlockRange
+            c.maxLogResults = config.rpc.maxLogResults
+            let forwarder = config.rpc.forward ? Forwarder(endpoints: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
+            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.stateMachine.chainFeed, forwarder: forwarder, syncProgress: {
+                guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
+                return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
+            })
+            var forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)? = nil
+            if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
+            let rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc"), stats: eth.stats) { method, params in
+                try eth.encodedCall(method, params)
+            }
+            self.chain = Services(chainId: chain.chainId, eth: eth, rpc: rpc,
+                                  graphQL: GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward))
+        } else {
+            self.chain = nil
+        }
+    }
+
+    enum Surface { case jsonRPC, graphQL, rest }
+
+    static func surface(_ method: String, _ path: String) -> Surface? {
+        if path == "/" && method == "POST" { return .jsonRPC }
+        if path == "/graphql" { return .graphQL }
+        if path.hasPrefix("/v1/chain") { return .rest }
+        return nil
+    }
+
+    /// JSON-RPC over WebSocket on `/` (or `/k/<key>`): every method, plus eth_subscribe.
+    /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
+    func webSocket(_ req: HTTPRequest) -> WebSocketHandler? {
+        guard case .allowed(let path, let caller) = keys.check(req), path == "/", let eth else { return nil }
+        let maxBatch = config.rpc.maxBatch
+        let logger = node.logger.with("module", "rpc-ws")
+        // Some clients (web3.py) send their JSON in binary frames; both are served alike.
+        let serve: @Sendable (WebSocket, [UInt8]) -> Void = { ws, body in
+            let server = JSONRPCServer(maxBatch: maxBatch, logger: logger, stats: eth.stats) { method, params in
+                try eth.encodedCall(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
+            }
+            if let answer = server.respond(to: body, caller: caller) { ws.send(text: String(decoding: answer, as: UTF8.self)) }
+        }
+        return WebSocketHandler(onText: { ws, text in serve(ws, Array(text.utf8)) }, onBinary: serve, onClose: { ws, _ in
+            eth.subscriptions.connectionClosed(ws.id)
+        })
+    }
+
+    /// The answer for a read request, or nil when the request is not for a read surface.
+    func handle(_ req: HTTPRequest) -> HTTPResponse? {
+        let outcome = keys.check(req)
+        let path: String, caller: String
+        switch outcome {
+        case .allowed(let p, let c): path = p; caller = c
+        case .denied(let why):
+            if req.header("Upgrade")?.lowercased() == "websocket" { return jsonError(401, why) }
+            guard let s = Self.surface(req.method, req.path.hasPrefix("/k/") ? "/" : req.path) else { return nil }
+            return refusal(s, 401, RPCError(code: -32001, message: why))
+        }
+        guard let surface = Self.surface(req.method, path) else {
+            return req.path.hasPrefix("/k/") ? jsonError(404, "no read route for \(req.method) \(path)") : nil
+        }
+        guard let chain else {
+            return refusal(surface, 404, .server("this node follows no chain (no chain section in its config)"))
+        }
+        if let refusal = consistency(req, surface, chain) { return refusal }
+        let head = try? chain.eth.index.head(chain.chainId)?.number
+        var r: HTTPResponse
+        switch surface {
+        case .jsonRPC:
+            r = chain.rpc.respond(to: req.body, caller: caller).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
+        case .graphQL:
+            let (status, body) = chain.graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
+            r = .json(body, status: status)
+            if status == 405 { r.headers.append(("Allow", "GET, POST")) }
+        case .rest:
+            var routed = req
+            routed.target = path + (req.target.contains("?") ? "?" + (req.target.split(separator: "?", maxSplits: 1).last.map(String.init) ?? "") : "")
+            r = ChainAPI(eth: chain.eth).handle(routed) ?? jsonError(404, "no route for \(req.method) \(path)")
+        }
+        r.headers.append(("X-Infrastack-Block", head.map(String.init) ?? ""))
+        return r
+    }
+
+    /// A request refused before any method ran, in the surface's own error shape: a
+    /// JSON-RPC error envelope, or `{"error": …}`. 503s are retryable and say so.
+    func refusal(_ surface: Surface, _ status: Int, _ e: RPCError) -> HTTPResponse {
+        var r: HTTPResponse
+        if surface == .jsonRPC {
+            r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: JSONRPCServer.envelope(id: .null, error: e))
+        } else {
+            r = jsonError(status, e.message, status == 503 ? [("retryable", .bool(true))] : [])
+        }
+        if status == 503 { r.headers.append(("Retry-After", "1")) }
+        return r
+    }
+
+    /// nil when the request may be answered now; otherwise the refusal.
+    func consistency(_ req: HTTPRequest, _ surface: Surface, _ chain: Services) -> HTTPResponse? {
+        let wait = config.rpc.maxWaitMillis
+        func refuse(_ e: RPCError) -> HTTPResponse { refusal(surface, 503, e) }
+        if let mode = req.header("X-Infrastack-Consistency")?.lowercased(), mode != "local" {
+            guard mode == "linearizable" else {
+                return refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Consistency must be local or linearizable"))
+            }
+            guard let idx = node.linearizableReadIndex(timeoutMillis: max(wait, 100)), node.waitApplied(idx, timeoutMillis: max(wait, 100)) else {
+                return refuse(RPCError(code: -32011, message: "a linearizable read needs a leader with a quorum and none answered in time; retry",
+                                       data: .object(["retryable": .bool(true)])))
+            }
+        }
+        if let text = req.header("X-Infrastack-Min-Block") {
+            let wanted: UInt64
+            if let n = UInt64(text) { wanted = n } else if let n = try? Hex.decodeQuantity(text) { wanted = n } else {
+                return refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"))
+            }
+            let deadline = Date().addingTimeInterval(Double(wait) / 1000)
+            var applied = try? chain.eth.index.head(chain.chainId)?.number
+            while (applied ?? 0) < wanted || applied == nil {
+                guard Date() < deadline else { return refuse(.notYetApplied(wanted: wanted, applied: applied)) }
+                usleep(2000)
+                applied = try? chain.eth.index.head(chain.chainId)?.number
+            }
+        }
+        return nil
+    }
+}

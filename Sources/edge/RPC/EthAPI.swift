@@ -1,0 +1,184 @@
+import Chain
+import ChainIndex
+import Telemetry
+
+/// The Ethereum JSON-RPC methods this node answers, from its own LMDB copy of the chain,
+/// plus the ones it forwards to the upstream. One instance per chain.
+public final class EthAPI: Sendable {
+    public struct Config: Sendable {
+        public var chainId: UInt64
+        public var clientVersion = "InfraStack/v0.1.0/linux/swift6"
+        /// eth_getLogs and log filters refuse ranges wider than this many blocks.
+        public var maxLogBlockRange: UInt64 = 10_000
+        /// eth_getLogs refuses to return more than this many logs.
+        public var maxLogResults = 10_000
+        public init(chainId: UInt64) { self.chainId = chainId }
+    }
+
+    /// Where the indexer stands against the upstream, for eth_syncing.
+    public struct SyncProgress: Sendable {
+        public var startingBlock: UInt64
+        public var currentBlock: UInt64
+        public var highestBlock: UInt64
+        public init(startingBlock: UInt64, currentBlock: UInt64, highestBlock: UInt64) {
+            self.startingBlock = startingBlock; self.currentBlock = currentBlock; self.highestBlock = highestBlock
+        }
+    }
+
+    public let config: Config
+    public let index: ChainIndex
+    public let filters: FilterRegistry
+    public let subscriptions: SubscriptionHub
+    public let stats = RPCStats()
+    let forwarder: Forwarder?
+    let syncProgress: @Sendable () -> SyncProgress?
+    var cid: UInt64 { config.chainId }
+
+    public init(config: Config, index: ChainIndex, feed: ChainFeed?, forwarder: Forwarder?,
+                syncProgress: @escaping @Sendable () -> SyncProgress? = { nil }) {
+        self.config = config
+        self.index = index
+        self.forwarder = forwarder
+        self.syncProgress = syncProgress
+        self.filters = FilterRegistry(index: index, chainId: config.chainId, maxBlockRange: config.maxLogBlockRange,
+                                      maxResults: config.maxLogResults, feed: feed)
+        self.subscriptions = SubscriptionHub(index: index, chainId: config.chainId, feed: feed)
+    }
+
+    /// A WebSocket connection's calls: eth_subscribe / eth_unsubscribe bound to it, the
+    /// rest as over HTTP.
+    public func call(_ method: String, _ p: RPCParams, connection: UInt64, send: @escaping SubscriptionHub.Send) throws -> JSONValue {
+        switch method {
+        case "eth_subscribe": return try subscriptions.subscribe(p, connection: connection, send: send)
+        case "eth_unsubscribe": return try subscriptions.unsubscribe(p, connection: connection)
+        default: return try call(method, p)
+        }
+    }
+
+    /// Runs one method, answering JSON text: the hot reads are spliced from the stored
+    /// bytes; everything else is serialized from its value.
+    public func encodedCall(_ method: String, _ p: RPCParams) throws -> [UInt8] {
+        if let spliced = Self.splicedMethods[method] { return try spliced(self)(p) }
+        return Array(JSON.serialize(try call(method, p)).utf8)
+    }
+
+    /// The WebSocket form of `encodedCall`.
+    public func encodedCall(_ method: String, _ p: RPCParams, connection: UInt64, send: @escaping SubscriptionHub.Send) throws -> [UInt8] {
+        if method == "eth_subscribe" || method == "eth_unsubscribe" {
+            return Array(JSON.serialize(try call(method, p, connection: connection, send: send)).utf8)
+        }
+        return try encodedCall(method, p)
+    }
+
+    /// Runs one method. Unknown methods answer -32601.
+    public func call(_ method: String, _ p: RPCParams) throws -> JSONValue {
+        if let local = Self.localMethods[method] { return try local(self)(p) }
+        if Forwarder.methods.contains(method) {
+            guard let forwarder else {
+                throw RPCError.server("\(method) needs the upstream node and forwarding is disabled on this node (rpc.forward)")
+            }
+            return try forwarder.forward(method, p, api: self)
+        }
+        if method == "eth_subscribe" || method == "eth_unsubscribe" {
+            throw RPCError(code: -32601, message: "notifications not supported: \(method) needs a WebSocket connection")
+        }
+        throw RPCError.methodNotFound(method)
+    }
+
+    public static var localMethodNames: [String] { Array(localMethods.keys).sorted() }
+
+    /// For /status: method counts, live filters and subscriptions, refused upstream proofs.
+    public var statusJSON: JSONValue {
+        guard var o = stats.json.objectValue else { return .null }
+        o["filters"] = .number(String(filters.count))
+        o["subscriptions"] = .number(String(subscriptions.count))
+        o["forwarding"] = .bool(forwarder != nil)
+        o["rejectedUpstreamProofs"] = .number(String(forwarder?.rejectedProofs ?? 0))
+        return .object(o)
+    }
+
+    typealias Method = @Sendable (EthAPI) -> (RPCParams) throws -> JSONValue
+    static let localMethods: [String: Method] = [
+        "web3_clientVersion": { api in { p in try p.allow(atMost: 0); return .string(api.config.clientVersion) } },
+        "web3_sha3": { api in { p in
+            try p.allow(atMost: 1)
+            let s = try p.string(0, "data")
+            do { return .string(Hash32.keccak(try Hex.decodeData(s)).hex) } catch { throw RPCError.invalidArgument(0, "data: \(error)") }
+        } },
+        "net_version": { api in { p in try p.allow(atMost: 0); return .string(String(api.cid)) } },
+        "net_listening": { _ in { p in try p.allow(atMost: 0); return .bool(true) } },
+        "eth_chainId": { api in { p in try p.allow(atMost: 0); return .string(Hex.encodeQuantity(api.cid)) } },
+        "eth_blockNumber": { api in { p in
+            try p.allow(atMost: 0)
+            return .string(Hex.encodeQuantity(try api.index.head(api.cid)?.number ?? 0))
+        } },
+        "eth_syncing": { api in { p in try p.allow(atMost: 0); return api.syncing() } },
+        "eth_getBlockByNumber": { api in { p in try JSON.parse(try api.blockByNumber(p)) } },
+        "eth_getBlockByHash": { api in { p in try JSON.parse(try api.blockByHash(p)) } },
+        "eth_getBlockTransactionCountByNumber": { api in { p in try api.countInBlock(p, field: "transactions") } },
+        "eth_getBlockTransactionCountByHash": { api in { p in try api.countInBlock(p, field: "transactions") } },
+        "eth_getUncleCountByBlockNumber": { api in { p in try api.countInBlock(p, field: "uncles") } },
+        "eth_getUncleCountByBlockHash": { api in { p in try api.countInBlock(p, field: "uncles") } },
+        "eth_getTransactionByHash": { api in { p in try JSON.parse(try api.transactionByHash(p)) } },
+        "eth_getTransactionByBlockNumberAndIndex": { api in api.transactionByBlockAndIndex },
+        "eth_getTransactionByBlockHashAndIndex": { api in api.transactionByBlockAndIndex },
+        "eth_getTransactionReceipt": { api in { p in try JSON.parse(try api.transactionReceipt(p)) } },
+        "eth_getBlockReceipts": { api in { p in try JSON.parse(try api.blockReceipts(p)) } },
+        "eth_getLogs": { api in { p in try JSON.parse(try api.getLogs(p)) } },
+        "eth_getBalance": { api in api.getBalance },
+        "eth_getTransactionCount": { api in api.getTransactionCount },
+        "eth_getCode": { api in api.getCode },
+        "eth_getStorageAt": { api in api.getStorageAt },
+        "eth_newFilter": { api in { p in try api.filters.newLogFilter(p) } },
+        "eth_newBlockFilter": { api in { p in try p.allow(atMost: 0); return try api.filters.newBlockFilter(p) } },
+        "eth_getFilterChanges": { api in { p in try api.filters.changes(p) } },
+        "eth_getFilterLogs": { api in { p in try api.filters.allLogs(p, api: api) } },
+        "eth_uninstallFilter": { api in { p in try api.filters.uninstall(p) } },
+        "infra_getTransactionProof": { api in api.transactionProof },
+        "infra_getReceiptProof": { api in api.receiptProof },
+    ]
+
+    func syncing() -> JSONValue {
+        guard let s = syncProgress(), s.currentBlock < s.highestBlock else { return .bool(false) }
+        return .object(["startingBlock": .string(Hex.encodeQuantity(s.startingBlock)),
+                        "currentBlock": .string(Hex.encodeQuantity(s.currentBlock)),
+                        "highestBlock": .string(Hex.encodeQuantity(s.highestBlock))])
+    }
+
+    // MARK: block resolution
+
+    /// The indexed block number a selector names, or nil when no such block is indexed.
+    /// Tags without a block behind them (no safe head yet) are errors, as in geth.
+    public func resolve(_ sel: BlockSelector) throws -> UInt64? { try index.view { try resolve(sel, $0) } }
+
+    func resolve(_ sel: BlockSelector, _ v: ChainView) throws -> UInt64? {
+        switch sel {
+        case .latest, .pending: return try v.head(cid, .latest)?.number
+        case .safe:
+            guard let h = try v.head(cid, .safe) else { throw RPCError.server("safe block not found") }
+            return h.number
+        case .finalized:
+            guard let h = try v.head(cid, .finalized) else { throw RPCError.server("finalized block not found") }
+            return h.number
+        case .earliest: return try v.head(cid, .earliest)?.number
+        case .number(let n): return n
+        case .hash(let h, _): return try v.blockNumber(cid, hash: h)
+        }
+    }
+
+    public func stateBlock(_ sel: BlockSelector) throws -> UInt64 { try index.view { try stateBlock(sel, $0) } }
+
+    /// The block whose state a query reads: it must be indexed, and at or above the first
+    /// indexed block (older state was never seen by this node).
+    func stateBlock(_ sel: BlockSelector, _ v: ChainView) throws -> UInt64 {
+        guard let n = try resolve(sel, v) else {
+            if case .hash = sel { throw RPCError.server("header for hash not found") }
+            throw RPCError.server("header not found")
+        }
+        guard let head = try v.head(cid, .latest), n <= head.number else { throw RPCError.server("header not found") }
+        if let first = try v.head(cid, .earliest), n < first.number {
+            throw RPCError.server("state of block \(n) is not available: this node indexes from block \(first.number)")
+        }
+        return n
+    }
+}

@@ -1,0 +1,150 @@
+import ByteCodec
+import Chain
+import Consensus
+import Storage
+import Synchronization
+
+/// The durable half of a Raft node, in LMDB: log entries, hard state and the newest
+/// snapshot. `persist(_:)` writes everything a `Ready` asks for in one durable write
+/// transaction — group commit: however many proposals and appends the Ready batched,
+/// they cost one fsync — and must return before any of the Ready's messages are sent.
+public final class RaftLogStore: Sendable {
+    let env: Environment
+    let log: Table
+    let meta: Table
+
+    static let hardStateKey = Array("hardState".utf8)
+    static let snapshotMetaKey = Array("snapshotMeta".utf8)
+    static let snapshotDataKey = Array("snapshotData".utf8)
+
+    public init(env: Environment) throws {
+        self.env = env
+        log = try env.table("raft_log")
+        meta = try env.table("raft_meta")
+    }
+
+    /// True when nothing has ever been persisted (a brand-new data directory).
+    public func isEmpty() throws -> Bool {
+        try env.read { txn in try txn.get(meta, Self.hardStateKey) == nil && txn.count(log) == 0 }
+    }
+
+    public func persist(hardState: HardState?, entries: [Consensus.Entry], snapshot: Snapshot?) throws {
+        guard hardState != nil || !entries.isEmpty || snapshot != nil else { return }
+        try env.write { txn in try self.persist(hardState: hardState, entries: entries, snapshot: snapshot, in: txn) }
+        // The node opens LMDB with noSync so that apply transactions cost no fsync of their
+        // own; Raft's promises need this commit on disk before any message leaves, so force
+        // it — unless only the commit index moved: that promises nothing (a restarted node
+        // relearns it from the leader), so it rides on the next forced sync, as in etcd.
+        let termOrVoteChanged = hardState.map { ($0.term, $0.vote) != lastSynced.withLock { $0 } } ?? false
+        if !entries.isEmpty || snapshot != nil || termOrVoteChanged {
+            try env.sync()
+            if let hs = hardState { lastSynced.withLock { $0 = (hs.term, hs.vote) } }
+        }
+    }
+
+    /// Whether the disk takes writes again after refusing one: commits `bytes` under a
+    /// probe key, then deletes it. The pages stay in LMDB's free list, a small reserve for
+    /// the writes that follow. Throws what the disk said when it still refuses.
+    public func probeWrite(bytes: Int) throws {
+        precondition(bytes > 0 && bytes <= 64 << 20, "a probe is a small write")
+        try env.write { txn in try txn.put(meta, Self.probeKey, [UInt8](repeating: 0, count: bytes)) }
+        try env.write { txn in _ = try txn.delete(meta, Self.probeKey) }
+    }
+
+    static let probeKey = Array("diskProbe".utf8)
+
+    /// Term and vote as of the last forced sync.
+    private let lastSynced = Mutex<(UInt64, UInt64)>((UInt64.max, UInt64.max))
+
+    func persist(hardState: HardState?, entries: [Consensus.Entry], snapshot: Snapshot?, in txn: WriteTransaction) throws {
+        if let snapshot {
+            try storeSnapshot(snapshot, in: txn)
+            // The snapshot replaces the log through its index; later entries survive only if they follow it.
+            let keepAfter = try txn.get(log, Key(snapshot.metadata.index + 1)).map { try Self.decodeEntry($0) }
+            try deleteEntries(in: txn, upTo: snapshot.metadata.index)
+            if keepAfter == nil { try deleteEntries(in: txn, from: snapshot.metadata.index + 1) }
+        }
+        if let first = entries.first {
+            // A follower may be overwriting a conflicting suffix: drop everything from the first new index.
+            try deleteEntries(in: txn, from: first.index)
+            var expected = first.index
+            for e in entries {
+                precondition(e.index == expected, "entries to persist must be contiguous (\(e.index) after \(expected - 1))")
+                try txn.append(log, Key(e.index), Self.encode(e))
+                expected += 1
+            }
+        }
+        if let hs = hardState {
+            var w = ByteWriter()
+            w.u64(hs.term); w.u64(hs.vote); w.u64(hs.commit)
+            try txn.put(meta, Self.hardStateKey, w.bytes)
+        }
+    }
+
+    func storeSnapshot(_ s: Snapshot, in txn: WriteTransaction) throws {
+        var w = ByteWriter()
+        RaftMessageCodec.encode(s.metadata, into: &w)
+        try txn.put(meta, Self.snapshotMetaKey, w.bytes)
+        try txn.put(meta, Self.snapshotDataKey, s.data)
+    }
+
+    /// Drops entries through `index` after the application compacted its log into a snapshot.
+    public func compact(snapshot: Snapshot) throws {
+        try env.write { txn in
+            try self.storeSnapshot(snapshot, in: txn)
+            try self.deleteEntries(in: txn, upTo: snapshot.metadata.index)
+        }
+        try env.sync()
+    }
+
+    private func deleteEntries(in txn: WriteTransaction, from index: UInt64) throws {
+        let doomed = try txn.entries(in: log, KeyRange(from: Key(index), upTo: [UInt8]?.none)).map(\.key)
+        for k in doomed { _ = try txn.delete(log, k) }
+    }
+
+    private func deleteEntries(in txn: WriteTransaction, upTo index: UInt64) throws {
+        let doomed = try txn.entries(in: log, KeyRange(from: [UInt8]?.none, upTo: Key(index + 1))).map(\.key)
+        for k in doomed { _ = try txn.delete(log, k) }
+    }
+
+    /// Everything a restarting node needs: hard state, newest snapshot, entries after it.
+    public func load() throws -> PersistedState {
+        try env.read { txn in
+            var hs = HardState()
+            if let b = try txn.get(meta, Self.hardStateKey) {
+                var r = ByteReader(b, what: "persisted hard state")
+                hs = HardState(term: try r.u64(), vote: try r.u64(), commit: try r.u64())
+                try r.expectEnd()
+            }
+            var snapshot = Snapshot(metadata: SnapshotMetadata(index: 0, term: 0, conf: ConfState()), data: [])
+            if let m = try txn.get(meta, Self.snapshotMetaKey) {
+                var r = ByteReader(m, what: "persisted snapshot metadata")
+                snapshot = Snapshot(metadata: try RaftMessageCodec.decodeMetadata(&r), data: try txn.get(meta, Self.snapshotDataKey) ?? [])
+            }
+            var entries = [Consensus.Entry]()
+            var expected = snapshot.metadata.index + 1
+            for raw in try txn.entries(in: log, KeyRange(from: Key(snapshot.metadata.index + 1), upTo: [UInt8]?.none)) {
+                let e = try Self.decodeEntry(raw.value)
+                guard e.index == expected else {
+                    throw DecodeError("raft log is not contiguous: entry \(e.index) where \(expected) was expected")
+                }
+                entries.append(e)
+                expected += 1
+            }
+            return PersistedState(hardState: hs, snapshot: snapshot, entries: entries)
+        }
+    }
+
+    static func encode(_ e: Consensus.Entry) -> [UInt8] {
+        var w = ByteWriter(capacity: e.data.count + 24)
+        RaftMessageCodec.encode(e, into: &w)
+        return w.bytes
+    }
+
+    static func decodeEntry(_ b: [UInt8]) throws -> Consensus.Entry {
+        var r = ByteReader(b, what: "persisted log entry")
+        let e = try RaftMessageCodec.decodeEntry(&r)
+        try r.expectEnd()
+        return e
+    }
+}
