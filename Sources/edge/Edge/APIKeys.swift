@@ -42,9 +42,8 @@ struct APIKeys: Sendable {
 
     var required: Bool { !digests.isEmpty }
 
-    /// `caller` names who asked, for per-caller limits: the key's fingerprint, or on an
-    /// open node the client's address.
-    enum Outcome: Equatable { case allowed(path: String, caller: String), denied(String) }
+    /// Who asked: the key's fingerprint, or on an open node the client's address.
+    enum Outcome: Equatable { case allowed(path: String, credential: Principal.Credential), denied(String) }
 
     /// Strips a `/k/<key>` prefix from the path and checks whichever key was presented.
     func check(_ req: HTTPRequest) -> Outcome {
@@ -59,11 +58,11 @@ struct APIKeys: Sendable {
         }
         if presented == nil, let h = req.header("X-API-Key") { presented = h }
         if presented == nil, let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer ") { presented = String(a.dropFirst(7)) }
-        guard required else { return .allowed(path: path, caller: "addr:" + Self.host(req.remote)) }
+        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote))) }
         guard let k = presented, !k.isEmpty else {
             return .denied("an API key is required: send X-API-Key, Authorization: Bearer, or use the /k/<key>/ path prefix")
         }
-        return digests.match(k) != nil ? .allowed(path: path, caller: SecretDigests.fingerprint(k)) : .denied("unknown API key")
+        return digests.match(k) != nil ? .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k))) : .denied("unknown API key")
     }
 
     /// The host part of "host:port" / "[v6]:port".

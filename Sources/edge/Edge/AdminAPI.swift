@@ -19,7 +19,6 @@ import Net
 final class AdminAPI: Sendable {
     let node: ChainNode
     let config: NodeConfig
-    let token: SecretDigests
     let peerConnected: @Sendable () -> [UInt64: Bool]
     /// Kept-alive connections to the leader, reused across forwarded requests.
     let forwardClients: ClientPool
@@ -27,7 +26,6 @@ final class AdminAPI: Sendable {
     init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool]) {
         self.node = node
         self.config = config
-        self.token = SecretDigests(config.adminToken.map { [$0] } ?? [])
         self.peerConnected = peerConnected
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
@@ -39,32 +37,18 @@ final class AdminAPI: Sendable {
         return path.hasPrefix("/v1/cluster/members/")
     }
 
-    /// The refusal for a request without a valid admin credential, nil when it may proceed.
-    /// Used before the body arrives too (the answer to `Expect: 100-continue`).
-    func authenticationRefusal(_ req: HTTPRequest) -> HTTPResponse? {
-        let path = req.path
-        if path.hasPrefix("/v1/debug/kv"), !config.debugKV {
+    /// The refusal that comes before identity: a disabled debug key-value store is not there.
+    func precheck(_ req: HTTPRequest) -> HTTPResponse? {
+        if req.path.hasPrefix("/v1/debug/kv"), !config.debugKV {
             return jsonError(404, "the debug key-value store is off on this node (set \"debugKV\": true to enable it)")
         }
-        guard !token.isEmpty else {
-            return jsonError(403, "admin endpoints are disabled: this node has no admin token (set adminToken, adminTokenFile or INFRASTACK_ADMIN_TOKEN)")
-        }
-        guard let presented = Self.presentedToken(req) else {
-            var r = jsonError(401, "an admin token is required: send Authorization: Bearer <token> or X-Infrastack-Admin-Token")
-            r.headers.append(("WWW-Authenticate", "Bearer realm=\"infrastack-admin\""))
-            return r
-        }
-        return token.match(presented) == nil ? jsonError(403, "the admin token is not valid") : nil
-    }
-
-    static func presentedToken(_ req: HTTPRequest) -> String? {
-        if let t = req.header("X-Infrastack-Admin-Token"), !t.isEmpty { return t }
-        if let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer "), a.count > 7 { return String(a.dropFirst(7)) }
         return nil
     }
 
-    func handle(_ req: HTTPRequest) -> HTTPResponse {
-        if let refusal = authenticationRefusal(req) { return refusal }
+    /// An admin request the pipeline authenticated as a cluster admin.
+    func handle(_ request: EdgeRequest) -> HTTPResponse {
+        precondition(request.principal.role == .clusterAdmin, "admin handlers run for cluster admins only")
+        let req = request.http
         let path = req.path
         if path == "/v1/cluster/members" {
             guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
@@ -128,7 +112,7 @@ final class AdminAPI: Sendable {
                              [("leaderId", .number(String(leader)))])
         }
         var headers = [("X-Infrastack-Forwarded", String(config.nodeId)), ("Content-Type", req.header("Content-Type") ?? "application/octet-stream")]
-        if let t = Self.presentedToken(req) { headers.append(("X-Infrastack-Admin-Token", t)) }
+        if let t = Authenticator.presentedAdminToken(req) { headers.append(("X-Infrastack-Admin-Token", t)) }
         do {
             let client = try forwardClients.take(url)
             defer { forwardClients.give(back: client, url) }

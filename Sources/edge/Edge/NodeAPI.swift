@@ -17,6 +17,8 @@ public final class NodeAPI: Sendable {
     /// JSON-RPC, GraphQL and REST reads of the chain.
     let reads: ReadGateway
     let admin: AdminAPI
+    /// Route → authenticate → hooks → handler, for every request and upgrade.
+    let pipeline: RequestPipeline
 
     /// Which listener a request arrived on.
     public enum Listener: Sendable { case api, admin }
@@ -28,7 +30,13 @@ public final class NodeAPI: Sendable {
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
         reads = ReadGateway(node: node, config: config, indexerStatus: indexerStatus)
-        admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) })
+        let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) })
+        self.admin = admin
+        let adminListen = config.adminListen
+        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken),
+                                   hooks: [AuditHook(logger: node.logger.with("module", "edge"))],
+                                   servesAdmin: { adminListen == nil || $0 == .admin },
+                                   adminPrecheck: { admin.precheck($0) })
     }
 
     public func handle(_ req: HTTPRequest, on listener: Listener = .api) -> HTTPResponse {
@@ -39,26 +47,33 @@ public final class NodeAPI: Sendable {
         return r
     }
 
-    /// A WebSocket upgrade on the read surfaces, or nil to refuse it.
-    public func webSocket(_ req: HTTPRequest) -> WebSocketHandler? { reads.webSocket(req) }
-
-    /// Whether `listener` serves admin endpoints.
-    func servesAdmin(_ listener: Listener) -> Bool { config.adminListen == nil || listener == .admin }
+    /// A WebSocket upgrade on the read surfaces, through the same pipeline as requests;
+    /// nil refuses it (the HTTP handler then answers why).
+    public func webSocket(_ req: HTTPRequest) -> WebSocketHandler? {
+        guard case .request(let request) = pipeline.authenticate(req, on: Listener.api), case .read = request.route else { return nil }
+        for hook in pipeline.hooks where hook.admit(request) != nil { return nil }
+        return reads.webSocket(request)
+    }
 
     /// A refusal decided from the request head alone, before its body is read (the answer
     /// to `Expect: 100-continue`): an admin request without a valid token.
     public func earlyRefusal(_ head: HTTPRequest, on listener: Listener = .api) -> HTTPResponse? {
-        guard AdminAPI.owns(head.method, head.path), servesAdmin(listener) else { return nil }
-        return admin.authenticationRefusal(head)
+        pipeline.earlyRefusal(head, on: listener)
     }
 
     func route(_ req: HTTPRequest, on listener: Listener) -> HTTPResponse {
-        let path = req.path
-        if AdminAPI.owns(req.method, path) {
-            guard servesAdmin(listener) else { return error(404, "admin endpoints are served on this node's admin address (adminListen), not here") }
-            return admin.handle(req)
+        pipeline.handle(req, on: listener) { request in
+            switch request.route {
+            case .admin: return admin.handle(request)
+            case .read: return reads.handle(request)
+            case .node: return nodeRoute(request.http)
+            }
         }
-        if listener == .api, let r = reads.handle(req) { return r }
+    }
+
+    /// Health, readiness, status and the member list.
+    func nodeRoute(_ req: HTTPRequest) -> HTTPResponse {
+        let path = req.path
         switch (req.method, path) {
         case ("GET", "/healthz"), ("HEAD", "/healthz"): return .text("ok\n")
         case ("GET", "/readyz"): return readiness()

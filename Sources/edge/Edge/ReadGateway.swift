@@ -23,7 +23,6 @@ import RPC
 final class ReadGateway: Sendable {
     let node: ChainNode
     let config: NodeConfig
-    let keys: APIKeys
     /// The chain's read services; nil when this node follows no chain.
     let chain: Services?
 
@@ -39,7 +38,6 @@ final class ReadGateway: Sendable {
     init(node: ChainNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
         self.node = node
         self.config = config
-        keys = APIKeys(config.apiKeys)
         if let chain = config.chain {
             var c = EthAPI.Config(chainId: chain.chainId)
             c.maxLogBlockRange = config.rpc.maxLogBlockRange
@@ -72,8 +70,9 @@ final class ReadGateway: Sendable {
 
     /// JSON-RPC over WebSocket on `/` (or `/k/<key>`): every method, plus eth_subscribe.
     /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
-    func webSocket(_ req: HTTPRequest) -> WebSocketHandler? {
-        guard case .allowed(let path, let caller) = keys.check(req), path == "/", let eth else { return nil }
+    func webSocket(_ request: EdgeRequest) -> WebSocketHandler? {
+        guard request.path == "/", let eth else { return nil }
+        let caller = request.principal.caller
         let maxBatch = config.rpc.maxBatch
         let logger = node.logger.with("module", "rpc-ws")
         // Some clients (web3.py) send their JSON in binary frames; both are served alike.
@@ -88,22 +87,14 @@ final class ReadGateway: Sendable {
         })
     }
 
-    /// The answer for a read request, or nil when the request is not for a read surface.
-    func handle(_ req: HTTPRequest) -> HTTPResponse? {
-        let outcome = keys.check(req)
-        let path: String, caller: String
-        switch outcome {
-        case .allowed(let p, let c): path = p; caller = c
-        case .denied(let why):
-            if req.header("Upgrade")?.lowercased() == "websocket" { return jsonError(401, why) }
-            guard let s = Self.surface(req.method, req.path.hasPrefix("/k/") ? "/" : req.path) else { return nil }
-            return refusal(s, 401, RPCError(code: -32001, message: why))
-        }
+    /// The answer for an authenticated read request: consistency first, then the surface.
+    func handle(_ request: EdgeRequest) -> HTTPResponse {
+        let req = request.http, path = request.path, caller = request.principal.caller
         guard let surface = Self.surface(req.method, path) else {
-            return req.path.hasPrefix("/k/") ? jsonError(404, "no read route for \(req.method) \(path)") : nil
+            return jsonError(404, "no read route for \(req.method) \(boundedQuote(path))")
         }
         guard let chain else {
-            return refusal(surface, 404, .server("this node follows no chain (no chain section in its config)"))
+            return Self.refusal(surface, 404, .server("this node follows no chain (no chain section in its config)"))
         }
         if let refusal = consistency(req, surface, chain) { return refusal }
         let head = try? chain.eth.index.head(chain.chainId)?.number
@@ -126,7 +117,7 @@ final class ReadGateway: Sendable {
 
     /// A request refused before any method ran, in the surface's own error shape: a
     /// JSON-RPC error envelope, or `{"error": …}`. 503s are retryable and say so.
-    func refusal(_ surface: Surface, _ status: Int, _ e: RPCError) -> HTTPResponse {
+    static func refusal(_ surface: Surface, _ status: Int, _ e: RPCError) -> HTTPResponse {
         var r: HTTPResponse
         if surface == .jsonRPC {
             r = HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: JSONRPCServer.envelope(id: .null, error: e))
@@ -140,10 +131,10 @@ final class ReadGateway: Sendable {
     /// nil when the request may be answered now; otherwise the refusal.
     func consistency(_ req: HTTPRequest, _ surface: Surface, _ chain: Services) -> HTTPResponse? {
         let wait = config.rpc.maxWaitMillis
-        func refuse(_ e: RPCError) -> HTTPResponse { refusal(surface, 503, e) }
+        func refuse(_ e: RPCError) -> HTTPResponse { Self.refusal(surface, 503, e) }
         if let mode = req.header("X-Infrastack-Consistency")?.lowercased(), mode != "local" {
             guard mode == "linearizable" else {
-                return refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Consistency must be local or linearizable"))
+                return Self.refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Consistency must be local or linearizable"))
             }
             guard let idx = node.linearizableReadIndex(timeoutMillis: max(wait, 100)), node.waitApplied(idx, timeoutMillis: max(wait, 100)) else {
                 return refuse(RPCError(code: -32011, message: "a linearizable read needs a leader with a quorum and none answered in time; retry",
@@ -153,7 +144,7 @@ final class ReadGateway: Sendable {
         if let text = req.header("X-Infrastack-Min-Block") {
             let wanted: UInt64
             if let n = UInt64(text) { wanted = n } else if let n = try? Hex.decodeQuantity(text) { wanted = n } else {
-                return refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"))
+                return Self.refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"))
             }
             let deadline = Date().addingTimeInterval(Double(wait) / 1000)
             var applied = try? chain.eth.index.head(chain.chainId)?.number

@@ -1,0 +1,118 @@
+import Net
+
+/// Which handler a request is for, decided from method and path before anything else.
+enum EdgeRoute: Equatable, Sendable {
+    /// Membership and the debug key-value store: the cluster-admin token.
+    case admin
+    /// JSON-RPC, GraphQL or REST over the chain: an API key (when keys are configured).
+    case read(ReadGateway.Surface)
+    /// Health, readiness, status and the member list: open on every listener.
+    case node
+}
+
+/// A request as the pipeline knows it after authentication.
+struct EdgeRequest: Sendable {
+    let http: HTTPRequest
+    let listener: NodeAPI.Listener
+    let route: EdgeRoute
+    /// The path with any `/k/<key>` prefix removed.
+    let path: String
+    let principal: Principal
+}
+
+/// The authenticate step's answer: the request to serve, or the refusal to send.
+enum Authenticated: Sendable {
+    case request(EdgeRequest)
+    case refused(HTTPResponse)
+}
+
+/// Steps every authenticated request passes, whatever its surface: limits refuse, audit
+/// records, metrics count. They see the principal, never a secret.
+protocol EdgeHook: Sendable {
+    /// A refusal, or nil to let the request on.
+    func admit(_ request: EdgeRequest) -> HTTPResponse?
+    func completed(_ request: EdgeRequest, _ response: HTTPResponse)
+}
+
+/// The one way into the node over HTTP or WebSocket, in this order: route → authenticate
+/// (a `Principal`) → hooks (limits, audit, metrics) → the handler, which for reads checks
+/// the requested consistency before it answers. No surface authenticates on its own.
+struct RequestPipeline: Sendable {
+    let authenticator: Authenticator
+    let hooks: [any EdgeHook]
+    /// Whether a listener serves admin requests (false on the public one with `adminListen`).
+    let servesAdmin: @Sendable (NodeAPI.Listener) -> Bool
+    /// Refusals that come before identity: a disabled debug key-value store is 404 to all.
+    let adminPrecheck: @Sendable (HTTPRequest) -> HTTPResponse?
+
+    func route(_ req: HTTPRequest, on listener: NodeAPI.Listener) -> EdgeRoute {
+        if AdminAPI.owns(req.method, req.path) { return .admin }
+        guard listener == .api else { return .node }
+        let keyed = req.path.hasPrefix("/k/")
+        if let s = ReadGateway.surface(req.method, keyed ? Self.strippedKeyPath(req.path) : req.path) { return .read(s) }
+        if keyed || req.header("Upgrade")?.lowercased() == "websocket" { return .read(.jsonRPC) }
+        return .node
+    }
+
+    /// Authenticates `req` for its route. The result is the request to serve, or the
+    /// refusal to send: in the surface's own error shape for reads.
+    func authenticate(_ req: HTTPRequest, on listener: NodeAPI.Listener) -> Authenticated {
+        let route = route(req, on: listener)
+        switch route {
+        case .admin:
+            guard servesAdmin(listener) else {
+                return .refused(jsonError(404, "admin endpoints are served on this node's admin address (adminListen), not here"))
+            }
+            if let refusal = adminPrecheck(req) { return .refused(refusal) }
+            switch authenticator.admin(req) {
+            case .success(let p): return .request(EdgeRequest(http: req, listener: listener, route: route, path: req.path, principal: p))
+            case .failure(let r): return .refused(Self.response(r))
+            }
+        case .read(let surface):
+            switch authenticator.reader(req) {
+            case .success(let (p, path)): return .request(EdgeRequest(http: req, listener: listener, route: route, path: path, principal: p))
+            case .failure(let r):
+                if req.header("Upgrade")?.lowercased() == "websocket" { return .refused(Self.response(r)) }
+                return .refused(ReadGateway.refusal(surface, r.status, .init(code: -32001, message: r.message)))
+            }
+        case .node:
+            let open = Principal(.open(address: APIKeys.host(req.remote)), role: .reader)
+            return .request(EdgeRequest(http: req, listener: listener, route: route, path: req.path, principal: open))
+        }
+    }
+
+    /// Runs the whole pipeline for an HTTP request.
+    func handle(_ req: HTTPRequest, on listener: NodeAPI.Listener, dispatch: (EdgeRequest) -> HTTPResponse) -> HTTPResponse {
+        let request: EdgeRequest
+        switch authenticate(req, on: listener) {
+        case .refused(let refusal): return refusal
+        case .request(let r): request = r
+        }
+        precondition(request.route != .admin || request.principal.role == .clusterAdmin, "admin routes need the cluster-admin role")
+        for hook in hooks {
+            if let refusal = hook.admit(request) { hook.completed(request, refusal); return refusal }
+        }
+        let response = dispatch(request)
+        for hook in hooks { hook.completed(request, response) }
+        return response
+    }
+
+    /// The request head alone, before its body is read (the answer to `Expect: 100-continue`):
+    /// admin requests without a valid credential are refused here.
+    func earlyRefusal(_ head: HTTPRequest, on listener: NodeAPI.Listener) -> HTTPResponse? {
+        guard route(head, on: listener) == .admin, servesAdmin(listener) else { return nil }
+        if case .refused(let refusal) = authenticate(head, on: listener) { return refusal }
+        return nil
+    }
+
+    static func strippedKeyPath(_ path: String) -> String {
+        let rest = path.dropFirst(3).drop { $0 != "/" }
+        return rest.isEmpty ? "/" : String(rest)
+    }
+
+    static func response(_ r: Authenticator.Refusal) -> HTTPResponse {
+        var response = jsonError(r.status, r.message)
+        if let c = r.challenge { response.headers.append(("WWW-Authenticate", c)) }
+        return response
+    }
+}
