@@ -7,10 +7,10 @@
 //   core         pure code: no I/O, clocks or threads
 //   io           the operating system: LMDB, sockets, TLS, HTTP, logs, upstream clients
 //   replication  the Raft driver's production host and its durable log
-//   domain       the replicated state machine and the chain it holds
+//   domain       the replicated state machine, the chain it holds, the node's configuration
 //   edge         what clients talk to: JSON-RPC, GraphQL, REST, admin, the request pipeline
-//   app          configuration and composition into the one binary
-//   tools        simulators, benchmarks, test children
+//   tools        simulators (the embedded chain, the Raft fault simulator), benchmarks, test children
+//   app          composition into the one binary
 import PackageDescription
 
 let package = Package(
@@ -24,7 +24,7 @@ let package = Package(
         // core: pure
         .target(name: "Hashing", path: "Sources/core/Hashing"),
         .target(name: "ByteCodec", path: "Sources/core/ByteCodec"),
-        .target(name: "Chain", dependencies: ["Hashing", "ByteCodec", "Telemetry"], path: "Sources/core/Chain"),
+        .target(name: "Chain", dependencies: ["Hashing", "ByteCodec"], path: "Sources/core/Chain"),
         .target(name: "Consensus", path: "Sources/core/Consensus", exclude: ["README.md"]),
         // the one Raft driver (persist → send → apply → advance) over ports for log, network,
         // state machine and clock: the node runs it over LMDB and TCP, the simulator over fakes
@@ -35,13 +35,13 @@ let package = Package(
         .systemLibrary(name: "CEpoll", path: "Sources/io/CEpoll"),
         // TLS for upstreams, the HTTP server and peer links (OpenSSL 3 from Debian's libssl-dev)
         .systemLibrary(name: "COpenSSL", path: "Sources/io/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        .target(name: "Telemetry", path: "Sources/io/Telemetry"),
+        .target(name: "Telemetry", dependencies: ["ByteCodec"], path: "Sources/io/Telemetry"),
         .target(name: "Storage", dependencies: ["CLMDB"], path: "Sources/io/Storage"),
-        .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Hashing", "Telemetry"], path: "Sources/io/Net"),
+        .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Hashing", "ByteCodec", "Telemetry"], path: "Sources/io/Net"),
         // authenticated, framed TCP (or TLS) links between peers
         .target(name: "PeerTransport", dependencies: ["Net", "Hashing", "ByteCodec", "Telemetry"], path: "Sources/io/PeerTransport"),
         // JSON-RPC clients for upstream EVM nodes: failover, batching, provider quirks
-        .target(name: "Upstream", dependencies: ["Chain", "Net", "Telemetry"], path: "Sources/io/Upstream"),
+        .target(name: "Upstream", dependencies: ["Chain", "ByteCodec", "Net", "Telemetry"], path: "Sources/io/Upstream"),
 
         // replication: the production host of the Raft driver and its LMDB log
         .target(name: "ReplicatedLog", dependencies: ["Consensus", "RaftDriver", "Storage", "Net", "ByteCodec", "Telemetry"],
@@ -49,43 +49,44 @@ let package = Package(
 
         // domain
         // the chain index: verified blocks applied and rewound in LMDB, and reads of one snapshot
-        .target(name: "ChainIndex", dependencies: ["Chain", "Storage"], path: "Sources/domain/ChainIndex"),
+        .target(name: "ChainIndex", dependencies: ["Chain", "ByteCodec", "Storage"], path: "Sources/domain/ChainIndex"),
         // the root of the replicated state: one registry of command sets (chain, kv, members)
         .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),
+        // the node's configuration: every field validated at start with an error naming it
+        .target(name: "NodeConfig", dependencies: ["Chain", "ByteCodec", "ChainFollower", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
         // follows the upstream chain on the leader and proposes verified blocks
-        .target(name: "ChainFollower", dependencies: ["Chain", "ChainIndex", "Upstream", "Net", "Telemetry"], path: "Sources/domain/ChainFollower"),
+        .target(name: "ChainFollower", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Upstream", "Net", "Telemetry"], path: "Sources/domain/ChainFollower"),
 
         // edge
         // eth JSON-RPC methods over the chain index, filters, forwarding, inclusion proofs
-        .target(name: "RPC", dependencies: ["Chain", "ChainIndex", "Upstream", "Telemetry"], path: "Sources/edge/RPC"),
+        .target(name: "RPC", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Upstream", "Net", "Telemetry"], path: "Sources/edge/RPC"),
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
-        .target(name: "GraphQL", dependencies: ["Chain", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
+        .target(name: "GraphQL", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
         // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
-        .target(name: "Edge", dependencies: ["ReplicatedLog", "StateMachine", "ChainIndex", "ChainFollower", "RPC", "GraphQL",
-                                             "NodeConfig", "Consensus", "Net", "Hashing", "Chain", "Storage", "Telemetry"],
+        .target(name: "Edge", dependencies: ["StateMachine", "ChainIndex", "ChainFollower", "RPC", "GraphQL",
+                                             "NodeConfig", "Consensus", "Net", "Hashing", "ByteCodec", "Chain", "Telemetry"],
                 path: "Sources/edge/Edge"),
-
-        // app
-        .target(name: "NodeConfig", dependencies: ["Chain", "ChainFollower", "Net", "Upstream", "Telemetry"], path: "Sources/app/NodeConfig"),
-        // composition: storage, log, state machine, follower, transport and edge in one process
-        .target(name: "Node", dependencies: ["NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower",
-                                             "ChainIndex", "Upstream", "RPC", "GraphQL", "Consensus", "Storage", "Net", "Chain", "Telemetry"],
-                path: "Sources/app/Node"),
-        // the one binary every node runs, plus operator commands
-        .executableTarget(name: "infrastack", dependencies: ["Node", "NodeConfig", "Edge", "Net", "Chain", "SimChain", "Telemetry"], path: "Sources/app/infrastack"),
 
         // tools
         // the embedded simulated upstream chain (dev and tests)
         .target(name: "SimChain", dependencies: ["Chain", "Hashing", "Net", "Telemetry"], path: "Sources/tools/SimChain"),
         // deterministic Raft fault simulator running the production driver (ConsensusTests, raft-soak)
         .target(name: "ConsensusSim", dependencies: ["Consensus", "RaftDriver"], path: "Sources/tools/ConsensusSim"),
-        .executableTarget(name: "raft-soak", dependencies: ["ConsensusSim", "RaftDriver"], path: "Sources/tools/RaftSoak"),
+        .executableTarget(name: "raft-soak", dependencies: ["Consensus", "ConsensusSim", "RaftDriver"], path: "Sources/tools/RaftSoak"),
         // child process killed mid-write by StorageTests' crash test
         .executableTarget(name: "storage-crash-writer", dependencies: ["Storage"], path: "Sources/tools/StorageCrashWriter"),
         // benchmarks (run from bench/)
         .executableTarget(name: "chain-bench", dependencies: ["Chain", "Hashing"], path: "Sources/tools/ChainBench"),
         .executableTarget(name: "storage-bench", dependencies: ["Storage"], path: "Sources/tools/StorageBench"),
+
+        // app
+        // composition: storage, log, state machine, follower, transport and edge in one process
+        .target(name: "Node", dependencies: ["NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower",
+                                             "Consensus", "Storage", "Net", "Chain", "Telemetry"],
+                path: "Sources/app/Node"),
+        // the one binary every node runs, plus operator commands
+        .executableTarget(name: "infrastack", dependencies: ["Node", "NodeConfig", "Edge", "Net", "Chain", "SimChain"], path: "Sources/app/infrastack"),
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -1,3 +1,4 @@
+import ByteCodec
 import Foundation
 import Testing
 @testable import Net

@@ -1,5 +1,3 @@
-import StateMachine
-import ReplicatedLog
 import Edge
 import NodeConfig
 import Foundation
@@ -11,7 +9,7 @@ enum NodeCommand {
     usage: infrastack node --config FILE [overrides]
 
     Runs a node. The config file is JSON (documented in docs at the top of
-    Sources/Node/NodeConfig.swift and in README). Any field can be overridden:
+    Sources/domain/NodeConfig/NodeConfig.swift and in README). Any field can be overridden:
       --node-id N  --cluster-id ID  --data-dir DIR  --raft-listen HOST:PORT
       --http-listen HOST:PORT  --log-level debug|info|warn|error  --bootstrap true|false
     The cluster secret may come from the environment variable INFRASTACK_SECRET.

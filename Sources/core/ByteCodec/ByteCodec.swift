@@ -46,6 +46,7 @@ public struct ByteReader {
         guard v <= 1 else { throw DecodeError("\(what): invalid boolean \(v) at byte \(offset - 1)") }
         return v == 1
     }
+    public mutating func u16() throws(DecodeError) -> UInt16 { try take(2).reduce(0) { $0 << 8 | UInt16($1) } }
     public mutating func u32() throws(DecodeError) -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
     public mutating func u64() throws(DecodeError) -> UInt64 { try take(8).reduce(0) { $0 << 8 | UInt64($1) } }
     public mutating func data(max: Int = 256 << 20) throws(DecodeError) -> [UInt8] {
@@ -59,6 +60,11 @@ public struct ByteReader {
         return s
     }
     public mutating func raw(_ n: Int) throws(DecodeError) -> [UInt8] { Array(try take(n)) }
+    /// Everything not read yet.
+    public mutating func rest() -> [UInt8] {
+        defer { offset = bytes.count }
+        return Array(bytes[offset...])
+    }
     public func expectEnd() throws(DecodeError) {
         guard isAtEnd else { throw DecodeError("\(what): \(remaining) unexpected trailing bytes") }
     }

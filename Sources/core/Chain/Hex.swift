@@ -1,4 +1,4 @@
-import Telemetry
+import ByteCodec
 
 /// Hex text as the Ethereum JSON-RPC specification defines it.
 ///

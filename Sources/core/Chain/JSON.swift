@@ -1,4 +1,4 @@
-import Telemetry
+import ByteCodec
 
 /// A JSON value (RFC 8259). Objects keep their key order so answers can be re-emitted
 /// in the order a client or upstream used; numbers keep their source text so no

@@ -1,3 +1,4 @@
+import ByteCodec
 import Upstream
 import Chain
 import Foundation

@@ -1,3 +1,4 @@
+import ByteCodec
 import StateMachine
 import NodeConfig
 import Chain
@@ -205,28 +206,19 @@ public final class NodeAPI: Sendable {
     }
 }
 
-/// A small pool of kept-alive HTTP clients per URL, so forwarding does not pay a TCP
-/// connect per request. A client is used by one thread at a time.
-final class ClientPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [String: [HTTPClient]] = [:]
+/// Kept-alive HTTP clients to other nodes, per URL, for forwarding admin requests.
+struct ClientPool: Sendable {
+    private let pool = IdlePool<HTTPClient>(capacityPerKey: 64)
     /// For https:// URLs of other nodes (their CA); nil = the system trust store.
     let tls: TLSConfiguration?
 
     init(tls: TLSConfiguration? = nil) { self.tls = tls }
 
     func take(_ url: String) throws -> HTTPClient {
-        lock.lock()
-        if var list = idle[url], let c = list.popLast() { idle[url] = list; lock.unlock(); return c }
-        lock.unlock()
-        return try HTTPClient(url: url, timeoutMillis: 10_000, tls: tls)
+        try pool.take(url) { try HTTPClient(url: url, timeoutMillis: 10_000, tls: tls) }
     }
 
-    func give(back c: HTTPClient, _ url: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        if idle[url, default: []].count < 64 { idle[url, default: []].append(c) }
-    }
+    func give(back c: HTTPClient, _ url: String) { pool.giveBack(c, url) }
 }
 
 /// The node's error body, the same on every endpoint: {"error": message, …extra}.

@@ -1,3 +1,4 @@
+import ByteCodec
 import Chain
 import Foundation
 import ChainIndex

@@ -1,3 +1,4 @@
+import ByteCodec
 import StateMachine
 import NodeConfig
 import Chain

@@ -1,4 +1,5 @@
 import Chain
+import Net
 import ChainIndex
 import Upstream
 import Synchronization
@@ -18,7 +19,7 @@ public final class Forwarder: Sendable {
     let endpoints: [UpstreamEndpoint]
     let timeoutMillis: Int
     let logger: Logger?
-    private let idle = Mutex<[PooledClient]>([])
+    private let idle = IdlePool<UpstreamClient>(capacityPerKey: 32)
     private let alertCount = Atomic<Int>(0)
 
     public init(endpoints: [UpstreamEndpoint], timeoutMillis: Int = 10_000, logger: Logger? = nil) {
@@ -60,10 +61,10 @@ public final class Forwarder: Sendable {
 
     /// One upstream call, unchanged (GraphQL forwards through this too).
     public func call(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
-        let pooled = idle.withLock { $0.popLast() } ?? PooledClient(Self.client(endpoints, timeoutMillis))
-        defer { idle.withLock { if $0.count < 32 { $0.append(pooled) } } }
+        let client = idle.take("") { Self.client(endpoints, timeoutMillis) }
+        defer { idle.giveBack(client, "") }
         do {
-            return try pooled.client.call(method, params)
+            return try client.call(method, params)
         } catch let e as UpstreamClient.RPCError {
             // The upstream's own error (a revert, a rejected transaction) is the answer.
             throw RPCError(code: e.code, message: e.message, data: e.data)
@@ -85,7 +86,3 @@ extension Forwarder {
     }
 }
 
-final class PooledClient: @unchecked Sendable {
-    let client: UpstreamClient
-    init(_ c: UpstreamClient) { client = c }
-}

@@ -1,3 +1,4 @@
+import ByteCodec
 import Chain
 import Dispatch
 import ChainIndex

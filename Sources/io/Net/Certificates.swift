@@ -1,3 +1,4 @@
+import ByteCodec
 import COpenSSL
 import Foundation
 

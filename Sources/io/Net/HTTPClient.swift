@@ -1,3 +1,4 @@
+import ByteCodec
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import ByteCodec
 import Telemetry
 
 /// Limits the server enforces, each answered with its proper status code.

@@ -1,3 +1,4 @@
+import ByteCodec
 import Foundation
 
 /// A blocking WebSocket client (RFC 6455) over `HTTPClient`'s connection — `ws://` or

@@ -1,3 +1,4 @@
+import ByteCodec
 import Hashing
 import Foundation
 import Telemetry

@@ -1,3 +1,4 @@
+import ByteCodec
 import Hashing
 /// The peer handshake as a pure state machine: bytes in, bytes and outcomes out, no I/O.
 ///
@@ -96,8 +97,8 @@ public struct Handshake: Sendable {
 
     /// Feeds one received handshake message (the payload of a type-0 frame).
     public mutating func receive(_ message: [UInt8]) -> [Action] {
-        var reader = ByteReader(message)
-        guard let kindByte = reader.byte() else { return fail(.malformed("empty handshake message")) }
+        var reader = ByteReader(message, what: "handshake message")
+        guard let kindByte = try? reader.u8() else { return fail(.malformed("empty handshake message")) }
         guard let kind = MessageKind(rawValue: kindByte) else { return fail(.malformed("unknown handshake message kind \(kindByte)")) }
         if kind == .reject {
             // A rejection is final whatever state we were in, including just after the dialer
@@ -112,7 +113,7 @@ public struct Handshake: Sendable {
         case (.awaitingHelloReply, .helloWithProof):
             return dialerReceivedReply(&reader)
         case let (.awaitingProof(dialer, dialerNonce), .proof):
-            guard let proof = reader.bytes(HMACSHA256.byteCount), reader.isAtEnd else { return fail(.malformed("proof must be exactly \(HMACSHA256.byteCount) bytes")) }
+            guard let proof = try? reader.raw(HMACSHA256.byteCount), reader.isAtEnd else { return fail(.malformed("proof must be exactly \(HMACSHA256.byteCount) bytes")) }
             let expected = Self.proof(secret: config.secret, role: "dialer", clusterID: config.clusterID,
                                       dialerID: dialer, acceptorID: config.nodeID, dialerNonce: dialerNonce, acceptorNonce: nonce)
             guard ConstantTime.equals(proof, expected) else { return fail(.badProof(peer: dialer)) }
@@ -147,7 +148,7 @@ public struct Handshake: Sendable {
         case let .success(h): hello = h
         case let .failure(f): return fail(f)
         }
-        guard let proof = reader.bytes(HMACSHA256.byteCount), reader.isAtEnd else { return fail(.malformed("hello reply must end with a \(HMACSHA256.byteCount)-byte proof")) }
+        guard let proof = try? reader.raw(HMACSHA256.byteCount), reader.isAtEnd else { return fail(.malformed("hello reply must end with a \(HMACSHA256.byteCount)-byte proof")) }
         guard hello.clusterID == config.clusterID else { return fail(.clusterMismatch(peer: hello.clusterID, local: config.clusterID)) }
         guard hello.nodeID == expectedPeer else { return fail(.unexpectedNode(got: hello.nodeID, expected: expectedPeer)) }
         let expected = Self.proof(secret: config.secret, role: "acceptor", clusterID: config.clusterID,
@@ -210,9 +211,9 @@ private struct Hello {
     var clusterID: String
 
     static func parse(_ r: inout ByteReader, localVersion: UInt16) -> Result<Hello, HandshakeFailure> {
-        guard let v = r.uint16() else { return .failure(.malformed("hello too short for a protocol version")) }
+        guard let v = try? r.u16() else { return .failure(.malformed("hello too short for a protocol version")) }
         guard v == localVersion else { return .failure(.unsupportedVersion(peer: v, local: localVersion)) }
-        guard let id = r.uint64(), let nonce = r.bytes(Handshake.nonceByteCount), let len = r.byte(), let cluster = r.bytes(Int(len)) else {
+        guard let id = try? r.u64(), let nonce = try? r.raw(Handshake.nonceByteCount), let len = try? r.u8(), let cluster = try? r.raw(Int(len)) else {
             return .failure(.malformed("hello truncated"))
         }
         return .success(Hello(version: v, nodeID: id, nonce: nonce, clusterID: String(decoding: cluster, as: UTF8.self)))
@@ -257,21 +258,4 @@ public enum HandshakeFailure: Error, Equatable, Sendable, CustomStringConvertibl
     static func printable(_ s: String) -> String {
         String(String.UnicodeScalarView(s.unicodeScalars.prefix(200).filter { $0.value >= 0x20 && $0.value != 0x7f }))
     }
-}
-
-/// Bounds-checked reads from a received message.
-struct ByteReader {
-    private let bytes: [UInt8]
-    private var offset = 0
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    var isAtEnd: Bool { offset == bytes.count }
-    mutating func byte() -> UInt8? { bytes(1)?[0] }
-    mutating func bytes(_ n: Int) -> [UInt8]? {
-        guard n >= 0, bytes.count - offset >= n else { return nil }
-        defer { offset += n }
-        return Array(bytes[offset..<(offset + n)])
-    }
-    mutating func uint16() -> UInt16? { bytes(2).map { UInt16($0[0]) << 8 | UInt16($0[1]) } }
-    mutating func uint64() -> UInt64? { bytes(8).map { $0.reduce(0) { $0 << 8 | UInt64($1) } } }
-    mutating func rest() -> [UInt8] { bytes(bytes.count - offset) ?? [] }
 }

@@ -1,5 +1,4 @@
 import ByteCodec
-import Chain
 import Consensus
 import Storage
 import Synchronization

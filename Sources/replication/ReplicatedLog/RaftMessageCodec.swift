@@ -1,5 +1,4 @@
 import ByteCodec
-import Chain
 import Consensus
 
 /// Wire form of Raft messages between peers (carried as transport frames of type 1).
