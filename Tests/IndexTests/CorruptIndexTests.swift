@@ -12,21 +12,21 @@ import Testing
     @Test func aHeadOfTheWrongLengthIsCorruptNotEmpty() throws {
         let e = try Self.env()
         let ix = try ChainIndex(env: e)
-        #expect(try ix.head(7) == nil, "a chain never indexed has no head")
+        #expect(try ix.view { try $0.head(7) } == nil, "a chain never indexed has no head")
         try e.write { txn in try txn.put(ix.tables.heads, ChainKey.head(7, .latest), [1, 2, 3]) }
-        #expect { _ = try ix.head(7) } throws: { ($0 as? CorruptIndex)?.table == "chain_heads" && "\($0)".contains("3 bytes, not 40") }
+        #expect { _ = try ix.view { try $0.head(7) } } throws: { ($0 as? CorruptIndex)?.table == "chain_heads" && "\($0)".contains("3 bytes, not 40") }
     }
 
     @Test func aBadAccountOrSlotRecordIsCorruptNotZero() throws {
         let e = try Self.env()
         let ix = try ChainIndex(env: e)
         let a = try Address(hex: "0x00000000000000000000000000000000000000aa")
-        #expect(try ix.balance(7, a, at: 5) == .zero, "an account never seen reads as zero")
+        #expect(try ix.request(chain: 7, upstream: nil) { try $0.state(.balance, of: a, at: 5) } == .zero, "an account never seen reads as zero")
         try e.write { txn in try txn.put(ix.tables.accounts, ChainKey.account(7, a, 3), [UInt8](repeating: 9, count: 10)) }
-        #expect { _ = try ix.balance(7, a, at: 5) } throws: { ($0 as? CorruptIndex)?.table == "chain_accounts" }
-        #expect { _ = try ix.nonce(7, a, at: 5) } throws: { $0 is CorruptIndex }
+        #expect { _ = try ix.request(chain: 7, upstream: nil) { try $0.state(.balance, of: a, at: 5) } } throws: { ($0 as? CorruptIndex)?.table == "chain_accounts" }
+        #expect { _ = try ix.request(chain: 7, upstream: nil) { try $0.state(.nonce, of: a, at: 5) } } throws: { $0 is CorruptIndex }
         let slot = Hash32.keccak([1])
         try e.write { txn in try txn.put(ix.tables.storage, Key(7).appending(bytes: a.bytes).appending(bytes: slot.bytes).appendingInverted(blockNumber: 3), [1]) }
-        #expect { _ = try ix.storage(7, a, slot: slot, at: 4) } throws: { ($0 as? CorruptIndex)?.table == "chain_storage" }
+        #expect { _ = try ix.request(chain: 7, upstream: nil) { try $0.state(.storage(slot), of: a, at: 4) } } throws: { ($0 as? CorruptIndex)?.table == "chain_storage" }
     }
 }
