@@ -138,4 +138,31 @@ import Testing
         // The ancestor's data is intact.
         #expect(try ix.view { try $0.block(cid, number: p1.number, fullTransactions: true) } == block)
     }
+
+    @Test func aBlockThatFailsToParseIsSkippedWithoutATrace() throws {
+        let e = try env()
+        let ix = try ChainIndex(env: e)
+        let cid: UInt64 = 3
+        let good = CorruptIndexTests.blocks(from: 10, count: 2)
+        _ = try e.write { txn in try ix.apply(.blocks(chainId: cid, blocks: [good[0]], safe: nil, finalized: nil), in: txn) }
+        // Block 11 with a log that has no logIndex: everything before that log parsed fine.
+        var bad = good[1]
+        bad.hash = Hash32.keccak([11])
+        bad.receipts = Array(#"[{"logs":[{"address":"0x00000000000000000000000000000000000000aa","topics":[],"data":"0x"}]}]"#.utf8)
+        let out = try e.write { txn in try ix.apply(.blocks(chainId: cid, blocks: [bad], safe: nil, finalized: nil), in: txn) }
+        #expect(out.applied.isEmpty && out.skipped.count == 1 && out.skipped[0].contains("logIndex"), "\(out.skipped)")
+        let tx = try Hash32(hex: try JSON.parse(bad.block)["transactions"]!.arrayValue![0]["hash"]!.stringValue!)
+        try ix.view { (v: ChainView) throws in
+            #expect(try v.head(cid)?.number == 10)
+            #expect(try v.blockNumber(cid, hash: bad.hash) == nil, "a skipped block is not findable by hash")
+            #expect(try v.block(cid, number: 11, fullTransactions: false) == nil)
+            #expect(try v.transaction(cid, hash: tx) == nil, "nor are its transactions")
+            #expect(try v.receipts(cid, block: 11) == nil)
+        }
+        #expect(try ix.request(chain: cid, upstream: nil) { try $0.view.knowsAccount(cid, bad.state.post[0].address, at: 11) } == false)
+        // The real block 11 then applies as if the bad one had never been proposed.
+        let again = try e.write { txn in try ix.apply(.blocks(chainId: cid, blocks: [good[1]], safe: nil, finalized: nil), in: txn) }
+        #expect(again.applied == [11])
+        #expect(try ix.view { try $0.transaction(cid, hash: tx) }?["hash"] == .string(tx.hex))
+    }
 }
