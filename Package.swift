@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Net", "TestSupport"]),
         .testTarget(name: "ConsensusTests", dependencies: ["Consensus", "ConsensusSim"]),
         .testTarget(name: "NetTests", dependencies: ["Net", "Chain", "TestSupport"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Chain", "Storage", "TestSupport"]),
         .testTarget(name: "IndexerTests", dependencies: ["Indexer", "Index", "Chain", "Net", "Storage", "Telemetry"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "Index", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Index", "Indexer", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
