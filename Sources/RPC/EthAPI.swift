@@ -32,7 +32,7 @@ public final class EthAPI: Sendable {
     public let stats = RPCStats()
     let forwarder: Forwarder?
     /// The forwarder as the request view's reader of state the index never saw.
-    public let upstream: UpstreamRead?
+    let upstream: UpstreamRead?
     let syncProgress: @Sendable () -> SyncProgress?
     var cid: UInt64 { config.chainId }
 
