@@ -72,7 +72,7 @@ final class HeadsServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(30)
         var indexed: UInt64 = 0
         while Date() < deadline && indexed < 10 {
-            indexed = (try? host.index.head(IndexerTests.chainId)?.number) ?? 0
+            indexed = (try? host.index.view { try $0.head(IndexerTests.chainId) }?.number) ?? 0
             usleep(50_000)
         }
         #expect(indexed >= 10, "blocks indexed as notifications arrived (head \(indexed)); status \(ix.status.headSignal)")

@@ -123,16 +123,16 @@ final class TamperingProxy: @unchecked Sendable {
         let s = ix.status
         #expect(s.lastAlert?.contains("block 5") == true, "alert names the block: \(s.lastAlert ?? "none")")
         // Blocks before the bad one are indexed; the bad one never is, however long we wait.
-        #expect(waitUntil { (try? host.index.head(Self.chainId)?.number) == 4 })
+        #expect(waitUntil { (try? host.index.view { try $0.head(Self.chainId) }?.number) == 4 })
         usleep(300_000)
-        #expect(try host.index.head(Self.chainId)?.number == 4, "nothing at or past the bad block is indexed")
+        #expect(try host.index.view { try $0.head(Self.chainId) }?.number == 4, "nothing at or past the bad block is indexed")
         #expect(ix.status.refusedBlocks >= 1)
         // Once the upstream serves the real block again, ingestion continues to the head.
         proxy.tamper(nil)
-        #expect(waitUntil { (try? host.index.head(Self.chainId)?.number) == 12 })
+        #expect(waitUntil { (try? host.index.view { try $0.head(Self.chainId) }?.number) == 12 })
         let rpc = UpstreamClient(urls: [sim.url])
         for n in 0...12 as ClosedRange<UInt64> {
-            let ours = try #require(try host.index.block(Self.chainId, number: n, fullTransactions: false))
+            let ours = try #require(try host.index.view { try $0.block(Self.chainId, number: n, fullTransactions: false) })
             #expect(try ours.objectValue!.hash("hash") == hash(rpc, n), "block \(n)")
         }
     }
@@ -148,11 +148,11 @@ final class TamperingProxy: @unchecked Sendable {
         // Wait past the scripted reorgs; blocks more than 4 below the head can no longer change.
         #expect(waitUntil { ((try? Hex.decodeQuantity(rpc.call("eth_blockNumber", []).stringValue ?? "")) ?? 0) >= 30 })
         let target: UInt64 = 30 - 5
-        #expect(waitUntil { ((try? host.index.head(Self.chainId)?.number) ?? 0) >= 30 })
+        #expect(waitUntil { ((try? host.index.view { try $0.head(Self.chainId) }?.number) ?? 0) >= 30 })
         #expect(ix.status.reorgs >= 1, "rewinds: \(ix.status.reorgs)")
         #expect(ix.status.stateSource == "prestateTracer")
         for n in 0...target {
-            let ours = try #require(try host.index.block(Self.chainId, number: n, fullTransactions: true)?.objectValue)
+            let ours = try #require(try host.index.view { try $0.block(Self.chainId, number: n, fullTransactions: true) }?.objectValue)
             #expect(try ours.hash("hash") == hash(rpc, n), "block \(n) follows the canonical chain")
             // Archive state from the tracer's diffs equals the upstream's at that block.
             for t in (try ours.array("transactions")).prefix(3) {
@@ -160,8 +160,8 @@ final class TamperingProxy: @unchecked Sendable {
                 let at = JSONValue.string(Hex.encodeQuantity(n))
                 let balance = try U256(quantity: rpc.call("eth_getBalance", [.string(a.hex), at]).stringValue ?? "")
                 let nonce = try Hex.decodeQuantity(rpc.call("eth_getTransactionCount", [.string(a.hex), at]).stringValue ?? "")
-                #expect(try host.index.balance(Self.chainId, a, at: n) == balance, "balance of \(a) at \(n)")
-                #expect(try host.index.nonce(Self.chainId, a, at: n) == nonce, "nonce of \(a) at \(n)")
+                #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.balance, of: a, at: n) } == balance, "balance of \(a) at \(n)")
+                #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.nonce, of: a, at: n) } == nonce, "nonce of \(a) at \(n)")
             }
         }
     }

@@ -215,21 +215,21 @@ import Testing
         let (host, ix) = try indexer([fake.url])
         defer { ix.stop() }
         ix.start()
-        #expect(waitUntil { (try? host.index.head(Self.chainId)?.number) == 12 }, "state: \(ix.status.state)")
+        #expect(waitUntil { (try? host.index.view { try $0.head(Self.chainId) }?.number) == 12 }, "state: \(ix.status.state)")
         let rpc = UpstreamClient(urls: [sim.url])
         for n in 0...12 as ClosedRange<UInt64> {
             let q = JSONValue.string(Hex.encodeQuantity(n))
-            let ours = try #require(try host.index.block(Self.chainId, number: n, fullTransactions: true))
+            let ours = try #require(try host.index.view { try $0.block(Self.chainId, number: n, fullTransactions: true) })
             #expect(JSON.serialize(ours) == JSON.serialize(try rpc.call("eth_getBlockByNumber", [q, .bool(true)])), "block \(n)")
-            let receipts = try #require(try host.index.receipts(Self.chainId, block: n))
+            let receipts = try #require(try host.index.view { try $0.receipts(Self.chainId, block: n) })
             #expect(JSON.serialize(.array(receipts)) == JSON.serialize(try rpc.call("eth_getBlockReceipts", [q])), "receipts of block \(n)")
         }
         // Probed state: a sender's balance and nonce at its block equal the upstream's.
-        let block = try #require(try host.index.block(Self.chainId, number: 10, fullTransactions: true)?.objectValue)
+        let block = try #require(try host.index.view { try $0.block(Self.chainId, number: 10, fullTransactions: true) }?.objectValue)
         let from = try #require(try block.array("transactions").first?.objectValue).address("from")
         let at = JSONValue.string(Hex.encodeQuantity(10))
-        #expect(try host.index.balance(Self.chainId, from, at: 10) == U256(quantity: rpc.call("eth_getBalance", [.string(from.hex), at]).stringValue ?? ""))
-        #expect(try host.index.nonce(Self.chainId, from, at: 10) == Hex.decodeQuantity(rpc.call("eth_getTransactionCount", [.string(from.hex), at]).stringValue ?? ""))
+        #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.balance, of: from, at: 10) } == U256(quantity: rpc.call("eth_getBalance", [.string(from.hex), at]).stringValue ?? ""))
+        #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.nonce, of: from, at: 10) } == Hex.decodeQuantity(rpc.call("eth_getTransactionCount", [.string(from.hex), at]).stringValue ?? ""))
         let s = ix.status
         #expect(s.stateSource == "probe")
         let p = try #require(s.upstreams.first)
@@ -253,7 +253,7 @@ import Testing
         let (host, ix) = try indexer([wrong.url, right.url])
         defer { ix.stop() }
         ix.start()
-        #expect(waitUntil { (try? host.index.head(Self.chainId)?.number) == 8 }, "state: \(ix.status.state)")
+        #expect(waitUntil { (try? host.index.view { try $0.head(Self.chainId) }?.number) == 8 }, "state: \(ix.status.state)")
         let s = ix.status
         #expect(s.upstreams[0].refused == "serves chain id 1, configured 1337")
         #expect(!s.upstreams[0].chainVerified)
@@ -272,6 +272,6 @@ import Testing
         ix.start()
         #expect(waitUntil(10) { ix.status.state == "halted: wrong chain id" }, "state: \(ix.status.state)")
         #expect(ix.status.lastAlert?.contains("serves chain id 5, configured 1337") == true)
-        #expect(try host.index.head(Self.chainId) == nil)
+        #expect(try host.index.view { try $0.head(Self.chainId) } == nil)
     }
 }

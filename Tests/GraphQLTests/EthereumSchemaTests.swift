@@ -22,7 +22,7 @@ import Testing
             """
         for _ in 0..<25 {
             let n = UInt64.random(in: chain.first...chain.last, using: &rng)
-            let stored = try #require(try chain.index.block(TestChain.chainId, number: n, fullTransactions: true)?.objectValue)
+            let stored = try #require(try chain.index.view { try $0.block(TestChain.chainId, number: n, fullTransactions: true) }?.objectValue)
             let d = try data(service, query, ["n": .number(String(n))])
             let b = try #require(d.at("block"))
             #expect(b.at("number")?.number == n, "seed \(seed)")

@@ -51,7 +51,7 @@ import Testing
 
         var follower: TestNode? { nodes.first { $0.node.report.status.role == .follower && $0.node.report.status.leader != 0 } }
 
-        func head(_ n: TestNode) -> UInt64? { try? n.node.stateMachine.chain.head(ReadGatewayTests.chainId)?.number }
+        func head(_ n: TestNode) -> UInt64? { try? n.node.stateMachine.chain.view { try $0.head(ReadGatewayTests.chainId) }?.number }
 
         func api(_ n: TestNode, keys: [String] = [], maxWait: Int = 300) -> NodeAPI {
             var c = NodeConfig()
@@ -140,7 +140,7 @@ import Testing
         let g = api.handle(HTTPRequest(method: "POST", target: "/k/\(key)/graphql", headers: [(name: "Content-Type", value: "application/json")], body: Array(gql.utf8)))
         #expect(g.status == 200, "\(String(decoding: g.body, as: UTF8.self))")
         let data = try JSON.parse(g.body)["data"]
-        let stored = try #require(try c.nodes[0].node.stateMachine.chain.block(Self.chainId, number: 2, fullTransactions: false))
+        let stored = try #require(try c.nodes[0].node.stateMachine.chain.view { try $0.block(Self.chainId, number: 2, fullTransactions: false) })
         #expect(data?["block"]?["hash"] == stored["hash"] && data?["block"]?["parent"]?["hash"] == stored["parentHash"])
         #expect(data?["chainID"] != nil && data?["block"]?["number"] == .number("2"))
         let viaGet = api.handle(HTTPRequest(method: "GET", target: "/k/\(key)/graphql?query=%7B%20block(number%3A%201)%20%7B%20number%20%7D%20%7D"))

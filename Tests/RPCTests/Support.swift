@@ -27,7 +27,7 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
             let cmd = try ChainCommand.decode(entry)
             let outcome = try env.write { txn in try index.apply(cmd, in: txn) }
             feed.publish(outcome.events)
-            let head = try index.head(IndexedSimChain.chainId)
+            let head = try index.view { try $0.head(IndexedSimChain.chainId) }
             publishedHead.withLock { $0 = head }
             return nil
         } catch { return "\(error)" }

@@ -180,7 +180,7 @@ public final class Indexer: @unchecked Sendable {
     /// One round; true when it proposed something.
     func step(_ host: any IndexerHost) throws -> Bool {
         let cid = config.chainId
-        let head = try index.head(cid)
+        let head = try index.view { try $0.head(cid) }
         let upstreamHead = try Hex.decodeQuantity(try upstream.call("eth_blockNumber", []).stringValue ?? "")
         update { s in
             s.upstreamHead = upstreamHead
@@ -263,7 +263,7 @@ public final class Indexer: @unchecked Sendable {
         let floor = head.number > config.maxReorgDepth ? head.number - config.maxReorgDepth : 0
         var n = head.number
         while true {
-            guard let ours = try index.block(cid, number: n, fullTransactions: false)?.objectValue.flatMap({ try? $0.hash("hash") }) else { break }
+            guard let ours = try index.view({ try $0.block(cid, number: n, fullTransactions: false) })?.objectValue.flatMap({ try? $0.hash("hash") }) else { break }
             if let theirs = try fetchHash(n), theirs == ours {
                 if n == head.number { return false }
                 logger.warn("reorg", [("ancestor", n), ("depth", head.number - n), ("oldHead", head.hash.hex)])

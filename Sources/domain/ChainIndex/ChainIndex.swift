@@ -9,7 +9,9 @@ import Storage
 /// Apply is deterministic and total: an entry that does not extend the indexed head
 /// (wrong number or parent) is skipped identically on every replica and reported, never
 /// half-applied. That is what makes "nothing indexed twice" hold when a new leader
-/// re-proposes blocks its predecessor already committed.
+/// re-proposes blocks its predecessor already committed. Stored state that apply could
+/// never have left (a vanished head, a rewound block without its undo record) is not
+/// skipped but thrown as `CorruptIndex`, which stops apply on every replica alike.
 public final class ChainIndex: Sendable {
     public let tables: ChainTables
     let env: Environment
@@ -33,7 +35,7 @@ public final class ChainIndex: Sendable {
         switch command {
         case .blocks(let cid, let blocks, let safe, let finalized):
             for b in blocks {
-                let head = try self.head(cid, .latest, txn)
+                let head = try checkedLatest(cid, txn)
                 if let head {
                     guard b.number == head.number + 1, b.parentHash == head.hash else {
                         out.skipped.append("block \(b.number) \(b.hash) does not extend head \(head.number) \(head.hash)")
@@ -56,7 +58,7 @@ public final class ChainIndex: Sendable {
                 if let f = finalized { try setHead(cid, .finalized, min(f, latest.number), txn) }
             }
         case .rewind(let cid, let ancestor, let hash):
-            guard let head = try head(cid, .latest, txn), head.number > ancestor else {
+            guard let head = try checkedLatest(cid, txn), head.number > ancestor else {
                 out.skipped.append("rewind to \(ancestor): nothing above it")
                 return out
             }
@@ -65,7 +67,7 @@ public final class ChainIndex: Sendable {
                 return out
             }
             var removedLogs = [[JSONValue]]()
-            for n in stride(from: head.number, to: ancestor, by: -1) { removedLogs.append(try removeBlock(cid, n, txn)) }
+            for n in stride(from: head.number, to: ancestor, by: -1) { removedLogs.append(try removeBlock(cid, n, below: head, txn)) }
             out.events.append(.rewound(chain: cid, to: ancestor, removedLogs: removedLogs.reversed().flatMap { $0 }))
             try txn.put(tables.heads, ChainKey.head(cid, .latest), Self.headValue(ancestor, hash))
             for kind in [HeadKind.safe, .finalized] {
@@ -76,6 +78,29 @@ public final class ChainIndex: Sendable {
         return out
     }
 
+    /// The latest head, asserted to be one the apply path could have left: heads move only
+    /// by one block or by a rewind, so a head that is missing while blocks are indexed, or
+    /// that names a block not stored at its number, is damage. Applying on top of it would
+    /// restart the chain or build on a hole, so apply stops instead.
+    private func checkedLatest(_ cid: UInt64, _ txn: WriteTransaction) throws -> Head? {
+        guard let latest = try head(cid, .latest, txn) else {
+            if let earliest = try head(cid, .earliest, txn) {
+                throw CorruptIndex(table: "chain_heads", key: "chain \(cid) latest",
+                                   problem: "missing while blocks from \(earliest.number) are indexed; applying would start the chain over")
+            }
+            return nil
+        }
+        let stored = try txn.get(tables.blockByHash, ChainKey.hash(cid, latest.hash))
+        guard let stored, stored.count == 8, Self.u64(stored) == latest.number else {
+            throw CorruptIndex(table: "chain_heads", key: "chain \(cid) latest",
+                               problem: "names block \(latest.number) \(latest.hash), which is not indexed at that number")
+        }
+        return latest
+    }
+
+    /// Parses everything it needs from the block before writing anything, so a block that
+    /// fails (and is skipped) leaves no trace: no transaction findable by hash, no block by
+    /// hash above the head.
     private func applyBlock(_ cid: UInt64, _ b: ChainCommand.BlockPayload, _ txn: WriteTransaction) throws {
         // Transactions, receipts and logs are stored as the exact bytes they arrived in;
         // only the fields the indexes need are parsed (see JSONSpans).
@@ -83,26 +108,18 @@ public final class ChainIndex: Sendable {
         guard let txsRange = try JSONSpans.member(raw, 0..<raw.count, "transactions") else {
             throw FieldError(field: "transactions", problem: "is required")
         }
-        var hashes = [UInt8]("[".utf8)
+        var txs = [(range: Range<Int>, hash: Hash32)]()
         for (i, r) in try JSONSpans.elements(raw, txsRange).enumerated() {
             guard let hr = try JSONSpans.member(raw, r, "hash"), let hs = try JSON.parse(Array(raw[hr])).stringValue,
                   let h = try? Hash32(hex: hs) else {
                 throw FieldError(field: "transactions[\(i)].hash", problem: "must be a 32-byte hex string")
             }
-            if i > 0 { hashes.append(UInt8(ascii: ",")) }
-            hashes += Array("\"\(h.hex)\"".utf8)
-            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), Array(raw[r]))
-            var loc = ByteWriter(); loc.u64(b.number); loc.u32(UInt32(i))
-            try txn.put(tables.txByHash, ChainKey.hash(cid, h), loc.bytes)
+            txs.append((r, h))
         }
-        hashes.append(UInt8(ascii: "]"))
-        try txn.put(tables.blocks, ChainKey.block(cid, b.number), Array(raw[..<txsRange.lowerBound]) + hashes + Array(raw[txsRange.upperBound...]))
-        var num = ByteWriter(); num.u64(b.number)
-        try txn.put(tables.blockByHash, ChainKey.hash(cid, b.hash), num.bytes)
-
         let receipts = b.receipts
-        for (i, rr) in try JSONSpans.elements(receipts, 0..<receipts.count).enumerated() {
-            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), Array(receipts[rr]))
+        let receiptRanges = try JSONSpans.elements(receipts, 0..<receipts.count)
+        var logs = [(range: Range<Int>, index: UInt32, address: Address, topics: [(UInt8, Hash32)])]()
+        for (i, rr) in receiptRanges.enumerated() {
             guard receipts[rr.lowerBound] == UInt8(ascii: "{"), let logsRange = try JSONSpans.member(receipts, rr, "logs") else { continue }
             for lr in try JSONSpans.elements(receipts, logsRange) {
                 let fields = try JSONSpans.members(receipts, lr)
@@ -110,16 +127,39 @@ public final class ChainIndex: Sendable {
                     guard let r = fields.first(where: { $0.key == name })?.value else { throw FieldError(field: "receipts[\(i)].logs.\(name)", problem: "is required") }
                     return try JSON.parse(Array(receipts[r]))
                 }
-                guard let liText = try field("logIndex").stringValue, let li = try? UInt32(Hex.decodeQuantity(liText)),
+                guard let liText = try field("logIndex").stringValue, let li = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
                       let addrText = try field("address").stringValue, let address = try? Address(hex: addrText.lowercased()) else {
                     throw FieldError(field: "receipts[\(i)].logs", problem: "logIndex and address must be hex")
                 }
-                try txn.put(tables.logs, ChainKey.position(cid, b.number, li), Array(receipts[lr]))
-                try txn.put(tables.logsByAddress, ChainKey.byAddress(cid, address, b.number, li), [UInt8]())
+                var topics = [(UInt8, Hash32)]()
                 for (pos, t) in (try field("topics").arrayValue ?? []).enumerated() where pos < 4 {
                     guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
-                    try txn.put(tables.logsByTopic, ChainKey.byTopic(cid, UInt8(pos), topic, b.number, li), [UInt8]())
+                    topics.append((UInt8(pos), topic))
                 }
+                logs.append((lr, li, address, topics))
+            }
+        }
+
+        var hashes = [UInt8]("[".utf8)
+        for (i, t) in txs.enumerated() {
+            if i > 0 { hashes.append(UInt8(ascii: ",")) }
+            hashes += Array("\"\(t.hash.hex)\"".utf8)
+            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), Array(raw[t.range]))
+            var loc = ByteWriter(); loc.u64(b.number); loc.u32(UInt32(i))
+            try txn.put(tables.txByHash, ChainKey.hash(cid, t.hash), loc.bytes)
+        }
+        hashes.append(UInt8(ascii: "]"))
+        try txn.put(tables.blocks, ChainKey.block(cid, b.number), Array(raw[..<txsRange.lowerBound]) + hashes + Array(raw[txsRange.upperBound...]))
+        var num = ByteWriter(); num.u64(b.number)
+        try txn.put(tables.blockByHash, ChainKey.hash(cid, b.hash), num.bytes)
+        for (i, rr) in receiptRanges.enumerated() {
+            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), Array(receipts[rr]))
+        }
+        for log in logs {
+            try txn.put(tables.logs, ChainKey.position(cid, b.number, log.index), Array(receipts[log.range]))
+            try txn.put(tables.logsByAddress, ChainKey.byAddress(cid, log.address, b.number, log.index), [UInt8]())
+            for (pos, topic) in log.topics {
+                try txn.put(tables.logsByTopic, ChainKey.byTopic(cid, pos, topic, b.number, log.index), [UInt8]())
             }
         }
         try applyState(cid, b.number, b.state, txn)
@@ -185,42 +225,62 @@ public final class ChainIndex: Sendable {
         return h
     }
 
-    /// Removes one block and its state versions; returns its logs marked removed.
-    private func removeBlock(_ cid: UInt64, _ n: UInt64, _ txn: WriteTransaction) throws -> [JSONValue] {
-        var removedLogs = [JSONValue]()
-        if let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)), let block = try? JSON.parse(raw).objectValue {
-            if let h = try? block.hash("hash") { _ = try txn.delete(tables.blockByHash, ChainKey.hash(cid, h)) }
-            for tv in block["transactions"]?.arrayValue ?? [] {
-                if let s = tv.stringValue, let h = try? Hash32(hex: s) { _ = try txn.delete(tables.txByHash, ChainKey.hash(cid, h)) }
-            }
+    /// Removes one block and its state versions; returns its logs marked removed. Every
+    /// block below the head was applied by `applyBlock`, which stored it whole with its undo
+    /// record, so anything missing or unreadable here is damage: a rewind that skipped it
+    /// would leave that block's transactions, logs or state versions behind on the new branch.
+    private func removeBlock(_ cid: UInt64, _ n: UInt64, below head: Head, _ txn: WriteTransaction) throws -> [JSONValue] {
+        let where_ = "chain \(cid) block \(n)"
+        func corrupt(_ table: String, _ problem: String) -> CorruptIndex {
+            CorruptIndex(table: table, key: where_, problem: "\(problem) (rewinding from head \(head.number))")
+        }
+        guard let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)) else { throw corrupt("chain_blocks", "missing below the latest head") }
+        guard let block = try? JSON.parse(raw).objectValue, let h = try? block.hash("hash"), let txs = block["transactions"]?.arrayValue else {
+            throw corrupt("chain_blocks", "not a block object with a hash and a transactions array")
+        }
+        _ = try txn.delete(tables.blockByHash, ChainKey.hash(cid, h))
+        for (i, tv) in txs.enumerated() {
+            guard let s = tv.stringValue, let th = try? Hash32(hex: s) else { throw corrupt("chain_blocks", "transactions[\(i)] is not a transaction hash") }
+            _ = try txn.delete(tables.txByHash, ChainKey.hash(cid, th))
         }
         _ = try txn.delete(tables.blocks, ChainKey.block(cid, n))
         let prefix = ChainKey.block(cid, n)
         for e in try txn.entries(in: tables.txs, prefix: prefix) { _ = try txn.delete(tables.txs, e.key) }
         for e in try txn.entries(in: tables.receipts, prefix: prefix) { _ = try txn.delete(tables.receipts, e.key) }
+        var removedLogs = [JSONValue]()
         for e in try txn.entries(in: tables.logs, prefix: prefix) {
-            if var log = try? JSON.parse(e.value).objectValue, let li = try? log.quantity("logIndex") {
-                log["removed"] = .bool(true)
-                removedLogs.append(.object(log))
-                if let a = try? log.address("address") { _ = try txn.delete(tables.logsByAddress, ChainKey.byAddress(cid, a, n, UInt32(li))) }
-                for (pos, t) in (log["topics"]?.arrayValue ?? []).enumerated() where pos < 4 {
-                    if let ts = t.stringValue, let topic = try? Hash32(hex: ts) {
-                        _ = try txn.delete(tables.logsByTopic, ChainKey.byTopic(cid, UInt8(pos), topic, n, UInt32(li)))
-                    }
+            // Parsed as apply parsed it (any letter case), so the index keys found are the ones apply wrote.
+            guard var log = try? JSON.parse(e.value).objectValue, let li = try? log.quantity("logIndex"), li <= UInt64(UInt32.max),
+                  let a = log["address"]?.stringValue.flatMap({ try? Address(hex: $0.lowercased()) }) else {
+                throw corrupt("chain_logs", "a log without a hex logIndex and address")
+            }
+            log["removed"] = .bool(true)
+            removedLogs.append(.object(log))
+            _ = try txn.delete(tables.logsByAddress, ChainKey.byAddress(cid, a, n, UInt32(li)))
+            for (pos, t) in (log["topics"]?.arrayValue ?? []).enumerated() where pos < 4 {
+                if let ts = t.stringValue, let topic = try? Hash32(hex: ts) {
+                    _ = try txn.delete(tables.logsByTopic, ChainKey.byTopic(cid, UInt8(pos), topic, n, UInt32(li)))
                 }
             }
             _ = try txn.delete(tables.logs, e.key)
         }
-        if let u = try txn.get(tables.undo, ChainKey.block(cid, n)) {
+        guard let u = try txn.get(tables.undo, ChainKey.block(cid, n)) else {
+            throw corrupt("chain_undo", "no undo record, so the block's state versions cannot be removed")
+        }
+        do {
             var r = ByteReader(u, what: "undo record")
             let count = try r.u32()
             for _ in 0..<count {
                 let t = try r.u8()
                 let key = try r.data()
-                if let table = tables.stateTables[t] { _ = try txn.delete(table, key) }
+                guard let table = tables.stateTables[t] else { throw corrupt("chain_undo", "names state table \(t), which does not exist") }
+                _ = try txn.delete(table, key)
             }
-            _ = try txn.delete(tables.undo, ChainKey.block(cid, n))
+            try r.expectEnd()
+        } catch let e as DecodeError {
+            throw corrupt("chain_undo", "\(e)")
         }
+        _ = try txn.delete(tables.undo, ChainKey.block(cid, n))
         return removedLogs
     }
 

@@ -42,8 +42,6 @@ public struct ChainView {
         return out
     }
 
-
-
     public func transaction(_ cid: UInt64, hash: Hash32) throws -> JSONValue? {
         try transactionJSON(cid, hash: hash).map { try JSON.parse($0) }
     }
@@ -75,8 +73,6 @@ public struct ChainView {
         guard try txn.contains(index.tables.blocks, ChainKey.block(cid, block)) else { return nil }
         return try txn.entries(in: index.tables.receipts, prefix: ChainKey.block(cid, block)).map(\.value)
     }
-
-
 
     public func logs(_ cid: UInt64, _ f: ChainIndex.LogFilter, limit: Int = 10_000) throws -> [JSONValue] {
         try logsJSON(cid, f, limit: limit).map { try JSON.parse($0) }
@@ -140,36 +136,30 @@ public struct ChainView {
     }
 
     // MARK: state at a block
+    // Internal: surfaces read state through `RequestView.read`, which applies the rule for
+    // accounts the index never saw; these answer only what the index holds.
 
-    public func balance(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> U256 {
-        try index.accountVersion(cid, a, atOrBelow: n, txn)?.balance ?? .zero
+    func account(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> AccountState? {
+        try index.accountVersion(cid, a, atOrBelow: n, txn)
     }
 
-    public func nonce(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> UInt64 {
-        try index.accountVersion(cid, a, atOrBelow: n, txn)?.nonce ?? 0
-    }
-
-    public func code(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> [UInt8] {
-        guard let st = try index.accountVersion(cid, a, atOrBelow: n, txn), st.codeHash != AccountState.emptyCodeHash else { return [] }
-        return try txn.get(index.tables.code, st.codeHash.bytes) ?? []
-    }
-
-    public func storage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32 {
-        try index.slotVersion(cid, a, slot, atOrBelow: n, txn) ?? .zero
+    /// Code is stored whenever a non-empty code hash is, and never deleted (content-addressed,
+    /// shared by rewound and kept blocks), so a missing entry is damage, not "no code".
+    func code(hash: Hash32) throws -> [UInt8] {
+        guard hash != AccountState.emptyCodeHash else { return [] }
+        guard let code = try txn.get(index.tables.code, hash.bytes) else {
+            throw CorruptIndex(table: "chain_code", key: hash.hex, problem: "no code stored for an account's code hash")
+        }
+        return code
     }
 
     /// The slot's value when the index has any record of it at or below the block.
-    public func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
+    func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
         try index.slotVersion(cid, a, slot, atOrBelow: n, txn)
     }
 
-    /// Whether the index has any record of the account at or below the block (for callers
-    /// that must tell "zero" from "never seen").
-    public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool {
-        try index.accountVersion(cid, a, atOrBelow: n, txn) != nil
-    }
-
-
+    /// Whether the index has any record of the account at or below the block.
+    func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool { try account(cid, a, at: n) != nil }
 }
 
 extension ChainIndex {
@@ -177,35 +167,6 @@ extension ChainIndex {
     public func view<R>(_ body: (ChainView) throws -> R) throws -> R {
         try env.read { txn in try body(ChainView(index: self, txn: txn)) }
     }
-
-    // One-read conveniences.
-    public func head(_ cid: UInt64, _ kind: HeadKind = .latest) throws -> ChainIndex.Head? { try view { try $0.head(cid, kind) } }
-    public func blockNumber(_ cid: UInt64, hash: Hash32) throws -> UInt64? { try view { try $0.blockNumber(cid, hash: hash) } }
-    public func block(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> JSONValue? {
-        try view { try $0.block(cid, number: number, fullTransactions: fullTransactions) }
-    }
-    public func blockJSON(_ cid: UInt64, number: UInt64, fullTransactions: Bool) throws -> [UInt8]? {
-        try view { try $0.blockJSON(cid, number: number, fullTransactions: fullTransactions) }
-    }
-    public func transaction(_ cid: UInt64, hash: Hash32) throws -> JSONValue? { try view { try $0.transaction(cid, hash: hash) } }
-    public func transactionJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? { try view { try $0.transactionJSON(cid, hash: hash) } }
-    public func transaction(_ cid: UInt64, block: UInt64, index: UInt32) throws -> JSONValue? {
-        try view { try $0.transaction(cid, block: block, index: index) }
-    }
-    public func receipt(_ cid: UInt64, hash: Hash32) throws -> JSONValue? { try view { try $0.receipt(cid, hash: hash) } }
-    public func receiptJSON(_ cid: UInt64, hash: Hash32) throws -> [UInt8]? { try view { try $0.receiptJSON(cid, hash: hash) } }
-    public func receipts(_ cid: UInt64, block: UInt64) throws -> [JSONValue]? { try view { try $0.receipts(cid, block: block) } }
-    public func receiptsJSON(_ cid: UInt64, block: UInt64) throws -> [[UInt8]]? { try view { try $0.receiptsJSON(cid, block: block) } }
-    public func logs(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [JSONValue] { try view { try $0.logs(cid, f, limit: limit) } }
-    public func logsJSON(_ cid: UInt64, _ f: LogFilter, limit: Int = 10_000) throws -> [[UInt8]] { try view { try $0.logsJSON(cid, f, limit: limit) } }
-    public func balance(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> U256 { try view { try $0.balance(cid, a, at: n) } }
-    public func nonce(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> UInt64 { try view { try $0.nonce(cid, a, at: n) } }
-    public func code(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> [UInt8] { try view { try $0.code(cid, a, at: n) } }
-    public func storage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32 { try view { try $0.storage(cid, a, slot: slot, at: n) } }
-    public func knownStorage(_ cid: UInt64, _ a: Address, slot: Hash32, at n: UInt64) throws -> Hash32? {
-        try view { try $0.knownStorage(cid, a, slot: slot, at: n) }
-    }
-    public func knowsAccount(_ cid: UInt64, _ a: Address, at n: UInt64) throws -> Bool { try view { try $0.knowsAccount(cid, a, at: n) } }
 
     /// The byte range of the `[...]` holding the transaction hashes in a stored block.
     static func transactionsArray(in raw: [UInt8]) -> Range<Int>? {

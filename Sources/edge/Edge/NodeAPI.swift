@@ -181,7 +181,7 @@ public final class NodeAPI: Sendable {
                 u["lastError"] = p.lastError.map { .string($0) } ?? .null
                 return .object(u)
             })
-            if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.head(cid) {
+            if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.view({ try $0.head(cid) }) {
                 i["appliedHead"] = .number(String(h.number))
                 i["appliedHeadHash"] = .string(h.hash.hex)
             }

@@ -98,7 +98,7 @@ final class ReadGateway: Sendable {
             return Self.refusal(surface, 404, .server("this node follows no chain (no chain section in its config)"))
         }
         if let refusal = consistency(req, surface, chain) { return refusal }
-        let head = try? chain.eth.index.head(chain.chainId)?.number
+        let head = try? chain.eth.request { try $0.head()?.number }
         var r: HTTPResponse
         switch surface {
         case .jsonRPC:
@@ -148,11 +148,11 @@ final class ReadGateway: Sendable {
                 return Self.refusal(surface, 400, RPCError(code: -32600, message: "X-Infrastack-Min-Block must be a block number (decimal or 0x hex)"))
             }
             let deadline = Date().addingTimeInterval(Double(wait) / 1000)
-            var applied = try? chain.eth.index.head(chain.chainId)?.number
+            var applied = try? chain.eth.request { try $0.head()?.number }
             while (applied ?? 0) < wanted || applied == nil {
                 guard Date() < deadline else { return refuse(.notYetApplied(wanted: wanted, applied: applied)) }
                 usleep(2000)
-                applied = try? chain.eth.index.head(chain.chainId)?.number
+                applied = try? chain.eth.request { try $0.head()?.number }
             }
         }
         return nil

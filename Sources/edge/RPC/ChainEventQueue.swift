@@ -28,8 +28,7 @@ final class ChainEventQueue: Sendable {
 
     /// The logs of an applied block as the index holds them now: none when a later rewind
     /// has already replaced that block (the rewind's own events follow).
-    static func logs(ofApplied n: UInt64, hash: Hash32, chain cid: UInt64, in index: ChainIndex) -> [JSONValue] {
-        let logs = (try? index.logs(cid, ChainIndex.LogFilter(fromBlock: n, toBlock: n), limit: Int.max - 1)) ?? []
-        return logs.filter { $0["blockHash"]?.stringValue == hash.hex }
+    static func logs(ofApplied n: UInt64, hash: Hash32, chain cid: UInt64, in v: ChainView) throws -> [JSONValue] {
+        try v.logs(cid, ChainIndex.LogFilter(fromBlock: n, toBlock: n), limit: Int.max - 1).filter { $0["blockHash"]?.stringValue == hash.hex }
     }
 }

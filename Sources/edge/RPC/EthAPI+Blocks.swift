@@ -34,9 +34,9 @@ extension EthAPI {
         let sel = try p.block(0)
         if case .hash = sel { throw RPCError.invalidArgument(0, "block: expected a block number or tag, not a hash (use eth_getBlockByHash)") }
         let full = try p.bool(1, "fullTransactions")
-        return try index.view { v in
-            guard let n = try resolve(sel, v) else { return Self.null }
-            return try v.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
+        return try request { r in
+            guard let n = try r.resolve(sel) else { return Self.null }
+            return try r.view.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
         }
     }
 
@@ -44,9 +44,9 @@ extension EthAPI {
         try p.allow(atMost: 2)
         let h = try p.hash(0, "blockHash")
         let full = try p.bool(1, "fullTransactions")
-        return try index.view { v in
-            guard let n = try v.blockNumber(cid, hash: h) else { return Self.null }
-            return try v.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
+        return try request { r in
+            guard let n = try r.resolve(.hash(h, requireCanonical: false)) else { return Self.null }
+            return try r.view.blockJSON(cid, number: n, fullTransactions: full) ?? Self.null
         }
     }
 
@@ -60,38 +60,40 @@ extension EthAPI {
     func countInBlock(_ p: RPCParams, field: String) throws -> JSONValue {
         try p.allow(atMost: 1)
         let sel = try blockArgument(p, 0)
-        return try index.view { v in
-            guard let n = try resolve(sel, v), let b = try v.block(cid, number: n, fullTransactions: false) else { return .null }
+        return try request { r in
+            guard let n = try r.resolve(sel), let b = try r.view.block(cid, number: n, fullTransactions: false) else { return .null }
             return .string(Hex.encodeQuantity(UInt64(b[field]?.arrayValue?.count ?? 0)))
         }
     }
 
     func transactionByHash(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
-        return try index.transactionJSON(cid, hash: try p.hash(0, "transactionHash")) ?? Self.null
+        let h = try p.hash(0, "transactionHash")
+        return try request { try $0.view.transactionJSON(cid, hash: h) } ?? Self.null
     }
 
     func transactionByBlockAndIndex(_ p: RPCParams) throws -> JSONValue {
         try p.allow(atMost: 2)
         let i = try p.quantity(1, "index")
         let sel = try blockArgument(p, 0)
-        return try index.view { v in
-            guard let n = try resolve(sel, v), i <= UInt64(UInt32.max) else { return .null }
-            return try v.transaction(cid, block: n, index: UInt32(i)) ?? .null
+        return try request { r in
+            guard let n = try r.resolve(sel), i <= UInt64(UInt32.max) else { return .null }
+            return try r.view.transaction(cid, block: n, index: UInt32(i)) ?? .null
         }
     }
 
     func transactionReceipt(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
-        return try index.receiptJSON(cid, hash: try p.hash(0, "transactionHash")) ?? Self.null
+        let h = try p.hash(0, "transactionHash")
+        return try request { try $0.view.receiptJSON(cid, hash: h) } ?? Self.null
     }
 
     func blockReceipts(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
         let sel = try p.block(0)
-        return try index.view { v in
-            guard let n = try resolve(sel, v) else { return Self.null }
-            return try v.receiptsJSON(cid, block: n).map(Self.array) ?? Self.null
+        return try request { r in
+            guard let n = try r.resolve(sel) else { return Self.null }
+            return try r.view.receiptsJSON(cid, block: n).map(Self.array) ?? Self.null
         }
     }
 }

@@ -19,15 +19,19 @@ extension EthAPI {
     }
 
     func inclusionProof(_ txHash: Hash32, receipt: Bool) throws -> JSONValue {
-        guard let tx = try index.transaction(cid, hash: txHash)?.objectValue,
-              let number = try? tx.quantity("blockNumber"), let position = try? tx.quantity("transactionIndex"),
-              let blockValue = try index.block(cid, number: number, fullTransactions: true), let block = blockValue.objectValue else {
-            throw RPCError.server("transaction not found")
+        // The transaction, its block and the block's receipts from one snapshot; the trie is built after it closes.
+        let found = try request { r -> (number: UInt64, position: UInt64, block: JSONObject, receipts: [JSONValue])? in
+            guard let tx = try r.view.transaction(cid, hash: txHash)?.objectValue,
+                  let number = try? tx.quantity("blockNumber"), let position = try? tx.quantity("transactionIndex"),
+                  let block = try r.view.block(cid, number: number, fullTransactions: true)?.objectValue else { return nil }
+            return (number, position, block, receipt ? try r.view.receipts(cid, block: number) ?? [] : [])
         }
+        guard let found else { throw RPCError.server("transaction not found") }
+        let (number, position, block, receipts) = found
         let header = try Header(json: block)
         var leaves = [[UInt8]]()
         if receipt {
-            for (i, r) in (try index.receipts(cid, block: number) ?? []).enumerated() {
+            for (i, r) in receipts.enumerated() {
                 leaves.append(try Receipt(json: try r.object(at: "receipts[\(i)]")).encoded)
             }
         } else {

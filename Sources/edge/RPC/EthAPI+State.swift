@@ -1,58 +1,36 @@
 import Chain
 import ChainIndex
 
-/// Account state at any indexed block (archive reads from the versioned state tables).
-///
-/// The index learns an account from the blocks it applies; an account no indexed block
-/// ever touched (funded at genesis and idle since) has no record here. Rather than
-/// answer zero for it, such reads go to the upstream, pinned to the same block, when
-/// forwarding is on.
+/// Account state at any indexed block (archive reads from the versioned state tables),
+/// with `RequestView`'s rule for accounts and slots the index never saw. The block is
+/// resolved and the index read in one snapshot; the upstream, when it must answer, is
+/// asked after the snapshot is closed.
 extension EthAPI {
-    /// The upstream's answer for an account or slot this index has never seen, or nil
-    /// when the local answer stands.
-    func unseen(_ method: String, _ params: [JSONValue], known: Bool) throws -> JSONValue? {
-        guard !known, let forwarder else { return nil }
-        return try forwarder.call(method, params)
-    }
-
     func getBalance(_ p: RPCParams) throws -> JSONValue {
-        try accountField(p, "eth_getBalance") { v, a, n in .string(try v.balance(self.cid, a, at: n).quantity) }
+        try p.allow(atMost: 2)
+        return try accountField(.balance, try p.address(0), try p.block(1, default: .latest))
     }
 
     func getTransactionCount(_ p: RPCParams) throws -> JSONValue {
-        try accountField(p, "eth_getTransactionCount") { v, a, n in .string(Hex.encodeQuantity(try v.nonce(self.cid, a, at: n))) }
+        try p.allow(atMost: 2)
+        return try accountField(.nonce, try p.address(0), try p.block(1, default: .latest))
     }
 
     func getCode(_ p: RPCParams) throws -> JSONValue {
-        try accountField(p, "eth_getCode") { v, a, n in .string(Hex.encode(try v.code(self.cid, a, at: n))) }
-    }
-
-    /// (address, block = latest) → one field of the account at that block, read in one
-    /// snapshot; the upstream is asked (outside it) only for an account never seen.
-    private func accountField(_ p: RPCParams, _ method: String, _ local: (ChainView, Address, UInt64) throws -> JSONValue) throws -> JSONValue {
         try p.allow(atMost: 2)
-        let a = try p.address(0)
-        let sel = try p.block(1, default: .latest)
-        let (n, answer) = try index.view { v -> (UInt64, JSONValue?) in
-            let n = try stateBlock(sel, v)
-            return (n, try v.knowsAccount(cid, a, at: n) || forwarder == nil ? try local(v, a, n) : nil)
-        }
-        if let answer { return answer }
-        return try unseen(method, [.string(a.hex), .string(Hex.encodeQuantity(n))], known: false) ?? .null
+        return try accountField(.code, try p.address(0), try p.block(1, default: .latest))
     }
 
     func getStorageAt(_ p: RPCParams) throws -> JSONValue {
         try p.allow(atMost: 3)
         let a = try p.address(0)
         let slot = try Self.storageKey(try p.string(1, "slot"))
-        let sel = try p.block(2, default: .latest)
-        let (n, known) = try index.view { v in
-            let n = try stateBlock(sel, v)
-            return (n, try v.knownStorage(cid, a, slot: slot, at: n))
-        }
-        if let known { return .string(known.hex) }
-        if let v = try unseen("eth_getStorageAt", [.string(a.hex), .string(slot.hex), .string(Hex.encodeQuantity(n))], known: false) { return v }
-        return .string(Hash32.zero.hex)
+        return try accountField(.storage(slot), a, try p.block(2, default: .latest))
+    }
+
+    private func accountField<Value>(_ field: AccountField<Value>, _ a: Address, _ sel: BlockSelector) throws -> JSONValue {
+        let read = try request { r in try r.read(field, of: a, at: try r.stateBlock(sel)) }
+        return field.encode(try read.answer())
     }
 
     /// Storage keys are lenient as in geth: odd digit counts and short keys are

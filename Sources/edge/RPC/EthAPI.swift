@@ -31,6 +31,8 @@ public final class EthAPI: Sendable {
     public let subscriptions: SubscriptionHub
     public let stats = RPCStats()
     let forwarder: Forwarder?
+    /// The forwarder as the request view's reader of state the index never saw.
+    let upstream: UpstreamRead?
     let syncProgress: @Sendable () -> SyncProgress?
     var cid: UInt64 { config.chainId }
 
@@ -39,6 +41,11 @@ public final class EthAPI: Sendable {
         self.config = config
         self.index = index
         self.forwarder = forwarder
+        if let forwarder {
+            upstream = { @Sendable (method: String, params: [JSONValue]) throws -> JSONValue in try forwarder.call(method, params) }
+        } else {
+            upstream = nil
+        }
         self.syncProgress = syncProgress
         self.filters = FilterRegistry(index: index, chainId: config.chainId, maxBlockRange: config.maxLogBlockRange,
                                       maxResults: config.maxLogResults, feed: feed)
@@ -58,7 +65,7 @@ public final class EthAPI: Sendable {
     /// Runs one method, answering JSON text: the hot reads are spliced from the stored
     /// bytes; everything else is serialized from its value.
     public func encodedCall(_ method: String, _ p: RPCParams) throws -> [UInt8] {
-        if let spliced = Self.splicedMethods[method] { return try spliced(self)(p) }
+        if let spliced = Self.splicedMethods[method] { return try Self.inRPCShape { try spliced(self)(p) } }
         return Array(JSON.serialize(try call(method, p)).utf8)
     }
 
@@ -72,12 +79,12 @@ public final class EthAPI: Sendable {
 
     /// Runs one method. Unknown methods answer -32601.
     public func call(_ method: String, _ p: RPCParams) throws -> JSONValue {
-        if let local = Self.localMethods[method] { return try local(self)(p) }
+        if let local = Self.localMethods[method] { return try Self.inRPCShape { try local(self)(p) } }
         if Forwarder.methods.contains(method) {
             guard let forwarder else {
                 throw RPCError.server("\(method) needs the upstream node and forwarding is disabled on this node (rpc.forward)")
             }
-            return try forwarder.forward(method, p, api: self)
+            return try Self.inRPCShape { try forwarder.forward(method, p, api: self) }
         }
         if method == "eth_subscribe" || method == "eth_unsubscribe" {
             throw RPCError(code: -32601, message: "notifications not supported: \(method) needs a WebSocket connection")
@@ -110,7 +117,7 @@ public final class EthAPI: Sendable {
         "eth_chainId": { api in { p in try p.allow(atMost: 0); return .string(Hex.encodeQuantity(api.cid)) } },
         "eth_blockNumber": { api in { p in
             try p.allow(atMost: 0)
-            return .string(Hex.encodeQuantity(try api.index.head(api.cid)?.number ?? 0))
+            return .string(Hex.encodeQuantity(try api.request { try $0.head()?.number } ?? 0))
         } },
         "eth_syncing": { api in { p in try p.allow(atMost: 0); return api.syncing() } },
         "eth_getBlockByNumber": { api in { p in try JSON.parse(try api.blockByNumber(p)) } },
@@ -145,40 +152,21 @@ public final class EthAPI: Sendable {
                         "highestBlock": .string(Hex.encodeQuantity(s.highestBlock))])
     }
 
-    // MARK: block resolution
+    // MARK: reads
 
-    /// The indexed block number a selector names, or nil when no such block is indexed.
-    /// Tags without a block behind them (no safe head yet) are errors, as in geth.
-    public func resolve(_ sel: BlockSelector) throws -> UInt64? { try index.view { try resolve(sel, $0) } }
-
-    func resolve(_ sel: BlockSelector, _ v: ChainView) throws -> UInt64? {
-        switch sel {
-        case .latest, .pending: return try v.head(cid, .latest)?.number
-        case .safe:
-            guard let h = try v.head(cid, .safe) else { throw RPCError.server("safe block not found") }
-            return h.number
-        case .finalized:
-            guard let h = try v.head(cid, .finalized) else { throw RPCError.server("finalized block not found") }
-            return h.number
-        case .earliest: return try v.head(cid, .earliest)?.number
-        case .number(let n): return n
-        case .hash(let h, _): return try v.blockNumber(cid, hash: h)
-        }
+    /// One request's reads of this chain: one snapshot, the shared block selector and the
+    /// rule for state the index never saw (see `RequestView`).
+    public func request<R>(_ body: (RequestView) throws -> R) throws -> R {
+        try index.request(chain: cid, upstream: upstream, body)
     }
 
-    public func stateBlock(_ sel: BlockSelector) throws -> UInt64 { try index.view { try stateBlock(sel, $0) } }
-
-    /// The block whose state a query reads: it must be indexed, and at or above the first
-    /// indexed block (older state was never seen by this node).
-    func stateBlock(_ sel: BlockSelector, _ v: ChainView) throws -> UInt64 {
-        guard let n = try resolve(sel, v) else {
-            if case .hash = sel { throw RPCError.server("header for hash not found") }
-            throw RPCError.server("header not found")
+    /// The index's refusals as geth words them: an unknown block or unusable upstream answer
+    /// is a -32000 server error, not an internal one.
+    static func inRPCShape<R>(_ body: () throws -> R) throws -> R {
+        do { return try body() } catch let e as BlockNotFound {
+            throw RPCError.server(e.description)
+        } catch let e as UpstreamAnswerInvalid {
+            throw RPCError.server(e.description)
         }
-        guard let head = try v.head(cid, .latest), n <= head.number else { throw RPCError.server("header not found") }
-        if let first = try v.head(cid, .earliest), n < first.number {
-            throw RPCError.server("state of block \(n) is not available: this node indexes from block \(first.number)")
-        }
-        return n
     }
 }

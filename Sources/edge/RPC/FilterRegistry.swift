@@ -86,8 +86,7 @@ public final class FilterRegistry: Sendable {
             return nil
         }
         guard let query else { throw RPCError.server("filter not found") }
-        guard let r = try query.range(api) else { return .array([]) }
-        return .array(try api.logs(query, r))
+        return .array(try api.logsJSON(query).map { try JSON.parse($0) })
     }
 
     func uninstall(_ p: RPCParams) throws -> JSONValue {
@@ -118,7 +117,7 @@ public final class FilterRegistry: Sendable {
         for e in events {
             switch e {
             case .applied(let cid, let n, let hash) where cid == chainId:
-                deliver(block: .string(hash.hex), logs: ChainEventQueue.logs(ofApplied: n, hash: hash, chain: cid, in: index), seq: seq)
+                deliver(block: .string(hash.hex), logs: (try? index.view { try ChainEventQueue.logs(ofApplied: n, hash: hash, chain: cid, in: $0) }) ?? [], seq: seq)
             case .rewound(let cid, _, let removed) where cid == chainId:
                 deliver(block: nil, logs: removed, seq: seq)
             default: continue

@@ -34,21 +34,26 @@ public final class Forwarder: Sendable {
 
     func forward(_ method: String, _ p: RPCParams, api: EthAPI) throws -> JSONValue {
         var params = p.values
-        var pinned: UInt64? = nil
+        var pinned: (block: UInt64, stateRoot: Hash32?)? = nil
         if let i = Self.blockArgument[method] {
             let sel = try p.block(i, default: .latest)
-            let n = try api.stateBlock(sel)
-            pinned = n
+            // The block and, for a proof, the state root it is checked against, from one snapshot.
+            let pin = try api.request { r -> (block: UInt64, stateRoot: Hash32?) in
+                let n = try r.stateBlock(sel)
+                guard method == "eth_getProof" else { return (n, nil) }
+                guard let block = try r.view.block(r.chain, number: n, fullTransactions: false),
+                      let rootText = block["stateRoot"]?.stringValue, let root = try? Hash32(hex: rootText) else {
+                    throw RPCError.server("block \(n) is not indexed here; cannot check the proof")
+                }
+                return (n, root)
+            }
+            pinned = pin
             while params.count <= i { params.append(.null) }
-            params[i] = .string(Hex.encodeQuantity(n))
+            params[i] = .string(Hex.encodeQuantity(pin.block))
         }
         let answer = try call(method, params)
-        if method == "eth_getProof", let n = pinned {
+        if method == "eth_getProof", let n = pinned?.block, let root = pinned?.stateRoot {
             let address = try p.address(0)
-            guard let block = try api.index.block(api.config.chainId, number: n, fullTransactions: false),
-                  let rootText = block["stateRoot"]?.stringValue, let root = try? Hash32(hex: rootText) else {
-                throw RPCError.server("block \(n) is not indexed here; cannot check the proof")
-            }
             do { try AccountProofCheck.verify(answer, address: address, stateRoot: root) } catch {
                 alertCount.add(1, ordering: .relaxed)
                 logger?.error("alert: upstream eth_getProof does not match our verified state root",

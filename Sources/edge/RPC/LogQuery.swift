@@ -58,16 +58,14 @@ public struct LogQuery: Sendable {
 
     /// The inclusive block range this query covers now, checked against the head and
     /// the node's range limit.
-    func range(_ api: EthAPI) throws -> ClosedRange<UInt64>? { try api.index.view { try range(api, $0) } }
-
-    func range(_ api: EthAPI, _ v: ChainView) throws -> ClosedRange<UInt64>? {
+    func range(_ api: EthAPI, _ r: RequestView) throws -> ClosedRange<UInt64>? {
         if let blockHash {
-            guard let n = try v.blockNumber(api.config.chainId, hash: blockHash) else { throw RPCError.server("unknown block") }
+            guard let n = try r.resolve(.hash(blockHash, requireCanonical: false)) else { throw RPCError.server("unknown block") }
             return n...n
         }
-        guard let head = try v.head(api.config.chainId)?.number else { return nil }
-        let lo = try api.resolve(from, v) ?? head
-        let hi = try api.resolve(to, v) ?? head
+        guard let head = try r.head()?.number else { return nil }
+        let lo = try r.resolve(from) ?? head
+        let hi = try r.resolve(to) ?? head
         guard lo <= hi else { throw RPCError.invalidParams("invalid block range params") }
         guard hi <= head else { throw RPCError.invalidParams("block range extends beyond current head block") }
         guard hi - lo < api.config.maxLogBlockRange else {
@@ -107,22 +105,16 @@ extension EthAPI {
     func getLogs(_ p: RPCParams) throws -> [UInt8] {
         try p.allow(atMost: 1)
         let q = try LogQuery(try p.required(0, "filter"))
-        return try index.view { v in
-            guard let r = try q.range(self, v) else { return Self.array([]) }
-            return Self.array(try logsJSON(q, r, v))
-        }
+        return Self.array(try logsJSON(q))
     }
 
-    func logs(_ q: LogQuery, _ r: ClosedRange<UInt64>) throws -> [JSONValue] {
-        try logsJSON(q, r).map { try JSON.parse($0) }
-    }
-
-    func logsJSON(_ q: LogQuery, _ r: ClosedRange<UInt64>, _ v: ChainView? = nil) throws -> [[UInt8]] {
-        do {
-            if let v { return try v.logsJSON(cid, q.filter(r), limit: config.maxLogResults) }
-            return try index.logsJSON(cid, q.filter(r), limit: config.maxLogResults)
-        } catch is ChainIndex.TooManyResults {
-            throw RPCError.limitExceeded("query returned more than \(config.maxLogResults) results; narrow the block range or add address/topic filters")
+    /// The query's logs as they stand now: its range resolved and its logs read in one snapshot.
+    func logsJSON(_ q: LogQuery) throws -> [[UInt8]] {
+        try request { r in
+            guard let range = try q.range(self, r) else { return [] }
+            do { return try r.view.logsJSON(cid, q.filter(range), limit: config.maxLogResults) } catch is ChainIndex.TooManyResults {
+                throw RPCError.limitExceeded("query returned more than \(config.maxLogResults) results; narrow the block range or add address/topic filters")
+            }
         }
     }
 }

@@ -77,12 +77,8 @@ public struct RPCParams: Sendable {
     }
 }
 
-/// A block as a request names it: a tag, a number, or a hash (EIP-1898 objects included).
-public enum BlockSelector: Equatable, Sendable {
-    case latest, pending, safe, finalized, earliest
-    case number(UInt64)
-    case hash(Hash32, requireCanonical: Bool)
-
+/// JSON-RPC's block argument syntax: a tag, a hex number, a hash, or an EIP-1898 object.
+extension BlockSelector {
     public init(_ v: JSONValue, argument i: Int, name: String, allowHash: Bool = true) throws(RPCError) {
         if let o = v.objectValue {
             // EIP-1898: {"blockHash": h, "requireCanonical": b} or {"blockNumber": n}.

@@ -90,12 +90,18 @@ public final class SubscriptionHub: Sendable {
         for e in events {
             switch e {
             case .applied(let cid, let n, let hash) where cid == chainId:
-                if wantsHeads, let b = try? index.block(cid, number: n, fullTransactions: false)?.objectValue, b["hash"]?.stringValue == hash.hex {
+                // The header and the logs from one snapshot; both are checked against the event's hash,
+                // so a block a later rewind already replaced sends nothing (the rewind's events follow).
+                let (block, logs) = (try? index.view { v in
+                    (wantsHeads ? try v.block(cid, number: n, fullTransactions: false)?.objectValue : nil,
+                     wantsLogs ? try ChainEventQueue.logs(ofApplied: n, hash: hash, chain: cid, in: v) : [])
+                }) ?? (nil, [])
+                if let b = block, b["hash"]?.stringValue == hash.hex {
                     var header = JSONObject()
                     for (k, v) in b.pairs where !Self.headerOnlyOmits.contains(k) { header[k] = v }
                     for (id, s) in subs { if case .newHeads = s.kind { s.send(Self.notification(id, .object(header))) } }
                 }
-                if wantsLogs { deliver(ChainEventQueue.logs(ofApplied: n, hash: hash, chain: cid, in: index), subs) }
+                if wantsLogs { deliver(logs, subs) }
             case .rewound(let cid, _, let removed) where cid == chainId:
                 if wantsLogs { deliver(removed, subs) }
             default: continue

@@ -1,8 +1,8 @@
 import Chain
 import ChainIndex
 
-/// `Account`: state at an indexed block (from the index's history), or the upstream's
-/// pending state (forwarded).
+/// `Account`: state at an indexed block (from the index's history, or the upstream's for an
+/// account the index never saw), or the upstream's pending state (forwarded).
 struct AccountValue: ObjectValue {
     enum Source { case indexed(UInt64), pending }
     let ctx: EthereumContext
@@ -16,12 +16,12 @@ struct AccountValue: ObjectValue {
         switch source {
         case .indexed(let n):
             switch field {
-            case "balance": return .leaf(.string(try ctx.index.balance(ctx.chainId, a, at: n).quantity))
-            case "transactionCount": return .int(try ctx.index.nonce(ctx.chainId, a, at: n))
-            case "code": return .leaf(.string(Hex.encode(try ctx.index.code(ctx.chainId, a, at: n))))
+            case "balance": return .leaf(.string(try ctx.account(.balance, a, at: n).quantity))
+            case "transactionCount": return .int(try ctx.account(.nonce, a, at: n))
+            case "code": return .leaf(.string(Hex.encode(try ctx.account(.code, a, at: n))))
             case "storage":
                 guard let slot = arguments.bytes("slot"), let h = try? Hash32(slot) else { throw FieldFailure("invalid storage slot") }
-                return .leaf(.string(try ctx.index.storage(ctx.chainId, a, slot: h, at: n).hex))
+                return .leaf(.string(try ctx.account(.storage(h), a, at: n).hex))
             default: return .null
             }
         case .pending:

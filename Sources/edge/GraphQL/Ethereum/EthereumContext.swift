@@ -4,19 +4,22 @@ import ChainIndex
 /// Forwards a JSON-RPC call to the upstream node: for what needs an EVM or the mempool.
 public typealias UpstreamForwarder = @Sendable (String, [JSONValue]) throws -> JSONValue
 
-/// Per-request state shared by the resolvers: the index, the chain, the upstream
-/// forwarder, and small caches so a query touching one block many times reads it once.
+/// Per-request state shared by the resolvers: the request's one view of the chain, the
+/// upstream forwarder, and small caches so a query touching one block many times reads it once.
 final class EthereumContext {
-    let index: ChainIndex
-    let chainId: UInt64
+    /// Every field of the request reads this one snapshot, so an answer never mixes two
+    /// states of the chain (a block from before a rewind, its parent from after).
+    let request: RequestView
     let limits: GraphQLLimits
     private let forwarder: UpstreamForwarder?
     private var blocks = [UInt64: JSONObject]()
     private var receipts = [UInt64: [JSONValue]]()
 
-    init(index: ChainIndex, chainId: UInt64, limits: GraphQLLimits, forward: UpstreamForwarder?) {
-        self.index = index; self.chainId = chainId; self.limits = limits; self.forwarder = forward
+    init(request: RequestView, limits: GraphQLLimits, forward: UpstreamForwarder?) {
+        self.request = request; self.limits = limits; self.forwarder = forward
     }
+
+    var chainId: UInt64 { request.chain }
 
     func forward(_ method: String, _ params: [JSONValue]) throws -> JSONValue {
         guard let forwarder else {
@@ -27,20 +30,24 @@ final class EthereumContext {
         }
     }
 
-    func latest() throws -> UInt64? { try index.head(chainId, .latest)?.number }
-    func earliest() throws -> UInt64? { try index.head(chainId, .earliest)?.number }
+    func latest() throws -> UInt64? { try request.head(.latest)?.number }
+    func earliest() throws -> UInt64? { try request.head(.earliest)?.number }
+
+    func blockNumber(hash: Hash32) throws -> UInt64? { try request.resolve(.hash(hash, requireCanonical: false)) }
 
     /// The stored block with full transaction objects, or nil if not indexed.
     func block(_ n: UInt64) throws -> JSONObject? {
         if let b = blocks[n] { return b }
-        guard let b = try index.block(chainId, number: n, fullTransactions: true)?.objectValue else { return nil }
+        guard let b = try request.view.block(chainId, number: n, fullTransactions: true)?.objectValue else { return nil }
         blocks[n] = b
         return b
     }
 
+    func transaction(hash: Hash32) throws -> JSONObject? { try request.view.transaction(chainId, hash: hash)?.objectValue }
+
     func receipts(_ n: UInt64) throws -> [JSONValue] {
         if let r = receipts[n] { return r }
-        let r = try index.receipts(chainId, block: n) ?? []
+        let r = try request.view.receipts(chainId, block: n) ?? []
         receipts[n] = r
         return r
     }
@@ -51,9 +58,15 @@ final class EthereumContext {
     }
 
     func logs(_ filter: ChainIndex.LogFilter) throws -> [JSONValue] {
-        do { return try index.logs(chainId, filter, limit: limits.maxLogs) } catch let e as ChainIndex.TooManyResults {
+        do { return try request.view.logs(chainId, filter, limit: limits.maxLogs) } catch let e as ChainIndex.TooManyResults {
             throw FieldFailure("\(e.description); narrow the filter or use logsPage")
         }
+    }
+
+    /// An account field at block `n`, with the block checked as JSON-RPC checks it and an
+    /// account the index never saw read from the upstream (see `RequestView.read`).
+    func account<Value>(_ field: AccountField<Value>, _ a: Address, at n: UInt64) throws -> Value {
+        try request.state(field, of: a, at: try request.stateBlock(.number(n)))
     }
 
     /// Parses FilterCriteria / BlockFilterCriteria addresses and topics (already canonical).

@@ -61,7 +61,7 @@ enum Pagination {
             let end = cur > UInt64.max - (window - 1) ? to : min(to, cur + (window - 1))
             let batch: [JSONValue]
             do {
-                batch = try ctx.index.logs(ctx.chainId, EthereumContext.filter(filter, from: cur, to: end), limit: ctx.limits.maxLogs)
+                batch = try ctx.request.view.logs(ctx.chainId, EthereumContext.filter(filter, from: cur, to: end), limit: ctx.limits.maxLogs)
             } catch is ChainIndex.TooManyResults {
                 guard window > 1 else { throw FieldFailure("block \(cur) has more than \(ctx.limits.maxLogs) matching logs") }
                 window /= 2
@@ -140,11 +140,11 @@ struct BlockStatsValue: ObjectValue {
         let lo = max(from, earliest), hi = min(to, latest)
         guard lo <= hi else { return .object(s) }
         for n in lo...hi {
-            guard let b = try ctx.index.block(ctx.chainId, number: n, fullTransactions: false)?.objectValue else { continue }
+            guard let b = try ctx.request.view.block(ctx.chainId, number: n, fullTransactions: false)?.objectValue else { continue }
             s.blockCount += 1
             s.transactionCount += UInt64(b["transactions"]?.arrayValue?.count ?? 0)
             if let g = b.number("gasUsed") { s.gasUsed += U256(g) }
-            for r in try ctx.index.receipts(ctx.chainId, block: n) ?? [] { s.logCount += UInt64(r["logs"]?.arrayValue?.count ?? 0) }
+            for r in try ctx.request.view.receipts(ctx.chainId, block: n) ?? [] { s.logCount += UInt64(r["logs"]?.arrayValue?.count ?? 0) }
         }
         return .object(s)
     }

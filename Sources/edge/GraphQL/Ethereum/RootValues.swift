@@ -42,7 +42,7 @@ struct QueryRoot: ObjectValue {
         let hash = arguments.bytes("hash").flatMap { try? Hash32($0) }
         if number != nil && hash != nil { throw FieldFailure("only one of number or hash may be given") }
         let n: UInt64?
-        if let hash { n = try ctx.index.blockNumber(ctx.chainId, hash: hash) } else if let number { n = number } else { n = try ctx.latest() }
+        if let hash { n = try ctx.blockNumber(hash: hash) } else if let number { n = number } else { n = try ctx.latest() }
         guard let n, try ctx.block(n) != nil else { return .null }
         return .object(BlockValue(ctx: ctx, number: n))
     }

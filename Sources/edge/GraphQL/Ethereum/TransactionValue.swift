@@ -12,7 +12,7 @@ struct TransactionValue: ObjectValue {
 
     /// A mined transaction looked up by hash.
     static func byHash(_ ctx: EthereumContext, _ hash: Hash32) throws -> TransactionValue? {
-        guard let t = try ctx.index.transaction(ctx.chainId, hash: hash)?.objectValue else { return nil }
+        guard let t = try ctx.transaction(hash: hash) else { return nil }
         return TransactionValue(ctx: ctx, tx: t, blockNumber: t.number("blockNumber"), index: t.number("transactionIndex").map { Int($0) })
     }
 

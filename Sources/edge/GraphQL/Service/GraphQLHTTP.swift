@@ -52,14 +52,20 @@ extension GraphQLService {
         }
         guard let query, !query.isEmpty else { return fail(400, "Must provide query string.") }
 
-        switch prepare(query: query, operationName: operationName, variables: variables) {
-        case .failure(let e):
-            return (400, JSON.serialize(Self.response(data: nil, errors: e.errors)))
-        case .success(let p):
-            if isGet && p.operation.operation != .query {
-                return fail(405, "Can only perform a \(p.operation.operation.rawValue) operation from a POST request.")
+        let answer = withRequest { r -> (status: Int, body: String) in
+            switch prepare(query: query, operationName: operationName, variables: variables, r) {
+            case .failure(let e):
+                return (400, JSON.serialize(Self.response(data: nil, errors: e.errors)))
+            case .success(let p):
+                if isGet && p.operation.operation != .query {
+                    return fail(405, "Can only perform a \(p.operation.operation.rawValue) operation from a POST request.")
+                }
+                return (200, JSON.serialize(run(p, r)))
             }
-            return (200, JSON.serialize(run(p)))
+        }
+        switch answer {
+        case .success(let a): return a
+        case .failure(let e): return (500, JSON.serialize(Self.response(data: nil, errors: e.errors)))
         }
     }
 }

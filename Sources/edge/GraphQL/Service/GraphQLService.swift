@@ -10,12 +10,22 @@ public final class GraphQLService: Sendable {
     let chainId: UInt64
     let limits: GraphQLLimits
     let forward: UpstreamForwarder?
+    /// The forwarder as the request view's reader of state the index never saw, failing
+    /// the field in the words every other forwarded field uses.
+    let upstream: UpstreamRead?
 
     public init(index: ChainIndex, chainId: UInt64, limits: GraphQLLimits = .init(), forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)?) {
         self.index = index
         self.chainId = chainId
         self.limits = limits
         self.forward = forward
+        if let forward {
+            upstream = { @Sendable (method: String, params: [JSONValue]) throws -> JSONValue in
+                do { return try forward(method, params) } catch { throw FieldFailure("upstream \(method) failed: \(Executor.message(error))") }
+            }
+        } else {
+            upstream = nil
+        }
         schema = Self.ethereumSchema
     }
 
@@ -32,9 +42,25 @@ public final class GraphQLService: Sendable {
 
     /// Runs a request; the result is the response object (`errors` first when present, then `data`).
     public func execute(query: String, operationName: String?, variables: JSONObject?) -> JSONValue {
-        switch prepare(query: query, operationName: operationName, variables: variables) {
+        switch withRequest({ r in
+            switch prepare(query: query, operationName: operationName, variables: variables, r) {
+            case .failure(let e): return Self.response(data: nil, errors: e.errors)
+            case .success(let p): return run(p, r)
+            }
+        }) {
+        case .success(let response): return response
         case .failure(let e): return Self.response(data: nil, errors: e.errors)
-        case .success(let p): return run(p)
+        }
+    }
+
+    /// Runs a whole request — the limits' look at the head and every field — in one snapshot
+    /// of the index, so its answer describes one state of the chain. The executor resolves
+    /// fields on the calling thread, which an LMDB read transaction requires. Forwarded
+    /// fields wait on the upstream inside the snapshot: growing the LMDB map meanwhile waits
+    /// for them, bounded by the forwarder's timeout.
+    func withRequest<R>(_ body: (RequestView) -> R) -> Result<R, GraphQLErrors> {
+        do { return .success(try index.request(chain: chainId, upstream: upstream, body)) } catch {
+            return .failure(GraphQLErrors([GraphQLError("The chain index cannot be read: \(Executor.message(error))")]))
         }
     }
 
@@ -45,7 +71,7 @@ public final class GraphQLService: Sendable {
         var variables: [String: JSONValue]
     }
 
-    func prepare(query: String, operationName: String?, variables: JSONObject?) -> Result<Prepared, GraphQLErrors> {
+    func prepare(query: String, operationName: String?, variables: JSONObject?, _ r: RequestView) -> Result<Prepared, GraphQLErrors> {
         guard query.utf8.count <= limits.maxQueryBytes else {
             return .failure(GraphQLErrors([GraphQLError("The query is \(query.utf8.count) bytes, more than the limit of \(limits.maxQueryBytes).")]))
         }
@@ -74,15 +100,15 @@ public final class GraphQLService: Sendable {
         case .success(let v): coerced = v
         }
         var head: (earliest: UInt64, latest: UInt64)? = nil
-        if let l = try? index.head(chainId, .latest), let e = try? index.head(chainId, .earliest) { head = (e.number, l.number) }
+        if let l = try? r.head(.latest), let e = try? r.head(.earliest) { head = (e.number, l.number) }
         let limiter = QueryLimits(schema: schema, document: document, variables: coerced, limits: limits,
                                   multiplier: EthereumCostModel.multiplier(head: head))
         if let e = limiter.check(op) { return .failure(GraphQLErrors([e])) }
         return .success(Prepared(document: document, operation: op, variables: coerced))
     }
 
-    func run(_ p: Prepared) -> JSONValue {
-        let ctx = EthereumContext(index: index, chainId: chainId, limits: limits, forward: forward)
+    func run(_ p: Prepared, _ r: RequestView) -> JSONValue {
+        let ctx = EthereumContext(request: r, limits: limits, forward: forward)
         let executor = Executor(schema: schema, document: p.document, variables: p.variables)
         let root: any ObjectValue = p.operation.operation == .mutation ? MutationRoot(ctx: ctx) : QueryRoot(ctx: ctx)
         let data = executor.execute(p.operation, root: root)
