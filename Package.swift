@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ReplicationTests", dependencies: ["Replication", "Net", "Telemetry", "TestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
     ],
     swiftLanguageModes: [.v6]
 )
