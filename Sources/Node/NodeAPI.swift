@@ -131,7 +131,8 @@ public final class NodeAPI: Sendable {
             func dbl(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.2f", $0)) } ?? .null }
             var i = JSONObject()
             i["chainId"] = .number(String(config.chain?.chainId ?? 0))
-            i["state"] = .string(ix.state)
+            i["state"] = .string(ix.state.description)
+            i["stateKind"] = .string(ix.state.kind.rawValue)
             i["upstream"] = .string(ix.upstream)
             i["upstreamHead"] = num(ix.upstreamHead)
             i["indexedHead"] = num(ix.indexedHead)
@@ -143,7 +144,7 @@ public final class NodeAPI: Sendable {
             i["blocksIndexed"] = num(ix.blocksIndexed)
             i["reorgs"] = .number(String(ix.reorgs))
             i["refusedBlocks"] = .number(String(ix.refusedBlocks))
-            i["stateSource"] = .string(ix.stateSource)
+            i["stateSource"] = .string(ix.stateSource?.rawValue ?? "unknown")
             i["headSignal"] = .string(ix.headSignal)
             i["lastAlert"] = ix.lastAlert.map { .string($0) } ?? .null
             // What each upstream turned out to offer (hosted providers differ); URLs redacted.
