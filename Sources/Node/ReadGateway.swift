@@ -5,6 +5,7 @@ import Index
 import Indexer
 import Net
 import RPC
+import Telemetry
 
 /// The read surfaces of a node — JSON-RPC on `POST /`, GraphQL on `/graphql`, REST
 /// under `/v1/chain/` — behind API keys and per-request consistency:
@@ -34,7 +35,7 @@ final class ReadGateway: Sendable {
 
     var eth: EthAPI? { chain?.eth }
 
-    init(node: ReplicatedNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
+    init(node: ReplicatedNode, config: NodeConfig, metrics: MetricsRegistry, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
         self.node = node
         self.config = config
         keys = APIKeys(config.apiKeys)
@@ -43,7 +44,7 @@ final class ReadGateway: Sendable {
             c.maxLogBlockRange = config.rpc.maxLogBlockRange
             c.maxLogResults = config.rpc.maxLogResults
             let forwarder = config.rpc.forward ? Forwarder(endpoints: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
-            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.chainFeed, forwarder: forwarder, syncProgress: {
+            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.chainFeed, forwarder: forwarder, metrics: metrics, syncProgress: {
                 guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })
