@@ -64,7 +64,7 @@ let package = Package(
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
         .target(name: "GraphQL", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
         // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
-        .target(name: "Edge", dependencies: ["StateMachine", "ChainIndex", "ChainFollower", "RPC", "GraphQL",
+        .target(name: "Edge", dependencies: ["StateMachine", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
                                              "NodeConfig", "Consensus", "Net", "Hashing", "ByteCodec", "Chain", "Telemetry"],
                 path: "Sources/edge/Edge"),
 
@@ -102,6 +102,7 @@ let package = Package(
         .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "RaftDriver", "Consensus", "Storage", "Net",
                                                     "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
     ],
     swiftLanguageModes: [.v6]
 )

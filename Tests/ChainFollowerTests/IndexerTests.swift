@@ -15,12 +15,12 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
     let index: ChainIndex
     init(env: Environment, index: ChainIndex) { self.env = env; self.index = index }
     var mayIngest: Bool { true }
-    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
+    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome {
         do {
             let cmd = try ChainCommand.decode(entry)
             _ = try env.write { txn in try index.apply(cmd, in: txn) }
-            return nil
-        } catch { return "\(error)" }
+            return .applied
+        } catch { return .rejected("\(error)") }
     }
 }
 
@@ -150,7 +150,7 @@ final class TamperingProxy: @unchecked Sendable {
         let target: UInt64 = 30 - 5
         #expect(waitUntil { ((try? host.index.view { try $0.head(Self.chainId) }?.number) ?? 0) >= 30 })
         #expect(ix.status.reorgs >= 1, "rewinds: \(ix.status.reorgs)")
-        #expect(ix.status.stateSource == "prestateTracer")
+        #expect(ix.status.stateSource == .prestateTracer)
         for n in 0...target {
             let ours = try #require(try host.index.view { try $0.block(Self.chainId, number: n, fullTransactions: true) }?.objectValue)
             #expect(try ours.hash("hash") == hash(rpc, n), "block \(n) follows the canonical chain")

@@ -231,7 +231,7 @@ import Testing
         #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.balance, of: from, at: 10) } == U256(quantity: rpc.call("eth_getBalance", [.string(from.hex), at]).stringValue ?? ""))
         #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.nonce, of: from, at: 10) } == Hex.decodeQuantity(rpc.call("eth_getTransactionCount", [.string(from.hex), at]).stringValue ?? ""))
         let s = ix.status
-        #expect(s.stateSource == "probe")
+        #expect(s.stateSource == .probe)
         let p = try #require(s.upstreams.first)
         #expect(p.url == fake.redacted && !p.url.contains("k-777"))
         #expect(p.receipts == .perTransaction)
@@ -270,7 +270,7 @@ import Testing
         let (host, ix) = try indexer([wrong.url])
         defer { ix.stop() }
         ix.start()
-        #expect(waitUntil(10) { ix.status.state == "halted: wrong chain id" }, "state: \(ix.status.state)")
+        #expect(waitUntil(10) { ix.status.state == .halted(.wrongChainId) }, "state: \(ix.status.state)")
         #expect(ix.status.lastAlert?.contains("serves chain id 5, configured 1337") == true)
         #expect(try host.index.view { try $0.head(Self.chainId) } == nil)
     }

@@ -44,7 +44,7 @@ import Testing
         let who = try Address(hex: "0x00000000219ab540356cbb839cbe05303d7705fa")
         let slot = Hash32.keccak([1])
         let state = StateChanges(pre: [.init(address: who, balance: U256(100), nonce: 1, code: [0x60, 0x00], storage: [(slot, Hash32.keccak([2]))])],
-                                 post: [.init(address: who, balance: U256(250), storage: [(slot, Hash32.keccak([3]))])], source: "prestateTracer")
+                                 post: [.init(address: who, balance: U256(250), storage: [(slot, Hash32.keccak([3]))])], source: .prestateTracer)
         let p = try payload(block, receipts, state: state)
         let cmd = ChainCommand.blocks(chainId: cid, blocks: [p], safe: p.number, finalized: nil)
         #expect(try ChainCommand.decode(cmd.encoded()) == cmd, "entry encoding round-trips")
@@ -117,7 +117,7 @@ import Testing
         }
         child["transactions"] = .array(childTx)
         let who = try Address(hex: "0x1111111111111111111111111111111111111111")
-        let p2 = try payload(.object(child), .array([]), state: StateChanges(post: [.init(address: who, balance: U256(7))], source: "prestateTracer"))
+        let p2 = try payload(.object(child), .array([]), state: StateChanges(post: [.init(address: who, balance: U256(7))], source: .prestateTracer))
         _ = try e.write { txn in try ix.apply(.blocks(chainId: cid, blocks: [p1, p2], safe: nil, finalized: nil), in: txn) }
         #expect(try ix.view { try $0.head(cid) }?.number == p1.number + 1)
         let childHash = try Hash32(hex: childTx[0]["hash"]!.stringValue!)

@@ -151,7 +151,7 @@ struct ChainModel {
         let pre = addresses.shuffled(using: &rng).prefix(Int.random(in: 0...2, using: &rng)).map { account($0, full: true) }
         let post = addresses.shuffled(using: &rng).prefix(Int.random(in: 0...3, using: &rng)).map { account($0, full: false) }
         let withdrawals = (0..<Int.random(in: 0...1, using: &rng)).map { _ in (address: addresses.randomElement(using: &rng)!, wei: U256(UInt64.random(in: 1...100, using: &rng))) }
-        return StateChanges(pre: Array(pre), post: Array(post), source: Bool.random(using: &rng) ? "prestateTracer" : "probe", withdrawals: withdrawals)
+        return StateChanges(pre: Array(pre), post: Array(post), source: Bool.random(using: &rng) ? .prestateTracer : .probe, withdrawals: withdrawals)
     }
 
     /// The next command, with the blocks it proposes registered in the model's history.
@@ -295,7 +295,7 @@ struct ChainModel {
                 st.setAccount(a.address, n, next)
                 for s in a.storage { st.setSlot(a.address, s.slot, n, s.value) }
             }
-            if b.state.source == "prestateTracer" {
+            if b.state.source == .prestateTracer {
                 for w in b.state.withdrawals {
                     var next = st.account(w.address, atOrBelow: n) ?? .empty
                     next.balance = next.balance &+ w.wei

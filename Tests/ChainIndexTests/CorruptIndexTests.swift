@@ -47,7 +47,7 @@ import Testing
             let who = Address(unchecked: [UInt8](repeating: UInt8(k + 1), count: 20))
             defer { parent = hash }
             return ChainCommand.BlockPayload(number: n, hash: hash, parentHash: parent, block: Array(JSON.serialize(block).utf8), receipts: Array("[]".utf8),
-                                             state: StateChanges(post: [.init(address: who, balance: U256(UInt64(n)), code: [0x60, UInt8(k)])], source: "probe"))
+                                             state: StateChanges(post: [.init(address: who, balance: U256(UInt64(n)), code: [0x60, UInt8(k)])], source: .probe))
         }
     }
 

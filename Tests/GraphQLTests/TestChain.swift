@@ -110,7 +110,7 @@ struct TestChain {
             balances[n] = state
             payloads.append(ChainCommand.BlockPayload(number: n, hash: hash, parentHash: parent, block: Array(JSON.serialize(.object(block)).utf8),
                                                       receipts: Array(JSON.serialize(.array(receipts)).utf8),
-                                                      state: StateChanges(pre: k == 0 ? prestate : [], post: post, source: "probe")))
+                                                      state: StateChanges(pre: k == 0 ? prestate : [], post: post, source: .probe)))
             parent = hash
         }
         let cmd = ChainCommand.blocks(chainId: chainId, blocks: payloads, safe: nil, finalized: nil)

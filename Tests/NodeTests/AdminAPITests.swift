@@ -6,6 +6,7 @@ import Chain
 import Consensus
 import Foundation
 import Net
+import PeerTransport
 import Testing
 @testable import Node
 
@@ -104,7 +105,8 @@ import Testing
         // Removing a voter while another is unreachable would leave no reachable quorum.
         let others = nodes.map(\.id).filter { $0 != leader.id }
         let partial = NodeAPI(node: leader.node, config: Self.config(leader.id), peerStatus: {
-            [others[0]: (connected: true, queued: 0, dropped: 0), others[1]: (connected: false, queued: 0, dropped: 0)]
+            let somewhere = try! SocketAddress(parsing: "127.0.0.1:1")
+            return [others[0]: PeerStatus(address: somewhere, connected: true), others[1]: PeerStatus(address: somewhere, connected: false)]
         })
         let thin = partial.handle(Self.request("DELETE", "/v1/cluster/members/\(others[0])", token: Self.token))
         #expect(thin.status == 409 && Self.error(thin).contains("below a quorum"), "\(Self.error(thin))")

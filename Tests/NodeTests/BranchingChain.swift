@@ -57,7 +57,7 @@ final class BranchingChain: @unchecked Sendable {
                                        "miner": .string(account.hex), "extraData": .string(Hex.encode(Array("branch \(branch)".utf8))),
                                        "transactions": .array(txObjects)])
         let state = StateChanges(post: [.init(address: account, balance: Self.balance(branch: branch, number: n), nonce: Self.nonce(branch: branch, number: n))],
-                                 source: "probe")
+                                 source: .probe)
         let b = Block(branch: branch, number: n, hash: hash, parent: parent, txs: txs)
         return (b, ChainCommand.BlockPayload(number: n, hash: hash, parentHash: parent, block: Array(JSON.serialize(json).utf8),
                                              receipts: Array("[]".utf8), state: state))

@@ -40,7 +40,8 @@ import TestSupport
         }
 
         func propose(_ command: ChainCommand) throws {
-            if let why = node.node.proposeAndApply(command.encoded(), timeoutMillis: 20_000) { throw TestFailure("entry not applied: \(why)") }
+            let outcome = node.node.proposeAndApply(command.encoded(), timeoutMillis: 20_000)
+            if outcome != .applied { throw TestFailure("entry not applied: \(outcome)") }
         }
 
         func stop() { node.stop() }

@@ -1,6 +1,7 @@
 import TestSupport
 import Foundation
 import Net
+import Telemetry
 import Testing
 @testable import PeerTransport
 
@@ -68,11 +69,14 @@ import Testing
         try eventually("node 1 notices node 2 is gone") { !a.connected(to: 2) }
         try eventually("node 1 retries") { (a.transport.status()[2]?.reconnectAttempts ?? 0) >= 2 }
         #expect(a.transport.status()[2]?.lastError != nil)
+        #expect(a.transport.status()[2]?.linkState == .reconnecting)
 
         b = try TestPeer(id: 2, limits: Self.fastReconnect, listen: port)
         b.transport.setPeers([1: a.address])
         try eventually("node 1 reconnects to the restarted node 2") { a.connected(to: 2) && b.connected(to: 1) }
         #expect(a.transport.status()[2]?.reconnectAttempts == 0)
+        #expect(a.transport.status()[2]?.linkState == .connected)
+        #expect((a.transport.status()[2]?.connectionsEstablished ?? 0) >= 2, "the link was established, lost and established again")
         // Messages sent around a reconnect may be dropped; once connected, they flow both ways.
         try eventually("messages flow again") {
             a.transport.send(to: 2, type: 7, payload: [2])
@@ -81,6 +85,32 @@ import Testing
             return b.inbox.count(from: 1) > 0 && a.inbox.count(from: 2) > 0
         }
         #expect(a.logLines.contains { $0.contains("\"event\":\"peer_disconnected\"") && $0.contains("\"peer\":2") })
+    }
+
+    /// Bytes are counted as frames on both sides, and the registry reads the same records.
+    @Test func countsFramesAndBytesAndExposesThemAsMetrics() throws {
+        let a = try TestPeer(id: 1), b = try TestPeer(id: 2)
+        defer { a.shutdown(); b.shutdown() }
+        try TestPeer.mesh([a, b])
+        let registry = MetricsRegistry()
+        a.transport.registerMetrics(in: registry)
+        let sizes = [0, 1, 100, 70_000]
+        for (i, n) in sizes.enumerated() { #expect(a.transport.send(to: 2, type: UInt8(1 + i), payload: [UInt8](repeating: 7, count: n))) }
+        try eventually("every message delivered") { b.inbox.count(from: 1) == sizes.count }
+        let frameBytes = UInt64(sizes.reduce(0) { $0 + $1 + Frame.headerByteCount })
+        let sent = try #require(a.transport.status()[2])
+        #expect(sent.sentMessages == UInt64(sizes.count) && sent.sentBytes == frameBytes)
+        #expect(sent.connectionsEstablished == 1 && sent.linkState == .connected && sent.lastError == nil)
+        let received = try #require(b.transport.status()[1])
+        #expect(received.receivedMessages == UInt64(sizes.count) && received.receivedBytes == frameBytes)
+        let m = registry.snapshot()
+        #expect(m["peer_sent_bytes_total"]?.counter(["peer": "2"]) == frameBytes)
+        #expect(m["peer_sent_messages_total"]?.counter(["peer": "2"]) == UInt64(sizes.count))
+        #expect(m["peer_outbound_connected"]?.gauge(["peer": "2"]) == 1)
+        #expect(m["peer_link_state"]?.gauge(["peer": "2", "state": "connected"]) == 1)
+        #expect(m["peer_link_state"]?.gauge(["peer": "2", "state": "reconnecting"]) == 0)
+        #expect(m["peer_connections_total"]?.counter(["peer": "2"]) == 1)
+        #expect(m["peer_inbound_refused_total"]?.counter() == 0)
     }
 
     @Test func fullQueueDropsNewMessagesAndCountsThem() throws {

@@ -67,7 +67,7 @@ import TestSupport
             payloads.append(ChainCommand.BlockPayload(number: try block.quantity("number"), hash: try block.hash("hash"), parentHash: try block.hash("parentHash"),
                                                       block: Array(JSON.serialize(.object(block)).utf8),
                                                       receipts: Array(JSON.serialize(entry["receipts"] ?? .array([])).utf8),
-                                                      state: StateChanges(post: post, source: "genesis")))
+                                                      state: StateChanges(post: post, source: .unrecorded)))
         }
         let env = try Environment(path: NSTemporaryDirectory() + "rpc-compat-\(UUID().uuidString.prefix(8))")
         let index = try ChainIndex(env: env)

@@ -22,15 +22,15 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
     let publishedHead = Mutex<ChainIndex.Head?>(nil)
     init(env: Environment, index: ChainIndex) { self.env = env; self.index = index }
     var mayIngest: Bool { true }
-    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
+    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome {
         do {
             let cmd = try ChainCommand.decode(entry)
             let outcome = try env.write { txn in try index.apply(cmd, in: txn) }
             feed.publish(outcome.events)
             let head = try index.view { try $0.head(IndexedSimChain.chainId) }
             publishedHead.withLock { $0 = head }
-            return nil
-        } catch { return "\(error)" }
+            return .applied
+        } catch { return .rejected("\(error)") }
     }
 }
 

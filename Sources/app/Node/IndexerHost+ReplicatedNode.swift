@@ -9,13 +9,13 @@ extension ReplicatedNode: IndexerHost {
         return r.diskAlarm == nil && r.corruption == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
     }
 
-    public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String? {
+    public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome {
         switch propose(raw: entry, timeoutMillis: timeoutMillis) {
-        case .applied: return nil
-        case .notLeader(let l): return "not the leader (leader \(l))"
-        case .rejected(let why): return why
-        case .unavailable(let why): return why
-        case .timedOut: return "not applied within \(timeoutMillis) ms"
+        case .applied: return .applied
+        case .notLeader(let l): return .notLeader(leader: l)
+        case .rejected(let why): return .rejected(why)
+        case .unavailable(let why): return .unavailable(why)
+        case .timedOut: return .timedOut(afterMillis: timeoutMillis)
         }
     }
 }

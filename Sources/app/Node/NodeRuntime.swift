@@ -29,6 +29,8 @@ public final class NodeRuntime: @unchecked Sendable {
     /// The admin listener, when `adminListen` is configured.
     var adminHTTP: HTTPServer?
     public private(set) var indexer: Indexer?
+    /// Every metric of this node; /status reads it, and so will /metrics.
+    public let metrics = MetricsRegistry()
 
     public init(config: NodeConfig, sink: Logger.Sink? = nil) throws {
         self.config = config
@@ -85,14 +87,12 @@ public final class NodeRuntime: @unchecked Sendable {
             }
             let ix = Indexer(config: chain, index: node.stateMachine.chain, host: node, logger: logger.with("module", "indexer"))
             indexer = ix
+            ix.registerMetrics(in: metrics)
             ix.start()
         }
         let indexer = self.indexer
-        let api = NodeAPI(node: node, config: config, indexerStatus: { indexer?.status }, peerStatus: { () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)] in
-            var out = [UInt64: (connected: Bool, queued: Int, dropped: Int)]()
-            for (id, s) in peers.status() { out[id] = (s.connected, s.queuedMessages, Int(s.droppedMessages)) }
-            return out
-        })
+        peers.registerMetrics(in: metrics)
+        let api = NodeAPI(node: node, config: config, metrics: metrics, indexerStatus: { indexer?.status }, peerStatus: { peers.status() })
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
                               webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) }, tls: httpTLS)

@@ -6,14 +6,6 @@ import ChainIndex
 import Synchronization
 import Telemetry
 
-/// What the indexer needs from the replicated node it runs in.
-public protocol IndexerHost: AnyObject, Sendable {
-    /// Leader, and applied everything it knows committed (so the index head is current).
-    var mayIngest: Bool { get }
-    /// Proposes a log entry and waits until it is applied here; nil on success, else why not.
-    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> String?
-}
-
 /// Follows the upstream chain on the leader: fetch → verify → propose → (commit, apply
 /// on every replica). Followers run it too but stay idle until they lead; a new leader
 /// resumes from its own applied head, so nothing is skipped or indexed twice (apply
@@ -31,15 +23,15 @@ public final class Indexer: @unchecked Sendable {
         public var maxReorgDepth: UInt64 = 64
         /// First block to index when the index is empty (default 0, genesis).
         public var startBlock: UInt64 = 0
-        /// "auto" (tracer if the upstream has it, else probing), "tracer", or "probe".
-        public var stateSource = "auto"
+        /// Where block state comes from; see `StateMode`.
+        public var stateSource = StateMode.auto
         public init(chainId: UInt64, adapter: any ChainAdapter, upstreams: [UpstreamEndpoint]) {
             self.chainId = chainId; self.adapter = adapter; self.upstreams = upstreams
         }
     }
 
     public struct Status: Sendable {
-        public var state = "idle"
+        public var state = IndexerState.idle
         public var upstreamHead: UInt64?
         public var indexedHead: UInt64?
         public var lagBlocks: UInt64?
@@ -51,7 +43,8 @@ public final class Indexer: @unchecked Sendable {
         public var reorgs = 0
         public var refusedBlocks = 0
         public var lastAlert: String?
-        public var stateSource = "unknown"
+        /// How the last indexed batch's state was obtained; nil until one was.
+        public var stateSource: StateDiffSource?
         public var upstream = ""
         /// Per configured upstream, what was learned about it (receipts method, state source,
         /// batch limit, rate limits, last error, refusal), URLs redacted.
@@ -132,7 +125,7 @@ public final class Indexer: @unchecked Sendable {
         var backoff = 0.2
         while running.load(ordering: .acquiring) {
             guard let host, host.mayIngest else {
-                update { $0.state = "standby (not leader)" }
+                update { $0.state = .notLeader }
                 Thread.sleep(forTimeInterval: 0.1)
                 continue
             }
@@ -152,11 +145,16 @@ public final class Indexer: @unchecked Sendable {
                 break
             } catch let e as UpstreamClient.WrongChain {
                 alert("\(e); not ingesting")
-                update { $0.state = "halted: wrong chain id" }
+                update { $0.state = .halted(.wrongChainId) }
                 for _ in 0..<50 where running.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
+            } catch let e as ProposalNotApplied {
+                logger.warn("indexer proposal not applied", [("proposal", e.proposal.rawValue), ("outcome", e.outcome)])
+                update { $0.state = .backoff(.replicatedLog(e)) }
+                Thread.sleep(forTimeInterval: backoff)
+                backoff = min(backoff * 2, 5)
             } catch {
                 logger.warn("indexer step failed", [("error", error)])
-                update { $0.state = "retrying: \(error)" }
+                update { $0.state = .backoff(.upstream("\(error)")) }
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 5)
             }
@@ -194,12 +192,12 @@ public final class Indexer: @unchecked Sendable {
             if let head, let theirs = try fetchHash(head.number), theirs != head.hash {
                 return try handleReorg(host, head: head)
             }
-            update { $0.state = "following"; $0.lagSeconds = 0; $0.etaSeconds = 0 }
+            update { $0.state = .following; $0.lagSeconds = 0; $0.etaSeconds = 0 }
             return false
         }
         let span = bytesPerBlock.map { max(1, min(config.batchBlocks, Int(Double(config.maxEntryBytes) / max($0, 1)))) } ?? 1
         let last = min(upstreamHead, next + UInt64(span) - 1)
-        update { $0.state = "ingesting" }
+        update { $0.state = .catchingUp }
         let (fetched, safe, finalized) = try takePrefetch(startingAt: next) ?? fetch(next...last)
         var payloads = [ChainCommand.BlockPayload]()
         var expectedParent = head?.hash
@@ -236,9 +234,10 @@ public final class Indexer: @unchecked Sendable {
             let first = payloads.last!.number + 1
             startPrefetch(first...min(upstreamHead, first + UInt64(span) - 1))
         }
-        if let why = host.proposeAndApply(entry, timeoutMillis: 30_000) {
+        let outcome = host.proposeAndApply(entry, timeoutMillis: 30_000)
+        guard outcome == .applied else {
             prefetch = nil
-            throw UpstreamClient.Unavailable(description: "proposal not applied: \(why)")
+            throw ProposalNotApplied(proposal: .blocks, outcome: outcome)
         }
         rate.record(blocks: payloads.count, txs: txCount)
         let lastTimestamp = fetched.last(where: { $0.number == payloads.last!.number })?.timestamp
@@ -267,9 +266,8 @@ public final class Indexer: @unchecked Sendable {
             if let theirs = try fetchHash(n), theirs == ours {
                 if n == head.number { return false }
                 logger.warn("reorg", [("ancestor", n), ("depth", head.number - n), ("oldHead", head.hash.hex)])
-                if let why = host.proposeAndApply(ChainCommand.rewind(chainId: cid, ancestor: n, ancestorHash: ours).encoded(), timeoutMillis: 30_000) {
-                    throw UpstreamClient.Unavailable(description: "rewind not applied: \(why)")
-                }
+                let outcome = host.proposeAndApply(ChainCommand.rewind(chainId: cid, ancestor: n, ancestorHash: ours).encoded(), timeoutMillis: 30_000)
+                guard outcome == .applied else { throw ProposalNotApplied(proposal: .rewind, outcome: outcome) }
                 update { $0.reorgs += 1 }
                 return true
             }
@@ -277,7 +275,7 @@ public final class Indexer: @unchecked Sendable {
             n -= 1
         }
         alert("reorg deeper than \(config.maxReorgDepth) blocks below \(head.number); ingestion stopped (no common ancestor found)")
-        update { $0.state = "halted: reorg deeper than maxReorgDepth" }
+        update { $0.state = .halted(.reorgDeeperThanLimit) }
         Thread.sleep(forTimeInterval: 5)
         return false
     }
@@ -304,16 +302,15 @@ public final class Indexer: @unchecked Sendable {
     /// A pass met a missing method and recorded it in the upstream's profile: fetch again.
     struct Relearned: Error {}
 
-    /// `Config.stateSource` as a choice.
-    enum StateMode {
+    /// Where block state comes from (`chain.stateSource` in the node's configuration).
+    public enum StateMode: String, Sendable, CaseIterable {
         /// The tracer until an upstream turns out not to have it, then probing (per upstream).
         case auto
         /// The tracer from the start (prefetching at once); still probing where it is missing.
         case tracer
         case probe
-        init(_ text: String) { self = text == "tracer" ? .tracer : text == "probe" ? .probe : .auto }
     }
-    var stateMode: StateMode { StateMode(config.stateSource) }
+    var stateMode: StateMode { config.stateSource }
 
     /// Fetches a range through the indexer's own client.
     func fetch(_ range: ClosedRange<UInt64>) throws -> Batch {

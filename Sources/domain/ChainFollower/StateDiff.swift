@@ -75,7 +75,7 @@ enum StateDiff {
                 }
             }
         }
-        return StateChanges(pre: preOrder.map { pre[$0]! }, post: postOrder.map { post[$0]! }, source: "prestateTracer")
+        return StateChanges(pre: preOrder.map { pre[$0]! }, post: postOrder.map { post[$0]! }, source: .prestateTracer)
     }
 
     private static func set(_ a: inout StateChanges.Account, _ slot: Hash32, _ value: Hash32) {
@@ -104,7 +104,7 @@ enum StateProbe {
             add(try? r.optionalAddress("contractAddress"))
             for l in r["logs"]?.arrayValue ?? [] { add(l.objectValue.flatMap { try? $0.address("address") }) }
         }
-        guard !touched.isEmpty else { return StateChanges(source: "probe") }
+        guard !touched.isEmpty else { return StateChanges(source: .probe) }
         var calls = [(String, [JSONValue])]()
         let heights = number > 0 ? [number - 1, number] : [number]
         for h in heights {
@@ -129,6 +129,6 @@ enum StateProbe {
             }
             lists.append(list)
         }
-        return StateChanges(pre: heights.count == 2 ? lists[0] : [], post: lists.last ?? [], source: "probe")
+        return StateChanges(pre: heights.count == 2 ? lists[0] : [], post: lists.last ?? [], source: .probe)
     }
 }

@@ -51,33 +51,41 @@ public enum ChainCommand: Equatable, Sendable {
 
     public static func isChainCommand(_ bytes: [UInt8]) -> Bool { bytes.first == tag }
 
-    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> ChainCommand {
+    public static func decode(_ bytes: [UInt8]) throws(ChainCommandError) -> ChainCommand {
         var r = ByteReader(bytes, what: "chain command")
-        guard try r.u8() == tag else { throw DecodeError("chain command: wrong tag") }
-        let v = try r.u8()
-        guard v == version else { throw DecodeError("chain command: unsupported version \(v)") }
-        let kind = try r.u8()
+        let kind = try format { () throws(DecodeError) -> UInt8 in
+            guard try r.u8() == tag else { throw DecodeError("chain command: wrong tag") }
+            let v = try r.u8()
+            guard v == version else { throw DecodeError("chain command: unsupported version \(v)") }
+            return try r.u8()
+        }
         switch kind {
         case 1:
-            let cid = try r.u64()
-            let safe = try r.u64(), finalized = try r.u64()
-            let n = Int(try r.u32())
-            guard n <= 100_000 else { throw DecodeError("chain command: \(n) blocks in one entry") }
+            let (cid, safe, finalized, n) = try format { () throws(DecodeError) -> (UInt64, UInt64, UInt64, Int) in
+                let cid = try r.u64()
+                let safe = try r.u64(), finalized = try r.u64()
+                let n = Int(try r.u32())
+                guard n <= 100_000 else { throw DecodeError("chain command: \(n) blocks in one entry") }
+                return (cid, safe, finalized, n)
+            }
             var blocks = [BlockPayload]()
             for _ in 0..<n {
-                let number = try r.u64()
-                let hash = Hash32(unchecked: try r.raw(32)), parent = Hash32(unchecked: try r.raw(32))
-                blocks.append(BlockPayload(number: number, hash: hash, parentHash: parent, block: try r.data(), receipts: try r.data(),
+                let (number, hash, parent, block, receipts) = try format { () throws(DecodeError) -> (UInt64, Hash32, Hash32, [UInt8], [UInt8]) in
+                    (try r.u64(), Hash32(unchecked: try r.raw(32)), Hash32(unchecked: try r.raw(32)), try r.data(), try r.data())
+                }
+                blocks.append(BlockPayload(number: number, hash: hash, parentHash: parent, block: block, receipts: receipts,
                                            state: try StateChanges.decode(&r)))
             }
-            try r.expectEnd()
+            try format { () throws(DecodeError) in try r.expectEnd() }
             return .blocks(chainId: cid, blocks: blocks, safe: safe == .max ? nil : safe, finalized: finalized == .max ? nil : finalized)
         case 2:
-            let c = ChainCommand.rewind(chainId: try r.u64(), ancestor: try r.u64(), ancestorHash: Hash32(unchecked: try r.raw(32)))
-            try r.expectEnd()
-            return c
+            return try format { () throws(DecodeError) -> ChainCommand in
+                let c = ChainCommand.rewind(chainId: try r.u64(), ancestor: try r.u64(), ancestorHash: Hash32(unchecked: try r.raw(32)))
+                try r.expectEnd()
+                return c
+            }
         default:
-            throw DecodeError("chain command: unknown kind \(kind)")
+            throw .malformed(DecodeError("chain command: unknown kind \(kind)"))
         }
     }
 }
@@ -105,13 +113,13 @@ public struct StateChanges: Equatable, Sendable {
 
     public var pre: [Account]
     public var post: [Account]
-    /// How the changes were obtained ("prestateTracer" or "probe"), for /status and docs.
-    public var source: String
+    /// How the changes were obtained; decides whether apply credits withdrawals.
+    public var source: StateDiffSource
     /// Beacon withdrawals (address, wei) credited after the transactions. Tracers do not
     /// report them, so apply adds them to the traced state; probed state already has them.
     public var withdrawals: [(address: Address, wei: U256)]
 
-    public init(pre: [Account] = [], post: [Account] = [], source: String = "none", withdrawals: [(address: Address, wei: U256)] = []) {
+    public init(pre: [Account] = [], post: [Account] = [], source: StateDiffSource = .unrecorded, withdrawals: [(address: Address, wei: U256)] = []) {
         self.pre = pre; self.post = post; self.source = source; self.withdrawals = withdrawals
     }
 
@@ -121,7 +129,7 @@ public struct StateChanges: Equatable, Sendable {
     }
 
     func encode(into w: inout ByteWriter) {
-        w.string(source)
+        w.string(source.rawValue)
         w.u32(UInt32(withdrawals.count))
         for x in withdrawals { w.raw(x.address.bytes); w.raw(x.wei.bytes32) }
         for list in [pre, post] {
@@ -142,8 +150,13 @@ public struct StateChanges: Equatable, Sendable {
         }
     }
 
-    static func decode(_ r: inout ByteReader) throws(DecodeError) -> StateChanges {
-        let source = try r.string()
+    static func decode(_ r: inout ByteReader) throws(ChainCommandError) -> StateChanges {
+        let raw = try format { () throws(DecodeError) -> String in try r.string() }
+        guard let source = StateDiffSource(rawValue: raw) else { throw .unknownStateDiffSource(raw) }
+        return try format { () throws(DecodeError) -> StateChanges in try decodeChanges(&r, source: source) }
+    }
+
+    private static func decodeChanges(_ r: inout ByteReader, source: StateDiffSource) throws(DecodeError) -> StateChanges {
         let wn = Int(try r.u32())
         guard wn <= r.remaining / 52 else { throw DecodeError("state changes: \(wn) withdrawals cannot fit") }
         var withdrawals = [(address: Address, wei: U256)]()

@@ -207,7 +207,7 @@ public final class ChainIndex: Sendable {
         // Zeroed slots arrive explicitly in post (StateDiff resolves geth's omission per
         // transaction). No account deletion is inferred: since EIP-6780 a pre-existing account
         // is never destroyed, and a pre-only account may simply have had a slot cleared.
-        if s.source == "prestateTracer" {
+        if s.source.appliesWithdrawals {
             for wd in s.withdrawals {
                 var st = try accountVersion(cid, wd.address, atOrBelow: n, txn) ?? AccountState(balance: .zero, nonce: 0, codeHash: AccountState.emptyCodeHash)
                 st.balance = st.balance &+ wd.wei

@@ -404,8 +404,10 @@ public struct NodeConfig: Sendable {
         cfg.maxReorgDepth = try int("maxReorgDepth", min: 1, max: 100_000) ?? cfg.maxReorgDepth
         cfg.startBlock = try int("startBlock", min: 0, max: UInt64(Int64.max)) ?? 0
         if let s = o["stateSource"] {
-            guard let t = s.stringValue, ["auto", "tracer", "probe"].contains(t) else { throw Invalid(field: "chain.stateSource", problem: "must be auto, tracer or probe") }
-            cfg.stateSource = t
+            guard let mode = s.stringValue.flatMap(Indexer.StateMode.init(rawValue:)) else {
+                throw Invalid(field: "chain.stateSource", problem: "must be auto, tracer or probe")
+            }
+            cfg.stateSource = mode
         }
         return cfg
     }

@@ -6,6 +6,8 @@ import Consensus
 import Foundation
 import ChainFollower
 import Net
+import PeerTransport
+import Telemetry
 
 /// The node's HTTP surface: health, readiness and status on every listener; the read
 /// API (JSON-RPC, GraphQL, REST) on the public one; admin endpoints (membership, debug
@@ -13,8 +15,10 @@ import Net
 public final class NodeAPI: Sendable {
     let node: ChainNode
     let config: NodeConfig
-    let peerStatus: @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]
+    let peerStatus: @Sendable () -> [UInt64: PeerStatus]
     let indexerStatus: @Sendable () -> Indexer.Status?
+    /// The node's metrics: what /status and a Prometheus scrape read.
+    public let metrics: MetricsRegistry
     /// JSON-RPC, GraphQL and REST reads of the chain.
     let reads: ReadGateway
     let admin: AdminAPI
@@ -24,13 +28,15 @@ public final class NodeAPI: Sendable {
     /// Which listener a request arrived on.
     public enum Listener: Sendable { case api, admin }
 
-    public init(node: ChainNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
-                peerStatus: @escaping @Sendable () -> [UInt64: (connected: Bool, queued: Int, dropped: Int)]) {
+    public init(node: ChainNode, config: NodeConfig, metrics: MetricsRegistry = MetricsRegistry(),
+                indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
+                peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus]) {
         self.node = node
         self.config = config
+        self.metrics = metrics
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
-        reads = ReadGateway(node: node, config: config, indexerStatus: indexerStatus)
+        reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus)
         let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) })
         self.admin = admin
         let adminListen = config.adminListen
@@ -124,70 +130,20 @@ public final class NodeAPI: Sendable {
         }
         if let c = r.corruption { alarms.append(.object(["alarm": .string("CORRUPT"), "error": .string(c)])) }
         o["alarms"] = .array(alarms)
-        o["counters"] = .object(["readies": .number(String(r.readies)), "entriesPersisted": .number(String(r.entriesPersisted)),
-                                 "messagesSent": .number(String(r.messagesSent)), "entriesApplied": .number(String(r.entriesApplied)),
-                                 "persistMicros": .number(String(r.persistMicros)), "applyMicros": .number(String(r.applyMicros)),
-                                 "leaderChanges": .number(String(r.leaderChanges))])
-        var list = [JSONValue]()
-        for id in r.status.conf.members where id != config.nodeId {
-            var p = JSONObject()
-            p["id"] = .number(String(id))
-            if let m = r.peerMatch[id] {
-                p["matchIndex"] = .number(String(m))
-                p["lag"] = .number(String(r.status.lastIndex > m ? r.status.lastIndex - m : 0))
-            } else {
-                p["matchIndex"] = .null
-                p["lag"] = .null
-            }
-            if let s = peers[id] {
-                p["connected"] = .bool(s.connected)
-                p["queuedMessages"] = .number(String(s.queued))
-                p["droppedMessages"] = .number(String(s.dropped))
-            }
-            list.append(.object(p))
-        }
-        o["peers"] = .array(list)
+        o["counters"] = RaftCounters(r).statusJSON
+        o["peers"] = .array(r.status.conf.members.filter { $0 != config.nodeId }.map { id in
+            PeerStatusEntry(id: id, matchIndex: r.peerMatch[id], lastIndex: r.status.lastIndex, link: peers[id]).statusJSON
+        })
         if let ix = indexerStatus() {
-            func num(_ v: UInt64?) -> JSONValue { v.map { .number(String($0)) } ?? .null }
-            func dbl(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.2f", $0)) } ?? .null }
-            var i = JSONObject()
-            i["chainId"] = .number(String(config.chain?.chainId ?? 0))
-            i["state"] = .string(ix.state)
-            i["upstream"] = .string(ix.upstream)
-            i["upstreamHead"] = num(ix.upstreamHead)
-            i["indexedHead"] = num(ix.indexedHead)
-            i["lagBlocks"] = num(ix.lagBlocks)
-            i["lagSeconds"] = dbl(ix.lagSeconds)
-            i["blocksPerSecond"] = dbl(ix.blocksPerSecond)
-            i["txPerSecond"] = dbl(ix.txPerSecond)
-            i["etaSeconds"] = dbl(ix.etaSeconds)
-            i["blocksIndexed"] = num(ix.blocksIndexed)
-            i["reorgs"] = .number(String(ix.reorgs))
-            i["refusedBlocks"] = .number(String(ix.refusedBlocks))
-            i["stateSource"] = .string(ix.stateSource)
-            i["headSignal"] = .string(ix.headSignal)
-            i["lastAlert"] = ix.lastAlert.map { .string($0) } ?? .null
-            // What each upstream turned out to offer (hosted providers differ); URLs redacted.
-            i["upstreams"] = .array(ix.upstreams.map { p in
-                var u = JSONObject()
-                u["url"] = .string(p.url)
-                u["receipts"] = .string(p.receipts.rawValue)
-                u["stateSource"] = .string(p.stateSource.rawValue)
-                u["maxBatch"] = p.maxBatch.map { .number(String($0)) } ?? .null
-                u["rateLimited"] = .number(String(p.rateLimited))
-                u["missingMethods"] = .array(p.missingMethods.map { .string($0) })
-                u["chainVerified"] = .bool(p.chainVerified)
-                u["refused"] = p.refused.map { .string($0) } ?? .null
-                u["lastError"] = p.lastError.map { .string($0) } ?? .null
-                return .object(u)
-            })
+            var i: JSONObject = ["chainId": .number(String(config.chain?.chainId ?? 0))]
+            for (k, v) in ix.statusFields.pairs { i[k] = v }
             if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.view({ try $0.head(cid) }) {
                 i["appliedHead"] = .number(String(h.number))
                 i["appliedHeadHash"] = .string(h.hash.hex)
             }
             o["indexer"] = .object(i)
         }
-        if let eth = reads.eth { o["rpc"] = eth.statusJSON }
+        if let eth = reads.eth { o["rpc"] = eth.status.statusJSON }
         return o
     }
 

@@ -8,6 +8,7 @@ import ChainIndex
 import ChainFollower
 import Net
 import RPC
+import Telemetry
 
 /// The read surfaces of a node — JSON-RPC on `POST /`, GraphQL on `/graphql`, REST
 /// under `/v1/chain/` — behind API keys and per-request consistency:
@@ -36,7 +37,7 @@ final class ReadGateway: Sendable {
 
     var eth: EthAPI? { chain?.eth }
 
-    init(node: ChainNode, config: NodeConfig, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
+    init(node: ChainNode, config: NodeConfig, metrics: MetricsRegistry, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
         self.node = node
         self.config = config
         if let chain = config.chain {
@@ -44,7 +45,7 @@ final class ReadGateway: Sendable {
             c.maxLogBlockRange = config.rpc.maxLogBlockRange
             c.maxLogResults = config.rpc.maxLogResults
             let forwarder = config.rpc.forward ? Forwarder(endpoints: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
-            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.stateMachine.chainFeed, forwarder: forwarder, syncProgress: {
+            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.stateMachine.chainFeed, forwarder: forwarder, metrics: metrics, syncProgress: {
                 guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })

@@ -29,16 +29,17 @@ public final class EthAPI: Sendable {
     public let index: ChainIndex
     public let filters: FilterRegistry
     public let subscriptions: SubscriptionHub
-    public let stats = RPCStats()
+    public let stats: RPCStats
     let forwarder: Forwarder?
     /// The forwarder as the request view's reader of state the index never saw.
     let upstream: UpstreamRead?
     let syncProgress: @Sendable () -> SyncProgress?
     var cid: UInt64 { config.chainId }
 
-    public init(config: Config, index: ChainIndex, feed: ChainFeed?, forwarder: Forwarder?,
+    public init(config: Config, index: ChainIndex, feed: ChainFeed?, forwarder: Forwarder?, metrics: MetricsRegistry = MetricsRegistry(),
                 syncProgress: @escaping @Sendable () -> SyncProgress? = { nil }) {
         self.config = config
+        self.stats = RPCStats(registry: metrics)
         self.index = index
         self.forwarder = forwarder
         if let forwarder {
@@ -95,13 +96,17 @@ public final class EthAPI: Sendable {
     public static var localMethodNames: [String] { Array(localMethods.keys).sorted() }
 
     /// For /status: method counts, live filters and subscriptions, refused upstream proofs.
-    public var statusJSON: JSONValue {
-        guard var o = stats.json.objectValue else { return .null }
-        o["filters"] = .number(String(filters.count))
-        o["subscriptions"] = .number(String(subscriptions.count))
-        o["forwarding"] = .bool(forwarder != nil)
-        o["rejectedUpstreamProofs"] = .number(String(forwarder?.rejectedProofs ?? 0))
-        return .object(o)
+    public struct Status: Sendable, Equatable {
+        public var calls: RPCStats.Snapshot
+        public var filters: Int
+        public var subscriptions: Int
+        public var forwarding: Bool
+        public var rejectedUpstreamProofs: Int
+    }
+
+    public var status: Status {
+        Status(calls: stats.snapshot, filters: filters.count, subscriptions: subscriptions.count,
+               forwarding: forwarder != nil, rejectedUpstreamProofs: forwarder?.rejectedProofs ?? 0)
     }
 
     typealias Method = @Sendable (EthAPI) -> (RPCParams) throws -> JSONValue

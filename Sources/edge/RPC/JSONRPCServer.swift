@@ -68,6 +68,7 @@ public struct JSONRPCServer: Sendable {
         guard o["jsonrpc"]?.stringValue == "2.0" else { return Self.envelope(id: replyId, error: .invalidRequest("jsonrpc must be \"2.0\"")) }
         guard let method = o["method"]?.stringValue else { return Self.envelope(id: replyId, error: .invalidRequest("method must be a string")) }
         let outcome: Result<[UInt8], RPCError>
+        let started = ContinuousClock.now
         do {
             var params = try RPCParams(o["params"])
             params.caller = caller
@@ -78,7 +79,10 @@ public struct JSONRPCServer: Sendable {
             logger?.error("rpc method failed", [("method", boundedQuote(method)), ("error", "\(error)")])
             outcome = .failure(.internalError("\(error)"))
         }
-        if case .failure = outcome { stats?.record(method, failed: true) } else { stats?.record(method, failed: false) }
+        if let stats {
+            let took = ContinuousClock.now - started
+            if case .failure = outcome { stats.record(method, .error, took: took) } else { stats.record(method, .ok, took: took) }
+        }
         guard id != nil else { return nil }   // a notification gets no answer, even on error
         switch outcome {
         case .success(let v): return Self.envelope(id: replyId, result: v)

@@ -1,32 +1,50 @@
-import Chain
-import Synchronization
+import Telemetry
 
-/// Per-method call and error counts for /status, so an operator sees what clients ask
-/// and what fails without reading logs.
+/// JSON-RPC calls by method and outcome, and how long each took, on the node's metrics
+/// registry: /status shows what clients ask and what fails without reading logs, and a
+/// scrape sees the same series.
 public final class RPCStats: Sendable {
-    struct Counts: Sendable { var calls: UInt64 = 0; var errors: UInt64 = 0 }
-    private let byMethod = Mutex<[String: Counts]>([:])
-    /// Bounds the table against clients inventing method names.
-    static let maxMethods = 256
-
-    public init() {}
-
-    public func record(_ method: String, failed: Bool) {
-        byMethod.withLock { m in
-            let key = m[method] != nil || m.count < Self.maxMethods ? method : "(other)"
-            m[key, default: Counts()].calls += 1
-            if failed { m[key, default: Counts()].errors += 1 }
-        }
+    public enum Outcome: String, CaseIterable, Sendable {
+        case ok, error
     }
 
-    public var json: JSONValue {
-        let snapshot = byMethod.withLock { $0 }
-        var methods = JSONObject()
-        for (name, c) in snapshot.sorted(by: { $0.key < $1.key }) {
-            methods[name] = .object(["calls": .number(String(c.calls)), "errors": .number(String(c.errors))])
+    /// Bounds the series against clients inventing method names; later names count as "(other)".
+    static let maxMethods = 256
+
+    let requests: CounterFamily
+    let latency: Histogram
+
+    public init(registry: MetricsRegistry = MetricsRegistry()) {
+        requests = registry.counters("rpc_requests_total", help: "JSON-RPC calls by method and outcome",
+                                     labels: [.firstSeen("method", max: Self.maxMethods), .allowed("outcome", Outcome.self)])
+        latency = registry.histogram("rpc_request_duration_seconds", help: "Time to run one JSON-RPC call, envelope excluded")
+    }
+
+    public func record(_ method: String, _ outcome: Outcome, took: Duration) {
+        requests.labels(method, outcome.rawValue).increment()
+        latency.observe(took)
+    }
+
+    public struct Snapshot: Sendable, Equatable {
+        public struct Counts: Sendable, Equatable {
+            /// Every call of the method, failed ones included.
+            public var calls: UInt64 = 0
+            public var errors: UInt64 = 0
         }
-        return .object(["requests": .number(String(snapshot.values.reduce(0) { $0 + $1.calls })),
-                        "errors": .number(String(snapshot.values.reduce(0) { $0 + $1.errors })),
-                        "methods": .object(methods)])
+        public var methods: [String: Counts]
+        public var latency: HistogramSnapshot
+        public var requests: UInt64 { methods.values.reduce(0) { $0 + $1.calls } }
+        public var errors: UInt64 { methods.values.reduce(0) { $0 + $1.errors } }
+    }
+
+    public var snapshot: Snapshot {
+        var methods = [String: Snapshot.Counts]()
+        let family = requests.snapshot()
+        for s in family.series {
+            guard case .counter(let n) = s.value, s.labels.count == 2 else { continue }
+            methods[s.labels[0], default: .init()].calls += n
+            if s.labels[1] == Outcome.error.rawValue { methods[s.labels[0], default: .init()].errors += n }
+        }
+        return Snapshot(methods: methods, latency: latency.snapshot)
     }
 }

@@ -115,6 +115,7 @@ extension PeerTransport {
         updateRecord(link.peer) { r in
             r.connected = true
             r.reconnectAttempts = 0
+            r.connectionsEstablished += 1
             r.flushScheduled = true
         }
         logger.info("peer_connected", [("peer", link.peer), ("address", link.address.description), ("direction", "outbound")])
@@ -140,6 +141,7 @@ extension PeerTransport {
                 guard budget > 0 else { return [] }
                 let taken = peers[peer]!.queue.take(budgetBytes: budget)
                 peers[peer]!.sent += UInt64(taken.count)
+                peers[peer]!.sentBytes += UInt64(taken.reduce(0) { $0 + $1.payload.count + Frame.headerByteCount })
                 return taken
             }
             first = false

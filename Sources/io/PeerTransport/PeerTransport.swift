@@ -89,8 +89,11 @@ public final class PeerTransport: @unchecked Sendable {
         var dropped: UInt64 = 0
         var sent: UInt64 = 0
         var received: UInt64 = 0
+        var sentBytes: UInt64 = 0
+        var receivedBytes: UInt64 = 0
         var lastError: String?
         var reconnectAttempts = 0
+        var connectionsEstablished: UInt64 = 0
     }
     let shared = Mutex<[UInt64: PeerRecord]>([:])
     private let handler = Mutex<MessageHandler?>(nil)
@@ -194,8 +197,8 @@ public final class PeerTransport: @unchecked Sendable {
             peers.mapValues { r in
                 PeerStatus(address: r.address, connected: r.connected, inboundConnected: r.inboundConnected,
                            queuedMessages: r.queue.count, queuedBytes: r.queue.byteCount, droppedMessages: r.dropped,
-                           sentMessages: r.sent, receivedMessages: r.received, lastError: r.lastError,
-                           reconnectAttempts: r.reconnectAttempts)
+                           sentMessages: r.sent, receivedMessages: r.received, sentBytes: r.sentBytes, receivedBytes: r.receivedBytes,
+                           lastError: r.lastError, reconnectAttempts: r.reconnectAttempts, connectionsEstablished: r.connectionsEstablished)
             }
         }
     }
@@ -248,7 +251,10 @@ public final class PeerTransport: @unchecked Sendable {
     }
 
     func deliver(from peer: UInt64, _ frame: Frame) {
-        shared.withLock { $0[peer]?.received += 1 }
+        shared.withLock { peers in
+            peers[peer]?.received += 1
+            peers[peer]?.receivedBytes += UInt64(Frame.headerByteCount + frame.payload.count)
+        }
         handler.withLock { $0 }?(peer, frame.type, frame.payload)
     }
 
