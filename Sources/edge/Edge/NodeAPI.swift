@@ -34,6 +34,7 @@ public final class NodeAPI: Sendable {
         self.node = node
         self.config = config
         self.metrics = metrics
+        RaftMetrics.register({ [node] in node.report }, in: metrics)
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
         reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus)

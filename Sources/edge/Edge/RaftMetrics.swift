@@ -1,38 +1,24 @@
 import ReplicatedLog
 import Telemetry
 
-/// The Raft driver's counters as registry handles, for the driver to bump as it handles
-/// Readies (one relaxed atomic add each). Not wired yet: the driver still counts into its
-/// `NodeReport`, and /status's `counters` reads `RaftCounters(report)`. Once the driver takes
-/// a `RaftMetrics`, /status switches to `RaftCounters(metrics)` and /metrics has them too.
-public struct RaftMetrics: Sendable {
-    /// Readies handled (one durable log write each at most).
-    public let readies: Counter
-    public let entriesPersisted: Counter
-    public let messagesSent: Counter
-    public let entriesApplied: Counter
-    public let leaderChanges: Counter
-    /// Time per durable log write and per apply transaction.
-    public let persistSeconds: Histogram
-    public let applySeconds: Histogram
-    public let term: Gauge
-    public let commitIndex: Gauge
-    public let appliedIndex: Gauge
-    /// 1 while this node leads.
-    public let isLeader: Gauge
-
-    public init(registry: MetricsRegistry) {
-        readies = registry.counter("raft_readies_total", help: "Readies handled by the Raft driver")
-        entriesPersisted = registry.counter("raft_entries_persisted_total", help: "Log entries written to the durable Raft log")
-        messagesSent = registry.counter("raft_messages_sent_total", help: "Raft messages handed to the peer transport")
-        entriesApplied = registry.counter("raft_entries_applied_total", help: "Committed entries applied to the state machine")
-        leaderChanges = registry.counter("raft_leader_changes_total", help: "Times this node saw the leader change")
-        persistSeconds = registry.histogram("raft_persist_seconds", help: "Duration of one durable Raft log write")
-        applySeconds = registry.histogram("raft_apply_seconds", help: "Duration of one apply transaction")
-        term = registry.gauge("raft_term", help: "Current Raft term")
-        commitIndex = registry.gauge("raft_commit_index", help: "Highest log index known committed")
-        appliedIndex = registry.gauge("raft_applied_index", help: "Highest log index applied here")
-        isLeader = registry.gauge("raft_is_leader", help: "1 while this node is the leader")
+/// The Raft driver's counters and the core's position on the registry, read from the
+/// node's published report when a snapshot is taken: the driver is single-threaded and
+/// keeps plain counters, so a Ready pays nothing for metrics, and /status (`RaftCounters`)
+/// and the registry read the same numbers.
+public enum RaftMetrics {
+    public static func register(_ report: @escaping @Sendable () -> NodeReport, in registry: MetricsRegistry) {
+        func one(_ name: String, _ help: String, _ kind: MetricKind, _ value: @escaping @Sendable (NodeReport) -> MetricValue) {
+            registry.collect(name, help: help, kind: kind, labels: []) { [MetricSeries(labels: [], value: value(report()))] }
+        }
+        one("raft_readies_total", "Readies carried out by the Raft driver (one durable log write each at most)", .counter) { .counter($0.readies) }
+        one("raft_entries_persisted_total", "Log entries written to the durable Raft log", .counter) { .counter($0.entriesPersisted) }
+        one("raft_messages_sent_total", "Raft messages handed to the peer transport", .counter) { .counter($0.messagesSent) }
+        one("raft_entries_applied_total", "Committed entries applied to the state machine", .counter) { .counter($0.entriesApplied) }
+        one("raft_leader_changes_total", "Times this node saw the leader change", .counter) { .counter(UInt64(max($0.leaderChanges, 0))) }
+        one("raft_term", "Current Raft term", .gauge) { .gauge(Int64(clamping: $0.status.term)) }
+        one("raft_commit_index", "Highest log index known committed", .gauge) { .gauge(Int64(clamping: $0.status.committed)) }
+        one("raft_applied_index", "Highest log index applied here", .gauge) { .gauge(Int64(clamping: $0.appliedIndex)) }
+        one("raft_is_leader", "1 while this node is the leader", .gauge) { .gauge($0.status.role == .leader ? 1 : 0) }
     }
 }
 
@@ -65,15 +51,5 @@ public struct RaftCounters: Sendable, Equatable {
         persistMicros = r.persistMicros
         applyMicros = r.applyMicros
         leaderChanges = UInt64(max(r.leaderChanges, 0))
-    }
-
-    public init(_ m: RaftMetrics) {
-        readies = m.readies.value
-        entriesPersisted = m.entriesPersisted.value
-        messagesSent = m.messagesSent.value
-        entriesApplied = m.entriesApplied.value
-        persistMicros = UInt64((m.persistSeconds.snapshot.sum * 1e6).rounded())
-        applyMicros = UInt64((m.applySeconds.snapshot.sum * 1e6).rounded())
-        leaderChanges = m.leaderChanges.value
     }
 }
