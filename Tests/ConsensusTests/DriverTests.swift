@@ -1,4 +1,5 @@
 import Consensus
+import ConsensusSim
 import RaftDriver
 import Testing
 
@@ -169,5 +170,39 @@ private struct Trio {
         _ = try trio.drain(2)
         let answer = try #require(port.outbox.last { $0.kind == .voteResponse && $0.to == 3 })
         #expect(answer.reject == (stage == .persisted), "a voter that \(stage == .persisted ? "had durably voted for 1" : "never wrote its vote") answered node 3 with reject=\(answer.reject)")
+    }
+}
+
+/// The simulator's persist-before-send oracle on its own: each promise a message makes
+/// is checked against the sender's disk.
+@Suite struct PromiseOracleTests {
+    static func disk(term: UInt64, vote: NodeID, entries: UInt64) -> PersistedState {
+        var d = PersistedState.bootstrap(voters: [1, 2, 3])
+        d.hardState.term = term
+        d.hardState.vote = vote
+        let base = d.snapshot.metadata.index + UInt64(d.entries.count)
+        for k in 0..<entries { d.entries.append(Entry(term: term, index: base + k + 1, data: [UInt8(k)])) }
+        return d
+    }
+
+    @Test func votesAcknowledgementsAndTermsMustBeOnDisk() {
+        var grant = Message(kind: .voteResponse, from: 2, to: 1, term: 5)
+        #expect(PromiseOracle.violation(grant, disk: Self.disk(term: 5, vote: 1, entries: 0)) == nil)
+        #expect(PromiseOracle.violation(grant, disk: Self.disk(term: 5, vote: 0, entries: 0)) != nil, "a vote granted before it was written")
+        #expect(PromiseOracle.violation(grant, disk: Self.disk(term: 4, vote: 1, entries: 0)) != nil, "a term spoken before it was written")
+        #expect(PromiseOracle.violation(grant, disk: Self.disk(term: 6, vote: 2, entries: 0)) == nil, "a later durable term keeps the promise")
+        grant.reject = true
+        #expect(PromiseOracle.violation(grant, disk: Self.disk(term: 5, vote: 3, entries: 0)) == nil, "a refusal promises nothing")
+
+        let d = Self.disk(term: 3, vote: 1, entries: 4)
+        let last = d.snapshot.metadata.index + UInt64(d.entries.count)
+        var ack = Message(kind: .appendResponse, from: 2, to: 1, term: 3)
+        ack.index = last
+        #expect(PromiseOracle.violation(ack, disk: d) == nil)
+        ack.index = last + 1
+        #expect(PromiseOracle.violation(ack, disk: d) != nil, "an entry acknowledged before it was written")
+
+        let preVote = Message(kind: .requestPreVote, from: 2, to: 1, term: 4)
+        #expect(PromiseOracle.violation(preVote, disk: d) == nil, "pre-votes ask about a term nobody adopted")
     }
 }

@@ -5,7 +5,7 @@ import Consensus
 /// production node and by the fault simulator alike.
 ///
 /// Per Ready, strictly in this order: a leader's appends and heartbeats leave first (they
-/// promise nothing about its disk: thesis 10.2.1); persist; send everything else; install
+/// promise nothing about its log: thesis 10.2.1), when its term is already durable; persist; send everything else; install
 /// a snapshot, apply committed entries, hand the Ready to the caller (proposals, reads);
 /// advance; compact when due. Single-threaded: the owner confines it to one thread.
 public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: RaftApplication, Clock: DriverClock> {
@@ -20,6 +20,11 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     public private(set) var counters = DriverCounters()
     /// Compaction is an optimisation: a failure is reported here and retried next time.
     public var compactionFailed: ((any Error) -> Void)?
+    /// The term on disk. A leader's early appends carry its term, so they may leave before
+    /// the write only when that term is already durable: a single voter wins the term in
+    /// the same Ready that adopts it, and an append in a term a crash can forget lets the
+    /// restarted node win that term again with a different log.
+    private var durableTerm: UInt64
 
     public init(core: RawNode, log: Log, sink: Sink, app: App, clock: Clock, compactEvery: UInt64) {
         precondition(compactEvery > 0, "compactEvery must be positive")
@@ -29,6 +34,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
         self.app = app
         self.clock = clock
         self.compactEvery = compactEvery
+        durableTerm = core.currentTerm
     }
 
     /// Carries out every Ready the core has, until it has none. `completed` sees each
@@ -45,7 +51,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
 
     private func carryOut(stopAt: ReadyStage?, completed: (Ready) throws -> Void) throws(DriverFailure) -> ReadyStage? {
         let rd = core.ready()
-        let leaderEarly = core.role == .leader
+        let leaderEarly = core.role == .leader && core.currentTerm == durableTerm
         if leaderEarly {
             for m in rd.messages where Self.mayLeaveBeforePersist(m) { sink.send(m) }
         }
@@ -53,6 +59,10 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
 
         let t0 = clock.nowMicros()
         do { try log.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot) } catch { throw .persist(error) }
+        if let hs = rd.hardState {
+            precondition(hs.term >= durableTerm, "the durable term never goes back")
+            durableTerm = hs.term
+        }
         let t1 = clock.nowMicros()
         counters.persistMicros += t1 &- t0
         counters.entriesPersisted += UInt64(rd.entries.count)

@@ -24,6 +24,9 @@ final class SimPort: RaftLogStorage, RaftMessageSink, RaftApplication, DriverClo
     }
 
     func send(_ message: Message) {
+        if simulation.brokenPromise == nil, let why = PromiseOracle.violation(message, disk: simulation.disks[position].persisted) {
+            simulation.brokenPromise = why
+        }
         simulation.network.send(message, at: simulation.tick, rng: &simulation.networkRNG)
     }
 

@@ -25,6 +25,8 @@ public final class Simulation {
     var clockRNG: SplitMix64
     var network: SimNetwork
     var checker = SafetyChecker()
+    /// The first message sent with a promise its sender's disk did not back (`PromiseOracle`).
+    var brokenPromise: String?
     var networkRNG: SplitMix64
     var clientRNG: SplitMix64
 
@@ -149,6 +151,7 @@ public final class Simulation {
             if let failure = error.underlying as? SimulationFailure { throw failure }
             throw SimulationFailure("node \(position + 1): \(error)")
         }
+        if let why = brokenPromise { throw SimulationFailure("persist before send: \(why)") }
         if let stage = stopped {
             crashing[position] = nil
             goDown(position)
