@@ -104,21 +104,13 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     private func compactIfDue() {
         let st = core.status
         guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery else { return }
-        do {
-            let (index, data) = try app.snapshot()
-            precondition(index <= st.applied, "the application snapshotted past what it applied")
-            if let snapshot = core.compact(index: index, data: data) {
-                try log.compact(snapshot: snapshot)
-                counters.compactions += 1
-            }
-        } catch {
-            compactionFailed?(error)
-        }
+        do { try compactNow() } catch { compactionFailed?(error) }
     }
 
     /// Compacts now if anything was applied past the last snapshot (operators, tests).
     public func compactNow() throws {
         let (index, data) = try app.snapshot()
+        precondition(index <= core.status.applied, "the application snapshotted past what it applied")
         if let snapshot = core.compact(index: index, data: data) {
             try log.compact(snapshot: snapshot)
             counters.compactions += 1

@@ -49,7 +49,6 @@ public enum ChainCommand: Equatable, Sendable {
         return w.bytes
     }
 
-    public static func isChainCommand(_ bytes: [UInt8]) -> Bool { bytes.first == tag }
 
     public static func decode(_ bytes: [UInt8]) throws(ChainCommandError) -> ChainCommand {
         var r = ByteReader(bytes, what: "chain command")

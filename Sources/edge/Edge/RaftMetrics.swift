@@ -10,10 +10,10 @@ public enum RaftMetrics {
         func one(_ name: String, _ help: String, _ kind: MetricKind, _ value: @escaping @Sendable (NodeReport) -> MetricValue) {
             registry.collect(name, help: help, kind: kind, labels: []) { [MetricSeries(labels: [], value: value(report()))] }
         }
-        one("raft_readies_total", "Readies carried out by the Raft driver (one durable log write each at most)", .counter) { .counter($0.readies) }
-        one("raft_entries_persisted_total", "Log entries written to the durable Raft log", .counter) { .counter($0.entriesPersisted) }
-        one("raft_messages_sent_total", "Raft messages handed to the peer transport", .counter) { .counter($0.messagesSent) }
-        one("raft_entries_applied_total", "Committed entries applied to the state machine", .counter) { .counter($0.entriesApplied) }
+        one("raft_readies_total", "Readies carried out by the Raft driver (one durable log write each at most)", .counter) { .counter($0.counters.readies) }
+        one("raft_entries_persisted_total", "Log entries written to the durable Raft log", .counter) { .counter($0.counters.entriesPersisted) }
+        one("raft_messages_sent_total", "Raft messages handed to the peer transport", .counter) { .counter($0.counters.messagesSent) }
+        one("raft_entries_applied_total", "Committed entries applied to the state machine", .counter) { .counter($0.counters.entriesApplied) }
         one("raft_leader_changes_total", "Times this node saw the leader change", .counter) { .counter(UInt64(max($0.leaderChanges, 0))) }
         one("raft_term", "Current Raft term", .gauge) { .gauge(Int64(clamping: $0.status.term)) }
         one("raft_commit_index", "Highest log index known committed", .gauge) { .gauge(Int64(clamping: $0.status.committed)) }
@@ -44,12 +44,12 @@ public struct RaftCounters: Sendable, Equatable {
     }
 
     public init(_ r: NodeReport) {
-        readies = r.readies
-        entriesPersisted = r.entriesPersisted
-        messagesSent = r.messagesSent
-        entriesApplied = r.entriesApplied
-        persistMicros = r.persistMicros
-        applyMicros = r.applyMicros
+        readies = r.counters.readies
+        entriesPersisted = r.counters.entriesPersisted
+        messagesSent = r.counters.messagesSent
+        entriesApplied = r.counters.entriesApplied
+        persistMicros = r.counters.persistMicros
+        applyMicros = r.counters.applyMicros
         leaderChanges = UInt64(max(r.leaderChanges, 0))
     }
 }

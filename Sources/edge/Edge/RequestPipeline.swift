@@ -13,7 +13,6 @@ enum EdgeRoute: Equatable, Sendable {
 /// A request as the pipeline knows it after authentication.
 struct EdgeRequest: Sendable {
     let http: HTTPRequest
-    let listener: NodeAPI.Listener
     let route: EdgeRoute
     /// The path with any `/k/<key>` prefix removed.
     let path: String
@@ -65,19 +64,19 @@ struct RequestPipeline: Sendable {
             }
             if let refusal = adminPrecheck(req) { return .refused(refusal) }
             switch authenticator.admin(req) {
-            case .success(let p): return .request(EdgeRequest(http: req, listener: listener, route: route, path: req.path, principal: p))
+            case .success(let p): return .request(EdgeRequest(http: req, route: route, path: req.path, principal: p))
             case .failure(let r): return .refused(Self.response(r))
             }
         case .read(let surface):
             switch authenticator.reader(req) {
-            case .success(let (p, path)): return .request(EdgeRequest(http: req, listener: listener, route: route, path: path, principal: p))
+            case .success(let (p, path)): return .request(EdgeRequest(http: req, route: route, path: path, principal: p))
             case .failure(let r):
                 if req.header("Upgrade")?.lowercased() == "websocket" { return .refused(Self.response(r)) }
                 return .refused(ReadGateway.refusal(surface, r.status, .init(code: -32001, message: r.message)))
             }
         case .node:
             let open = Principal(.open(address: APIKeys.host(req.remote)), role: .reader)
-            return .request(EdgeRequest(http: req, listener: listener, route: route, path: req.path, principal: open))
+            return .request(EdgeRequest(http: req, route: route, path: req.path, principal: open))
         }
     }
 

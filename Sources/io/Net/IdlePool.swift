@@ -27,11 +27,4 @@ public final class IdlePool<Client>: @unchecked Sendable {
         if idle[key, default: []].count < capacityPerKey { idle[key, default: []].append(client) }
         assert(idle[key]!.count <= capacityPerKey, "pool over capacity")
     }
-
-    /// Idle clients for `key` (for tests and status).
-    public func idleCount(_ key: String) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return idle[key]?.count ?? 0
-    }
 }

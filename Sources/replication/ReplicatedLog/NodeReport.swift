@@ -1,4 +1,5 @@
 import Consensus
+import RaftDriver
 
 // What a replicated node reports and answers, outside the generic node type so every
 // layer can name them.
@@ -52,15 +53,8 @@ public struct NodeReport: Sendable {
     public var digest: [UInt8]
     public var peerMatch: [UInt64: UInt64]
     public var leaderChanges: Int
-    /// Counters since start: Readies handled (one durable log write each at most),
-    /// entries persisted, messages sent, entries applied.
-    public var readies: UInt64 = 0
-    public var entriesPersisted: UInt64 = 0
-    public var messagesSent: UInt64 = 0
-    public var entriesApplied: UInt64 = 0
-    /// Time spent in the durable log write and in apply, for latency breakdowns.
-    public var persistMicros: UInt64 = 0
-    public var applyMicros: UInt64 = 0
+    /// The Raft driver's work since start.
+    public var counters = DriverCounters()
     /// Set while this node's disk refuses writes.
     public var diskAlarm: DiskAlarm?
     /// Why this node stopped for good: replicated state that does not decode.

@@ -289,7 +289,6 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
                     }
                 }
                 for rs in rd.readStates { pendingReads.removeValue(forKey: rs.context)?(rs.index) }
-                publish()
             }
         } catch {
             stopTakingPart(error)
@@ -329,9 +328,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         published.withLock { r in
             let changed = r.status.leader != effective.leader
             r = NodeReport(status: effective, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
-                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), readies: counters.readies,
-                           entriesPersisted: counters.entriesPersisted, messagesSent: counters.messagesSent, entriesApplied: counters.entriesApplied,
-                           persistMicros: counters.persistMicros, applyMicros: counters.applyMicros, diskAlarm: diskAlarm, corruption: corruption)
+                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), counters: counters, diskAlarm: diskAlarm, corruption: corruption)
         }
         appliedCondition.lock()
         appliedIndexForWaiters = applied.index
