@@ -100,7 +100,9 @@ import Testing
         let frameBytes = UInt64(sizes.reduce(0) { $0 + $1 + Frame.headerByteCount })
         let sent = try #require(a.transport.status()[2])
         #expect(sent.sentMessages == UInt64(sizes.count) && sent.sentBytes == frameBytes)
-        #expect(sent.connectionsEstablished == 1 && sent.linkState == .connected && sent.lastError == nil)
+        // lastError is not checked: under load a dial can fail before the peer listens
+        // (CI saw it once) without changing what was counted on the one link that formed.
+        #expect(sent.connectionsEstablished == 1 && sent.linkState == .connected, "last error: \(sent.lastError ?? "none")")
         let received = try #require(b.transport.status()[1])
         #expect(received.receivedMessages == UInt64(sizes.count) && received.receivedBytes == frameBytes)
         let m = registry.snapshot()
