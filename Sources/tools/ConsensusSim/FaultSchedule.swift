@@ -28,13 +28,32 @@ public struct FaultEvent: Sendable, CustomStringConvertible {
         /// after winning, leaving stranded entries of many terms (the raw material of
         /// the paper's figure 8).
         case leaderChurn
+        /// Nobody hears `node`, but it hears everyone (an asymmetric partition).
+        case mute(node: Int)
+        /// `node` hears nobody, but everyone hears it.
+        case deaf(node: Int)
+        /// Messages from `from` (to `to`, or to everyone when nil) are held for the whole
+        /// event and delivered late when it ends, after rounds and often terms moved on.
+        case hold(from: Int, to: Int?)
+        /// Whoever leads when the event starts is no longer heard (its sends are refused),
+        /// everything sent to it is held, and its clock stalls, so CheckQuorum cannot
+        /// depose it: it still believes it leads when the others have elected a new
+        /// leader. When the event ends its inbox is released — acknowledgements of its
+        /// earlier heartbeat rounds mixed with the new term — while clients keep reading
+        /// from it. Safety must not rest on its clock.
+        case staleLeader
+        /// Messages sampled from all earlier traffic are delivered again, `count` of them.
+        case replayStale(count: Int)
     }
 
     public var start: Int
     public var duration: Int
     public var kind: Kind
+    /// For cuts: applied when a message is sent rather than when it arrives, so what was
+    /// already in flight still lands on the far side of the cut.
+    public var atSend = false
 
-    public var description: String { "tick \(start)+\(duration): \(kind)" }
+    public var description: String { "tick \(start)+\(duration): \(kind)\(atSend ? " (cut at send)" : "")" }
 }
 
 /// Network conditions for a whole schedule.
@@ -70,20 +89,32 @@ enum ScheduleGenerator {
             let duration = 5 + rng.below(120)
             let kind: FaultEvent.Kind
             switch rng.below(100) {
-            case 0..<14: kind = .symmetricPartition(sideA: randomSide(&rng, idCount: idCount))
-            case 14..<24: kind = .oneWay(from: rng.below(idCount), to: rng.below(idCount))
-            case 24..<36: kind = .isolateLeader
-            case 36..<44:
+            case 0..<12: kind = .symmetricPartition(sideA: randomSide(&rng, idCount: idCount))
+            case 12..<20: kind = .oneWay(from: rng.below(idCount), to: rng.below(idCount))
+            case 20..<30: kind = .isolateLeader
+            case 30..<36:
                 let bridge = rng.below(idCount)
                 kind = .bridge(sideA: randomSide(&rng, idCount: idCount) & ~(1 << UInt32(bridge)), bridge: bridge)
-            case 44..<60: kind = .crash(node: rng.below(idCount), at: ReadyStage.allCases[rng.below(ReadyStage.allCases.count)])
-            case 60..<70: kind = .crashLeader(at: ReadyStage.allCases[rng.below(ReadyStage.allCases.count)])
-            case 70..<78: kind = .transferLeadership
-            case 78..<88: kind = .membershipChange
-            case 88..<92: kind = .removeLeader
-            default: kind = .leaderChurn
+            case 36..<38: kind = .mute(node: rng.below(idCount))
+            case 38..<40: kind = .deaf(node: rng.below(idCount))
+            case 40..<54: kind = .crash(node: rng.below(idCount), at: ReadyStage.allCases[rng.below(ReadyStage.allCases.count)])
+            case 54..<63: kind = .crashLeader(at: ReadyStage.allCases[rng.below(ReadyStage.allCases.count)])
+            case 63..<69: kind = .transferLeadership
+            case 69..<77: kind = .membershipChange
+            case 77..<80: kind = .removeLeader
+            case 80..<86: kind = .leaderChurn
+            case 86..<90: kind = .hold(from: rng.below(idCount), to: rng.chance(1, in: 2) ? nil : rng.below(idCount))
+            case 90..<95: kind = .staleLeader
+            default: kind = .replayStale(count: 5 + rng.below(40))
             }
-            events.append(FaultEvent(start: start, duration: duration, kind: kind))
+            var event = FaultEvent(start: start, duration: duration, kind: kind)
+            // Long enough for the others to elect a leader and commit writes.
+            if case .staleLeader = kind { event.duration = 20 + rng.below(50) }
+            switch kind {
+            case .symmetricPartition, .oneWay, .isolateLeader, .bridge, .mute, .deaf: event.atSend = rng.chance(1, in: 2)
+            default: break
+            }
+            events.append(event)
         }
         return events.sorted { $0.start < $1.start }
     }

@@ -76,8 +76,9 @@ public enum ScheduleRunner {
         for index in (shrunk.keptEvents ?? Set(replay.events.indices)).sorted() {
             lines.append("  event \(index): \(replay.events[index])")
         }
-        let keep = (shrunk.keptEvents ?? []).sorted().map(String.init).joined(separator: ",")
-        lines.append("replay: chaos/raft-soak --seed \(seed) --nodes \(options.nodes) --ticks \(shrunk.ticks) --keep '\(keep)' --trace")
+        // Without a kept set every event replays; an empty --keep would replay none.
+        let keep = shrunk.keptEvents.map { " --keep '" + $0.sorted().map(String.init).joined(separator: ",") + "'" } ?? ""
+        lines.append("replay: chaos/raft-soak --seed \(seed) --nodes \(options.nodes) --ticks \(shrunk.ticks)\(keep) --trace")
         lines.append("trace of the shrunk schedule (last 60 events):")
         lines.append(contentsOf: replay.trace.suffix(60).map { "  " + $0 })
         return lines.joined(separator: "\n")

@@ -24,10 +24,18 @@ final class SimPort: RaftLogStorage, RaftMessageSink, RaftApplication, DriverClo
     }
 
     func send(_ message: Message) {
-        if simulation.brokenPromise == nil, let why = PromiseOracle.violation(message, disk: simulation.disks[position].persisted) {
-            simulation.brokenPromise = why
+        if simulation.sendViolation == nil, let why = PromiseOracle.violation(message, disk: simulation.disks[position].persisted) {
+            simulation.sendViolation = "persist before send: \(why)"
         }
-        simulation.network.send(message, at: simulation.tick, rng: &simulation.networkRNG)
+        let count = simulation.drivers.count
+        guard message.to >= 1, Int(message.to) <= count, message.from == NodeID(position + 1) else {
+            if simulation.sendViolation == nil {
+                simulation.sendViolation = "bad message: node \(position + 1) sent \(message.kind) from \(message.from) to \(message.to), outside the cluster's ids 1...\(count)"
+            }
+            return
+        }
+        let holder = simulation.holdingEvent[position * count + Int(message.to) - 1]
+        simulation.network.send(message, at: simulation.tick, holder: holder, rng: &simulation.networkRNG)
     }
 
     func install(_ snapshot: Snapshot) throws {

@@ -71,13 +71,21 @@ extension Simulation {
     func begin(_ index: Int) -> Int? {
         let event = events[index]
         switch event.kind {
-        case .symmetricPartition, .oneWay, .bridge, .leaderChurn:
+        case .symmetricPartition, .oneWay, .bridge, .leaderChurn, .mute, .deaf, .hold:
             note("start \(event)")
             return -1
         case .isolateLeader:
             guard let leader = currentLeader() else { return nil }
-            note("start isolate leader \(leader + 1) for \(event.duration) ticks")
+            note("start isolate leader \(leader + 1) for \(event.duration) ticks\(event.atSend ? " (cut at send)" : "")")
             return leader
+        case .staleLeader:
+            guard let leader = currentLeader() else { return nil }
+            note("start stale leader \(leader + 1): unheard, its inbox held for \(event.duration) ticks")
+            return leader
+        case .replayStale(let count):
+            let replayed = network.replayArchived(count, at: tick, rng: &networkRNG)
+            note("replay \(replayed) old messages")
+            return nil
         case .crash(let node, let stage):
             return crash(node, at: stage, byEvent: index)
         case .crashLeader(let stage):
@@ -106,6 +114,9 @@ extension Simulation {
         switch event.kind {
         case .crash, .crashLeader:
             if crashedBy[item.resolved] == item.event { restart(item.resolved) }
+        case .hold, .staleLeader:
+            let released = network.release(holder: item.event, at: tick, rng: &networkRNG)
+            note("end \(event): \(released) held messages released")
         default:
             note("end \(event)")
         }
@@ -125,6 +136,7 @@ extension Simulation {
     /// The process is gone: everything but its disk is lost.
     func goDown(_ position: Int) {
         drivers[position] = nil
+        pendingReads = pendingReads.filter { $0.value.node != position }
         machines[position] = SimStateMachine()
     }
 
@@ -166,10 +178,16 @@ extension Simulation {
 
     func recomputeLinks() {
         let count = drivers.count
-        var blocked = Array(repeating: false, count: count * count)
-        func cut(_ a: Int, _ b: Int) { if a != b { blocked[a * count + b] = true } }
+        var atDelivery = Array(repeating: false, count: count * count)
+        var atSend = Array(repeating: false, count: count * count)
+        var holders: [Int?] = Array(repeating: nil, count: count * count)
         for item in active {
-            switch events[item.event].kind {
+            let event = events[item.event]
+            func cut(_ a: Int, _ b: Int) {
+                guard a != b else { return }
+                if event.atSend { atSend[a * count + b] = true } else { atDelivery[a * count + b] = true }
+            }
+            switch event.kind {
             case .symmetricPartition(let side):
                 for a in 0..<count { for b in 0..<count where (side >> UInt32(a) & 1) != (side >> UInt32(b) & 1) { cut(a, b) } }
             case .oneWay(let from, let to):
@@ -180,13 +198,30 @@ extension Simulation {
                 for a in 0..<count where a != bridge {
                     for b in 0..<count where b != bridge && (side >> UInt32(a) & 1) != (side >> UInt32(b) & 1) { cut(a, b) }
                 }
+            case .mute(let node):
+                for other in 0..<count { cut(node, other) }
+            case .deaf(let node):
+                for other in 0..<count { cut(other, node) }
+            case .hold(let from, let to):
+                for other in 0..<count where other != from && (to == nil || to == other) {
+                    holders[from * count + other] = holders[from * count + other] ?? item.event
+                }
+            case .staleLeader:
+                for other in 0..<count where other != item.resolved {
+                    atSend[item.resolved * count + other] = true
+                    holders[other * count + item.resolved] = holders[other * count + item.resolved] ?? item.event
+                }
             default:
                 break
             }
         }
         for isolated in churnIsolated {
-            for other in 0..<count { cut(isolated.position, other); cut(other, isolated.position) }
+            for other in 0..<count where other != isolated.position {
+                atDelivery[isolated.position * count + other] = true
+                atDelivery[other * count + isolated.position] = true
+            }
         }
-        network.setBlocked(blocked)
+        network.setBlocked(atDelivery: atDelivery, atSend: atSend)
+        holdingEvent = holders
     }
 }

@@ -25,8 +25,9 @@ public final class Simulation {
     var clockRNG: SplitMix64
     var network: SimNetwork
     var checker = SafetyChecker()
-    /// The first message sent with a promise its sender's disk did not back (`PromiseOracle`).
-    var brokenPromise: String?
+    /// The first message sent with a promise its sender's disk did not back (`PromiseOracle`)
+    /// or addressed outside the cluster.
+    var sendViolation: String?
     var networkRNG: SplitMix64
     var clientRNG: SplitMix64
 
@@ -38,14 +39,25 @@ public final class Simulation {
     var crashing: [ReadyStage?]
     /// Leaders isolated by an active `leaderChurn` event, until the given tick.
     var churnIsolated: [(position: Int, until: Int)] = []
+    /// holdingEvent[from * count + to]: the hold event capturing messages on that link.
+    var holdingEvent: [Int?]
     var tick = 0
 
     /// Client writes awaiting their result, by entry key → proposing node.
     var pendingProposals: [UInt64: NodeID] = [:]
+    /// Every client write's handle in `history`, by entry key.
+    var writeHandles: [UInt64: Int] = [:]
     var nextRequestID: UInt64 = 1
     var maxAcknowledgedIndex: UInt64 = 0
-    /// Outstanding reads: context → known committed index when the read began.
-    var pendingReads: [UInt64: UInt64] = [:]
+    /// Reads waiting for their read index: context → the node asked, when, and the highest
+    /// commit index any node had persisted when the read began.
+    var pendingReads: [UInt64: (node: Int, invoked: Int, committedAtStart: UInt64)] = [:]
+    /// Reads whose index is known, served once their node has applied up to it.
+    var servingReads: [(node: Int, invoked: Int, index: UInt64)] = []
+    /// What clients saw: checked for linearizability when the schedule ends.
+    var history = LinearizabilityChecker()
+    /// The last tick each node received a held or replayed message.
+    var lastLateDelivery: [Int]
 
     public init(seed: UInt64, options: SimulationOptions) {
         self.seed = seed
@@ -69,6 +81,8 @@ public final class Simulation {
         crashedBy = Array(repeating: nil, count: count)
         crashing = Array(repeating: nil, count: count)
         drivers = Array(repeating: nil, count: count)
+        holdingEvent = Array(repeating: nil, count: count * count)
+        lastLateDelivery = Array(repeating: Int.min / 2, count: count)
         for position in 0..<count { drivers[position] = makeNode(position) }
     }
 
@@ -95,13 +109,14 @@ public final class Simulation {
 
     /// Runs the whole schedule. Returns the first violated property, or nil.
     public func run() -> SimulationFailure? {
-        do {
+        do throws(SimulationFailure) {
             note("network: \(network.profile)")
             while tick < options.ticks {
                 try step(chaos: true)
                 tick += 1
             }
             try heal()
+            if let why = history.violation() { throw SimulationFailure("linearizability: \(why)") }
         } catch var failure {
             failure.tick = tick
             note("VIOLATION: \(failure.message)")
@@ -111,6 +126,7 @@ public final class Simulation {
             return failure
         }
         stats.messagesSent = network.sent
+        stats.lateDeliveries = network.staleDelivered
         stats.appliedEntries = checker.appliedCount
         stats.finalDigest = checker.digests.last ?? 0
         return nil
@@ -118,14 +134,16 @@ public final class Simulation {
 
     func step(chaos: Bool) throws(SimulationFailure) {
         if chaos { updateFaults(crashPhase: false) }
-        for message in network.deliveries(at: tick, rng: &networkRNG) {
+        for (message, late) in network.deliveries(at: tick, rng: &networkRNG) {
             let to = Int(message.to) - 1
             guard to >= 0, to < drivers.count, drivers[to] != nil,
                   !network.isBlocked(from: message.from, to: message.to) else { continue }
+            if late { lastLateDelivery[to] = tick }
             drivers[to]!.core.step(message)
         }
         for position in drivers.indices where drivers[position] != nil {
             if chaos && tickSkipPercent[position] > 0 && clockRNG.chance(tickSkipPercent[position], in: 100) { continue }
+            if chaos && clockStalled(position) { continue }
             drivers[position]!.core.tick()
         }
         if chaos {
@@ -136,6 +154,7 @@ public final class Simulation {
             updateFaults(crashPhase: true)
         }
         for position in drivers.indices where drivers[position] != nil { try carryOutReady(position) }
+        serveReads()
         try observeLeaders()
     }
 
@@ -151,7 +170,7 @@ public final class Simulation {
             if let failure = error.underlying as? SimulationFailure { throw failure }
             throw SimulationFailure("node \(position + 1): \(error)")
         }
-        if let why = brokenPromise { throw SimulationFailure("persist before send: \(why)") }
+        if let why = sendViolation { throw SimulationFailure(why) }
         if let stage = stopped {
             crashing[position] = nil
             goDown(position)
@@ -193,10 +212,14 @@ public final class Simulation {
             machines[position].apply(entry)
             let firstApplication = try checker.observeApplied(entry, node: id, digestAfter: machines[position].digest)
             let key = SimStateMachine.key(of: entry)
+            if firstApplication, let handle = writeHandles[key], !history.committed(handle, at: entry.index) {
+                throw SimulationFailure("state machine safety: the client write at index \(entry.index) was already applied at \(history.writes[handle].index!)")
+            }
             if let proposer = pendingProposals[key], proposer == id {
                 pendingProposals[key] = nil
                 stats.proposalsAcknowledged += 1
                 maxAcknowledgedIndex = max(maxAcknowledgedIndex, entry.index)
+                if let handle = writeHandles[key] { history.acknowledged(handle, at: tick) }
             }
             // Founding configuration entries (term 1) are not changes.
             if entry.kind == .confChange, let change = ConfChange(decoding: entry.data) {
@@ -206,14 +229,34 @@ public final class Simulation {
         }
     }
 
-    /// Step 4: reads answered once applied; a read must see everything committed before it began.
+    /// Step 4: a read's index must cover everything committed before it began; the read is
+    /// served once its node has applied up to that index (`serveReads`).
     func completed(_ rd: Ready, on position: Int) throws(SimulationFailure) {
         for read in rd.readStates {
-            guard let committedAtStart = pendingReads.removeValue(forKey: read.context) else { continue }
-            if read.index < committedAtStart {
-                throw SimulationFailure("linearizability: read \(read.context) on node \(position + 1) got index \(read.index) but \(committedAtStart) was committed before it began")
+            guard let pending = pendingReads[read.context] else { continue }
+            guard pending.node == position else {
+                throw SimulationFailure("read index: read \(read.context) asked of node \(pending.node + 1) was answered on node \(position + 1)")
             }
+            pendingReads[read.context] = nil
+            if read.index < pending.committedAtStart {
+                throw SimulationFailure("linearizability: read \(read.context) on node \(position + 1) got index \(read.index) but \(pending.committedAtStart) was committed before it began")
+            }
+            servingReads.append((position, pending.invoked, read.index))
+        }
+    }
+
+    /// Serve every read whose node has applied up to its index, at the node's applied
+    /// index: the value a client of that replica would see.
+    func serveReads() {
+        guard !servingReads.isEmpty else { return }
+        servingReads.removeAll { read in
+            guard drivers[read.node] != nil else { return true }  // lost with its node
+            let applied = machines[read.node].appliedIndex
+            guard applied >= read.index else { return false }
+            history.add(LinearizabilityChecker.Read(invoked: read.invoked, completed: tick, observed: applied, node: read.node + 1))
             stats.readsCompleted += 1
+            if tick - lastLateDelivery[read.node] <= 40 { stats.readsAfterLateDelivery += 1 }
+            return true
         }
     }
 

@@ -5,7 +5,12 @@ import RaftDriver
 public struct SimulationStats: Sendable, Equatable {
     public var proposalsAccepted = 0
     public var proposalsAcknowledged = 0
+    /// Reads served to a client (index confirmed and applied on the replica asked).
     public var readsCompleted = 0
+    /// Reads served by a node within 40 ticks of it receiving a held or replayed message.
+    public var readsAfterLateDelivery = 0
+    /// Messages delivered late by a hold or a replay of old traffic.
+    public var lateDeliveries = 0
     public var elections = 0
     public var crashes = 0
     /// Crashes by the stage of carrying out a Ready they struck at.
@@ -23,6 +28,8 @@ public struct SimulationStats: Sendable, Equatable {
         proposalsAccepted += other.proposalsAccepted
         proposalsAcknowledged += other.proposalsAcknowledged
         readsCompleted += other.readsCompleted
+        readsAfterLateDelivery += other.readsAfterLateDelivery
+        lateDeliveries += other.lateDeliveries
         elections += other.elections
         crashes += other.crashes
         crashesAt.merge(other.crashesAt, uniquingKeysWith: +)

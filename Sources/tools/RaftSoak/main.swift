@@ -128,9 +128,10 @@ struct Soak: Sendable {
                     state.completed += 1
                     return state.completed
                 }
-                if completed % 500 == 0 {
+                if completed % max(500, count / 100) == 0 {
                     let rate = Double(completed) / Self.seconds(clock.now - started)
-                    print("\(completed) schedules, \(String(format: "%.1f", rate)) schedules/s")
+                    let eta = Int(Double(count - completed) / max(rate, 0.001))
+                    print("\(completed) of \(count) schedules, \(String(format: "%.1f", rate)) schedules/s, ETA \(eta / 60) min \(eta % 60) s")
                 }
             }
         }
@@ -141,7 +142,8 @@ struct Soak: Sendable {
         print("""
             \(count) schedules of \(ticks) ticks passed in \(String(format: "%.2f", seconds)) s on \(jobs) thread(s): \
             \(String(format: "%.1f", Double(count) / seconds)) schedules/s
-            exercised: \(total.proposalsAcknowledged) acknowledged writes, \(total.readsCompleted) linearizable reads, \
+            exercised: \(total.proposalsAcknowledged) acknowledged writes, \(total.readsCompleted) linearizable reads \
+            (\(total.readsAfterLateDelivery) served soon after a late message), \(total.lateDeliveries) held or replayed messages delivered late, \
             \(total.elections) elections, \(total.crashes) crashes (\(ReadyStage.allCases.map { "\(total.crashesAt[$0, default: 0]) at \($0.rawValue)" }.joined(separator: ", "))), \(total.snapshotsInstalled) snapshot installs, \
             \(total.membershipChangesApplied) membership changes applied, \(total.messagesSent) messages; \
             worst heal \(total.healTicks) ticks
