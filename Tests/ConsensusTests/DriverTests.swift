@@ -202,6 +202,11 @@ private struct Trio {
         ack.index = last + 1
         #expect(PromiseOracle.violation(ack, disk: d) != nil, "an entry acknowledged before it was written")
 
+        let campaign = Message(kind: .requestVote, from: 2, to: 1, term: 7)
+        #expect(PromiseOracle.violation(campaign, disk: Self.disk(term: 7, vote: 2, entries: 0)) == nil)
+        #expect(PromiseOracle.violation(campaign, disk: Self.disk(term: 7, vote: 0, entries: 0)) != nil, "a campaign before its self-vote was written")
+        #expect(PromiseOracle.violation(campaign, disk: Self.disk(term: 6, vote: 2, entries: 0)) != nil, "a campaign before its term was written")
+
         let preVote = Message(kind: .requestPreVote, from: 2, to: 1, term: 4)
         #expect(PromiseOracle.violation(preVote, disk: d) == nil, "pre-votes ask about a term nobody adopted")
     }

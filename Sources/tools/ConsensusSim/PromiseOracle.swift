@@ -25,6 +25,12 @@ public enum PromiseOracle {
             if hs.vote != message.to {
                 return "node \(message.from) granted its vote in term \(message.term) to \(message.to) with (term \(hs.term), vote \(hs.vote)) on disk"
             }
+        // A candidate's request says it voted for itself: were that vote lost in a crash,
+        // it could vote for a rival in the same term and two leaders could win it.
+        case .requestVote where hs.term == message.term:
+            if hs.vote != message.from {
+                return "node \(message.from) asked for votes in term \(message.term) with (term \(hs.term), vote \(hs.vote)) on disk"
+            }
         case .appendResponse where !message.reject && hs.term == message.term:
             if message.index > lastIndex {
                 return "node \(message.from) acknowledged entries through \(message.index) with its log ending at \(lastIndex) on disk"

@@ -70,6 +70,8 @@ guard count > 0, ticks > 0, nodeChoices.allSatisfy({ $0 == 3 || $0 == 5 }) else 
     exit(2)
 }
 
+// Progress must reach a log file as it happens, not when a 4 KiB buffer fills.
+setvbuf(stdout, nil, _IOLBF, 0)
 CrashSeedReporter.install()
 let soak = Soak(baseSeed: baseSeed, count: count, ticks: ticks, nodeChoices: nodeChoices, kept: kept, trace: trace, shrink: shrink)
 exit(soak.run(jobs: jobs))
