@@ -70,8 +70,6 @@ guard count > 0, ticks > 0, nodeChoices.allSatisfy({ $0 == 3 || $0 == 5 }) else 
     exit(2)
 }
 
-// Progress must reach a log file as it happens, not when a 4 KiB buffer fills.
-setvbuf(stdout, nil, _IOLBF, 0)
 CrashSeedReporter.install()
 let soak = Soak(baseSeed: baseSeed, count: count, ticks: ticks, nodeChoices: nodeChoices, kept: kept, trace: trace, shrink: shrink)
 exit(soak.run(jobs: jobs))
@@ -134,6 +132,9 @@ struct Soak: Sendable {
                     let rate = Double(completed) / Self.seconds(clock.now - started)
                     let eta = Int(Double(count - completed) / max(rate, 0.001))
                     print("\(completed) of \(count) schedules, \(String(format: "%.1f", rate)) schedules/s, ETA \(eta / 60) min \(eta % 60) s")
+                    // Progress must reach a log file as it happens, not when a buffer fills
+                    // (flushing every stream avoids touching the C global `stdout`).
+                    fflush(nil)
                 }
             }
         }
