@@ -48,7 +48,8 @@ import Testing
         for k in ["clusterId", "role", "stateDigest", "httpURL"] { #expect(s[k]?.stringValue != nil, "\(k) is a string") }
         #expect(s["voters"]?.arrayValue?.count == 3 && s["learners"]?.arrayValue != nil && s["alarms"]?.arrayValue == [])
         #expect(s["adminURL"] != nil)
-        for k in ["readies", "entriesPersisted", "messagesSent", "entriesApplied", "persistMicros", "applyMicros", "leaderChanges"] {
+        for k in ["readies", "entriesPersisted", "messagesSent", "entriesApplied", "persistMicros", "applyMicros", "leaderChanges",
+                  "logSyncs", "logBytesSynced"] {
             #expect(Self.number(s["counters"]?[k]) != nil, "counters.\(k)")
         }
 
@@ -109,6 +110,11 @@ import Testing
         let applied = try #require(s["raft_entries_applied_total"]?.counter())
         #expect(before.readies <= readies && readies <= after.readies && readies >= 5, "\(before.readies) ≤ \(readies) ≤ \(after.readies)")
         #expect(before.entriesApplied <= applied && applied <= after.entriesApplied && applied >= 5)
+        // Each of the five writes was its own Ready here, each synced once with its bytes.
+        let syncs = try #require(s["raft_log_syncs_total"]?.counter())
+        let synced = try #require(s["raft_log_synced_bytes_total"]?.counter())
+        #expect(before.logSyncs <= syncs && syncs <= after.logSyncs && syncs >= 5, "\(before.logSyncs) ≤ \(syncs) ≤ \(after.logSyncs)")
+        #expect(synced >= 5 && after.logBytesSynced >= synced)
         #expect(s["raft_is_leader"]?.gauge() == 1)
         #expect(s["raft_term"]?.gauge() == Int64(n.node.report.status.term))
     }

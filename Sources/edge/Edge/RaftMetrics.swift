@@ -13,6 +13,8 @@ public enum RaftMetrics {
         one("raft_readies_total", "Readies carried out by the Raft driver (one durable log write each at most)", .counter) { .counter($0.counters.readies) }
         one("raft_entries_persisted_total", "Log entries written to the durable Raft log", .counter) { .counter($0.counters.entriesPersisted) }
         one("raft_messages_sent_total", "Raft messages handed to the peer transport", .counter) { .counter($0.counters.messagesSent) }
+        one("raft_log_syncs_total", "Forced syncs of the durable Raft log (one per Ready that wrote entries, a snapshot or a new term or vote)", .counter) { .counter($0.logSyncs.syncs) }
+        one("raft_log_synced_bytes_total", "Entry and snapshot bytes made durable by those syncs", .counter) { .counter($0.logSyncs.bytes) }
         one("raft_entries_applied_total", "Committed entries applied to the state machine", .counter) { .counter($0.counters.entriesApplied) }
         one("raft_leader_changes_total", "Times this node saw the leader change", .counter) { .counter(UInt64(max($0.leaderChanges, 0))) }
         one("raft_term", "Current Raft term", .gauge) { .gauge(Int64(clamping: $0.status.term)) }
@@ -31,6 +33,8 @@ public struct RaftCounters: Sendable, Equatable {
     public var persistMicros: UInt64
     public var applyMicros: UInt64
     public var leaderChanges: UInt64
+    public var logSyncs: UInt64 = 0
+    public var logBytesSynced: UInt64 = 0
 
     public init(readies: UInt64, entriesPersisted: UInt64, messagesSent: UInt64, entriesApplied: UInt64,
                 persistMicros: UInt64, applyMicros: UInt64, leaderChanges: UInt64) {
@@ -51,5 +55,7 @@ public struct RaftCounters: Sendable, Equatable {
         persistMicros = r.counters.persistMicros
         applyMicros = r.counters.applyMicros
         leaderChanges = UInt64(max(r.leaderChanges, 0))
+        logSyncs = r.logSyncs.syncs
+        logBytesSynced = r.logSyncs.bytes
     }
 }

@@ -17,7 +17,8 @@ extension RaftCounters {
         .object(["readies": jsonNumber(readies), "entriesPersisted": jsonNumber(entriesPersisted),
                  "messagesSent": jsonNumber(messagesSent), "entriesApplied": jsonNumber(entriesApplied),
                  "persistMicros": jsonNumber(persistMicros), "applyMicros": jsonNumber(applyMicros),
-                 "leaderChanges": jsonNumber(leaderChanges)])
+                 "leaderChanges": jsonNumber(leaderChanges), "logSyncs": jsonNumber(logSyncs),
+                 "logBytesSynced": jsonNumber(logBytesSynced)])
     }
 }
 

@@ -55,6 +55,8 @@ public struct NodeReport: Sendable {
     public var leaderChanges: Int
     /// The Raft driver's work since start.
     public var counters = DriverCounters()
+    /// The durable log's forced syncs and the bytes they carried.
+    public var logSyncs = RaftLogStore.SyncCounters()
     /// Set while this node's disk refuses writes.
     public var diskAlarm: DiskAlarm?
     /// Why this node stopped for good: replicated state that does not decode.

@@ -38,8 +38,19 @@ public final class RaftLogStore: Sendable {
         if !entries.isEmpty || snapshot != nil || termOrVoteChanged {
             try env.sync()
             if let hs = hardState { lastSynced.withLock { $0 = (hs.term, hs.vote) } }
+            let bytes = entries.reduce(snapshot?.data.count ?? 0) { $0 + $1.data.count }
+            syncCounters.withLock { $0.syncs += 1; $0.bytes += UInt64(bytes) }
         }
     }
+
+    /// Forced log syncs and the entry and snapshot bytes they made durable: with the
+    /// driver's entries per Ready, what shows whether writes batch.
+    public struct SyncCounters: Sendable, Equatable {
+        public var syncs: UInt64 = 0
+        public var bytes: UInt64 = 0
+    }
+
+    public var syncs: SyncCounters { syncCounters.withLock { $0 } }
 
     /// Whether the disk takes writes again after refusing one: commits `bytes` under a
     /// probe key, then deletes it. The pages stay in LMDB's free list, a small reserve for
@@ -54,6 +65,7 @@ public final class RaftLogStore: Sendable {
 
     /// Term and vote as of the last forced sync.
     private let lastSynced = Mutex<(UInt64, UInt64)>((UInt64.max, UInt64.max))
+    private let syncCounters = Mutex(SyncCounters())
 
     func persist(hardState: HardState?, entries: [Consensus.Entry], snapshot: Snapshot?, in txn: WriteTransaction) throws {
         if let snapshot {

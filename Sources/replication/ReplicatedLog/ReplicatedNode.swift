@@ -325,10 +325,12 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         }
         let match = frozen ? [:] : raw.peerMatch
         let counters = driver.counters
+        let syncs = store.syncs
         published.withLock { r in
             let changed = r.status.leader != effective.leader
             r = NodeReport(status: effective, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
-                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), counters: counters, diskAlarm: diskAlarm, corruption: corruption)
+                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), counters: counters, logSyncs: syncs,
+                           diskAlarm: diskAlarm, corruption: corruption)
         }
         appliedCondition.lock()
         appliedIndexForWaiters = applied.index
