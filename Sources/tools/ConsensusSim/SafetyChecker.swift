@@ -16,6 +16,10 @@ struct SafetyChecker {
     /// Highest commit index any node has persisted: everything at or below it may have
     /// been acknowledged to a client.
     private(set) var knownCommitted: UInt64 = 0
+    /// Each rise of `knownCommitted`, with the term of the node that persisted it. A node
+    /// learns a commit index only from the leader of its own term, so entries up to `index`
+    /// were committed in `term` or earlier — an upper bound, which keeps the check sound.
+    private var commitRises: [(index: UInt64, term: UInt64)] = []
 
     struct IndexTerm: Hashable {
         var index: UInt64
@@ -24,8 +28,20 @@ struct SafetyChecker {
 
     var appliedCount: UInt64 { UInt64(history.count) }
 
-    mutating func observeCommit(_ commit: UInt64) {
-        knownCommitted = max(knownCommitted, commit)
+    mutating func observeCommit(_ commit: UInt64, term: UInt64) {
+        guard commit > knownCommitted else { return }
+        knownCommitted = commit
+        commitRises.append((commit, term))
+    }
+
+    /// The entries a leader of `term` must hold: everything committed in an earlier term.
+    /// Not everything applied: a candidate whose votes were held back can win an old term
+    /// after a later term committed more, and Raft promises those entries only to leaders
+    /// of later terms.
+    func committedBefore(term: UInt64) -> UInt64 {
+        var required: UInt64 = 0
+        for rise in commitRises where rise.term < term { required = max(required, rise.index) }
+        return min(required, UInt64(history.count))
     }
 
     /// Returns true if this is the first sighting of this leader in this term.
@@ -38,14 +54,15 @@ struct SafetyChecker {
         return true
     }
 
-    /// Leader Completeness: a new leader holds every entry applied anywhere so far.
+    /// Leader Completeness: a new leader holds every entry committed in an earlier term.
     func checkLeaderCompleteness(_ node: RawNode) throws(SimulationFailure) {
         let id = node.status.id
-        guard node.lastIndex >= UInt64(history.count) else {
-            throw SimulationFailure("leader completeness: leader \(id) of term \(node.currentTerm) has last index \(node.lastIndex) but \(history.count) entries are applied")
+        let required = committedBefore(term: node.currentTerm)
+        guard node.lastIndex >= required else {
+            throw SimulationFailure("leader completeness: leader \(id) of term \(node.currentTerm) has last index \(node.lastIndex) but \(required) entries were committed before its term")
         }
         var index = node.snapshotIndex + 1
-        while index <= UInt64(history.count) {
+        while index <= required {
             let expected = history[Int(index - 1)].term
             if node.term(at: index) != expected {
                 throw SimulationFailure("leader completeness: leader \(id) of term \(node.currentTerm) has term \(node.term(at: index).map(String.init) ?? "none") at \(index), committed history has \(expected)")

@@ -189,7 +189,7 @@ public final class Simulation {
             previousTerm = entry.term
         }
         disks[position].persist(entries: entries, hardState: hardState)
-        if let hardState { checker.observeCommit(hardState.commit) }
+        if let hardState { checker.observeCommit(hardState.commit, term: hardState.term) }
     }
 
     func install(_ position: Int, _ snapshot: Snapshot) throws(SimulationFailure) {
