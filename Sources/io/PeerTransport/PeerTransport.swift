@@ -96,7 +96,16 @@ public final class PeerTransport: @unchecked Sendable {
         var connectionsEstablished: UInt64 = 0
     }
     let shared = Mutex<[UInt64: PeerRecord]>([:])
-    private let handler = Mutex<MessageHandler?>(nil)
+    /// The handler lives in a class box: a closure stored directly in a `Mutex` is
+    /// re-abstracted on every `withLock` (its inout value goes through a thunk each way and
+    /// is written back wrapped), so each delivery called through one more pair of thunks —
+    /// after a million messages the raft loop spent most of its time in them.
+    private let handler = Mutex<HandlerBox?>(nil)
+
+    final class HandlerBox: Sendable {
+        let call: MessageHandler
+        init(_ call: @escaping MessageHandler) { self.call = call }
+    }
     private let bound: Mutex<SocketAddress>
 
     // Loop-confined state.
@@ -111,8 +120,8 @@ public final class PeerTransport: @unchecked Sendable {
 
     /// Called on the loop thread for every message from an authenticated peer.
     public var onMessage: MessageHandler? {
-        get { handler.withLock { $0 } }
-        set { handler.withLock { $0 = newValue } }
+        get { handler.withLock { $0?.call } }
+        set { handler.withLock { $0 = newValue.map(HandlerBox.init) } }
     }
 
     /// The listening address; after `start`, with the port the system picked for port 0.
@@ -255,7 +264,7 @@ public final class PeerTransport: @unchecked Sendable {
             peers[peer]?.received += 1
             peers[peer]?.receivedBytes += UInt64(Frame.headerByteCount + frame.payload.count)
         }
-        handler.withLock { $0 }?(peer, frame.type, frame.payload)
+        handler.withLock { $0 }?.call(peer, frame.type, frame.payload)
     }
 
     func updateRecord(_ peer: UInt64, _ change: (inout PeerRecord) -> Void) {
