@@ -25,6 +25,9 @@ public final class ScriptedCluster {
     /// Optional hook run on every message about to be delivered: it may rewrite the message
     /// (e.g. strip entries) and returns false to drop it.
     public var intercept: ((inout Message) -> Bool)?
+    /// Optional observer of every step of every Ready the drivers carry out, and of every
+    /// message lost in delivery, as readable lines (the transcript tests print these).
+    public var observe: ((String) -> Void)?
 
     /// `voters` founding members with ids 1...voters, plus `spares` empty nodes that can be
     /// added later.
@@ -79,17 +82,47 @@ public final class ScriptedCluster {
 
     /// Deliver every message currently in flight (one hop); new replies wait for the next
     /// round. Messages over cut links or to crashed nodes are lost.
-    public func deliverRound() {
-        let batch = queue
-        queue.removeAll()
+    public func deliverRound(to recipients: Set<NodeID>? = nil) {
+        var batch: [Message] = []
+        var kept: [Message] = []
+        for message in queue {
+            if recipients?.contains(message.to) ?? true { batch.append(message) } else { kept.append(message) }
+        }
+        queue = kept
         for var message in batch {
-            guard drivers[message.to] != nil, !cutLinks.contains([message.from, message.to]),
-                  intercept?(&message) ?? true else { continue }
+            guard drivers[message.to] != nil else { observe?("lost \(TranscriptFormat.message(message)) (node \(message.to) is down)"); continue }
+            guard !cutLinks.contains([message.from, message.to]) else { observe?("lost \(TranscriptFormat.message(message)) (link cut)"); continue }
+            guard intercept?(&message) ?? true else { continue }
             delivered[message.kind, default: 0] += 1
             drivers[message.to]!.core.step(message)
             processReady(message.to)
         }
     }
+
+    /// Messages sent and not yet delivered.
+    public var inFlight: [Message] { queue }
+
+    /// Put a hand-written message in flight, as if `message.from` had sent it.
+    public func inject(_ message: Message) { queue.append(message) }
+
+    /// Remove in-flight messages the predicate selects; returns them.
+    @discardableResult
+    public func drop(where predicate: (Message) -> Bool) -> [Message] {
+        let dropped = queue.filter(predicate)
+        queue.removeAll(where: predicate)
+        return dropped
+    }
+
+    /// Advance one node's clock by `ticks`, carrying out its Readies; nothing is delivered.
+    public func tick(_ id: NodeID, _ ticks: Int = 1) {
+        for _ in 0..<ticks {
+            drivers[id]!.core.tick()
+            processReady(id)
+        }
+    }
+
+    /// The entries on `id`'s disk after its snapshot, and that snapshot's index and term.
+    public func persisted(_ id: NodeID) -> PersistedState { disks[id]!.persisted }
 
     /// Deliver rounds until nothing is in flight (bounded).
     public func settle(maxRounds: Int = 200) {
@@ -184,7 +217,10 @@ public final class ScriptedCluster {
 
     private func processReady(_ id: NodeID) {
         do {
-            try drivers[id]!.drain { rd in self.readStates[id, default: []].append(contentsOf: rd.readStates) }
+            try drivers[id]!.drain { rd in
+                self.readStates[id, default: []].append(contentsOf: rd.readStates)
+                for read in rd.readStates { self.observe?("\(id): read ready context \(read.context) index \(read.index)") }
+            }
         } catch {
             preconditionFailure("node \(id): \(error)")
         }
@@ -202,20 +238,32 @@ private final class ScriptedPort: RaftLogStorage, RaftMessageSink, RaftApplicati
     }
 
     func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?) throws {
+        if let observe = cluster.observe {
+            var parts: [String] = []
+            if let hs = hardState { parts.append("hard state term \(hs.term) vote \(hs.vote) commit \(hs.commit)") }
+            if !entries.isEmpty { parts.append("entries \(TranscriptFormat.entries(entries))") }
+            if let snapshot { parts.append("snapshot \(snapshot.metadata.index)/\(snapshot.metadata.term)") }
+            if !parts.isEmpty { observe("\(id): persist \(parts.joined(separator: ", "))") }
+        }
         if let snapshot { cluster.disks[id]!.persist(snapshot: snapshot) }
         cluster.disks[id]!.persist(entries: entries, hardState: hardState)
     }
 
     func compact(snapshot: Snapshot) throws { cluster.disks[id]!.compact(snapshot) }
 
-    func send(_ message: Message) { cluster.queue.append(message) }
+    func send(_ message: Message) {
+        cluster.observe?("\(id): send \(TranscriptFormat.message(message))")
+        cluster.queue.append(message)
+    }
 
     func install(_ snapshot: Snapshot) throws {
+        cluster.observe?("\(id): install snapshot \(snapshot.metadata.index)/\(snapshot.metadata.term) voters \(snapshot.metadata.conf.voters) learners \(snapshot.metadata.conf.learners)")
         cluster.machines[id] = SimStateMachine.restore(from: snapshot.data)!
         cluster.snapshotsInstalled[id, default: 0] += 1
     }
 
     func apply(_ entries: [Entry]) throws {
+        if !entries.isEmpty { cluster.observe?("\(id): apply \(TranscriptFormat.entries(entries))") }
         for entry in entries {
             cluster.machines[id]!.apply(entry)
             if entry.kind == .normal && !entry.data.isEmpty { cluster.appliedData[id]!.append(entry.data) }
