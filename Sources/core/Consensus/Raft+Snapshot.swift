@@ -36,10 +36,6 @@ extension Raft {
 
     mutating func handleSnapshotChunkResponse(_ m: Message, progressAt k: Int) {
         guard progress[k].state == .snapshot, m.index == progress[k].snapshotIndex else { return }
-        // The follower's buffer only grows, so an offset not past the one acknowledged is a
-        // duplicate (a chunk resent after a heartbeat answer crossed the original); answering
-        // it would send every later chunk twice (the snapshots transcript showed this).
-        if !m.reject && Int(m.rejectHint) <= progress[k].snapshotOffset { return }
         progress[k].snapshotOffset = m.reject ? 0 : Int(m.rejectHint)
         if progress[k].snapshotOffset < latestSnapshot.data.count || m.reject {
             sendSnapshotChunk(progressAt: k)
