@@ -52,6 +52,9 @@ import Testing
         // and reads are served right after them.
         #expect(total.lateDeliveries > 1000, "batch \(batch) delivered only \(total.lateDeliveries) messages late")
         #expect(total.readsAfterLateDelivery > 40, "batch \(batch) served only \(total.readsAfterLateDelivery) reads soon after a late message")
+        // Connection-loss reports reach the cores, after crashes and spuriously about live leaders.
+        #expect(total.unreachableReports > 100, "batch \(batch) handed only \(total.unreachableReports) unreachable reports to nodes")
+        #expect(total.spuriousUnreachableReports > 40, "batch \(batch) made only \(total.spuriousUnreachableReports) spurious unreachable reports")
     }
 
     @Test("randomized fault schedules, fresh seed", arguments: 0..<freshBatches)

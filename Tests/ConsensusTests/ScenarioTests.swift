@@ -261,3 +261,90 @@ import Testing
         #expect(c.readStates[1]?.contains { $0.context == 78 } != true)
     }
 }
+
+/// Connection-loss reports (`RawNode.reportUnreachable`): a killed leader's sockets close, so
+/// its followers may campaign within a few ticks instead of a whole election timeout; a
+/// report about a leader that is still alive must change nothing.
+@Suite struct UnreachableLeaderTests {
+    /// Ticks until some node other than `old` leads, running the whole cluster.
+    private func ticksToNewLeader(_ c: ScriptedCluster, old: NodeID, limit: Int) -> Int? {
+        for t in 1...limit {
+            c.run(ticks: 1)
+            if let l = c.leader, l != old { return t }
+        }
+        return nil
+    }
+
+    @Test func killedLeaderIsReplacedWithinHalfAnElectionTimeout() {
+        var all: [Int] = []
+        for seed in UInt64(1)...40 {
+            let c = ScriptedCluster(voters: 3) { $0.randomSeed = seed &* 0x9E37_79B9 &+ $0.id }
+            #expect(c.elect(1))
+            c.run(ticks: 3)
+            c.crash(1)
+            c.reportUnreachable(2, 1)
+            c.reportUnreachable(3, 1)
+            let ticks = ticksToNewLeader(c, old: 1, limit: 60)
+            #expect(ticks != nil && ticks! <= 40, "seed \(seed): new leader after \(ticks.map(String.init) ?? "never") ticks")
+            all.append(ticks ?? 60)
+        }
+        // Within electionTicks / 2 (5) ticks a follower campaigns, and the pre-vote and vote
+        // rounds take one more. Here ticks run in lockstep, so both followers pick the same
+        // tick one time in five and split the vote, falling back to the ordinary timeout; on
+        // real clocks they collide only when they campaign within one round trip.
+        let fast = all.filter { $0 <= 6 }.count
+        #expect(fast * 10 >= all.count * 7, "only \(fast) of \(all.count) elections within 6 ticks: \(all)")
+    }
+
+    /// The contrast: without reports the followers hold their lease for a full timeout.
+    @Test func withoutReportsTheFollowersWaitOutTheElectionTimeout() {
+        for seed in UInt64(1)...20 {
+            let c = ScriptedCluster(voters: 3) { $0.randomSeed = seed &* 0x9E37_79B9 &+ $0.id }
+            #expect(c.elect(1))
+            c.run(ticks: 3)
+            c.crash(1)
+            let ticks = ticksToNewLeader(c, old: 1, limit: 60)
+            #expect(ticks != nil && ticks! >= 10, "seed \(seed): new leader after \(ticks.map(String.init) ?? "never") ticks")
+        }
+    }
+
+    @Test func reportsAboutALiveLeaderChangeNothing() {
+        let c = ScriptedCluster(voters: 3)
+        #expect(c.elect(1))
+        c.run(ticks: 5)
+        let term = c.status(1).term
+        for _ in 0..<200 {
+            c.reportUnreachable(2, 1)
+            c.reportUnreachable(3, 1)
+            c.run(ticks: 1)
+        }
+        #expect(c.leader == 1)
+        for id in c.ids { #expect(c.status(id).term == term, "node \(id) moved to term \(c.status(id).term)") }
+    }
+
+    /// One follower told its leader is gone while the other still hears it: the pre-vote
+    /// fails, nothing changes term.
+    @Test func aReportOnOneFollowerCannotDisruptALeaderTheOtherHears() {
+        let c = ScriptedCluster(voters: 3)
+        #expect(c.elect(1))
+        c.run(ticks: 5)
+        let term = c.status(1).term
+        c.cutOneWay(from: 1, to: 3)
+        c.reportUnreachable(3, 1)
+        c.run(ticks: 100)
+        #expect(c.leader == 1)
+        #expect(c.status(1).term == term)
+        #expect(c.status(2).term == term)
+    }
+
+    @Test func reportsAboutAPeerThatDoesNotLeadAreIgnored() {
+        let c = ScriptedCluster(voters: 3)
+        #expect(c.elect(1))
+        c.run(ticks: 5)
+        let before = c.status(2)
+        c.reportUnreachable(2, 3)
+        c.reportUnreachable(1, 2)
+        #expect(c.status(2).leader == before.leader)
+        #expect(c.leader == 1)
+    }
+}

@@ -2,6 +2,7 @@ import TestSupport
 import Foundation
 import Net
 import Telemetry
+import Synchronization
 import Testing
 @testable import PeerTransport
 
@@ -85,6 +86,32 @@ import Testing
             return b.inbox.count(from: 1) > 0 && a.inbox.count(from: 2) > 0
         }
         #expect(a.logLines.contains { $0.contains("\"event\":\"peer_disconnected\"") && $0.contains("\"peer\":2") })
+    }
+
+    /// A peer whose process is gone closes its sockets: the redial is refused and the peer
+    /// is reported unreachable once, well before any election timeout. A peer that comes
+    /// back and is lost again is reported again.
+    @Test func reportsAPeerWhoseConnectionResetAndCannotBeRedialed() throws {
+        let a = try TestPeer(id: 1, limits: Self.fastReconnect)
+        var b = try TestPeer(id: 2, limits: Self.fastReconnect)
+        defer { a.shutdown(); b.shutdown() }
+        let reports = Mutex<[UInt64]>([])
+        a.transport.onPeerUnreachable = { peer in reports.withLock { $0.append(peer) } }
+        try TestPeer.mesh([a, b])
+        #expect(reports.withLock { $0 }.isEmpty, "a healthy link is never reported")
+
+        let port = b.address
+        b.shutdown()
+        try eventually("node 1 reports node 2 unreachable") { reports.withLock { $0 } == [2] }
+        usleep(300_000)
+        #expect(reports.withLock { $0 } == [2], "one report per loss, however many redials fail")
+        #expect(a.logLines.contains { $0.contains("\"event\":\"peer_unreachable\"") && $0.contains("\"peer\":2") })
+
+        b = try TestPeer(id: 2, limits: Self.fastReconnect, listen: port)
+        b.transport.setPeers([1: a.address])
+        try eventually("node 1 reconnects") { a.connected(to: 2) }
+        b.shutdown()
+        try eventually("the second loss is reported too") { reports.withLock { $0 } == [2, 2] }
     }
 
     /// Bytes are counted as frames on both sides, and the registry reads the same records.

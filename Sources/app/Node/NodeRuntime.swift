@@ -78,6 +78,7 @@ public final class NodeRuntime: @unchecked Sendable {
         httpLoop.start()
         let node = self.node
         transport.onMessage = { from, type, payload in node.receive(from: from, type: type, payload: payload) }
+        transport.onPeerUnreachable = { peer in node.peerUnreachable(peer) }
         try transport.start()
         node.start(transport: transport)
         let peers = self.transport
@@ -94,11 +95,11 @@ public final class NodeRuntime: @unchecked Sendable {
         peers.registerMetrics(in: metrics)
         let api = NodeAPI(node: node, config: config, metrics: metrics, indexerStatus: { indexer?.status }, peerStatus: { peers.status() })
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
-        http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.handle(req) },
+        http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.respond(req) },
                               webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) }, tls: httpTLS)
         http.start()
         if let a = config.adminListen {
-            adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.handle(req, on: .admin) },
+            adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.respond(req, on: .admin) },
                                        shouldContinue: { head in api.earlyRefusal(head, on: .admin) }, tls: httpTLS)
             adminHTTP?.start()
         }

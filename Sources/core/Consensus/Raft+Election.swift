@@ -35,6 +35,23 @@ extension Raft {
         }
     }
 
+    /// The transport lost its connection to `peer` and could not redial it: what a follower
+    /// sees when its leader's process died. If `peer` is our leader, stop treating it as
+    /// alive — no lease, so the other followers' pre-votes are heard — and campaign within a
+    /// few ticks instead of a whole election timeout (randomized, so followers that saw the
+    /// same loss do not split the vote). A wrong report costs nothing: the pre-vote fails
+    /// while the other voters still hear the leader, no term changes, and the leader's next
+    /// heartbeat restores it here.
+    mutating func leaderUnreachable(_ peer: NodeID) {
+        guard role == .follower, peer != id, leader == peer else { return }
+        leader = .none
+        guard isPromotable else { return }
+        let soon = 1 + rng.below(max(1, config.electionTicks / 2))
+        electionElapsed = max(electionElapsed, randomizedElectionTimeout - soon)
+        precondition(electionElapsed < randomizedElectionTimeout, "the campaign waits at least one tick")
+        precondition(leader == .none, "an unreachable leader holds no lease")
+    }
+
     mutating func handleVoteRequest(_ m: Message) {
         let isPreVote = m.kind == .requestPreVote
         // We may grant if we already voted for this candidate, or have not voted and know of

@@ -64,6 +64,16 @@ public struct RawNode: Sendable {
         raft.checkInvariants()
     }
 
+    /// The transport could not reach `peer` again after its connection failed (a process
+    /// that died closes its sockets). A follower whose leader that is campaigns within a
+    /// few ticks instead of waiting out the election timeout; see `Raft.leaderUnreachable`.
+    /// Anyone else ignores it. Safe to call on any report, true or not.
+    public mutating func reportUnreachable(_ peer: NodeID) {
+        precondition(!readyOutstanding, "advance the previous Ready first")
+        raft.leaderUnreachable(peer)
+        raft.checkInvariants()
+    }
+
     /// Leader: hand leadership to `target` (which must be a voter). Proposals are refused
     /// until the transfer ends or is abandoned after an election timeout.
     public mutating func transferLeadership(to target: NodeID) {

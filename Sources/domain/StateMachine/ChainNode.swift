@@ -8,4 +8,9 @@ extension ReplicatedNode where Machine == StateMachineRoot {
     public func propose(_ command: NodeCommand, timeoutMillis: Int = 5000) -> ProposeOutcome {
         propose(raw: command.encoded(), timeoutMillis: timeoutMillis)
     }
+
+    /// Proposes a node command without blocking; `then` runs once on the Raft loop.
+    public func propose(_ command: NodeCommand, timeoutMillis: Int = 5000, then: @escaping @Sendable (ProposeOutcome) -> Void) {
+        propose(raw: command.encoded(), timeoutMillis: timeoutMillis, then: then)
+    }
 }

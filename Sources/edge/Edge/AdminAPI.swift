@@ -134,8 +134,11 @@ final class AdminAPI: Sendable {
         }
     }
 
+    /// Answered once the write is applied here; no thread waits for it meanwhile.
     func put(_ key: String, _ value: [UInt8]) -> HTTPResponse {
-        outcomeResponse(node.propose(.put(key: key, value: value)))
+        let answer = DeferredResponse()
+        node.propose(.put(key: key, value: value)) { [self] outcome in answer.fulfil(outcomeResponse(outcome)) }
+        return .later(answer)
     }
 
     func get(_ key: String, _ req: HTTPRequest) -> HTTPResponse {

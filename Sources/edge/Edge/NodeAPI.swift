@@ -47,12 +47,20 @@ public final class NodeAPI: Sendable {
                                    adminPrecheck: { admin.precheck($0) })
     }
 
+    /// The answer to `req`, possibly deferred (a replicated write answers once applied): the
+    /// HTTP server's handler, which writes a deferred answer when it arrives.
+    public func respond(_ req: HTTPRequest, on listener: Listener = .api) -> HTTPResponse {
+        route(req, on: listener).map { [node, config] r in
+            var r = r
+            r.headers.append(("X-Infrastack-Node", String(config.nodeId)))
+            r.headers.append(("X-Infrastack-Applied-Index", String(node.report.appliedIndex)))
+            return r
+        }
+    }
+
+    /// The final answer to `req`, waiting here for a deferred one (in-process callers).
     public func handle(_ req: HTTPRequest, on listener: Listener = .api) -> HTTPResponse {
-        var r = route(req, on: listener)
-        let rep = node.report
-        r.headers.append(("X-Infrastack-Node", String(config.nodeId)))
-        r.headers.append(("X-Infrastack-Applied-Index", String(rep.appliedIndex)))
-        return r
+        respond(req, on: listener).settled()
     }
 
     /// A WebSocket upgrade on the read surfaces, through the same pipeline as requests;

@@ -91,9 +91,11 @@ struct RequestPipeline: Sendable {
         for hook in hooks {
             if let refusal = hook.admit(request) { hook.completed(request, refusal); return refusal }
         }
-        let response = dispatch(request)
-        for hook in hooks { hook.completed(request, response) }
-        return response
+        // Hooks see the final answer, also when it comes later (a write waiting for apply).
+        return dispatch(request).map { [hooks] response in
+            for hook in hooks { hook.completed(request, response) }
+            return response
+        }
     }
 
     /// The request head alone, before its body is read (the answer to `Expect: 100-continue`):

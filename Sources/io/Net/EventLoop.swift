@@ -53,9 +53,17 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `task` on the loop thread soon (thread-safe).
     public func execute(_ task: @escaping Task) {
-        incoming.withLock { $0.append(task) }
-        var one: UInt64 = 1
-        _ = write(wakeFd, &one, 8)
+        // Only the task that makes the queue non-empty wakes the loop: the loop takes the
+        // whole queue at once, and checks it before it blocks, so later ones ride along
+        // (under load most hand-ins then cost no syscall).
+        let wasEmpty = incoming.withLock { q in
+            q.append(task)
+            return q.count == 1
+        }
+        if wasEmpty {
+            var one: UInt64 = 1
+            _ = write(wakeFd, &one, 8)
+        }
     }
 
     /// Runs `task` on the loop after `millis`; loop thread only. Returns an id for `cancelTimer`.
@@ -138,7 +146,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func runTasks() {
-        let tasks = incoming.withLock { q -> [Task] in let t = q; q.removeAll(); return t }
+        let tasks = incoming.withLock { q -> [Task] in let t = q; q.removeAll(keepingCapacity: true); return t }
         for t in tasks { t() }
     }
 

@@ -16,8 +16,7 @@ public struct HTTPRequest: Sendable {
 
     /// First value of a header, case-insensitively.
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        headers.first { headerNamesEqual($0.name, name) }?.value
     }
 
     public var path: String { String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "") }
@@ -47,6 +46,8 @@ public struct HTTPResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
+    /// Set when the answer comes later (see `DeferredResponse`); status, headers and body are then placeholders.
+    public internal(set) var deferred: DeferredResponse?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status; self.headers = headers; self.body = body
@@ -61,14 +62,14 @@ public struct HTTPResponse: Sendable {
     }
 
     public func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.name.lowercased() == lower }?.value
+        headers.first { headerNamesEqual($0.name, name) }?.value
     }
 
     /// Serialized with Content-Length (and Connection: close when asked).
     func serialize(keepAlive: Bool, headOnly: Bool = false) -> [UInt8] {
+        precondition(deferred == nil, "a deferred response is written once it arrives")
         var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
-        for (n, v) in headers where n.lowercased() != "content-length" && n.lowercased() != "connection" {
+        for (n, v) in headers where !headerNamesEqual(n, "content-length") && !headerNamesEqual(n, "connection") {
             head += "\(n): \(v)\r\n"
         }
         head += "Content-Length: \(body.count)\r\n"
@@ -91,6 +92,23 @@ public struct HTTPResponse: Sendable {
         case 500: "Internal Server Error"; case 501: "Not Implemented"; case 502: "Bad Gateway"
         case 503: "Service Unavailable"; case 504: "Gateway Timeout"; case 505: "HTTP Version Not Supported"; case 507: "Insufficient Storage"
         default: "Status \(status)"
+        }
+    }
+}
+
+/// Header names compare case-insensitively (RFC 9110 §5.1); they are ASCII tokens, so this
+/// folds ASCII letters only and allocates nothing (it runs several times per request).
+@inline(__always)
+public func headerNamesEqual(_ a: String, _ b: String) -> Bool {
+    var x = a.utf8.makeIterator(), y = b.utf8.makeIterator()
+    while true {
+        switch (x.next(), y.next()) {
+        case (nil, nil): return true
+        case (let p?, let q?):
+            if p == q { continue }
+            let folded = p | 0x20
+            guard folded == q | 0x20, folded >= 0x61, folded <= 0x7a else { return false }
+        default: return false
         }
     }
 }

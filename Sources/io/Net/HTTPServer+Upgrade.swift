@@ -22,7 +22,7 @@ extension HTTPServer {
                 if let wsHandler = hook?(request) {
                     decision = .accept(acceptValue: acceptValue, handler: wsHandler)
                 } else {
-                    decision = .refuse(handler(request))
+                    decision = .refuse(handler(request).settled())
                 }
             }
             loop.execute { [self] in

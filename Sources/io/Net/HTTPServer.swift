@@ -267,16 +267,25 @@ public final class HTTPServer: @unchecked Sendable {
         workers.submit { [self] in
             let req = taken
             let response = handler(req)
-            loop.execute { [self] in
-                self.inFlight.subtract(1, ordering: .relaxed)
-                let state = box.value
-                state.busy = false
-                guard !state.conn.isClosed else { return }
-                let keep = req.keepAlive && !self.draining && response.header("Connection")?.lowercased() != "close"
-                state.conn.write(response.serialize(keepAlive: keep, headOnly: req.method == "HEAD"))
-                if keep { self.process(state) } else { state.conn.closeWhenFlushed() }
+            // A deferred answer (a write waiting for its entry to apply) frees this worker now;
+            // the response is written from whichever thread fulfils it.
+            let respond: @Sendable (HTTPResponse) -> Void = { [self] response in
+                loop.execute { [self] in self.answer(box.value, req, response) }
             }
+            if let later = response.deferred { later.whenDone(respond) } else { respond(response) }
         }
+    }
+
+    /// Writes a handler's response on the loop and takes the connection's next request.
+    private func answer(_ state: HTTPConnectionState, _ req: HTTPRequest, _ response: HTTPResponse) {
+        loop.assertInLoop()
+        precondition(state.busy, "a response answers the request in progress")
+        inFlight.subtract(1, ordering: .relaxed)
+        state.busy = false
+        guard !state.conn.isClosed else { return }
+        let keep = req.keepAlive && !draining && response.header("Connection")?.lowercased() != "close"
+        state.conn.write(response.serialize(keepAlive: keep, headOnly: req.method == "HEAD"))
+        if keep { process(state) } else { state.conn.closeWhenFlushed() }
     }
 
     /// The `shouldContinue` hook refused a request before its body was sent: answer and close

@@ -15,6 +15,9 @@ final class PeerOutboundLink {
     /// The backoff or handshake deadline, whichever is pending.
     var timer: UInt64?
     var stallTimer: UInt64?
+    /// An established connection failed and no redial has succeeded yet (nor been reported).
+    var lost = false
+    var probeTimer: UInt64?
     var pendingAtLastCheck = 0
     var handedSinceLastCheck = 0
     var closed = false
@@ -121,8 +124,33 @@ extension PeerTransport {
         logger.info("peer_connected", [("peer", link.peer), ("address", link.address.description), ("direction", "outbound")])
         link.pendingAtLastCheck = 0
         link.handedSinceLastCheck = 0
+        endProbe(link)
         scheduleStallCheck(link)
         flush(link.peer)
+    }
+
+    /// An established link failed: report the peer unreachable unless a redial succeeds
+    /// within the probe window (a refused redial reports sooner, in `attemptFailed`).
+    private func startProbe(_ link: PeerOutboundLink) {
+        endProbe(link)
+        link.lost = true
+        link.probeTimer = loop.schedule(afterMillis: limits.lostPeerProbeMillis) { [weak self] in
+            link.probeTimer = nil
+            guard let self, link.lost, !link.established, !link.closed else { return }
+            self.reportUnreachable(link, why: "not reconnected within \(self.limits.lostPeerProbeMillis) ms")
+        }
+    }
+
+    private func endProbe(_ link: PeerOutboundLink) {
+        link.lost = false
+        if let t = link.probeTimer { loop.cancelTimer(t); link.probeTimer = nil }
+    }
+
+    private func reportUnreachable(_ link: PeerOutboundLink, why: String) {
+        precondition(link.lost && !link.established, "only a lost link is reported")
+        endProbe(link)
+        logger.info("peer_unreachable", [("peer", link.peer), ("address", link.address.description), ("reason", why)])
+        unreachableHandler.withLock { $0 }?.call(link.peer)
     }
 
     /// Hands queued messages to the connection until the queue is empty or the socket
@@ -179,6 +207,11 @@ extension PeerTransport {
         guard !link.closed else { return }
         let wasEstablished = link.established
         endAttempt(link)
+        if wasEstablished {
+            startProbe(link)
+        } else if link.lost {
+            reportUnreachable(link, why: "redial failed: \(reason)")
+        }
         link.consecutiveFailures += 1
         let failures = link.consecutiveFailures
         let discarded = shared.withLock { peers -> Int in
@@ -207,6 +240,7 @@ extension PeerTransport {
     func closeLink(_ link: PeerOutboundLink, reason: String) {
         let wasEstablished = link.established
         endAttempt(link)
+        endProbe(link)
         link.closed = true
         updateRecord(link.peer) { $0.connected = false }
         if wasEstablished {

@@ -33,6 +33,9 @@ public final class PeerTransport: @unchecked Sendable {
         /// A connection whose pending writes make no progress for this long is presumed dead.
         public var writeStallTimeoutMillis = 15_000
         public var reconnectInitialMillis = 50
+        /// After an established connection fails, how long redialing may take before the peer
+        /// is reported unreachable (`onPeerUnreachable`); a refused redial reports at once.
+        public var lostPeerProbeMillis = 300
         public var reconnectMaxMillis = 2000
         /// Accepted connections still in their handshake, from anywhere; more are refused at once.
         public var maxUnauthenticatedInbound = 64
@@ -123,6 +126,20 @@ public final class PeerTransport: @unchecked Sendable {
         get { handler.withLock { $0?.call } }
         set { handler.withLock { $0 = newValue.map(HandlerBox.init) } }
     }
+
+    /// Called on the loop thread when an established connection to a peer failed and could
+    /// not be redialed within `lostPeerProbeMillis` (a process that died closes its sockets,
+    /// so its peers learn of it long before any timeout). Once per loss.
+    public var onPeerUnreachable: (@Sendable (_ peer: UInt64) -> Void)? {
+        get { unreachableHandler.withLock { $0?.call } }
+        set { unreachableHandler.withLock { $0 = newValue.map(UnreachableBox.init) } }
+    }
+
+    final class UnreachableBox: Sendable {
+        let call: @Sendable (UInt64) -> Void
+        init(_ call: @escaping @Sendable (UInt64) -> Void) { self.call = call }
+    }
+    let unreachableHandler = Mutex<UnreachableBox?>(nil)
 
     /// The listening address; after `start`, with the port the system picked for port 0.
     public var boundAddress: SocketAddress { bound.withLock { $0 } }

@@ -46,7 +46,13 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         get { driver.core }
         _modify { yield &driver.core }
     }
-    private var pendingProposals: [UInt64: (term: UInt64, done: @Sendable (ProposeOutcome) -> Void)] = [:]
+    private struct PendingProposal {
+        let term: UInt64
+        /// Loop clock (ms); past it the caller is told `.timedOut`.
+        let deadline: UInt64
+        let done: @Sendable (ProposeOutcome) -> Void
+    }
+    private var pendingProposals: [UInt64: PendingProposal] = [:]
     private var pendingReads: [UInt64: (UInt64?) -> Void] = [:]
     private var nextReadContext: UInt64 = 1
     private var readyScheduled = false
@@ -152,11 +158,29 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         }
     }
 
+    /// The transport lost an established connection to `peer` and could not redial it (on
+    /// the loop thread). If that is our leader, the core campaigns within a few ticks.
+    public func peerUnreachable(_ peer: UInt64) {
+        loop.assertInLoop()
+        guard !frozen, !stopped else { return }
+        let wasLeader = raw.status.leader == peer && raw.role == .follower
+        raw.reportUnreachable(peer)
+        if wasLeader { logger.info("leader_unreachable", [("leader", peer), ("action", "campaigning within a few ticks")]) }
+        scheduleReady()
+    }
+
     // MARK: client-facing (call from any thread but the loop)
 
     /// Proposes already-encoded entry data (for example a chain command from the indexer).
     public func propose(raw data: [UInt8], timeoutMillis: Int = 5000) -> ProposeOutcome {
         submit(timeoutMillis: timeoutMillis) { raw throws(ProposalError) in try raw.propose(data) }
+    }
+
+    /// Proposes entry data without blocking: `then` runs once, on the Raft loop, with the
+    /// outcome — when the entry is applied here, refused, superseded, or the timeout passes
+    /// (checked every tick). It must be quick: hand the answer on, never block.
+    public func propose(raw data: [UInt8], timeoutMillis: Int = 5000, then: @escaping @Sendable (ProposeOutcome) -> Void) {
+        enqueue(timeoutMillis: timeoutMillis, done: then) { raw throws(ProposalError) in try raw.propose(data) }
     }
 
     public func proposeConfChange(_ change: ConfChange, timeoutMillis: Int = 10_000) -> ProposeOutcome {
@@ -185,16 +209,25 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         precondition(!loop.inLoop, "blocking call on the raft loop")
         let result = Mutex<ProposeOutcome?>(nil)
         let sem = DispatchSemaphore(value: 0)
-        let done: @Sendable (ProposeOutcome) -> Void = { outcome in
-            result.withLock { if $0 == nil { $0 = outcome } }
-            sem.signal()
-        }
+        enqueue(timeoutMillis: timeoutMillis, done: { outcome in result.withLock { $0 = outcome }; sem.signal() }, proposal)
+        // The loop answers by the timeout; waiting a little past it only guards a loop that stopped.
+        if sem.wait(timeout: .now() + .milliseconds(timeoutMillis + 2 * options.tickMillis)) == .timedOut { return .timedOut }
+        return result.withLock { $0 } ?? .timedOut
+    }
+
+    /// Hands a proposal to the loop; `done` is called exactly once, on the loop.
+    private func enqueue(timeoutMillis: Int, done: @escaping @Sendable (ProposeOutcome) -> Void,
+                         _ proposal: @escaping @Sendable (inout RawNode) throws(ProposalError) -> UInt64) {
+        precondition(timeoutMillis > 0, "a proposal needs a positive timeout")
+        let deadline = EventLoop.nowMillis() + UInt64(timeoutMillis)
         loop.execute { [self] in
             if let alarm = diskAlarm { done(.unavailable(alarm.message)); return }
             if let c = corruption { done(.unavailable("this node stopped: \(c)")); return }
             do {
                 let index = try proposal(&raw)
-                pendingProposals[index] = (raw.currentTerm, done)
+                // A proposal still waiting at this index had its entry truncated by a later leader.
+                pendingProposals[index]?.done(.rejected("proposal was superseded by a new leader's log; retry"))
+                pendingProposals[index] = PendingProposal(term: raw.currentTerm, deadline: deadline, done: done)
                 scheduleReady()
             } catch let error as ProposalError {
                 done(Self.outcome(for: error))
@@ -202,8 +235,16 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
                 done(.rejected("\(error)"))
             }
         }
-        if sem.wait(timeout: .now() + .milliseconds(timeoutMillis)) == .timedOut { return .timedOut }
-        return result.withLock { $0 } ?? .timedOut
+    }
+
+    /// Answers proposals whose deadline passed; their entries may still commit.
+    private func expireProposals() {
+        let now = EventLoop.nowMillis()
+        guard pendingProposals.values.contains(where: { $0.deadline <= now }) else { return }
+        for (index, p) in pendingProposals where p.deadline <= now {
+            pendingProposals[index] = nil
+            p.done(.timedOut)
+        }
     }
 
     /// A linearizable read point (ReadIndex): once it returns an index and the node has
@@ -245,6 +286,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
                 raw.tick()
                 scheduleReady()
             }
+            expireProposals()
             scheduleTick()
         }
     }

@@ -146,6 +146,12 @@ public final class ScriptedCluster {
 
     // MARK: Node control
 
+    /// The transport tells `id` that `peer` is unreachable (its connection reset, a redial failed).
+    public func reportUnreachable(_ id: NodeID, _ peer: NodeID) {
+        drivers[id]!.core.reportUnreachable(peer)
+        processReady(id)
+    }
+
     public func campaign(_ id: NodeID) {
         drivers[id]!.core.campaign()
         processReady(id)

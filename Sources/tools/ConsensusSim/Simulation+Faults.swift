@@ -136,6 +136,7 @@ extension Simulation {
     /// The process is gone: everything but its disk is lost.
     func goDown(_ position: Int) {
         drivers[position] = nil
+        peersSeeConnectionLoss(position)
         pendingReads = pendingReads.filter { $0.value.node != position }
         machines[position] = SimStateMachine()
     }

@@ -58,6 +58,10 @@ public final class Simulation {
     var history = LinearizabilityChecker()
     /// The last tick each node received a held or replayed message.
     var lastLateDelivery: [Int]
+    /// Connection-loss reports on their way to a node's core (`Simulation+Resets.swift`), and
+    /// their own random stream, so the fault plan of a seed is the same with or without them.
+    var unreachableReports: [(at: Int, node: Int, peer: NodeID)] = []
+    var resetRNG: SplitMix64
 
     public init(seed: UInt64, options: SimulationOptions) {
         self.seed = seed
@@ -83,6 +87,7 @@ public final class Simulation {
         drivers = Array(repeating: nil, count: count)
         holdingEvent = Array(repeating: nil, count: count * count)
         lastLateDelivery = Array(repeating: Int.min / 2, count: count)
+        resetRNG = SplitMix64(seed: seed ^ 0xC0_11EC_7105_5EED)
         for position in 0..<count { drivers[position] = makeNode(position) }
     }
 
@@ -141,6 +146,7 @@ public final class Simulation {
             if late { lastLateDelivery[to] = tick }
             drivers[to]!.core.step(message)
         }
+        if chaos { deliverUnreachableReports() }
         for position in drivers.indices where drivers[position] != nil {
             if chaos && tickSkipPercent[position] > 0 && clockRNG.chance(tickSkipPercent[position], in: 100) { continue }
             if chaos && clockStalled(position) { continue }

@@ -21,6 +21,9 @@ public struct SimulationStats: Sendable, Equatable {
     public var appliedEntries: UInt64 = 0
     public var healTicks = 0
     public var finalDigest: UInt64 = 0
+    /// Connection-loss reports handed to a node's core: after a peer crashed, or spurious.
+    public var unreachableReports = 0
+    public var spuriousUnreachableReports = 0
 
     public init() {}
 
@@ -38,5 +41,7 @@ public struct SimulationStats: Sendable, Equatable {
         messagesSent += other.messagesSent
         appliedEntries += other.appliedEntries
         healTicks = max(healTicks, other.healTicks)
+        unreachableReports += other.unreachableReports
+        spuriousUnreachableReports += other.spuriousUnreachableReports
     }
 }
