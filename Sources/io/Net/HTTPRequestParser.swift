@@ -155,7 +155,7 @@ public struct HTTPRequestParser: Sendable {
     private func pendingHead(_ bytes: ArraySlice<UInt8>, bodyStart: Int) throws(HTTPParseError) -> PendingHead {
         let req = try parseHead(bytes)
         let te = req.header("Transfer-Encoding")
-        let lengths = req.headers.filter { $0.name.lowercased() == "content-length" }.map(\.value)
+        let lengths = req.headers.filter { headerNamesEqual($0.name, "content-length") }.map(\.value)
         if te != nil && !lengths.isEmpty { throw .bad("both Transfer-Encoding and Content-Length are present") }
         var expectsContinue = false
         if let expect = req.header("Expect") {
@@ -202,45 +202,86 @@ public struct HTTPRequestParser: Sendable {
         return n
     }
 
+    /// The request line and header fields, read as bytes: every byte that matters to framing
+    /// is ASCII, so nothing here needs Unicode (grapheme-aware String splitting cost more than
+    /// the rest of a small request).
     private func parseHead(_ head: ArraySlice<UInt8>) throws(HTTPParseError) -> HTTPRequest {
-        guard let text = String(validating: head, as: UTF8.self) else { throw .bad("request head is not valid UTF-8") }
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: false)
+        if head.contains(where: { $0 >= 0x80 }), String(validating: head, as: UTF8.self) == nil { throw .bad("request head is not valid UTF-8") }
+        var lines = Self.lines(head)
         let requestLine = lines.removeFirst()
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: false)
+        let parts = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .bad("malformed request line") }
-        guard parts[0].allSatisfy({ $0.isUppercase || $0 == "-" || $0 == "_" }) else { throw .bad("invalid method \(boundedQuote(parts[0]))") }
+        guard parts[0].allSatisfy({ ($0 >= 0x41 && $0 <= 0x5a) || $0 == 0x2d || $0 == 0x5f }) else {
+            throw .bad("invalid method \(boundedQuote(Self.text(parts[0])))")
+        }
         // The target is visible ASCII (RFC 9112 §3.2); a control byte there is never a real path.
-        if let bad = parts[1].utf8.first(where: { $0 < 0x21 || $0 == 0x7f }) {
+        if let bad = parts[1].first(where: { $0 < 0x21 || $0 == 0x7f }) {
             throw .bad("control character 0x\(String(bad, radix: 16)) in the request target")
         }
         let minor: Int
-        switch parts[2] {
+        switch Self.text(parts[2]) {
         case "HTTP/1.1": minor = 1
         case "HTTP/1.0": minor = 0
-        default:
-            if parts[2].hasPrefix("HTTP/") { throw HTTPParseError(status: 505, message: "\(boundedQuote(parts[2])) is not supported") }
+        case let version:
+            if version.hasPrefix("HTTP/") { throw HTTPParseError(status: 505, message: "\(boundedQuote(version)) is not supported") }
             throw .bad("malformed HTTP version")
         }
         var headers = [(name: String, value: String)]()
+        headers.reserveCapacity(lines.count)
+        var sawHost = false
         for line in lines {
             guard let first = line.first else { throw .bad("empty header line") }
-            if first == " " || first == "\t" { throw .bad("obsolete header line folding") }
-            guard let colon = line.firstIndex(of: ":") else { throw .bad("header line without a colon") }
+            if first == 0x20 || first == 0x09 { throw .bad("obsolete header line folding") }
+            guard let colon = line.firstIndex(of: 0x3a) else { throw .bad("header line without a colon") }
             let name = line[..<colon]
-            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "!#$%&'*+-.^_`|~".contains($0)) }) else {
-                throw .bad("invalid header name \(boundedQuote(name))")
+            guard !name.isEmpty, name.allSatisfy(Self.isTokenByte) else {
+                throw .bad("invalid header name \(boundedQuote(Self.text(name)))")
             }
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .init(charactersIn: " \t"))
+            var value = line[(colon + 1)...]
+            while let b = value.first, b == 0x20 || b == 0x09 { value.removeFirst() }
+            while let b = value.last, b == 0x20 || b == 0x09 { value.removeLast() }
             // NUL, bare CR/LF and other controls let a value mean different things to different
             // parsers (RFC 9110 §5.5); only HTAB is field content.
-            if let bad = value.utf8.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7f }) {
-                throw .bad("control character 0x\(String(bad, radix: 16)) in the value of header \(boundedQuote(name))")
+            if let bad = value.first(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7f }) {
+                throw .bad("control character 0x\(String(bad, radix: 16)) in the value of header \(boundedQuote(Self.text(name)))")
             }
-            headers.append((String(name), value))
+            let nameText = Self.text(name)
+            if !sawHost && headerNamesEqual(nameText, "host") { sawHost = true }
+            headers.append((nameText, Self.text(value)))
         }
-        if minor == 1 && !headers.contains(where: { $0.name.lowercased() == "host" }) { throw .bad("HTTP/1.1 request without Host header") }
-        return HTTPRequest(method: String(parts[0]), target: String(parts[1]), minorVersion: minor, headers: headers)
+        if minor == 1 && !sawHost { throw .bad("HTTP/1.1 request without Host header") }
+        return HTTPRequest(method: Self.text(parts[0]), target: Self.text(parts[1]), minorVersion: minor, headers: headers)
     }
+
+    /// The head split at every CRLF (a bare CR or LF stays inside its line, where the checks
+    /// above refuse it).
+    private static func lines(_ head: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        var lineStart = head.startIndex
+        var i = head.startIndex
+        while i + 1 < head.endIndex {
+            if head[i] == 0x0d && head[i + 1] == 0x0a {
+                out.append(head[lineStart..<i])
+                i += 2
+                lineStart = i
+            } else {
+                i += 1
+            }
+        }
+        out.append(head[lineStart..<head.endIndex])
+        return out
+    }
+
+    /// tchar (RFC 9110 §5.6.2): letters, digits and !#$%&'*+-.^_`|~
+    private static func isTokenByte(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5a, 0x61...0x7a: return true
+        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2a, 0x2b, 0x2d, 0x2e, 0x5e, 0x5f, 0x60, 0x7c, 0x7e: return true
+        default: return false
+        }
+    }
+
+    private static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
 
     /// Decodes the chunks buffered from `from` on. `end` is the offset past the body's final
     /// CRLF once complete; otherwise `next` is where decoding resumes when more bytes arrive.
