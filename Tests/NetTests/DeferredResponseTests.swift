@@ -18,11 +18,11 @@ import Testing
 
     @Test func mapAppliesNowOrOnArrival() {
         let now = HTTPResponse.text("x").map { r in var r = r; r.headers.append(("X-A", "1")); return r }
-        #expect(now.deferred == nil && now.header("x-a") == "1")
+        #expect(now.later == nil && now.header("x-a") == "1")
 
         let d = DeferredResponse()
         let mapped = HTTPResponse.later(d).map { r in var r = r; r.headers.append(("X-A", "2")); return r }
-        #expect(mapped.deferred != nil && mapped.status == 0)
+        #expect(mapped.later != nil && mapped.status == 0)
         DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20)) { d.fulfil(.text("late", status: 202)) }
         let final = mapped.settled()
         #expect(final.status == 202 && final.header("X-A") == "2" && final.body == Array("late".utf8))
@@ -54,7 +54,12 @@ import Testing
             if req.path == "/now" { return .text("now") }
             let d = DeferredResponse()
             waiting.withLock { $0.append((req.path, d)) }
-            return .later(d)
+            // Wrapping steps run on the server's loop, not on the thread that fulfils.
+            return HTTPResponse.later(d).map { r in
+                var r = r
+                r.headers.append(("X-Step-On-Loop", loop.inLoop ? "yes" : "no"))
+                return r
+            }
         }
         server.start()
         defer { server.shutdown(); loop.stop() }
@@ -68,7 +73,7 @@ import Testing
                 defer { group.leave() }
                 let c = HTTPClient(address: server.address)
                 guard let r = try? c.get("/w\(i)"), r.status == 200, let again = try? c.get("/now"), again.text == "now" else { return }
-                results.withLock { $0[i] = r.text }
+                results.withLock { $0[i] = r.text + " on loop: " + (r.header("X-Step-On-Loop") ?? "") }
             }
         }
         let deadline = Date().addingTimeInterval(20)
@@ -79,6 +84,6 @@ import Testing
         #expect(group.wait(timeout: .now() + 20) == .success)
         let got = results.withLock { $0 }
         #expect(got.count == count)
-        for i in 0..<count { #expect(got[i] == "answer for /w\(i)") }
+        for i in 0..<count { #expect(got[i] == "answer for /w\(i) on loop: yes") }
     }
 }

@@ -47,7 +47,7 @@ public struct HTTPResponse: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
     /// Set when the answer comes later (see `DeferredResponse`); status, headers and body are then placeholders.
-    public internal(set) var deferred: DeferredResponse?
+    public internal(set) var later: LaterResponse?
 
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status; self.headers = headers; self.body = body
@@ -67,7 +67,7 @@ public struct HTTPResponse: Sendable {
 
     /// Serialized with Content-Length (and Connection: close when asked).
     func serialize(keepAlive: Bool, headOnly: Bool = false) -> [UInt8] {
-        precondition(deferred == nil, "a deferred response is written once it arrives")
+        precondition(later == nil, "a deferred response is written once it arrives")
         var head = "HTTP/1.1 \(status) \(Self.reason(status))\r\n"
         for (n, v) in headers where !headerNamesEqual(n, "content-length") && !headerNamesEqual(n, "connection") {
             head += "\(n): \(v)\r\n"

@@ -267,12 +267,16 @@ public final class HTTPServer: @unchecked Sendable {
         workers.submit { [self] in
             let req = taken
             let response = handler(req)
-            // A deferred answer (a write waiting for its entry to apply) frees this worker now;
-            // the response is written from whichever thread fulfils it.
-            let respond: @Sendable (HTTPResponse) -> Void = { [self] response in
+            // A deferred answer (a write waiting for its entry to apply) frees this worker now.
+            // The thread that fulfils it only hands the raw answer to this loop, which runs
+            // the wrapping steps and writes it.
+            guard let later = response.later else {
                 loop.execute { [self] in self.answer(box.value, req, response) }
+                return
             }
-            if let later = response.deferred { later.whenDone(respond) } else { respond(response) }
+            later.source.whenDone { [self] raw in
+                loop.execute { [self] in self.answer(box.value, req, later.finish(raw)) }
+            }
         }
     }
 
