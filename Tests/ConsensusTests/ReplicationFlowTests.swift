@@ -81,4 +81,25 @@ import Testing
         #expect(!c.appliedData[1]!.contains(bytes("stale 0")))
         #expect(rejections <= 3, "took \(rejections) rejected appends to find the match point")
     }
+
+    /// Proposals stepped between two Readies leave in one append per follower, and the
+    /// acknowledgements of a round advance the commit index with one update per follower.
+    @Test func proposalsAndCommitUpdatesBatchPerFollower() throws {
+        let c = ScriptedCluster(voters: 3)
+        #expect(c.elect(1))
+        c.settle()
+        let indices = try c.propose(1, batch: (0..<10).map { bytes("w\($0)") })
+        let appends = c.inFlight.filter { $0.kind == .append }
+        #expect(appends.count == 2, "one append per follower, not one per proposal: \(appends.map { "\($0.to): \($0.entries.count)" })")
+        for a in appends { #expect(a.entries.map(\.index) == indices) }
+
+        c.deliverRound()                 // the appends reach both followers, which persist and acknowledge
+        #expect(c.inFlight.filter { $0.kind == .appendResponse }.count == 2)
+        c.deliverRound(to: [1])          // both acknowledgements reach the leader in one round
+        let updates = c.inFlight.filter { $0.kind == .append && $0.from == 1 }
+        #expect(updates.count == 2, "one commit update per follower: \(updates.map { "\($0.to) commit \($0.commit)" })")
+        for u in updates { #expect(u.commit == indices.last!) }
+        c.settle()
+        for id in c.ids { #expect(c.appliedData[id]!.suffix(10) == (0..<10).map { bytes("w\($0)") }) }
+    }
 }

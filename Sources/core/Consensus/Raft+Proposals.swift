@@ -5,7 +5,7 @@ extension Raft {
         guard transferTarget == .none else { throw .transferInProgress }
         let index = log.lastIndex + 1
         appendAsLeader(Entry(term: term, index: index, kind: .normal, data: data))
-        broadcastAppend()
+        appendsPending = true
         return index
     }
 
@@ -22,7 +22,7 @@ extension Raft {
         guard next != current, !next.voters.isEmpty else { throw .invalidConfChange }
         let index = log.lastIndex + 1
         appendAsLeader(Entry(term: term, index: index, kind: .confChange, data: change.encoded()))
-        broadcastAppend()
+        appendsPending = true
         return index
     }
 }

@@ -32,6 +32,16 @@ extension Raft {
         for k in progress.indices where progress[k].id != id { sendAppend(progressAt: k) }
     }
 
+    /// Sends what proposals and commit advances since the last Ready left pending: one
+    /// append per follower, carrying every new entry flow control allows and the commit index.
+    mutating func flushAppends() {
+        guard appendsPending else { return }
+        appendsPending = false
+        precondition(role == .leader, "only a leader has appends pending")
+        broadcastAppend()
+        precondition(!appendsPending, "sending appends leaves none pending")
+    }
+
     mutating func broadcastHeartbeat() {
         for k in progress.indices where progress[k].id != id {
             var heartbeat = message(.heartbeat, to: progress[k].id)
@@ -97,7 +107,7 @@ extension Raft {
         }
         if maybeCommit() {
             if role != .leader { return }  // committed our own removal and stepped down
-            broadcastAppend()
+            appendsPending = true
         } else {
             // Keep the pipeline full.
             while !progress[k].isPaused && progress[k].next <= log.lastIndex {

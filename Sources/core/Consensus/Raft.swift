@@ -39,6 +39,11 @@ struct Raft {
     var transferTarget: NodeID = .none
 
     var outbox: [Message] = []
+    /// Leader: new entries or a higher commit index still to be sent to every follower. Set
+    /// by proposals and commit advances, flushed once per Ready (`flushAppends`), so the
+    /// proposals and acknowledgements stepped between two Readies share one append per
+    /// follower instead of sending one each.
+    var appendsPending = false
     var readStates: [ReadState] = []
     /// Leader only: ReadIndex rounds waiting for a quorum of heartbeat acknowledgements.
     var pendingReads: [PendingRead] = []
@@ -124,6 +129,7 @@ struct Raft {
         heartbeatElapsed = 0
         resetRandomizedElectionTimeout()
         transferTarget = .none
+        appendsPending = false
         // Reads waiting on a leadership we no longer hold can never be confirmed: the clients
         // retry elsewhere.
         pendingReads.removeAll()

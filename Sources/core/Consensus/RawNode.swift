@@ -99,12 +99,13 @@ public struct RawNode: Sendable {
     public var hasReady: Bool {
         raft.hardState != lastHardState || raft.log.unstableFrom <= raft.log.lastIndex
             || raft.snapshotToInstall != nil || !raft.outbox.isEmpty || !raft.readStates.isEmpty
-            || raft.log.committed > raft.log.applied
+            || raft.log.committed > raft.log.applied || raft.appendsPending
     }
 
     public mutating func ready() -> Ready {
         precondition(!readyOutstanding, "advance the previous Ready first")
         readyOutstanding = true
+        raft.flushAppends()
         let hardState = raft.hardState
         let rd = Ready(
             hardState: hardState != lastHardState ? hardState : nil,
@@ -132,7 +133,7 @@ public struct RawNode: Sendable {
         if raft.role == .leader, let k = raft.progressIndex(of: raft.id) {
             // Our own copy counts towards a quorum only now that it is durable.
             _ = raft.progress[k].acknowledge(raft.log.unstableFrom - 1)
-            if raft.maybeCommit() && raft.role == .leader { raft.broadcastAppend() }
+            if raft.maybeCommit() && raft.role == .leader { raft.appendsPending = true }
         }
         raft.checkInvariants()
     }

@@ -176,6 +176,15 @@ public final class ScriptedCluster {
         return index
     }
 
+    /// Proposals that arrive together, as under load: all stepped, then one Ready.
+    @discardableResult
+    public func propose(_ id: NodeID, batch: [[UInt8]]) throws(ProposalError) -> [UInt64] {
+        var indices: [UInt64] = []
+        for data in batch { indices.append(try drivers[id]!.core.propose(data)) }
+        processReady(id)
+        return indices
+    }
+
     @discardableResult
     public func proposeConfChange(_ id: NodeID, _ change: ConfChange) throws(ProposalError) -> UInt64 {
         let index = try drivers[id]!.core.proposeConfChange(change)
