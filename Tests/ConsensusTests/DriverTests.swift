@@ -44,7 +44,9 @@ private final class RecordingPort: RaftLogStorage, RaftMessageSink, RaftApplicat
         }
     }
 
-    func snapshot() throws -> (index: UInt64, data: [UInt8]) { (applied, [1, 2, 3]) }
+    var serialized = 0
+    func snapshot() throws -> (index: UInt64, data: [UInt8]) { serialized += 1; return (applied, [1, 2, 3]) }
+    func appliedIndex() throws -> UInt64 { applied }
     func nowMicros() -> UInt64 { 0 }
 }
 
@@ -137,6 +139,33 @@ private struct Trio {
         }
         #expect(readies > 30)
         #expect(trio.drivers.allSatisfy { ($0?.counters.compactions ?? 0) > 0 }, "compaction never ran")
+    }
+
+    /// Compaction copies nothing: the log keeps the snapshot's metadata and the state stays
+    /// where it is. Only a follower too far behind for the log makes the leader serialize
+    /// its state, once, and it then catches up from those bytes.
+    @Test func compactionIsByReferenceUntilAFollowerNeedsTheBytes() throws {
+        var trio = Trio()
+        for _ in 0..<200 where trio.leader == nil { try trio.tick(); _ = try trio.round() }
+        let leader = try #require(trio.leader, "no leader elected")
+        let behind: NodeID = leader == 3 ? 2 : 3
+        trio.drivers[Int(behind) - 1] = nil   // down while the others write and compact
+        for k in 0..<30 {
+            _ = try trio.drivers[Int(leader) - 1]!.core.propose([UInt8(k)])
+            _ = try trio.drain(leader)
+            _ = try trio.round()
+        }
+        let lead = trio.ports[Int(leader) - 1]
+        #expect(trio.drivers[Int(leader) - 1]!.counters.compactions > 0, "compaction never ran")
+        #expect(lead.disk.snapshot.metadata.index > 0 && lead.disk.snapshot.data.isEmpty, "the log keeps only the snapshot's metadata")
+        #expect(lead.serialized == 0, "no follower needed a snapshot, yet the state was serialized \(lead.serialized) times")
+
+        let port = trio.ports[Int(behind) - 1]
+        trio.drivers[Int(behind) - 1] = Trio.start(behind, port, incarnation: 1)
+        for _ in 0..<40 { try trio.tick(); _ = try trio.round() }
+        #expect(lead.serialized == 1, "serialized \(lead.serialized) times for one follower")
+        #expect(port.ops.contains(.install), "the follower installed the snapshot")
+        #expect(port.applied == lead.applied, "follower at \(port.applied), leader at \(lead.applied)")
     }
 
     /// A crash between the log write and the send: the vote was made durable but never

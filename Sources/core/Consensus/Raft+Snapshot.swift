@@ -2,15 +2,38 @@
 extension Raft {
     // MARK: Local compaction
 
-    /// The application saved its state at `index` (already applied) as `data`; everything up
-    /// to `index` leaves the log.
-    mutating func compact(index: UInt64, data: [UInt8]) {
-        guard index > log.snapshotIndex else { return }
+    /// The application's state at `index` (already applied) stands for everything up to
+    /// `index`, which leaves the log. `data` nil: by reference — no bytes now; they are
+    /// asked for if a follower ever needs this snapshot. With bytes at the index of the
+    /// by-reference snapshot already held, they become its body.
+    mutating func compact(index: UInt64, data: [UInt8]?) {
         precondition(index <= log.applied, "snapshot at \(index) beyond applied \(log.applied)")
+        defer { if !snapshotByReference { snapshotDataWanted = false } }
+        if index == log.snapshotIndex, snapshotByReference, let data {
+            latestSnapshot.data = data
+            snapshotDataWanted = false
+            resumeSnapshotSends()
+            return
+        }
+        guard index > log.snapshotIndex else { return }
         let metadata = SnapshotMetadata(index: index, term: log.term(at: index)!, conf: confs.conf(at: index))
-        latestSnapshot = Snapshot(metadata: metadata, data: data)
+        latestSnapshot = Snapshot(metadata: metadata, data: data ?? [])
         log.compact(to: index)
         confs.compact(to: index)
+        if data != nil {
+            snapshotDataWanted = false
+            resumeSnapshotSends()
+        }
+        precondition(log.snapshotIndex == index, "the log was compacted to the snapshot")
+    }
+
+    /// The snapshot's bytes arrived: followers waiting for it get their first chunk.
+    private mutating func resumeSnapshotSends() {
+        guard role == .leader else { return }
+        precondition(!snapshotByReference, "sending needs the snapshot's bytes")
+        for k in progress.indices where progress[k].id != id && progress[k].state == .snapshot {
+            sendSnapshotChunk(progressAt: k)
+        }
     }
 
     // MARK: Leader side
@@ -24,6 +47,12 @@ extension Raft {
         if progress[k].snapshotIndex != latestSnapshot.metadata.index {
             // A newer snapshot replaced the one in transit: start over with it.
             progress[k].becomeSnapshot(index: latestSnapshot.metadata.index)
+        }
+        if snapshotByReference {
+            // Only the reference is held: ask the application for the bytes; the chunk
+            // goes out once they arrive (`compact`).
+            snapshotDataWanted = true
+            return
         }
         let data = latestSnapshot.data
         let offset = min(progress[k].snapshotOffset, data.count)

@@ -52,7 +52,13 @@ struct Raft {
     var readRound: UInt64 = 0
 
     /// The newest snapshot this node has (created locally or received); what a leader sends.
+    /// Empty data past index 0 means a snapshot by reference: the application's own state is
+    /// its body, and the bytes are asked for (`snapshotDataWanted`) only when a follower needs them.
     var latestSnapshot: Snapshot
+    /// A follower needs the snapshot but only its reference is held: the application should
+    /// hand the bytes of its current state to `compact`.
+    var snapshotDataWanted = false
+    var snapshotByReference: Bool { latestSnapshot.metadata.index > 0 && latestSnapshot.data.isEmpty }
     /// A snapshot received from the leader that the application has not yet installed.
     var snapshotToInstall: Snapshot?
     /// Follower: chunks of a snapshot being received.
@@ -130,6 +136,7 @@ struct Raft {
         resetRandomizedElectionTimeout()
         transferTarget = .none
         appendsPending = false
+        snapshotDataWanted = false
         // Reads waiting on a leadership we no longer hold can never be confirmed: the clients
         // retry elsewhere.
         pendingReads.removeAll()

@@ -86,13 +86,23 @@ public struct RawNode: Sendable {
     /// the current one) becomes what far-behind followers are sent. The application
     /// persists the returned snapshot and may then delete its persisted entries through
     /// `index`.
+    ///
+    /// `data` nil compacts by reference: the application's durable state is the snapshot,
+    /// nothing is copied, and the bytes are asked for through `wantsSnapshotData` only when
+    /// a follower needs them — then pass them here (at the current applied index, or at the
+    /// index of the snapshot held; the latter returns nil, as nothing new is to be persisted).
     @discardableResult
-    public mutating func compact(index: UInt64, data: [UInt8]) -> Snapshot? {
+    public mutating func compact(index: UInt64, data: [UInt8]?) -> Snapshot? {
         precondition(!readyOutstanding, "advance the previous Ready first")
-        guard index > raft.log.snapshotIndex else { return nil }
+        let before = raft.log.snapshotIndex
         raft.compact(index: index, data: data)
-        return raft.latestSnapshot
+        raft.checkInvariants()
+        return raft.log.snapshotIndex > before ? raft.latestSnapshot : nil
     }
+
+    /// A follower needs the snapshot, but only its reference is held: call `compact` with
+    /// the bytes of the application's state at its applied index.
+    public var wantsSnapshotData: Bool { raft.snapshotDataWanted }
 
     // MARK: Outputs
 

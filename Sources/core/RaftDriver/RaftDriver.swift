@@ -43,8 +43,15 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     /// return value is then that stage, and the driver must be discarded.
     @discardableResult
     public func drain(stopAt: ReadyStage? = nil, completed: (Ready) throws -> Void = { _ in }) throws(DriverFailure) -> ReadyStage? {
-        while core.hasReady {
-            if let stage = try carryOut(stopAt: stopAt, completed: completed) { return stage }
+        while true {
+            while core.hasReady {
+                if let stage = try carryOut(stopAt: stopAt, completed: completed) { return stage }
+            }
+            // A follower needs the snapshot's bytes: provide them, and carry out the chunk they
+            // release. A failure is reported and retried at the next drain.
+            guard core.wantsSnapshotData else { break }
+            do { try provideSnapshotData() } catch { compactionFailed?(error); break }
+            precondition(!core.wantsSnapshotData, "the bytes provided satisfy the request")
         }
         return stopAt
     }
@@ -99,21 +106,39 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     /// A leader's appends and heartbeats carry its log, not promises about its disk.
     static func mayLeaveBeforePersist(_ m: Message) -> Bool { m.kind == .append || m.kind == .heartbeat }
 
-    /// Snapshot the application and compact the log once enough was applied past the last
-    /// snapshot.
+    /// Compact the log once enough was applied past the last snapshot, by reference (no
+    /// copy of the state); hand the core the state's bytes when a follower needs them.
     private func compactIfDue() {
-        let st = core.status
-        guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery else { return }
-        do { try compactNow() } catch { compactionFailed?(error) }
+        do {
+            let st = core.status
+            guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery else { return }
+            try compactNow()
+        } catch {
+            compactionFailed?(error)
+        }
     }
 
     /// Compacts now if anything was applied past the last snapshot (operators, tests).
     public func compactNow() throws {
+        let index = try app.appliedIndex()
+        precondition(index <= core.status.applied, "the application is past what the core applied")
+        try persistCompaction(core.compact(index: index, data: nil))
+    }
+
+    /// The bytes of the application's state for a follower that needs a snapshot; the log
+    /// is compacted to their index too.
+    private func provideSnapshotData() throws {
         let (index, data) = try app.snapshot()
         precondition(index <= core.status.applied, "the application snapshotted past what it applied")
-        if let snapshot = core.compact(index: index, data: data) {
-            try log.compact(snapshot: snapshot)
-            counters.compactions += 1
-        }
+        precondition(!data.isEmpty, "a snapshot's bytes are never empty")
+        try persistCompaction(core.compact(index: index, data: data))
+        counters.snapshotsSerialized += 1
+    }
+
+    /// The log store keeps the snapshot's metadata only: the application's state is its body.
+    private func persistCompaction(_ snapshot: Snapshot?) throws {
+        guard let snapshot else { return }
+        try log.compact(snapshot: Snapshot(metadata: snapshot.metadata, data: []))
+        counters.compactions += 1
     }
 }

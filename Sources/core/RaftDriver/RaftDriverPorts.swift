@@ -10,8 +10,8 @@ public protocol RaftLogStorage: AnyObject {
     /// snapshot replaces the log through its index, `entries` replace any persisted entry
     /// at or after the first one's index, and `hardState` replaces the stored one.
     func persist(hardState: HardState?, entries: [Entry], snapshot: Snapshot?) throws
-    /// The application compacted its state into `snapshot`: keep it and drop the entries
-    /// it covers.
+    /// The log was compacted through `snapshot` (its metadata; the application's durable
+    /// state is the body, so `data` is empty): keep it and drop the entries it covers.
     func compact(snapshot: Snapshot) throws
 }
 
@@ -27,8 +27,12 @@ public protocol RaftApplication: AnyObject {
     func install(_ snapshot: Snapshot) throws
     /// Applies committed entries, in order, each exactly once per incarnation.
     func apply(_ entries: [Entry]) throws
-    /// The applied index and a snapshot of the state at it, for compacting the log.
+    /// The applied index and a snapshot of the state at it: the bytes a far-behind follower
+    /// is sent. Asked for only when one needs them.
     func snapshot() throws -> (index: UInt64, data: [UInt8])
+    /// The applied index, whose durable state stands for the log through it when the log is
+    /// compacted (a snapshot by reference: nothing is copied).
+    func appliedIndex() throws -> UInt64
 }
 
 /// Time for the driver's latency counters only; Raft's own time is `RawNode.tick`.

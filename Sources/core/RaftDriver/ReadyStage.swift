@@ -42,6 +42,8 @@ public struct DriverCounters: Sendable, Equatable {
     public var entriesApplied: UInt64 = 0
     public var snapshotsInstalled: UInt64 = 0
     public var compactions: UInt64 = 0
+    /// Times the application's state was serialized for a follower that needed a snapshot.
+    public var snapshotsSerialized: UInt64 = 0
     /// Time in the durable log write and in apply, for latency breakdowns.
     public var persistMicros: UInt64 = 0
     public var applyMicros: UInt64 = 0

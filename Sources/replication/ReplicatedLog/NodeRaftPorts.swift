@@ -54,7 +54,13 @@ final class NodeApplication<Machine: ReplicatedStateMachine>: RaftApplication {
         if batch.membersChanged || entries.contains(where: { $0.kind == .confChange }) { peersChanged = true }
     }
 
-    func snapshot() throws -> (index: UInt64, data: [UInt8]) { try machine.snapshotData() }
+    func snapshot() throws -> (index: UInt64, data: [UInt8]) {
+        let (index, data) = try machine.snapshotData()
+        logger.info("serialized state for a snapshot", [("index", index), ("bytes", data.count)])
+        return (index, data)
+    }
+
+    func appliedIndex() throws -> UInt64 { appliedState.index }
 }
 
 final class MonotonicClock: DriverClock {

@@ -109,7 +109,12 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         let persisted = try store.load()
         var applied = try stateMachine.applied()
         if persisted.snapshot.metadata.index > applied.index {
-            // Crashed after persisting a snapshot but before installing it.
+            // A local snapshot is kept by reference (the state is its body): one past the state
+            // means the state lost writes the log relied on. Refuse rather than start empty.
+            guard !persisted.snapshot.data.isEmpty else {
+                throw CompactedPastState(description: "the raft log is compacted through \(persisted.snapshot.metadata.index) but the state machine has applied only \(applied.index); restore this node from a healthy replica")
+            }
+            // Crashed after persisting a snapshot from the leader but before installing it.
             try stateMachine.install(snapshotData: persisted.snapshot.data)
             applied = try stateMachine.applied()
         }
@@ -478,4 +483,9 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         }
         sink.transport?.setPeers(peers)
     }
+}
+
+/// The log was compacted past what the state machine holds: entries it relied on are gone.
+struct CompactedPastState: CorruptRecord {
+    let description: String
 }

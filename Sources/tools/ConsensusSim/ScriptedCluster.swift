@@ -225,7 +225,7 @@ public final class ScriptedCluster {
         let port = ScriptedPort(self, id)
         drivers[id] = RaftDriver(core: RawNode(config: config, restoringFrom: disks[id]!.persisted),
                                  log: port, sink: port, app: port, clock: port, compactEvery: .max)
-        machines[id] = SimStateMachine.restore(from: disks[id]!.snapshot.data) ?? SimStateMachine()
+        machines[id] = SimStateMachine.restore(from: disks[id]!.machineState) ?? SimStateMachine()
         appliedData[id] = []
         processReady(id)
     }
@@ -264,7 +264,11 @@ private final class ScriptedPort: RaftLogStorage, RaftMessageSink, RaftApplicati
         cluster.disks[id]!.persist(entries: entries, hardState: hardState)
     }
 
-    func compact(snapshot: Snapshot) throws { cluster.disks[id]!.compact(snapshot) }
+    func compact(snapshot: Snapshot) throws {
+        let machine = cluster.machines[id]!
+        precondition(machine.appliedIndex == snapshot.metadata.index, "compacted at the applied index")
+        cluster.disks[id]!.compact(snapshot, state: machine.snapshotData())
+    }
 
     func send(_ message: Message) {
         cluster.observe?("\(id): send \(TranscriptFormat.message(message))")
@@ -287,8 +291,11 @@ private final class ScriptedPort: RaftLogStorage, RaftMessageSink, RaftApplicati
 
     func snapshot() throws -> (index: UInt64, data: [UInt8]) {
         let machine = cluster.machines[id]!
+        cluster.observe?("\(id): snapshot bytes at \(machine.appliedIndex) for a follower")
         return (machine.appliedIndex, machine.snapshotData())
     }
+
+    func appliedIndex() throws -> UInt64 { cluster.machines[id]!.appliedIndex }
 
     func nowMicros() -> UInt64 { 0 }
 }

@@ -7,6 +7,10 @@ struct SimDisk {
     var snapshot: Snapshot
     /// Contiguous entries after `snapshot`.
     var entries: [Entry]
+    /// The state machine's durable state, as of `snapshot`'s index: what a restart rebuilds
+    /// it from. The log keeps only a local snapshot's metadata (snapshots by reference), as
+    /// production does, where the state lives in LMDB.
+    var machineState: [UInt8] = []
 
     init(_ state: PersistedState) {
         hardState = state.hardState
@@ -26,7 +30,9 @@ struct SimDisk {
 
     /// Step 1 of the `Ready` contract, first part: a snapshot replaces the whole log.
     mutating func persist(snapshot received: Snapshot) {
+        precondition(!received.data.isEmpty, "a snapshot from the leader carries its bytes")
         snapshot = received
+        machineState = received.data
         entries.removeAll()
     }
 
@@ -40,10 +46,13 @@ struct SimDisk {
         if let newHardState { hardState = newHardState }
     }
 
-    /// The application compacted its log into `newSnapshot`.
-    mutating func compact(_ newSnapshot: Snapshot) {
+    /// The log was compacted through `newSnapshot` (metadata only); `state` is the state
+    /// machine at its index, durable from now on.
+    mutating func compact(_ newSnapshot: Snapshot, state: [UInt8]) {
+        precondition(newSnapshot.data.isEmpty, "a local snapshot is kept by reference")
         let drop = Int(newSnapshot.metadata.index - snapshot.metadata.index)
         entries.removeFirst(min(drop, entries.count))
         snapshot = newSnapshot
+        machineState = state
     }
 }

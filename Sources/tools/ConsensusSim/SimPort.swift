@@ -20,7 +20,9 @@ final class SimPort: RaftLogStorage, RaftMessageSink, RaftApplication, DriverClo
     }
 
     func compact(snapshot: Snapshot) throws {
-        simulation.disks[position].compact(snapshot)
+        let machine = simulation.machines[position]
+        precondition(machine.appliedIndex == snapshot.metadata.index, "compacted at the applied index")
+        simulation.disks[position].compact(snapshot, state: machine.snapshotData())
     }
 
     func send(_ message: Message) {
@@ -48,8 +50,11 @@ final class SimPort: RaftLogStorage, RaftMessageSink, RaftApplication, DriverClo
 
     func snapshot() throws -> (index: UInt64, data: [UInt8]) {
         let machine = simulation.machines[position]
+        simulation.stats.snapshotsSerialized += 1
         return (machine.appliedIndex, machine.snapshotData())
     }
+
+    func appliedIndex() throws -> UInt64 { simulation.machines[position].appliedIndex }
 
     /// Simulated time: a tick is a millisecond.
     func nowMicros() -> UInt64 { UInt64(simulation.tick) * 1000 }

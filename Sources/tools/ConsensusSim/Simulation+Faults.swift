@@ -145,7 +145,7 @@ extension Simulation {
         crashedBy[position] = nil
         incarnations[position] += 1
         drivers[position] = makeNode(position)
-        if let machine = SimStateMachine.restore(from: disks[position].snapshot.data) { machines[position] = machine }
+        if let machine = SimStateMachine.restore(from: disks[position].machineState) { machines[position] = machine }
         note("restart node \(position + 1) (term \(disks[position].hardState.term), vote \(disks[position].hardState.vote), \(disks[position].entries.count) entries after snapshot \(disks[position].snapshot.metadata.index))")
     }
 

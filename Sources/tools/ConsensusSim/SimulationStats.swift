@@ -24,6 +24,8 @@ public struct SimulationStats: Sendable, Equatable {
     /// Connection-loss reports handed to a node's core: after a peer crashed, or spurious.
     public var unreachableReports = 0
     public var spuriousUnreachableReports = 0
+    /// Times a leader serialized its state for a follower (local snapshots are by reference).
+    public var snapshotsSerialized = 0
 
     public init() {}
 
@@ -43,5 +45,6 @@ public struct SimulationStats: Sendable, Equatable {
         healTicks = max(healTicks, other.healTicks)
         unreachableReports += other.unreachableReports
         spuriousUnreachableReports += other.spuriousUnreachableReports
+        snapshotsSerialized += other.snapshotsSerialized
     }
 }
