@@ -17,6 +17,10 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     public let clock: Clock
     /// Compact the log once this many entries were applied past the last snapshot.
     public var compactEvery: UInt64
+    /// Entries kept below the applied index when compacting, so a follower a little behind
+    /// (a slow disk, a busy moment) catches up from the log instead of needing a snapshot
+    /// (etcd keeps 5,000). The simulator keeps none, to exercise snapshots hard.
+    public var compactKeep: UInt64
     public private(set) var counters = DriverCounters()
     /// Compaction is an optimisation: a failure is reported here and retried next time.
     public var compactionFailed: ((any Error) -> Void)?
@@ -26,8 +30,9 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     /// restarted node win that term again with a different log.
     private var durableTerm: UInt64
 
-    public init(core: RawNode, log: Log, sink: Sink, app: App, clock: Clock, compactEvery: UInt64) {
+    public init(core: RawNode, log: Log, sink: Sink, app: App, clock: Clock, compactEvery: UInt64, compactKeep: UInt64 = 0) {
         precondition(compactEvery > 0, "compactEvery must be positive")
+        self.compactKeep = compactKeep
         self.core = core
         self.log = log
         self.sink = sink
@@ -111,18 +116,19 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     private func compactIfDue() {
         do {
             let st = core.status
-            guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery else { return }
+            guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery + compactKeep else { return }
             try compactNow()
         } catch {
             compactionFailed?(error)
         }
     }
 
-    /// Compacts now if anything was applied past the last snapshot (operators, tests).
+    /// Compacts now, keeping `compactKeep` entries below the applied index (operators, tests).
     public func compactNow() throws {
-        let index = try app.appliedIndex()
-        precondition(index <= core.status.applied, "the application is past what the core applied")
-        try persistCompaction(core.compact(index: index, data: nil))
+        let applied = try app.appliedIndex()
+        precondition(applied <= core.status.applied, "the application is past what the core applied")
+        guard applied > compactKeep else { return }
+        try persistCompaction(core.compact(index: applied - compactKeep, data: nil))
     }
 
     /// The bytes of the application's state for a follower that needs a snapshot; the log

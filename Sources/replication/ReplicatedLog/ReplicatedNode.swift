@@ -94,7 +94,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         }
         let (core, applied, persisted) = try Self.restoreCore(options, store, stateMachine)
         driver = NodeDriver(core: core, log: store, sink: sink, app: NodeApplication(machine: stateMachine, applied: applied, logger: logger),
-                            clock: MonotonicClock(), compactEvery: options.snapshotEvery)
+                            clock: MonotonicClock(), compactEvery: options.snapshotEvery, compactKeep: min(5000, options.snapshotEvery / 2))
         appliedIndexForWaiters = applied.index
         published = Mutex(NodeReport(status: core.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
         logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
