@@ -137,8 +137,16 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         }
     }
 
+    /// Stops ticking and answers every waiting proposal and read: with no ticks, nothing
+    /// would ever time them out.
     public func stop() {
-        loop.execute { [self] in stopped = true }
+        loop.execute { [self] in
+            stopped = true
+            for (_, p) in pendingProposals { p.done(.unavailable("this node is shutting down (this write may or may not commit)")) }
+            pendingProposals.removeAll()
+            for (_, done) in pendingReads { done(nil) }
+            pendingReads.removeAll()
+        }
     }
 
     /// Delivers a message from the transport (on the loop thread).
@@ -226,6 +234,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         precondition(timeoutMillis > 0, "a proposal needs a positive timeout")
         let deadline = EventLoop.nowMillis() + UInt64(timeoutMillis)
         loop.execute { [self] in
+            if stopped { done(.unavailable("this node is shutting down")); return }
             if let alarm = diskAlarm { done(.unavailable(alarm.message)); return }
             if let c = corruption { done(.unavailable("this node stopped: \(c)")); return }
             do {
