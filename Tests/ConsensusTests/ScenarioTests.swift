@@ -266,6 +266,14 @@ import Testing
 /// its followers may campaign within a few ticks instead of a whole election timeout; a
 /// report about a leader that is still alive must change nothing.
 @Suite struct UnreachableLeaderTests {
+    /// Three voters led by node 1, run for `ticks` after the election.
+    private func ledByNode1(seed: UInt64? = nil, ticks: Int = 5) -> ScriptedCluster {
+        let c = seed.map { s in ScriptedCluster(voters: 3) { $0.randomSeed = s &* 0x9E37_79B9 &+ $0.id } } ?? ScriptedCluster(voters: 3)
+        #expect(c.elect(1))
+        c.run(ticks: ticks)
+        return c
+    }
+
     /// Ticks until some node other than `old` leads, running the whole cluster.
     private func ticksToNewLeader(_ c: ScriptedCluster, old: NodeID, limit: Int) -> Int? {
         for t in 1...limit {
@@ -278,9 +286,7 @@ import Testing
     @Test func killedLeaderIsReplacedWithinHalfAnElectionTimeout() {
         var all: [Int] = []
         for seed in UInt64(1)...40 {
-            let c = ScriptedCluster(voters: 3) { $0.randomSeed = seed &* 0x9E37_79B9 &+ $0.id }
-            #expect(c.elect(1))
-            c.run(ticks: 3)
+            let c = ledByNode1(seed: seed, ticks: 3)
             c.crash(1)
             c.reportUnreachable(2, 1)
             c.reportUnreachable(3, 1)
@@ -299,9 +305,7 @@ import Testing
     /// The contrast: without reports the followers hold their lease for a full timeout.
     @Test func withoutReportsTheFollowersWaitOutTheElectionTimeout() {
         for seed in UInt64(1)...20 {
-            let c = ScriptedCluster(voters: 3) { $0.randomSeed = seed &* 0x9E37_79B9 &+ $0.id }
-            #expect(c.elect(1))
-            c.run(ticks: 3)
+            let c = ledByNode1(seed: seed, ticks: 3)
             c.crash(1)
             let ticks = ticksToNewLeader(c, old: 1, limit: 60)
             #expect(ticks != nil && ticks! >= 10, "seed \(seed): new leader after \(ticks.map(String.init) ?? "never") ticks")
@@ -309,9 +313,7 @@ import Testing
     }
 
     @Test func reportsAboutALiveLeaderChangeNothing() {
-        let c = ScriptedCluster(voters: 3)
-        #expect(c.elect(1))
-        c.run(ticks: 5)
+        let c = ledByNode1()
         let term = c.status(1).term
         for _ in 0..<200 {
             c.reportUnreachable(2, 1)
@@ -325,9 +327,7 @@ import Testing
     /// One follower told its leader is gone while the other still hears it: the pre-vote
     /// fails, nothing changes term.
     @Test func aReportOnOneFollowerCannotDisruptALeaderTheOtherHears() {
-        let c = ScriptedCluster(voters: 3)
-        #expect(c.elect(1))
-        c.run(ticks: 5)
+        let c = ledByNode1()
         let term = c.status(1).term
         c.cutOneWay(from: 1, to: 3)
         c.reportUnreachable(3, 1)
@@ -338,9 +338,7 @@ import Testing
     }
 
     @Test func reportsAboutAPeerThatDoesNotLeadAreIgnored() {
-        let c = ScriptedCluster(voters: 3)
-        #expect(c.elect(1))
-        c.run(ticks: 5)
+        let c = ledByNode1()
         let before = c.status(2)
         c.reportUnreachable(2, 3)
         c.reportUnreachable(1, 2)

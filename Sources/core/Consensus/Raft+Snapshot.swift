@@ -11,7 +11,6 @@ extension Raft {
         defer { if !snapshotByReference { snapshotDataWanted = false } }
         if index == log.snapshotIndex, snapshotByReference, let data {
             latestSnapshot.data = data
-            snapshotDataWanted = false
             resumeSnapshotSends()
             return
         }
@@ -20,10 +19,7 @@ extension Raft {
         latestSnapshot = Snapshot(metadata: metadata, data: data ?? [])
         log.compact(to: index)
         confs.compact(to: index)
-        if data != nil {
-            snapshotDataWanted = false
-            resumeSnapshotSends()
-        }
+        if data != nil { resumeSnapshotSends() }
         precondition(log.snapshotIndex == index, "the log was compacted to the snapshot")
     }
 

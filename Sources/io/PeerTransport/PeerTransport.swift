@@ -99,15 +99,16 @@ public final class PeerTransport: @unchecked Sendable {
         var connectionsEstablished: UInt64 = 0
     }
     let shared = Mutex<[UInt64: PeerRecord]>([:])
-    /// The handler lives in a class box: a closure stored directly in a `Mutex` is
+    /// The callbacks live in class boxes: a closure stored directly in a `Mutex` is
     /// re-abstracted on every `withLock` (its inout value goes through a thunk each way and
     /// is written back wrapped), so each delivery called through one more pair of thunks —
     /// after a million messages the raft loop spent most of its time in them.
-    private let handler = Mutex<HandlerBox?>(nil)
+    private let handler = Mutex<CallbackBox<MessageHandler>?>(nil)
+    let unreachableHandler = Mutex<CallbackBox<@Sendable (UInt64) -> Void>?>(nil)
 
-    final class HandlerBox: Sendable {
-        let call: MessageHandler
-        init(_ call: @escaping MessageHandler) { self.call = call }
+    final class CallbackBox<Call: Sendable>: Sendable {
+        let call: Call
+        init(_ call: Call) { self.call = call }
     }
     private let bound: Mutex<SocketAddress>
 
@@ -124,7 +125,7 @@ public final class PeerTransport: @unchecked Sendable {
     /// Called on the loop thread for every message from an authenticated peer.
     public var onMessage: MessageHandler? {
         get { handler.withLock { $0?.call } }
-        set { handler.withLock { $0 = newValue.map(HandlerBox.init) } }
+        set { handler.withLock { $0 = newValue.map(CallbackBox.init) } }
     }
 
     /// Called on the loop thread when an established connection to a peer failed and could
@@ -132,14 +133,8 @@ public final class PeerTransport: @unchecked Sendable {
     /// so its peers learn of it long before any timeout). Once per loss.
     public var onPeerUnreachable: (@Sendable (_ peer: UInt64) -> Void)? {
         get { unreachableHandler.withLock { $0?.call } }
-        set { unreachableHandler.withLock { $0 = newValue.map(UnreachableBox.init) } }
+        set { unreachableHandler.withLock { $0 = newValue.map(CallbackBox.init) } }
     }
-
-    final class UnreachableBox: Sendable {
-        let call: @Sendable (UInt64) -> Void
-        init(_ call: @escaping @Sendable (UInt64) -> Void) { self.call = call }
-    }
-    let unreachableHandler = Mutex<UnreachableBox?>(nil)
 
     /// The listening address; after `start`, with the port the system picked for port 0.
     public var boundAddress: SocketAddress { bound.withLock { $0 } }

@@ -142,10 +142,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
     public func stop() {
         loop.execute { [self] in
             stopped = true
-            for (_, p) in pendingProposals { p.done(.unavailable("this node is shutting down (this write may or may not commit)")) }
-            pendingProposals.removeAll()
-            for (_, done) in pendingReads { done(nil) }
-            pendingReads.removeAll()
+            answerEveryoneWaiting(.unavailable("this node is shutting down (this write may or may not commit)"))
         }
     }
 
@@ -249,6 +246,19 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
                 done(.rejected("\(error)"))
             }
         }
+    }
+
+    /// Tells every waiting proposal `outcome` and every waiting read that it has no index.
+    private func answerEveryoneWaiting(_ outcome: ProposeOutcome) {
+        loop.assertInLoop()
+        for (_, p) in pendingProposals { p.done(outcome) }
+        pendingProposals.removeAll()
+        failPendingReads()
+    }
+
+    private func failPendingReads() {
+        for (_, done) in pendingReads { done(nil) }
+        pendingReads.removeAll()
     }
 
     /// Answers proposals whose deadline passed; their entries may still commit.
@@ -369,8 +379,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
             lastRole = st.role
             if st.role != .leader {
                 // Reads waiting at a deposed leader can no longer complete.
-                for (_, done) in pendingReads { done(nil) }
-                pendingReads.removeAll()
+                failPendingReads()
             }
         }
         var effective = st
@@ -409,10 +418,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         logger.error("disk_alarm", [("stage", stage), ("error", error), ("wasLeader", wasLeader),
                                     ("action", "writes refused, core frozen; probing every \(DiskAlarm.probeMillis) ms")])
         let why = alarm.message
-        for (_, p) in pendingProposals { p.done(.unavailable(why + " (this write was not acknowledged and may or may not commit)")) }
-        pendingProposals.removeAll()
-        for (_, done) in pendingReads { done(nil) }
-        pendingReads.removeAll()
+        answerEveryoneWaiting(.unavailable(why + " (this write was not acknowledged and may or may not commit)"))
         publish()
         scheduleDiskProbe()
     }
@@ -427,10 +433,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         corruption = why
         logger.error("replicated_state_corrupt", [("problem", why), ("applied", appliedState.index),
                                                  ("action", "stopped: no more applies, votes, appends or writes; restore this node from a healthy replica")])
-        for (_, p) in pendingProposals { p.done(.unavailable("this node stopped: \(why)")) }
-        pendingProposals.removeAll()
-        for (_, done) in pendingReads { done(nil) }
-        pendingReads.removeAll()
+        answerEveryoneWaiting(.unavailable("this node stopped: \(why)"))
         publish()
     }
 
