@@ -395,8 +395,12 @@ public final class Indexer: @unchecked Sendable {
                 state = try StateProbe.probe(block: block, receipts: receipts[i], number: n, upstream: client)
             }
             let hash = try block.hash("hash")
+            let blockJSON = Array(JSON.serialize(bv).utf8), receiptsJSON = Array(JSON.serialize(.array(receipts[i])).utf8)
+            // Found once here so replicas need not parse; a block it cannot be found for is
+            // proposed without one and skipped by every replica alike (see ChainCommand).
             let payload = ChainCommand.BlockPayload(number: n, hash: hash, parentHash: try block.hash("parentHash"),
-                                                    block: Array(JSON.serialize(bv).utf8), receipts: Array(JSON.serialize(.array(receipts[i])).utf8), state: state)
+                                                    block: blockJSON, receipts: receiptsJSON, state: state,
+                                                    layout: try? BlockLayout(block: blockJSON, receipts: receiptsJSON))
             out.append(Fetched(number: n, hash: hash, parentHash: payload.parentHash, timestamp: try block.quantity("timestamp"),
                                txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts[i], payload: payload))
         }

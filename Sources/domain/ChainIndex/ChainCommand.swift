@@ -4,6 +4,10 @@ import Chain
 /// What the indexer proposes to the Raft log for one chain. Blocks travel as the verified
 /// JSON the upstream returned (minified, key order kept), so every replica serves answers
 /// byte-for-byte as the chain gave them; the entry envelope around them is binary.
+///
+/// Versions: 1 carries the JSON only; 2 (written now) adds each block's `BlockLayout`, so
+/// replicas store it without parsing. Both decode, so entries logged before an upgrade
+/// still apply.
 public enum ChainCommand: Equatable, Sendable {
     /// Verified blocks `first...` in order, each with its receipts and state changes, plus
     /// the upstream's safe and finalized heads at fetch time.
@@ -21,15 +25,23 @@ public enum ChainCommand: Equatable, Sendable {
         public var receipts: [UInt8]
         /// Per-account state after this block (and before, where known), see `StateChanges`.
         public var state: StateChanges
+        /// Where apply's pieces sit in `block` and `receipts`: found by the leader (or read
+        /// from a version-2 entry); nil until then. Derived, so not part of equality.
+        public var layout: BlockLayout?
 
-        public init(number: UInt64, hash: Hash32, parentHash: Hash32, block: [UInt8], receipts: [UInt8], state: StateChanges) {
+        public init(number: UInt64, hash: Hash32, parentHash: Hash32, block: [UInt8], receipts: [UInt8], state: StateChanges, layout: BlockLayout? = nil) {
             self.number = number; self.hash = hash; self.parentHash = parentHash
-            self.block = block; self.receipts = receipts; self.state = state
+            self.block = block; self.receipts = receipts; self.state = state; self.layout = layout
+        }
+
+        public static func == (a: BlockPayload, b: BlockPayload) -> Bool {
+            a.number == b.number && a.hash == b.hash && a.parentHash == b.parentHash
+                && a.block == b.block && a.receipts == b.receipts && a.state == b.state
         }
     }
 
     public static let tag: UInt8 = 0xC1   // distinguishes chain commands from the node's own command bytes
-    static let version: UInt8 = 1
+    static let version: UInt8 = 2
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
@@ -42,6 +54,13 @@ public enum ChainCommand: Equatable, Sendable {
             for b in blocks {
                 w.u64(b.number); w.raw(b.hash.bytes); w.raw(b.parentHash.bytes)
                 w.data(b.block); w.data(b.receipts); b.state.encode(into: &w)
+                // A block whose layout cannot be found goes without one: every replica then
+                // fails to find it too and skips the block alike, as version 1 did.
+                if let layout = b.layout ?? (try? BlockLayout(block: b.block, receipts: b.receipts)) {
+                    w.u8(1); layout.encode(into: &w)
+                } else {
+                    w.u8(0)
+                }
             }
         case .rewind(let cid, let ancestor, let hash):
             w.u8(2); w.u64(cid); w.u64(ancestor); w.raw(hash.bytes)
@@ -52,11 +71,11 @@ public enum ChainCommand: Equatable, Sendable {
 
     public static func decode(_ bytes: [UInt8]) throws(ChainCommandError) -> ChainCommand {
         var r = ByteReader(bytes, what: "chain command")
-        let kind = try format { () throws(DecodeError) -> UInt8 in
+        let (v, kind) = try format { () throws(DecodeError) -> (UInt8, UInt8) in
             guard try r.u8() == tag else { throw DecodeError("chain command: wrong tag") }
             let v = try r.u8()
-            guard v == version else { throw DecodeError("chain command: unsupported version \(v)") }
-            return try r.u8()
+            guard (1...version).contains(v) else { throw DecodeError("chain command: unsupported version \(v) (this node reads 1 to \(version))") }
+            return (v, try r.u8())
         }
         switch kind {
         case 1:
@@ -72,8 +91,16 @@ public enum ChainCommand: Equatable, Sendable {
                 let (number, hash, parent, block, receipts) = try format { () throws(DecodeError) -> (UInt64, Hash32, Hash32, [UInt8], [UInt8]) in
                     (try r.u64(), Hash32(unchecked: try r.raw(32)), Hash32(unchecked: try r.raw(32)), try r.data(), try r.data())
                 }
+                let state = try StateChanges.decode(&r)
+                let layout = v < 2 ? nil : try format { () throws(DecodeError) -> BlockLayout? in
+                    switch try r.u8() {
+                    case 0: return nil
+                    case 1: return try BlockLayout.decode(&r, blockBytes: block.count, receiptBytes: receipts.count)
+                    case let f: throw DecodeError("chain command: block layout flag \(f)")
+                    }
+                }
                 blocks.append(BlockPayload(number: number, hash: hash, parentHash: parent, block: block, receipts: receipts,
-                                           state: try StateChanges.decode(&r)))
+                                           state: state, layout: layout))
             }
             try format { () throws(DecodeError) in try r.expectEnd() }
             return .blocks(chainId: cid, blocks: blocks, safe: safe == .max ? nil : safe, finalized: finalized == .max ? nil : finalized)

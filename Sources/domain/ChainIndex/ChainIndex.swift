@@ -102,64 +102,43 @@ public final class ChainIndex: Sendable {
     /// fails (and is skipped) leaves no trace: no transaction findable by hash, no block by
     /// hash above the head.
     private func applyBlock(_ cid: UInt64, _ b: ChainCommand.BlockPayload, _ txn: WriteTransaction) throws {
-        // Transactions, receipts and logs are stored as the exact bytes they arrived in;
-        // only the fields the indexes need are parsed (see JSONSpans).
+        // Transactions, receipts and logs are stored as the exact bytes they arrived in; the
+        // entry's layout says where they are (version 1 entries: found here, see BlockLayout).
         let raw = b.block
-        guard let txsRange = try JSONSpans.member(raw, 0..<raw.count, "transactions") else {
-            throw FieldError(field: "transactions", problem: "is required")
-        }
-        var txs = [(range: Range<Int>, hash: Hash32)]()
-        for (i, r) in try JSONSpans.elements(raw, txsRange).enumerated() {
-            guard let hr = try JSONSpans.member(raw, r, "hash"), let hs = try JSON.parse(Array(raw[hr])).stringValue,
-                  let h = try? Hash32(hex: hs) else {
-                throw FieldError(field: "transactions[\(i)].hash", problem: "must be a 32-byte hex string")
-            }
-            txs.append((r, h))
-        }
         let receipts = b.receipts
-        let receiptRanges = try JSONSpans.elements(receipts, 0..<receipts.count)
-        var logs = [(range: Range<Int>, index: UInt32, address: Address, topics: [(UInt8, Hash32)])]()
-        for (i, rr) in receiptRanges.enumerated() {
-            guard receipts[rr.lowerBound] == UInt8(ascii: "{"), let logsRange = try JSONSpans.member(receipts, rr, "logs") else { continue }
-            for lr in try JSONSpans.elements(receipts, logsRange) {
-                let fields = try JSONSpans.members(receipts, lr)
-                func field(_ name: String) throws -> JSONValue {
-                    guard let r = fields.first(where: { $0.key == name })?.value else { throw FieldError(field: "receipts[\(i)].logs.\(name)", problem: "is required") }
-                    return try JSON.parse(Array(receipts[r]))
-                }
-                guard let liText = try field("logIndex").stringValue, let li = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
-                      let addrText = try field("address").stringValue, let address = try? Address(hex: addrText.lowercased()) else {
-                    throw FieldError(field: "receipts[\(i)].logs", problem: "logIndex and address must be hex")
-                }
-                var topics = [(UInt8, Hash32)]()
-                for (pos, t) in (try field("topics").arrayValue ?? []).enumerated() where pos < 4 {
-                    guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
-                    topics.append((UInt8(pos), topic))
-                }
-                logs.append((lr, li, address, topics))
-            }
-        }
+        let layout = try b.layout ?? BlockLayout(block: raw, receipts: receipts)
+        let txsRange = layout.transactionsRange
+        let txs = layout.transactions
+        let receiptRanges = layout.receipts
+        let logs = layout.logs
+        precondition(txsRange.upperBound <= raw.count && receiptRanges.allSatisfy { $0.upperBound <= receipts.count },
+                     "a block layout points inside its own block (decode checks every range)")
 
         var hashes = [UInt8]("[".utf8)
         for (i, t) in txs.enumerated() {
             if i > 0 { hashes.append(UInt8(ascii: ",")) }
-            hashes += Array("\"\(t.hash.hex)\"".utf8)
-            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), Array(raw[t.range]))
+            hashes.append(UInt8(ascii: "\""))
+            hashes += Array(t.hash.hex.utf8)
+            hashes.append(UInt8(ascii: "\""))
+            try txn.put(tables.txs, ChainKey.position(cid, b.number, UInt32(i)), raw[t.range])
             var loc = ByteWriter(); loc.u64(b.number); loc.u32(UInt32(i))
             try txn.put(tables.txByHash, ChainKey.hash(cid, t.hash), loc.bytes)
         }
         hashes.append(UInt8(ascii: "]"))
-        try txn.put(tables.blocks, ChainKey.block(cid, b.number), Array(raw[..<txsRange.lowerBound]) + hashes + Array(raw[txsRange.upperBound...]))
+        var header = [UInt8]()
+        header.reserveCapacity(txsRange.lowerBound + hashes.count + raw.count - txsRange.upperBound)
+        header += raw[..<txsRange.lowerBound]; header += hashes; header += raw[txsRange.upperBound...]
+        try txn.put(tables.blocks, ChainKey.block(cid, b.number), header)
         var num = ByteWriter(); num.u64(b.number)
         try txn.put(tables.blockByHash, ChainKey.hash(cid, b.hash), num.bytes)
         for (i, rr) in receiptRanges.enumerated() {
-            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), Array(receipts[rr]))
+            try txn.put(tables.receipts, ChainKey.position(cid, b.number, UInt32(i)), receipts[rr])
         }
         for log in logs {
-            try txn.put(tables.logs, ChainKey.position(cid, b.number, log.index), Array(receipts[log.range]))
+            try txn.put(tables.logs, ChainKey.position(cid, b.number, log.index), receipts[log.range])
             try txn.put(tables.logsByAddress, ChainKey.byAddress(cid, log.address, b.number, log.index), [UInt8]())
-            for (pos, topic) in log.topics {
-                try txn.put(tables.logsByTopic, ChainKey.byTopic(cid, pos, topic, b.number, log.index), [UInt8]())
+            for topic in log.topics {
+                try txn.put(tables.logsByTopic, ChainKey.byTopic(cid, topic.position, topic.value, b.number, log.index), [UInt8]())
             }
         }
         try applyState(cid, b.number, b.state, txn)

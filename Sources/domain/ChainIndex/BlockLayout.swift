@@ -1,0 +1,142 @@
+import ByteCodec
+import Chain
+
+/// Where the pieces apply stores sit inside a block's JSON and its receipts' JSON, and the
+/// few fields the indexes key on (transaction hashes, log index, address, topics).
+///
+/// The leader finds them once and ships them in the entry (chain command version 2), so
+/// replicas apply without parsing any JSON; entries of version 1 carry none and each
+/// replica finds them itself. Either way apply stores the same bytes.
+public struct BlockLayout: Equatable, Sendable {
+    public struct Log: Equatable, Sendable {
+        /// The log object inside the receipts JSON.
+        public var range: Range<Int>
+        public var index: UInt32
+        public var address: Address
+        /// (position 0...3, topic), in order.
+        public var topics: [Topic]
+    }
+
+    public struct Topic: Equatable, Sendable {
+        public var position: UInt8
+        public var value: Hash32
+    }
+
+    /// The `transactions` array (brackets included) inside the block JSON.
+    public var transactionsRange: Range<Int>
+    public var transactions: [(range: Range<Int>, hash: Hash32)]
+    /// Each receipt object inside the receipts array.
+    public var receipts: [Range<Int>]
+    public var logs: [Log]
+
+    public static func == (a: BlockLayout, b: BlockLayout) -> Bool {
+        a.transactionsRange == b.transactionsRange && a.receipts == b.receipts && a.logs == b.logs
+            && a.transactions.map(\.range) == b.transactions.map(\.range) && a.transactions.map(\.hash) == b.transactions.map(\.hash)
+    }
+
+    /// Finds the layout by scanning the JSON (only the fields above are parsed).
+    public init(block raw: [UInt8], receipts: [UInt8]) throws {
+        guard let txsRange = try JSONSpans.member(raw, 0..<raw.count, "transactions") else {
+            throw FieldError(field: "transactions", problem: "is required")
+        }
+        transactionsRange = txsRange
+        transactions = []
+        for (i, r) in try JSONSpans.elements(raw, txsRange).enumerated() {
+            guard let hr = try JSONSpans.member(raw, r, "hash"), let hs = try JSON.parse(Array(raw[hr])).stringValue,
+                  let h = try? Hash32(hex: hs) else {
+                throw FieldError(field: "transactions[\(i)].hash", problem: "must be a 32-byte hex string")
+            }
+            transactions.append((r, h))
+        }
+        self.receipts = try JSONSpans.elements(receipts, 0..<receipts.count)
+        logs = []
+        for (i, rr) in self.receipts.enumerated() {
+            guard receipts[rr.lowerBound] == UInt8(ascii: "{"), let logsRange = try JSONSpans.member(receipts, rr, "logs") else { continue }
+            for lr in try JSONSpans.elements(receipts, logsRange) {
+                let fields = try JSONSpans.members(receipts, lr)
+                func field(_ name: String) throws -> JSONValue {
+                    guard let r = fields.first(where: { $0.key == name })?.value else { throw FieldError(field: "receipts[\(i)].logs.\(name)", problem: "is required") }
+                    return try JSON.parse(Array(receipts[r]))
+                }
+                guard let liText = try field("logIndex").stringValue, let li = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
+                      let addrText = try field("address").stringValue, let address = try? Address(hex: addrText.lowercased()) else {
+                    throw FieldError(field: "receipts[\(i)].logs", problem: "logIndex and address must be hex")
+                }
+                var topics = [Topic]()
+                for (pos, t) in (try field("topics").arrayValue ?? []).enumerated() where pos < 4 {
+                    guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
+                    topics.append(Topic(position: UInt8(pos), value: topic))
+                }
+                logs.append(Log(range: lr, index: li, address: address, topics: topics))
+            }
+        }
+        assert(transactionsRange.upperBound <= raw.count && self.receipts.allSatisfy { $0.upperBound <= receipts.count })
+    }
+
+    func encode(into w: inout ByteWriter) {
+        func range(_ r: Range<Int>) { w.u32(UInt32(r.lowerBound)); w.u32(UInt32(r.upperBound)) }
+        range(transactionsRange)
+        w.u32(UInt32(transactions.count))
+        for t in transactions { range(t.range); w.raw(t.hash.bytes) }
+        w.u32(UInt32(receipts.count))
+        for r in receipts { range(r) }
+        w.u32(UInt32(logs.count))
+        for l in logs {
+            range(l.range); w.u32(l.index); w.raw(l.address.bytes)
+            w.u8(UInt8(l.topics.count))
+            for t in l.topics { w.u8(t.position); w.raw(t.value.bytes) }
+        }
+    }
+
+    /// Reads a layout and checks every range against the JSON it points into, so a damaged
+    /// entry is refused at decode rather than storing bytes from the wrong place.
+    static func decode(_ r: inout ByteReader, blockBytes: Int, receiptBytes: Int) throws(DecodeError) -> BlockLayout {
+        func range(_ what: String, within size: Int) throws(DecodeError) -> Range<Int> {
+            let lo = Int(try r.u32()), hi = Int(try r.u32())
+            guard lo <= hi, hi <= size else { throw DecodeError("block layout: \(what) range \(lo)..<\(hi) outside \(size) bytes") }
+            return lo..<hi
+        }
+        func count(_ what: String, atLeast bytesEach: Int) throws(DecodeError) -> Int {
+            let n = Int(try r.u32())
+            guard n <= r.remaining / bytesEach else { throw DecodeError("block layout: \(n) \(what) cannot fit in \(r.remaining) bytes") }
+            return n
+        }
+        let txsRange = try range("transactions", within: blockBytes)
+        var txs = [(range: Range<Int>, hash: Hash32)]()
+        let nt = try count("transactions", atLeast: 40)
+        txs.reserveCapacity(nt)
+        for _ in 0..<nt {
+            let tr = try range("transaction", within: blockBytes)
+            guard txsRange.contains(tr.lowerBound), tr.upperBound <= txsRange.upperBound else {
+                throw DecodeError("block layout: transaction range \(tr) outside the transactions array \(txsRange)")
+            }
+            txs.append((tr, Hash32(unchecked: try r.raw(32))))
+        }
+        var receipts = [Range<Int>]()
+        let nr = try count("receipts", atLeast: 8)
+        receipts.reserveCapacity(nr)
+        for _ in 0..<nr { receipts.append(try range("receipt", within: receiptBytes)) }
+        var logs = [Log]()
+        let nl = try count("logs", atLeast: 33)
+        logs.reserveCapacity(nl)
+        for _ in 0..<nl {
+            let lr = try range("log", within: receiptBytes)
+            let index = try r.u32()
+            let address = Address(unchecked: try r.raw(20))
+            let ntopics = Int(try r.u8())
+            guard ntopics <= 4 else { throw DecodeError("block layout: a log with \(ntopics) indexed topics (at most 4)") }
+            var topics = [Topic]()
+            for _ in 0..<ntopics {
+                let pos = try r.u8()
+                guard pos < 4 else { throw DecodeError("block layout: topic position \(pos)") }
+                topics.append(Topic(position: pos, value: Hash32(unchecked: try r.raw(32))))
+            }
+            logs.append(Log(range: lr, index: index, address: address, topics: topics))
+        }
+        return BlockLayout(transactionsRange: txsRange, transactions: txs, receipts: receipts, logs: logs)
+    }
+
+    private init(transactionsRange: Range<Int>, transactions: [(range: Range<Int>, hash: Hash32)], receipts: [Range<Int>], logs: [Log]) {
+        self.transactionsRange = transactionsRange; self.transactions = transactions; self.receipts = receipts; self.logs = logs
+    }
+}
