@@ -53,6 +53,35 @@ import Testing
         #expect(tables[0]["chain_logsByTopic"]?.count ?? 0 > found.logs.count, "topics were indexed")
     }
 
+    /// The leader notes the layout while serializing; it must write the bytes `JSON.write`
+    /// writes and find the layout a replica's scan finds, or none where the scan fails.
+    @Test func serializingNotesTheLayoutAReplicaWouldFind() throws {
+        var cases = [(JSONValue, [JSONValue])]()
+        if ChainIndexTests.present {
+            let p = try Self.realPayload()
+            cases.append((try JSON.parse(p.block), try JSON.parse(p.receipts).arrayValue ?? []))
+        }
+        let hash = JSONValue.string(Hash32.keccak([1]).hex)
+        let log: JSONValue = .object(["address": .string("0x00000000000000000000000000000000000000AA"), "logIndex": .string("0x7"),
+                                      "topics": .array([.string(Hash32.keccak([2]).hex), .string("not a topic"), .string(Hash32.keccak([3]).hex)])])
+        cases += [
+            (.object(["number": .string("0x1"), "transactions": .array([.object(["hash": hash])])]), [.object(["logs": .array([log])])]),
+            (.object(["transactions": .array([])]), [.string("odd receipt"), .object(["status": .string("0x1")])]),
+            (.object(["transactions": .array([.object(["nohash": hash])])]), []),              // no layout
+            (.object(["number": .string("0x1")]), []),                                          // no transactions: none
+            (.object(["transactions": .array([])]), [.object(["logs": .string("x")])]),         // logs not an array: none
+            (.object(["transactions": .array([])]), [.object(["logs": .array([.object(["address": .string("0x1")])])])]),
+            (.array([]), []),
+        ]
+        for (i, (block, receipts)) in cases.enumerated() {
+            let (b, r, layout) = BlockLayout.serializing(block: block, receipts: receipts)
+            #expect(b == Array(JSON.serialize(block).utf8), "case \(i): block bytes")
+            #expect(r == Array(JSON.serialize(.array(receipts)).utf8), "case \(i): receipt bytes")
+            let scanned = try? BlockLayout(block: b, receipts: r)
+            #expect(layout == scanned, "case \(i): layout \(String(describing: layout)) vs scan \(String(describing: scanned))")
+        }
+    }
+
     @Test func aLayoutPointingOutsideItsJSONIsRefused() throws {
         let block = Array(#"{"transactions":[{"hash":"0x1111111111111111111111111111111111111111111111111111111111111111"}]}"#.utf8)
         let receipts = Array(#"[{"logs":[{"address":"0x00000000000000000000000000000000000000aa","topics":[],"logIndex":"0x0"}]}]"#.utf8)

@@ -241,3 +241,33 @@ import Testing
         #expect { try o.validate() } throws: { ($0 as? SimChainOptions.Invalid)?.option == "chain-id" }
     }
 }
+
+/// `--replay` answers the indexer's per-block calls from bytes serialized before serving;
+/// every batch must get the bytes the computing path gives, cached or not.
+@Suite struct ReplayTests {
+    @Test func replayedBatchesAreByteIdenticalToComputedOnes() throws {
+        var o = options(seed: 4)
+        o.txsPerBlock = 12
+        o.pregenerate = 6
+        o.replay = true
+        let chain = SimChain(options: o)
+        let plain = SimChainRPC(chain: chain)
+        let replaying = SimChainRPC(chain: chain, replay: try ReplayCache(rpc: plain, through: chain.headNumber))
+        #expect(chain.headNumber == 6 && replaying.replay?.result("eth_getBlockReceipts", [.string("0x3")]) != nil, "blocks 0...6 are cached")
+        let tracer = #"{"tracer":"prestateTracer","tracerConfig":{"diffMode":true}}"#
+        let bodies = [
+            #"[{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["0x3",true]},{"jsonrpc":"2.0","id":"b","method":"eth_getBlockReceipts","params":["0x3"]},{"jsonrpc":"2.0","id":3,"method":"debug_traceBlockByNumber","params":["0x3",\#(tracer)]}]"#,
+            // Uncached calls, a block past the replayed ones, a notification, an invalid entry.
+            #"[{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]},{"jsonrpc":"2.0","id":2,"method":"eth_getBlockByNumber","params":["0x40",true]},{"jsonrpc":"2.0","method":"eth_getBlockReceipts","params":["0x1"]},{"id":4},{"jsonrpc":"2.0","id":5,"method":"eth_getBlockByNumber","params":["0x2",false]}]"#,
+            #"[{"jsonrpc":"2.0","method":"eth_getBlockReceipts","params":["0x1"]}]"#,
+            #"{"jsonrpc":"2.0","id":9,"method":"eth_getBlockReceipts","params":["0x1"]}"#,
+        ]
+        for body in bodies {
+            let a = plain.respond(to: Array(body.utf8)), b = replaying.respond(to: Array(body.utf8))
+            #expect(a == b, "\(body.prefix(80))")
+        }
+        var bad = o
+        bad.reorgEvery = 5
+        #expect(throws: SimChainOptions.Invalid.self) { try bad.validate() }
+    }
+}

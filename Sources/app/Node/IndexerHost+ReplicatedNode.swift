@@ -10,7 +10,15 @@ extension ReplicatedNode: IndexerHost {
     }
 
     public func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome {
-        switch propose(raw: entry, timeoutMillis: timeoutMillis) {
+        Self.replication(propose(raw: entry, timeoutMillis: timeoutMillis), timeoutMillis: timeoutMillis)
+    }
+
+    public func propose(_ entry: [UInt8], timeoutMillis: Int, then: @escaping @Sendable (ReplicationOutcome) -> Void) {
+        propose(raw: entry, timeoutMillis: timeoutMillis) { then(Self.replication($0, timeoutMillis: timeoutMillis)) }
+    }
+
+    private static func replication(_ outcome: ProposeOutcome, timeoutMillis: Int) -> ReplicationOutcome {
+        switch outcome {
         case .applied: return .applied
         case .notLeader(let l): return .notLeader(leader: l)
         case .rejected(let why): return .rejected(why)

@@ -6,7 +6,7 @@ import SimChain
 enum SimChainCommand {
     static let usage = """
     usage: infrastack simchain --listen HOST:PORT [--seed N] [--chain-id N] [--block-time-ms N]
-                               [--txs-per-block N] [--pregenerate N]
+                               [--txs-per-block N] [--pregenerate N [--replay]]
                                [--reorg-every N --reorg-depth D] [--reorg-at H:D,...]
 
     A deterministic simulated EVM chain served over JSON-RPC (POST /) for demos, tests,
@@ -19,6 +19,10 @@ enum SimChainCommand {
       --block-time-ms N    mine a block every N ms (default 1000; 0 = never)
       --txs-per-block N    default 20 (at most 100000)
       --pregenerate N      blocks to mine before serving (default 0)
+      --replay             answer the indexer's per-block calls (full block, receipts,
+                           prestate trace) for the pregenerated blocks from answers
+                           serialized before serving, so an ingest benchmark measures the
+                           cluster, not the simulator (no reorg options with it)
       --reorg-every N      a random reorg about every N blocks (default 0: none)
       --reorg-depth D      the deepest random reorg (default 2; 1...64: finalized = latest - 64)
       --reorg-at H:D,...   scripted reorgs: when mining height H, first replace the last D blocks
@@ -32,7 +36,8 @@ enum SimChainCommand {
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["listen", "seed", "chain-id", "block-time-ms", "txs-per-block", "pregenerate", "reorg-every", "reorg-depth", "reorg-at"]) { o in
+        runCommand(usage: usage, args, valued: ["listen", "seed", "chain-id", "block-time-ms", "txs-per-block", "pregenerate", "reorg-every", "reorg-depth", "reorg-at"],
+                   boolean: ["replay"]) { o in
             if let extra = o.positional.first { throw Options.Problem(description: "unexpected argument \(extra)") }
             var opts = SimChainOptions()
             func int(_ k: String, min: Int, max: Int) throws -> Int? {
@@ -51,6 +56,7 @@ enum SimChainCommand {
             opts.txsPerBlock = try int("txs-per-block", min: 0, max: 100_000) ?? 20
             opts.pregenerate = try int("pregenerate", min: 0, max: 10_000_000) ?? 0
             opts.reorgEvery = try int("reorg-every", min: 0, max: 1_000_000) ?? 0
+            opts.replay = o.flags.contains("replay")
             opts.reorgDepth = try int("reorg-depth", min: 1, max: Int(opts.finalizedDistance)) ?? 2
             if let script = o.values["reorg-at"] {
                 for item in script.split(separator: ",", omittingEmptySubsequences: false) {

@@ -22,6 +22,17 @@ if argv.isEmpty || ["-h", "--help", "help"].contains(argv[0]) {
     print(topUsage(), terminator: "")
     exit(argv.isEmpty ? 2 : 0)
 }
+#if canImport(Glibc)
+// Upstream batches and block entries are tens of megabytes, allocated and freed several
+// times a second. glibc's default serves each from a fresh mmap (and trims the heap after
+// it), so every batch faulted in and zeroed its pages again: a fifth of the leader's CPU.
+// Keeping them in the heap costs at most the trim threshold of idle memory.
+// (malloc.h is not in the Glibc module: the function and its parameter numbers, -1 for
+// M_TRIM_THRESHOLD and -3 for M_MMAP_THRESHOLD, are declared here.)
+@_silgen_name("mallopt") func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+_ = glibcMallopt(-3, 256 << 20)
+_ = glibcMallopt(-1, 512 << 20)
+#endif
 let name = argv.removeFirst()
 guard let cmd = commands[name] else {
     FileHandle.standardError.write(Data("infrastack: unknown command '\(name)'\n\n\(topUsage())".utf8))

@@ -69,7 +69,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
         }
         if stopAt == .drawn { return .drawn }
 
-        let t0 = clock.nowMicros()
+        let t0 = clock.nowMicros(), c0 = clock.threadCPUMicros()
         do { try log.persist(hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot) } catch { throw .persist(error) }
         if let hs = rd.hardState {
             precondition(hs.term >= durableTerm, "the durable term never goes back")
@@ -82,6 +82,8 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
 
         for m in rd.messages where !(leaderEarly && Self.mayLeaveBeforePersist(m)) { sink.send(m) }
         counters.messagesSent += UInt64(rd.messages.count)
+        let c1 = clock.threadCPUMicros()
+        counters.persistCPUMicros += c1 &- c0
         if stopAt == .sent { return .sent }
 
         do {
@@ -99,6 +101,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
             throw .apply(error)
         }
         counters.applyMicros += clock.nowMicros() &- t1
+        counters.applyCPUMicros += clock.threadCPUMicros() &- c1
         counters.entriesApplied += UInt64(rd.committedEntries.count)
         counters.readies += 1
         if stopAt == .applied { return .applied }

@@ -38,4 +38,11 @@ public protocol RaftApplication: AnyObject {
 /// Time for the driver's latency counters only; Raft's own time is `RawNode.tick`.
 public protocol DriverClock: AnyObject {
     func nowMicros() -> UInt64
+    /// CPU time of the calling thread, so a bench can tell work from waiting (0 where
+    /// there is no such clock, as in the simulator).
+    func threadCPUMicros() -> UInt64
+}
+
+extension DriverClock {
+    public func threadCPUMicros() -> UInt64 { 0 }
 }

@@ -47,5 +47,8 @@ public struct DriverCounters: Sendable, Equatable {
     /// Time in the durable log write and in apply, for latency breakdowns.
     public var persistMicros: UInt64 = 0
     public var applyMicros: UInt64 = 0
+    /// CPU time of the same two stages (durable write plus sending; apply).
+    public var persistCPUMicros: UInt64 = 0
+    public var applyCPUMicros: UInt64 = 0
     public init() {}
 }

@@ -19,6 +19,10 @@ public final class Indexer: @unchecked Sendable {
         /// A Raft entry carries at most about this many bytes of blocks: large blocks
         /// travel in smaller batches (multi-megabyte entries stall replication).
         public var maxEntryBytes = 4 << 20
+        /// Batches proposed but not yet applied: the next batch is fetched, verified and
+        /// proposed while earlier ones replicate. Bounded by count and by bytes.
+        public var maxBatchesInFlight = 4
+        public var maxBytesInFlight = 32 << 20
         public var pollMillis = 500
         public var maxReorgDepth: UInt64 = 64
         /// First block to index when the index is empty (default 0, genesis).
@@ -51,6 +55,8 @@ public final class Indexer: @unchecked Sendable {
         public var upstreams: [UpstreamProfile] = []
         /// How new heads are noticed: "polling every N ms", or the WebSocket subscription's state.
         public var headSignal = ""
+        /// CPU spent per ingest stage on this node since start.
+        public var stageCPU = StageCPU()
     }
 
     let config: Config
@@ -71,6 +77,10 @@ public final class Indexer: @unchecked Sendable {
     private let prefetchQueue = DispatchQueue(label: "indexer-prefetch")
     private let prefetchClient: PrefetchClient
     private var prefetch: Prefetch?
+    /// Proposed batches, oldest first, until their outcome is known (see `settle`).
+    private var inFlight: [InFlight] = []
+    /// CPU time spent per stage on the leader (see `StageCPU`).
+    private let cpu = StageCPUMeter()
 
     public init(config: Config, index: ChainIndex, host: any IndexerHost, logger: Logger) {
         self.config = config
@@ -94,6 +104,7 @@ public final class Indexer: @unchecked Sendable {
     public var status: Status {
         var s = published.withLock { $0 }
         s.upstreams = profiles.all
+        s.stageCPU = cpu.snapshot
         s.headSignal = headWatcher.map { "\($0.state.text) at \($0.redacted), \($0.heads.load(ordering: .relaxed)) heads; polling every \(config.pollMillis) ms as fallback" }
             ?? "polling every \(config.pollMillis) ms"
         return s
@@ -124,7 +135,9 @@ public final class Indexer: @unchecked Sendable {
         var lastProgressLog = Date.distantPast
         var backoff = 0.2
         while running.load(ordering: .acquiring) {
-            guard let host, host.mayIngest else {
+            // With batches in flight the applied index trails the commit index by design;
+            // their outcomes (or a lost leadership) arrive through `settle`.
+            guard let host, host.mayIngest || !inFlight.isEmpty else {
                 update { $0.state = .notLeader }
                 Thread.sleep(forTimeInterval: 0.1)
                 continue
@@ -148,11 +161,13 @@ public final class Indexer: @unchecked Sendable {
                 update { $0.state = .halted(.wrongChainId) }
                 for _ in 0..<50 where running.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
             } catch let e as ProposalNotApplied {
+                abandonInFlight()
                 logger.warn("indexer proposal not applied", [("proposal", e.proposal.rawValue), ("outcome", e.outcome)])
                 update { $0.state = .backoff(.replicatedLog(e)) }
                 Thread.sleep(forTimeInterval: backoff)
                 backoff = min(backoff * 2, 5)
             } catch {
+                abandonInFlight()
                 logger.warn("indexer step failed", [("error", error)])
                 update { $0.state = .backoff(.upstream("\(error)")) }
                 Thread.sleep(forTimeInterval: backoff)
@@ -175,10 +190,13 @@ public final class Indexer: @unchecked Sendable {
         update { $0.lastAlert = message }
     }
 
-    /// One round; true when it proposed something.
+    /// One round; true when it proposed something (or settled batches proposed earlier).
     func step(_ host: any IndexerHost) throws -> Bool {
         let cid = config.chainId
+        try settle(waitingForOldest: false)
         let head = try index.view { try $0.head(cid) }
+        // Batches in flight extend the applied head; the next one extends the last of them.
+        let tip: (number: UInt64, hash: Hash32)? = inFlight.last.map { ($0.lastNumber, $0.lastHash) } ?? head.map { ($0.number, $0.hash) }
         let upstreamHead = try Hex.decodeQuantity(try upstream.call("eth_blockNumber", []).stringValue ?? "")
         update { s in
             s.upstreamHead = upstreamHead
@@ -186,8 +204,10 @@ public final class Indexer: @unchecked Sendable {
             s.lagBlocks = head.map { upstreamHead > $0.number ? upstreamHead - $0.number : 0 } ?? upstreamHead + 1
             s.upstream = upstream.currentURL
         }
-        let next = head.map { $0.number + 1 } ?? config.startBlock
+        let next = tip.map { $0.number + 1 } ?? config.startBlock
         if next > upstreamHead {
+            // Reorgs are judged against the applied head only, so settle what is in flight first.
+            if !inFlight.isEmpty { try settleAll(); return true }
             // Caught up: still detect a reorg that replaced our head at the same height.
             if let head, let theirs = try fetchHash(head.number), theirs != head.hash {
                 return try handleReorg(host, head: head)
@@ -198,19 +218,22 @@ public final class Indexer: @unchecked Sendable {
         let span = bytesPerBlock.map { max(1, min(config.batchBlocks, Int(Double(config.maxEntryBytes) / max($0, 1)))) } ?? 1
         let last = min(upstreamHead, next + UInt64(span) - 1)
         update { $0.state = .catchingUp }
-        let (fetched, safe, finalized) = try takePrefetch(startingAt: next) ?? fetch(next...last)
+        let (fetched, safe, finalized) = try takePrefetch(startingAt: next) ?? timed(\.fetchMicros) { try fetch(next...last) }
+        let reports = verifyAll(fetched)
         var payloads = [ChainCommand.BlockPayload]()
-        var expectedParent = head?.hash
+        var expectedParent = tip?.hash
         var txCount = 0
         var entryBytes = 0
-        for f in fetched {
+        for (f, report) in zip(fetched, reports) {
             if !payloads.isEmpty && entryBytes + f.payloadBytes > config.maxEntryBytes { break }
             if let p = expectedParent, f.parentHash != p {
-                if payloads.isEmpty, let head { return try handleReorg(host, head: head) }
+                if payloads.isEmpty {
+                    if !inFlight.isEmpty { try settleAll(); return true }
+                    if let head { return try handleReorg(host, head: head) }
+                }
                 break   // the upstream moved under us mid-batch; propose what links up and refetch
             }
-            let report = try BlockVerifier.verify(block: f.blockObject, receipts: f.receiptValues)
-            let failures = report.failures.filter { config.adapter.requiredChecks.contains($0.check) }
+            let failures = try report.get().failures.filter { config.adapter.requiredChecks.contains($0.check) }
             if !failures.isEmpty {
                 // Count and alert in one update, so a reader never sees one without the other.
                 let message = "block \(f.number) \(f.hash) refused: \(failures.map(\.description).joined(separator: "; "))"
@@ -227,32 +250,125 @@ public final class Indexer: @unchecked Sendable {
             let sample = Double(fetched.reduce(0) { $0 + $1.payloadBytes }) / Double(fetched.count)
             bytesPerBlock = bytesPerBlock.map { 0.5 * $0 + 0.5 * sample } ?? sample
         }
-        guard !payloads.isEmpty else { return false }
-        let entry = ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe, finalized: finalized).encoded()
+        guard !payloads.isEmpty else { return !inFlight.isEmpty }
+        let entry = timed(\.encodeMicros) { ChainCommand.blocks(chainId: cid, blocks: payloads, safe: safe, finalized: finalized).encoded() }
         // Prefetch once the state source is settled, so the two clients never both probe for it.
         if profiles[upstream.current].stateSource != .unknown || stateMode != .auto, payloads.last!.number < upstreamHead {
             let first = payloads.last!.number + 1
             startPrefetch(first...min(upstreamHead, first + UInt64(span) - 1))
         }
-        let outcome = host.proposeAndApply(entry, timeoutMillis: 30_000)
-        guard outcome == .applied else {
-            prefetch = nil
-            throw ProposalNotApplied(proposal: .blocks, outcome: outcome)
-        }
-        rate.record(blocks: payloads.count, txs: txCount)
-        let lastTimestamp = fetched.last(where: { $0.number == payloads.last!.number })?.timestamp
-        update { s in
-            s.blocksIndexed += UInt64(payloads.count)
-            s.indexedHead = payloads.last!.number
-            s.blocksPerSecond = rate.blocksPerSecond
-            s.txPerSecond = rate.txPerSecond
-            let lag = upstreamHead > payloads.last!.number ? upstreamHead - payloads.last!.number : 0
-            s.lagBlocks = lag
-            s.lagSeconds = lastTimestamp.map { max(0, Date().timeIntervalSince1970 - Double($0)) }
-            s.etaSeconds = rate.blocksPerSecond > 0 ? Double(lag) / rate.blocksPerSecond : nil
-            s.stateSource = payloads.last!.state.source
+        let batch = InFlight(lastNumber: payloads.last!.number, lastHash: payloads.last!.hash, blocks: payloads.count, txs: txCount,
+                             bytes: entry.count, upstreamHead: upstreamHead,
+                             lastTimestamp: fetched.last(where: { $0.number == payloads.last!.number })?.timestamp,
+                             stateSource: payloads.last!.state.source)
+        precondition(tip.map { payloads[0].number == $0.number + 1 } ?? true, "a batch extends the tip it was built on")
+        inFlight.append(batch)
+        host.propose(entry, timeoutMillis: 30_000) { outcome in batch.finish(outcome) }
+        // Keep the window bounded: wait for the oldest batch while it is full.
+        while inFlight.count >= config.maxBatchesInFlight || inFlight.reduce(0, { $0 + $1.bytes }) > config.maxBytesInFlight {
+            try settle(waitingForOldest: true)
         }
         return true
+    }
+
+    /// A batch proposed and not yet known applied.
+    final class InFlight: @unchecked Sendable {
+        let lastNumber: UInt64
+        let lastHash: Hash32
+        let blocks: Int
+        let txs: Int
+        let bytes: Int
+        let upstreamHead: UInt64
+        let lastTimestamp: UInt64?
+        let stateSource: StateDiffSource
+        private let done = DispatchSemaphore(value: 0)
+        private let result = Mutex<ReplicationOutcome?>(nil)
+
+        init(lastNumber: UInt64, lastHash: Hash32, blocks: Int, txs: Int, bytes: Int, upstreamHead: UInt64, lastTimestamp: UInt64?, stateSource: StateDiffSource) {
+            self.lastNumber = lastNumber; self.lastHash = lastHash; self.blocks = blocks; self.txs = txs; self.bytes = bytes
+            self.upstreamHead = upstreamHead; self.lastTimestamp = lastTimestamp; self.stateSource = stateSource
+        }
+
+        func finish(_ outcome: ReplicationOutcome) {
+            let first = result.withLock { r -> Bool in
+                guard r == nil else { return false }
+                r = outcome
+                return true
+            }
+            if first { done.signal() }
+        }
+
+        /// The outcome, waiting for it when `wait` (the log answers every proposal by its timeout).
+        func outcome(wait: Bool) -> ReplicationOutcome? {
+            if wait { done.wait(); done.signal() }
+            return result.withLock { $0 }
+        }
+    }
+
+    /// Takes finished batches off the front of the window, in order. A batch the log did
+    /// not apply ends the pipeline: what follows it was built on it, so the window is
+    /// dropped (anything of it that still commits no longer extends the head and is
+    /// skipped by apply) and the indexer starts again from the applied head.
+    private func settle(waitingForOldest: Bool) throws {
+        var wait = waitingForOldest
+        while let oldest = inFlight.first, let outcome = oldest.outcome(wait: wait) {
+            wait = false
+            inFlight.removeFirst()
+            guard outcome == .applied else {
+                abandonInFlight()
+                throw ProposalNotApplied(proposal: .blocks, outcome: outcome)
+            }
+            let head = try index.view { try $0.head(config.chainId) }
+            guard head?.number == oldest.lastNumber, head?.hash == oldest.lastHash else {
+                // Applied but skipped (the head moved another way): what was built on it skips too.
+                logger.warn("indexer batch applied without extending the head", [("batchLast", oldest.lastNumber), ("head", head.map { String($0.number) } ?? "-")])
+                abandonInFlight()
+                return
+            }
+            rate.record(blocks: oldest.blocks, txs: oldest.txs)
+            update { s in
+                s.blocksIndexed += UInt64(oldest.blocks)
+                s.indexedHead = oldest.lastNumber
+                s.blocksPerSecond = rate.blocksPerSecond
+                s.txPerSecond = rate.txPerSecond
+                let lag = oldest.upstreamHead > oldest.lastNumber ? oldest.upstreamHead - oldest.lastNumber : 0
+                s.lagBlocks = lag
+                s.lagSeconds = oldest.lastTimestamp.map { max(0, Date().timeIntervalSince1970 - Double($0)) }
+                s.etaSeconds = rate.blocksPerSecond > 0 ? Double(lag) / rate.blocksPerSecond : nil
+                s.stateSource = oldest.stateSource
+            }
+        }
+    }
+
+    /// Waits until nothing is in flight.
+    private func settleAll() throws {
+        while !inFlight.isEmpty { try settle(waitingForOldest: true) }
+    }
+
+    /// Forgets the window (and the prefetch built past it) after a failure. Proposals still
+    /// in the log are harmless: apply skips any that no longer extend the head.
+    private func abandonInFlight() {
+        inFlight.removeAll()
+        prefetch = nil
+    }
+
+    /// Verifies every block of a batch at once, one per core.
+    private func verifyAll(_ fetched: [Fetched]) -> [Result<VerificationReport, Error>] {
+        let results = ResultSlots<VerificationReport>(count: fetched.count)
+        DispatchQueue.concurrentPerform(iterations: fetched.count) { i in
+            let t0 = ThreadCPU.micros()
+            results.set(i, Result { try BlockVerifier.verify(block: fetched[i].blockObject, receipts: fetched[i].receiptValues) })
+            let spent = ThreadCPU.micros() &- t0
+            cpu.add(\.verifyMicros, spent)
+        }
+        return results.all
+    }
+
+    /// Runs `body`, adding the calling thread's CPU time to one stage's counter.
+    private func timed<R>(_ stage: WritableKeyPath<StageCPU, UInt64> & Sendable, _ body: () throws -> R) rethrows -> R {
+        let t0 = ThreadCPU.micros()
+        defer { cpu.add(stage, ThreadCPU.micros() &- t0) }
+        return try body()
     }
 
     /// Finds the newest height where our block and the upstream's agree, within the
@@ -395,12 +511,11 @@ public final class Indexer: @unchecked Sendable {
                 state = try StateProbe.probe(block: block, receipts: receipts[i], number: n, upstream: client)
             }
             let hash = try block.hash("hash")
-            let blockJSON = Array(JSON.serialize(bv).utf8), receiptsJSON = Array(JSON.serialize(.array(receipts[i])).utf8)
-            // Found once here so replicas need not parse; a block it cannot be found for is
-            // proposed without one and skipped by every replica alike (see ChainCommand).
+            // The layout is noted while serializing, so replicas need not parse; a block
+            // without one is proposed as is and each replica finds it (or skips the block) alike.
+            let (blockJSON, receiptsJSON, layout) = BlockLayout.serializing(block: bv, receipts: receipts[i])
             let payload = ChainCommand.BlockPayload(number: n, hash: hash, parentHash: try block.hash("parentHash"),
-                                                    block: blockJSON, receipts: receiptsJSON, state: state,
-                                                    layout: try? BlockLayout(block: blockJSON, receipts: receiptsJSON))
+                                                    block: blockJSON, receipts: receiptsJSON, state: state, layout: layout)
             out.append(Fetched(number: n, hash: hash, parentHash: payload.parentHash, timestamp: try block.quantity("timestamp"),
                                txCount: (try? block.array("transactions").count) ?? 0, blockObject: block, receiptValues: receipts[i], payload: payload))
         }
@@ -456,8 +571,12 @@ public final class Indexer: @unchecked Sendable {
         prefetch = job
         let client = prefetchClient
         let mode = stateMode
+        let cpu = cpu
         prefetchQueue.async {
+            let t0 = ThreadCPU.micros()
             job.outcome = Result { try Self.fetch(range, client: client.client, mode: mode) }
+            let spent = ThreadCPU.micros() &- t0
+            cpu.add(\.fetchMicros, spent)
             job.done.signal()
         }
     }

@@ -4,6 +4,16 @@ public protocol IndexerHost: AnyObject, Sendable {
     var mayIngest: Bool { get }
     /// Proposes a log entry and waits until it is applied here, or says what the log did instead.
     func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome
+    /// Proposes without waiting: `then` runs once with the outcome (on another thread; it
+    /// must not block). Entries proposed one after another are applied in that order.
+    func propose(_ entry: [UInt8], timeoutMillis: Int, then: @escaping @Sendable (ReplicationOutcome) -> Void)
+}
+
+extension IndexerHost {
+    /// Hosts without an asynchronous path answer before returning.
+    public func propose(_ entry: [UInt8], timeoutMillis: Int, then: @escaping @Sendable (ReplicationOutcome) -> Void) {
+        then(proposeAndApply(entry, timeoutMillis: timeoutMillis))
+    }
 }
 
 /// What the replicated log did with an indexer's proposal. Kept apart from upstream failures:

@@ -73,6 +73,90 @@ public struct BlockLayout: Equatable, Sendable {
         assert(transactionsRange.upperBound <= raw.count && self.receipts.allSatisfy { $0.upperBound <= receipts.count })
     }
 
+    /// Serializes a parsed block and its receipts (as `JSON.write` would) and notes the
+    /// layout while writing, which costs the leader nothing like a second scan. The layout
+    /// is nil where `init(block:receipts:)` would fail on the result, so both agree on
+    /// which blocks have one (tests compare them).
+    public static func serializing(block: JSONValue, receipts: [JSONValue]) -> (block: [UInt8], receipts: [UInt8], layout: BlockLayout?) {
+        var ok = true
+        var b = [UInt8]()
+        b.reserveCapacity(32 << 10)
+        var txsRange: Range<Int>?
+        var txs = [(range: Range<Int>, hash: Hash32)]()
+        if case .object(let o) = block {
+            b.append(UInt8(ascii: "{"))
+            for (i, (k, v)) in o.pairs.enumerated() {
+                if i > 0 { b.append(UInt8(ascii: ",")) }
+                JSON.writeString(k, to: &b)
+                b.append(UInt8(ascii: ":"))
+                guard k == "transactions", txsRange == nil else { JSON.write(v, to: &b); continue }
+                let start = b.count
+                if case .array(let list) = v {
+                    txs.reserveCapacity(list.count)
+                    b.append(UInt8(ascii: "["))
+                    for (j, t) in list.enumerated() {
+                        if j > 0 { b.append(UInt8(ascii: ",")) }
+                        let ts = b.count
+                        JSON.write(t, to: &b)
+                        if let h = t.objectValue?["hash"]?.stringValue, let hash = try? Hash32(hex: h) { txs.append((ts..<b.count, hash)) } else { ok = false }
+                    }
+                    b.append(UInt8(ascii: "]"))
+                } else {
+                    JSON.write(v, to: &b); ok = false
+                }
+                txsRange = start..<b.count
+            }
+            b.append(UInt8(ascii: "}"))
+        } else {
+            JSON.write(block, to: &b); ok = false
+        }
+
+        var r = [UInt8]()
+        r.reserveCapacity(48 << 10)
+        var receiptRanges = [Range<Int>]()
+        receiptRanges.reserveCapacity(receipts.count)
+        var logs = [Log]()
+        r.append(UInt8(ascii: "["))
+        for (i, receipt) in receipts.enumerated() {
+            if i > 0 { r.append(UInt8(ascii: ",")) }
+            let rs = r.count
+            guard case .object(let ro) = receipt else { JSON.write(receipt, to: &r); receiptRanges.append(rs..<r.count); continue }
+            r.append(UInt8(ascii: "{"))
+            var sawLogs = false
+            for (j, (k, v)) in ro.pairs.enumerated() {
+                if j > 0 { r.append(UInt8(ascii: ",")) }
+                JSON.writeString(k, to: &r)
+                r.append(UInt8(ascii: ":"))
+                guard k == "logs", !sawLogs else { JSON.write(v, to: &r); continue }
+                sawLogs = true
+                guard case .array(let list) = v else { JSON.write(v, to: &r); ok = false; continue }
+                r.append(UInt8(ascii: "["))
+                for (li, log) in list.enumerated() {
+                    if li > 0 { r.append(UInt8(ascii: ",")) }
+                    let ls = r.count
+                    JSON.write(log, to: &r)
+                    guard let lo = log.objectValue, let liText = lo["logIndex"]?.stringValue,
+                          let index = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
+                          let addrText = lo["address"]?.stringValue, let address = try? Address(hex: addrText.lowercased()),
+                          let topicsValue = lo["topics"] else { ok = false; continue }
+                    var topics = [Topic]()
+                    for (pos, t) in (topicsValue.arrayValue ?? []).enumerated() where pos < 4 {
+                        guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
+                        topics.append(Topic(position: UInt8(pos), value: topic))
+                    }
+                    logs.append(Log(range: ls..<r.count, index: index, address: address, topics: topics))
+                }
+                r.append(UInt8(ascii: "]"))
+            }
+            r.append(UInt8(ascii: "}"))
+            receiptRanges.append(rs..<r.count)
+        }
+        r.append(UInt8(ascii: "]"))
+        guard ok, let txsRange else { return (b, r, nil) }
+        assert(txs.allSatisfy { txsRange.contains($0.range.lowerBound) } && receiptRanges.count == receipts.count)
+        return (b, r, BlockLayout(transactionsRange: txsRange, transactions: txs, receipts: receiptRanges, logs: logs))
+    }
+
     func encode(into w: inout ByteWriter) {
         func range(_ r: Range<Int>) { w.u32(UInt32(r.lowerBound)); w.u32(UInt32(r.upperBound)) }
         range(transactionsRange)

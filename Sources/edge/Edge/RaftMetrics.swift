@@ -35,6 +35,9 @@ public struct RaftCounters: Sendable, Equatable {
     public var leaderChanges: UInt64
     public var logSyncs: UInt64 = 0
     public var logBytesSynced: UInt64 = 0
+    /// CPU time (not wall) of the durable write plus sends, and of apply.
+    public var persistCPUMicros: UInt64 = 0
+    public var applyCPUMicros: UInt64 = 0
 
     public init(readies: UInt64, entriesPersisted: UInt64, messagesSent: UInt64, entriesApplied: UInt64,
                 persistMicros: UInt64, applyMicros: UInt64, leaderChanges: UInt64) {
@@ -57,5 +60,7 @@ public struct RaftCounters: Sendable, Equatable {
         leaderChanges = UInt64(max(r.leaderChanges, 0))
         logSyncs = r.logSyncs.syncs
         logBytesSynced = r.logSyncs.bytes
+        persistCPUMicros = r.counters.persistCPUMicros
+        applyCPUMicros = r.counters.applyCPUMicros
     }
 }

@@ -18,7 +18,8 @@ extension RaftCounters {
                  "messagesSent": jsonNumber(messagesSent), "entriesApplied": jsonNumber(entriesApplied),
                  "persistMicros": jsonNumber(persistMicros), "applyMicros": jsonNumber(applyMicros),
                  "leaderChanges": jsonNumber(leaderChanges), "logSyncs": jsonNumber(logSyncs),
-                 "logBytesSynced": jsonNumber(logBytesSynced)])
+                 "logBytesSynced": jsonNumber(logBytesSynced),
+                 "persistCPUMicros": jsonNumber(persistCPUMicros), "applyCPUMicros": jsonNumber(applyCPUMicros)])
     }
 }
 
@@ -76,6 +77,8 @@ extension Indexer.Status {
         i["stateSource"] = .string(stateSource?.rawValue ?? "unknown")
         i["headSignal"] = .string(headSignal)
         i["lastAlert"] = lastAlert.map { .string($0) } ?? .null
+        i["cpuMicros"] = .object(["fetch": jsonNumber(stageCPU.fetchMicros), "verify": jsonNumber(stageCPU.verifyMicros),
+                                  "encode": jsonNumber(stageCPU.encodeMicros)])
         // What each upstream turned out to offer (hosted providers differ); URLs redacted.
         i["upstreams"] = .array(upstreams.map(\.statusJSON))
         return i

@@ -34,6 +34,8 @@ public final class HTTPClient {
     public var maxResponseBytes = 512 * 1024 * 1024
     private var fd: Int32 = -1
     var buffer: [UInt8] = []
+    /// recv's landing area, kept between reads rather than zeroed anew for each one.
+    private var chunk = [UInt8](repeating: 0, count: 65536)
 
     /// `url` as users paste it: `http://` or `https://`, any path and query (requests for "/"
     /// go to the URL's own path; others are appended to it), `user:password@` as basic auth.
@@ -168,7 +170,6 @@ public final class HTTPClient {
 
     /// What the socket has, blocking up to the timeout; nil at end of stream.
     private func receiveRaw() throws -> [UInt8]? {
-        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let now = EventLoop.nowMillis()
             guard now < deadline else { throw NetError("no complete response from \(name) within \(timeoutMillis) ms") }
@@ -203,8 +204,16 @@ public final class HTTPClient {
     }
 
     private func readExactly(_ n: Int) throws -> [UInt8] {
+        // Upstream batches run to tens of megabytes: grow once, not by doubling (each
+        // doubling faulted in fresh zeroed pages), and hand the buffer over when it holds
+        // exactly the body, which is the usual case.
+        if buffer.capacity < n { buffer.reserveCapacity(n) }
         while buffer.count < n {
             guard try fill() else { throw NetError("connection closed by \(name) before the response was complete") }
+        }
+        if buffer.count == n {
+            defer { buffer = [] }
+            return buffer
         }
         let out = Array(buffer[0..<n])
         buffer.removeFirst(n)

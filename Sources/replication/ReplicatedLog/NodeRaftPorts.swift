@@ -65,6 +65,7 @@ final class NodeApplication<Machine: ReplicatedStateMachine>: RaftApplication {
 
 final class MonotonicClock: DriverClock {
     func nowMicros() -> UInt64 { EventLoop.nowMicros() }
+    func threadCPUMicros() -> UInt64 { ThreadCPU.micros() }
 }
 
 typealias NodeDriver<Machine: ReplicatedStateMachine> = RaftDriver<RaftLogStore, PeerMessageSink, NodeApplication<Machine>, MonotonicClock>

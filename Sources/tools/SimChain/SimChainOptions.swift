@@ -18,6 +18,9 @@ public struct SimChainOptions: Sendable {
     /// replaces a finalized block: deeper requests are cut to `finalizedDistance`.
     public var safeDistance: UInt64 = 32
     public var finalizedDistance: UInt64 = 64
+    /// Answer the indexer's per-block calls for the pregenerated blocks from answers
+    /// serialized before serving (see `ReplayCache`), for ingest benchmarks.
+    public var replay = false
 
     public init() {}
 
@@ -40,6 +43,9 @@ public struct SimChainOptions: Sendable {
         }
         if reorgDepth < 1 || UInt64(reorgDepth) > finalizedDistance {
             throw Invalid(option: "reorg-depth", problem: "must be between 1 and \(finalizedDistance) (reorgs never cross the finalized block)")
+        }
+        if replay && (pregenerate == 0 || reorgEvery != 0 || !reorgAt.isEmpty) {
+            throw Invalid(option: "replay", problem: "needs --pregenerate and no reorgs (--reorg-every 0, no --reorg-at): replayed blocks must never change")
         }
         for (h, d) in reorgAt where h == 0 || d < 1 || UInt64(d) > finalizedDistance {
             throw Invalid(option: "reorg-at", problem: "height \(h) depth \(d): heights start at 1, depths are 1...\(finalizedDistance)")

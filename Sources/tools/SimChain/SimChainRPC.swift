@@ -8,8 +8,10 @@ import Net
 /// Answers are shaped like geth's, field order included.
 public struct SimChainRPC: Sendable {
     public let chain: SimChain
+    /// Pre-serialized per-block answers (`--replay`); nil computes every answer.
+    let replay: ReplayCache?
 
-    public init(chain: SimChain) { self.chain = chain }
+    public init(chain: SimChain, replay: ReplayCache? = nil) { self.chain = chain; self.replay = replay }
 
     public static let methods: [String] = [
         "eth_chainId", "net_version", "web3_clientVersion", "eth_syncing", "eth_gasPrice", "eth_blockNumber",
@@ -44,10 +46,41 @@ public struct SimChainRPC: Sendable {
         }
         if let batch = parsed.arrayValue {
             if batch.isEmpty { return encode(Self.errorObject(.null, -32600, "invalid request: empty batch")) }
+            if let replay { return replayed(batch, replay) }
             let answers = batch.compactMap(one)
             return answers.isEmpty ? nil : encode(.array(answers))
         }
         return one(parsed).map(encode)
+    }
+
+    /// A batch answered from the replay cache where it can be, the rest computed; the same
+    /// bytes `one` would give.
+    private func replayed(_ batch: [JSONValue], _ replay: ReplayCache) -> [UInt8]? {
+        var out = [UInt8](arrayLiteral: UInt8(ascii: "["))
+        var answered = 0
+        for v in batch {
+            if let o = v.objectValue, let id = o["id"], o["jsonrpc"]?.stringValue == "2.0", let method = o["method"]?.stringValue,
+               let params = o["params"]?.arrayValue, let cached = replay.result(method, params) {
+                switch id {
+                case .string, .number, .null:
+                    if answered > 0 { out.append(UInt8(ascii: ",")) }
+                    out += Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+                    JSON.write(id, to: &out)
+                    out += Array(#","result":"#.utf8)
+                    out += cached
+                    out.append(UInt8(ascii: "}"))
+                    answered += 1
+                    continue
+                default: break
+                }
+            }
+            guard let answer = one(v) else { continue }
+            if answered > 0 { out.append(UInt8(ascii: ",")) }
+            JSON.write(answer, to: &out)
+            answered += 1
+        }
+        out.append(UInt8(ascii: "]"))
+        return answered == 0 ? nil : out
     }
 
     private func encode(_ v: JSONValue) -> [UInt8] {

@@ -24,7 +24,7 @@ public final class SimChainServer: @unchecked Sendable {
         self.logger = logger
         chain = SimChain(options: options)
         loop = try EventLoop(name: "simchain")
-        let rpc = SimChainRPC(chain: chain)
+        let rpc = SimChainRPC(chain: chain, replay: options.replay ? try ReplayCache(rpc: SimChainRPC(chain: chain), through: chain.headNumber) : nil)
         http = try HTTPServer(address: listen ?? SocketAddress(host: "127.0.0.1", port: 0), loop: loop) { req in rpc.handle(req) }
     }
 
