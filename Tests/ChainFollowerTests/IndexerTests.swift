@@ -24,6 +24,47 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
     }
 }
 
+/// Applies proposals later, on its own queue, and misreports some: a timeout for an entry
+/// that still applies, a lost leadership for one that never does. What an indexer with
+/// batches in flight meets when the log is slow or a leader steps down mid-pipeline.
+final class FlakyAsyncHost: IndexerHost, @unchecked Sendable {
+    let direct: DirectHost
+    let queue = DispatchQueue(label: "flaky-host")
+    let rng: Mutex<SeededRNG>
+    let dropped = Atomic<Int>(0), lateApplied = Atomic<Int>(0)
+    init(direct: DirectHost, seed: UInt64) { self.direct = direct; rng = Mutex(SeededRNG(seed: seed)) }
+    var mayIngest: Bool { true }
+    func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome { direct.proposeAndApply(entry, timeoutMillis: timeoutMillis) }
+    func propose(_ entry: [UInt8], timeoutMillis: Int, then: @escaping @Sendable (ReplicationOutcome) -> Void) {
+        let (roll, delay) = rng.withLock { ($0.next() % 10, Int($0.next() % 3_000)) }
+        queue.asyncAfter(deadline: .now() + .microseconds(delay)) { [self] in
+            switch roll {
+            case 0:
+                dropped.add(1, ordering: .relaxed)
+                then(.notLeader(leader: 2))
+            case 1:
+                lateApplied.add(1, ordering: .relaxed)
+                then(.timedOut(afterMillis: timeoutMillis))
+                _ = direct.proposeAndApply(entry, timeoutMillis: timeoutMillis)
+            default:
+                then(direct.proposeAndApply(entry, timeoutMillis: timeoutMillis))
+            }
+        }
+    }
+}
+
+struct SeededRNG: Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
 /// `infrastack simchain` as a child process, reached only through its JSON-RPC: the
 /// upstream contract the indexer depends on.
 final class SimChainProcess: @unchecked Sendable {
@@ -162,6 +203,38 @@ final class TamperingProxy: @unchecked Sendable {
                 let nonce = try Hex.decodeQuantity(rpc.call("eth_getTransactionCount", [.string(a.hex), at]).stringValue ?? "")
                 #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.balance, of: a, at: n) } == balance, "balance of \(a) at \(n)")
                 #expect(try host.index.request(chain: Self.chainId, upstream: nil) { try $0.state(.nonce, of: a, at: n) } == nonce, "nonce of \(a) at \(n)")
+            }
+        }
+    }
+
+    /// Batches in flight through a log that answers late, times out entries that still
+    /// apply and drops others, while the upstream reorgs: the index still ends on the
+    /// canonical chain, every block once, none missing.
+    @Test func aPipelineThroughAFlakyLogEndsOnTheCanonicalChain() throws {
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("aPipelineThroughAFlakyLogEndsOnTheCanonicalChain: seed \(seed)")
+        let sim = try SimChainProcess(port: 24417, arguments: ["--txs-per-block", "4", "--pregenerate", "30", "--block-time-ms", "40",
+                                                             "--reorg-at", "36:3,44:4,52:2"])
+        defer { sim.stop() }
+        let env = try Environment(path: NSTemporaryDirectory() + "indexer-\(UUID().uuidString.prefix(8))")
+        let index = try ChainIndex(env: env)
+        let host = FlakyAsyncHost(direct: DirectHost(env: env, index: index), seed: seed)
+        var cfg = Indexer.Config(chainId: Self.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: sim.url)])
+        cfg.batchBlocks = 2
+        cfg.pollMillis = 20
+        let ix = Indexer(config: cfg, index: index, host: host, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true)))
+        defer { ix.stop() }
+        ix.start()
+        let rpc = UpstreamClient(urls: [sim.url])
+        #expect(waitUntil { ((try? Hex.decodeQuantity(rpc.call("eth_blockNumber", []).stringValue ?? "")) ?? 0) >= 60 }, "seed \(seed)")
+        #expect(waitUntil { ((try? index.view { try $0.head(Self.chainId) }?.number) ?? 0) >= 60 }, "seed \(seed)")
+        #expect(host.dropped.load(ordering: .relaxed) > 0 && host.lateApplied.load(ordering: .relaxed) > 0, "faults were injected (seed \(seed))")
+        for n in 0...(60 - 5) as ClosedRange<UInt64> {
+            let ours = try #require(try index.view { try $0.block(Self.chainId, number: n, fullTransactions: false) }?.objectValue, "block \(n) indexed (seed \(seed))")
+            #expect(try ours.hash("hash") == hash(rpc, n), "block \(n) follows the canonical chain (seed \(seed))")
+            if n > 0 {
+                let parent = try #require(try index.view { try $0.block(Self.chainId, number: n - 1, fullTransactions: false) }?.objectValue)
+                #expect(try ours.hash("parentHash") == parent.hash("hash"), "block \(n) links to \(n - 1) (seed \(seed))")
             }
         }
     }
