@@ -15,9 +15,7 @@ public final class Indexer: @unchecked Sendable {
         public var chainId: UInt64
         public var adapter: any ChainAdapter
         public var upstreams: [UpstreamEndpoint]
-        /// Blocks per batch (and entry) while catching up, within `maxEntryBytes`: small blocks
-        /// cost a log sync and an apply commit per entry, so more of them share one.
-        public var batchBlocks = 64
+        public var batchBlocks = 16
         /// A Raft entry carries at most about this many bytes of blocks: large blocks
         /// travel in smaller batches (multi-megabyte entries stall replication).
         public var maxEntryBytes = 4 << 20

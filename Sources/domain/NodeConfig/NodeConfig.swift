@@ -23,7 +23,7 @@ import Net
 ///   "chain": {                        // optional: follow an EVM chain (only the leader ingests)
 ///     "chainId": 1337, "adapter": "ethereum",        // ethereum | op-stack | arbitrum | custom
 ///     "upstreams": ["http://127.0.0.1:8545"],         // tried in order, with failover
-///     "batchBlocks": 64, "maxEntryBytes": 4194304, "pollMillis": 500, "maxReorgDepth": 64, "startBlock": 0,
+///     "batchBlocks": 16, "maxEntryBytes": 4194304, "pollMillis": 500, "maxReorgDepth": 64, "startBlock": 0,
 ///     "stateSource": "auto",                          // auto | tracer | probe
 ///     "checks": ["headerHash", "..."], "tracer": false // custom adapter only
 ///   },
