@@ -7,6 +7,7 @@ import Storage
 import Synchronization
 import Telemetry
 import Testing
+import TestSupport
 @testable import ChainFollower
 
 /// Applies proposals straight to a local index: the indexer's view of a one-node cluster.
@@ -30,9 +31,9 @@ final class DirectHost: IndexerHost, @unchecked Sendable {
 final class FlakyAsyncHost: IndexerHost, @unchecked Sendable {
     let direct: DirectHost
     let queue = DispatchQueue(label: "flaky-host")
-    let rng: Mutex<SeededRNG>
+    let rng: Mutex<SeededRandom>
     let dropped = Atomic<Int>(0), lateApplied = Atomic<Int>(0)
-    init(direct: DirectHost, seed: UInt64) { self.direct = direct; rng = Mutex(SeededRNG(seed: seed)) }
+    init(direct: DirectHost, seed: UInt64) { self.direct = direct; rng = Mutex(SeededRandom(seed: seed)) }
     var mayIngest: Bool { true }
     func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome { direct.proposeAndApply(entry, timeoutMillis: timeoutMillis) }
     func propose(_ entry: [UInt8], timeoutMillis: Int, then: @escaping @Sendable (ReplicationOutcome) -> Void) {
@@ -50,18 +51,6 @@ final class FlakyAsyncHost: IndexerHost, @unchecked Sendable {
                 then(direct.proposeAndApply(entry, timeoutMillis: timeoutMillis))
             }
         }
-    }
-}
-
-struct SeededRNG: Sendable {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

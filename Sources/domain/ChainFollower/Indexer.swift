@@ -161,7 +161,6 @@ public final class Indexer: @unchecked Sendable {
                 update { $0.state = .halted(.wrongChainId) }
                 for _ in 0..<50 where running.load(ordering: .acquiring) { Thread.sleep(forTimeInterval: 0.1) }
             } catch let e as ProposalNotApplied {
-                abandonInFlight()
                 logger.warn("indexer proposal not applied", [("proposal", e.proposal.rawValue), ("outcome", e.outcome)])
                 update { $0.state = .backoff(.replicatedLog(e)) }
                 Thread.sleep(forTimeInterval: backoff)

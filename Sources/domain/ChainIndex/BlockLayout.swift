@@ -58,16 +58,10 @@ public struct BlockLayout: Equatable, Sendable {
                     guard let r = fields.first(where: { $0.key == name })?.value else { throw FieldError(field: "receipts[\(i)].logs.\(name)", problem: "is required") }
                     return try JSON.parse(Array(receipts[r]))
                 }
-                guard let liText = try field("logIndex").stringValue, let li = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
-                      let addrText = try field("address").stringValue, let address = try? Address(hex: addrText.lowercased()) else {
+                guard let indexed = Self.indexedFields(logIndex: try field("logIndex"), address: try field("address"), topics: try field("topics")) else {
                     throw FieldError(field: "receipts[\(i)].logs", problem: "logIndex and address must be hex")
                 }
-                var topics = [Topic]()
-                for (pos, t) in (try field("topics").arrayValue ?? []).enumerated() where pos < 4 {
-                    guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
-                    topics.append(Topic(position: UInt8(pos), value: topic))
-                }
-                logs.append(Log(range: lr, index: li, address: address, topics: topics))
+                logs.append(Log(range: lr, index: indexed.index, address: indexed.address, topics: indexed.topics))
             }
         }
         assert(transactionsRange.upperBound <= raw.count && self.receipts.allSatisfy { $0.upperBound <= receipts.count })
@@ -135,16 +129,9 @@ public struct BlockLayout: Equatable, Sendable {
                     if li > 0 { r.append(UInt8(ascii: ",")) }
                     let ls = r.count
                     JSON.write(log, to: &r)
-                    guard let lo = log.objectValue, let liText = lo["logIndex"]?.stringValue,
-                          let index = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
-                          let addrText = lo["address"]?.stringValue, let address = try? Address(hex: addrText.lowercased()),
-                          let topicsValue = lo["topics"] else { ok = false; continue }
-                    var topics = [Topic]()
-                    for (pos, t) in (topicsValue.arrayValue ?? []).enumerated() where pos < 4 {
-                        guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
-                        topics.append(Topic(position: UInt8(pos), value: topic))
-                    }
-                    logs.append(Log(range: ls..<r.count, index: index, address: address, topics: topics))
+                    guard let lo = log.objectValue, let li = lo["logIndex"], let a = lo["address"], let t = lo["topics"],
+                          let indexed = Self.indexedFields(logIndex: li, address: a, topics: t) else { ok = false; continue }
+                    logs.append(Log(range: ls..<r.count, index: indexed.index, address: indexed.address, topics: indexed.topics))
                 }
                 r.append(UInt8(ascii: "]"))
             }
@@ -155,6 +142,20 @@ public struct BlockLayout: Equatable, Sendable {
         guard ok, let txsRange else { return (b, r, nil) }
         assert(txs.allSatisfy { txsRange.contains($0.range.lowerBound) } && receiptRanges.count == receipts.count)
         return (b, r, BlockLayout(transactionsRange: txsRange, transactions: txs, receipts: receiptRanges, logs: logs))
+    }
+
+    /// A log's fields the indexes key on, read alike by both ways of finding a layout: nil
+    /// unless logIndex is a hex quantity that fits 32 bits and address is a hex address;
+    /// topics past the fourth, or not 32-byte hex, are not indexed (their positions count).
+    static func indexedFields(logIndex: JSONValue, address: JSONValue, topics: JSONValue) -> (index: UInt32, address: Address, topics: [Topic])? {
+        guard let liText = logIndex.stringValue, let index = (try? Hex.decodeQuantity(liText)).flatMap({ UInt32(exactly: $0) }),
+              let addrText = address.stringValue, let a = try? Address(hex: addrText.lowercased()) else { return nil }
+        var out = [Topic]()
+        for (pos, t) in (topics.arrayValue ?? []).enumerated() where pos < 4 {
+            guard let ts = t.stringValue, let topic = try? Hash32(hex: ts) else { continue }
+            out.append(Topic(position: UInt8(pos), value: topic))
+        }
+        return (index, a, out)
     }
 
     func encode(into w: inout ByteWriter) {
