@@ -23,6 +23,9 @@ struct Progress {
     /// Snapshot transfer: index of the snapshot being sent and next chunk offset.
     var snapshotIndex: UInt64 = 0
     var snapshotOffset = 0
+    /// A chunk was acknowledged since the last heartbeat answer: the stream is moving, so
+    /// the heartbeat need not resend one.
+    var snapshotMoved = false
 
     init(id: NodeID, next: UInt64, config: RaftConfig) {
         self.id = id
@@ -53,6 +56,7 @@ struct Progress {
         inflights.reset()
         snapshotIndex = index
         snapshotOffset = 0
+        snapshotMoved = false
     }
 
     /// Record an acknowledgement up to `index`. Returns false if it told us nothing new.

@@ -130,8 +130,13 @@ extension Raft {
             progress[k].next = progress[k].match + 1
         }
         if progress[k].state == .snapshot {
-            // Chunks may have been lost: resend the one the follower is waiting for.
-            sendSnapshotChunk(progressAt: k)
+            // No chunk acknowledged for a whole heartbeat: it or its answer may have been
+            // lost; resend the one the follower is waiting for.
+            if progress[k].snapshotMoved {
+                progress[k].snapshotMoved = false
+            } else {
+                sendSnapshotChunk(progressAt: k)
+            }
         } else if progress[k].match < log.lastIndex {
             sendAppend(progressAt: k)
         }

@@ -59,10 +59,22 @@ extension Raft {
         send(chunkMessage)
     }
 
+    /// One chunk in flight per follower: an answer sends the next chunk only if it moved the
+    /// follower forward. The answer to a duplicate (a heartbeat's resend, the network's
+    /// copy) sends nothing, or every resend would start one more stream of the same chunks
+    /// for the rest of the transfer.
     mutating func handleSnapshotChunkResponse(_ m: Message, progressAt k: Int) {
         guard progress[k].state == .snapshot, m.index == progress[k].snapshotIndex else { return }
-        progress[k].snapshotOffset = m.reject ? 0 : Int(m.rejectHint)
-        if progress[k].snapshotOffset < latestSnapshot.data.count || m.reject {
+        if m.reject {
+            progress[k].snapshotOffset = 0
+            sendSnapshotChunk(progressAt: k)
+            return
+        }
+        let received = Int(m.rejectHint)
+        guard received > progress[k].snapshotOffset else { return }
+        progress[k].snapshotOffset = received
+        progress[k].snapshotMoved = true
+        if received < latestSnapshot.data.count {
             sendSnapshotChunk(progressAt: k)
         }
         // Once the last chunk is in, the follower answers with an append response.
@@ -82,28 +94,31 @@ extension Raft {
             return
         }
         if chunk.offset == 0 && incomingSnapshot?.metadata != metadata {
-            incomingSnapshot = (metadata, [])
+            incomingSnapshot = (metadata, [], chunk.totalSize)
         }
         var reply = message(.snapshotChunkResponse, to: m.from)
         reply.index = metadata.index
-        guard var incoming = incomingSnapshot, incoming.metadata == metadata else {
+        guard incomingSnapshot?.metadata == metadata else {
             reply.reject = true  // a chunk of a snapshot we are not receiving: restart
             send(reply)
             return
         }
+        // Taken out of `incomingSnapshot` before appending: a second reference would make
+        // every chunk copy all the bytes received so far (quadratic in the snapshot's size).
+        var incoming = incomingSnapshot.take()!
         if chunk.offset == incoming.data.count {
             incoming.data.append(contentsOf: chunk.data)
         }
         if incoming.data.count >= chunk.totalSize {
-            incomingSnapshot = nil
             install(Snapshot(metadata: metadata, data: incoming.data))
             var done = message(.appendResponse, to: m.from)
             done.index = metadata.index
             send(done)
             return
         }
-        incomingSnapshot = incoming
         reply.rejectHint = UInt64(incoming.data.count)
+        incomingSnapshot = incoming
+        precondition(incomingSnapshot!.data.count < chunk.totalSize, "a complete snapshot is installed, not kept")
         send(reply)
     }
 

@@ -62,7 +62,7 @@ struct Raft {
     /// A snapshot received from the leader that the application has not yet installed.
     var snapshotToInstall: Snapshot?
     /// Follower: chunks of a snapshot being received.
-    var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8])?
+    var incomingSnapshot: (metadata: SnapshotMetadata, data: [UInt8], total: Int)?
 
     init(config: RaftConfig, hardState: HardState, snapshot: Snapshot, entries: [Entry]) {
         precondition(config.id != .none, "node id 0 is reserved")

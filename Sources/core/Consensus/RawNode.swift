@@ -162,6 +162,10 @@ public struct RawNode: Sendable {
     public var committedIndex: UInt64 { raft.log.committed }
     public var lastIndex: UInt64 { raft.log.lastIndex }
     public var snapshotIndex: UInt64 { raft.log.snapshotIndex }
+    /// Follower: the snapshot being received from the leader, for progress reports.
+    public var incomingSnapshot: (index: UInt64, receivedBytes: Int, totalBytes: Int)? {
+        raft.incomingSnapshot.map { ($0.metadata.index, $0.data.count, $0.total) }
+    }
     public var configuration: ConfState { raft.confs.current }
 
     /// Term of the entry at `index` in this node's log (nil if compacted or absent).
