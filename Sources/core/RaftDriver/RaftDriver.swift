@@ -29,6 +29,15 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     /// the same Ready that adopts it, and an append in a term a crash can forget lets the
     /// restarted node win that term again with a different log.
     private var durableTerm: UInt64
+    /// The owner serializes snapshots off the driver's thread (production: serializing a
+    /// large state inline would hold heartbeats past an election timeout). Then `drain`
+    /// does not call `app.snapshot()`: `takeSnapshotRequest()` tells the owner to serialize,
+    /// and `snapshotSerialized` hands the bytes back on the driver's thread. Local compaction
+    /// waits meanwhile, so the bytes are never older than the log's snapshot.
+    public var serializesInBackground = false
+    /// Bytes asked of the owner and not yet handed back.
+    public private(set) var serializing = false
+    private var snapshotRequested = false
 
     public init(core: RawNode, log: Log, sink: Sink, app: App, clock: Clock, compactEvery: UInt64, compactKeep: UInt64 = 0) {
         precondition(compactEvery > 0, "compactEvery must be positive")
@@ -55,10 +64,42 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
             // A follower needs the snapshot's bytes: provide them, and carry out the chunk they
             // release. A failure is reported and retried at the next drain.
             guard core.wantsSnapshotData else { break }
+            if serializesInBackground {
+                if !serializing { serializing = true; snapshotRequested = true }
+                break
+            }
             do { try provideSnapshotData() } catch { compactionFailed?(error); break }
             precondition(!core.wantsSnapshotData, "the bytes provided satisfy the request")
         }
         return stopAt
+    }
+
+    /// Whether the owner should now serialize the application's state (once per request;
+    /// `serializesInBackground` only).
+    public func takeSnapshotRequest() -> Bool {
+        defer { snapshotRequested = false }
+        precondition(!snapshotRequested || serializing, "a request is outstanding while it is pending")
+        return snapshotRequested
+    }
+
+    /// The bytes the owner serialized after `takeSnapshotRequest`, or why it could not.
+    /// Call on the driver's thread between drains, then drain: the chunks they release go
+    /// out with the next Ready. Bytes nobody wants any more (a snapshot from a new leader
+    /// replaced the state meanwhile) are dropped; a failure is reported and asked again.
+    public func snapshotSerialized(_ result: Result<(index: UInt64, data: [UInt8]), any Error>) {
+        precondition(serializing, "snapshot bytes that were not asked for")
+        precondition(!snapshotRequested, "handed back before the request was taken")
+        serializing = false
+        do {
+            let (index, data) = try result.get()
+            precondition(!data.isEmpty, "a snapshot's bytes are never empty")
+            precondition(index <= core.status.applied, "the application snapshotted past what it applied")
+            guard core.wantsSnapshotData, index >= core.snapshotIndex else { return }
+            try persistCompaction(core.compact(index: index, data: data))
+            counters.snapshotsSerialized += 1
+        } catch {
+            compactionFailed?(error)
+        }
     }
 
     private func carryOut(stopAt: ReadyStage?, completed: (Ready) throws -> Void) throws(DriverFailure) -> ReadyStage? {
@@ -119,6 +160,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
     private func compactIfDue() {
         do {
             let st = core.status
+            guard !serializing else { return }
             guard st.applied > st.snapshotIndex, st.applied - st.snapshotIndex >= compactEvery + compactKeep else { return }
             try compactNow()
         } catch {
@@ -128,6 +170,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
 
     /// Compacts now, keeping `compactKeep` entries below the applied index (operators, tests).
     public func compactNow() throws {
+        guard !serializing else { return }  // bytes being serialized must not fall behind the log's snapshot
         let applied = try app.appliedIndex()
         precondition(applied <= core.status.applied, "the application is past what the core applied")
         guard applied > compactKeep else { return }

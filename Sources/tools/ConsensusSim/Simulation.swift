@@ -62,6 +62,14 @@ public final class Simulation {
     /// their own random stream, so the fault plan of a seed is the same with or without them.
     var unreachableReports: [(at: Int, node: Int, peer: NodeID)] = []
     var resetRNG: SplitMix64
+    /// Nodes whose driver asks for snapshot bytes and gets them ticks later, as production
+    /// serializes off the driver's thread (the rest serialize inline). Own random stream.
+    var serializesInBackground: [Bool]
+    var serializeRNG: SplitMix64
+    /// Bytes being serialized per node: handed to its driver at `ready` unless it restarted.
+    var serializations: [(ready: Int, incarnation: Int, index: UInt64, data: [UInt8])?]
+    /// The bytes being handed to a driver, for the compaction they cause (`SimPort.compact`).
+    var delivered: [(index: UInt64, data: [UInt8])?]
 
     public init(seed: UInt64, options: SimulationOptions) {
         self.seed = seed
@@ -88,6 +96,11 @@ public final class Simulation {
         holdingEvent = Array(repeating: nil, count: count * count)
         lastLateDelivery = Array(repeating: Int.min / 2, count: count)
         resetRNG = SplitMix64(seed: seed ^ 0xC0_11EC_7105_5EED)
+        var serializeRNG = SplitMix64(seed: seed ^ 0x5E71_A112_E0FF_7EAD)
+        serializesInBackground = (0..<count).map { _ in serializeRNG.below(2) == 0 }
+        self.serializeRNG = serializeRNG
+        serializations = Array(repeating: nil, count: count)
+        delivered = Array(repeating: nil, count: count)
         for position in 0..<count { drivers[position] = makeNode(position) }
     }
 
@@ -102,8 +115,10 @@ public final class Simulation {
         config.maxInflightBytes = 2048
         config.snapshotChunkBytes = 64
         let port = SimPort(self, position)
-        return SimDriver(core: RawNode(config: config, restoringFrom: disks[position].persisted),
-                         log: port, sink: port, app: port, clock: port, compactEvery: compactEvery[position])
+        let driver = SimDriver(core: RawNode(config: config, restoringFrom: disks[position].persisted),
+                               log: port, sink: port, app: port, clock: port, compactEvery: compactEvery[position])
+        driver.serializesInBackground = serializesInBackground[position]
+        return driver
     }
 
     func note(_ text: @autoclosure () -> String) {
@@ -159,6 +174,7 @@ public final class Simulation {
             // between send and apply, or between apply and advance.
             updateFaults(crashPhase: true)
         }
+        deliverSerializedSnapshots()
         for position in drivers.indices where drivers[position] != nil { try carryOutReady(position) }
         serveReads()
         try observeLeaders()
@@ -181,6 +197,32 @@ public final class Simulation {
             crashing[position] = nil
             goDown(position)
             note("node \(position + 1) crashed at stage \(stage.rawValue)")
+        } else if driver.takeSnapshotRequest() {
+            // The state as of now, as production reads it in one transaction; the bytes
+            // arrive up to 30 ticks later, while the node goes on applying.
+            let machine = machines[position]
+            serializations[position] = (tick + 1 + serializeRNG.below(30), incarnations[position], machine.appliedIndex, machine.snapshotData())
+            note("node \(position + 1) serializing its state at \(machine.appliedIndex) in the background")
+        }
+    }
+
+    /// Background serializations that are done reach their driver; one in ten fails, and
+    /// the driver must ask again.
+    func deliverSerializedSnapshots() {
+        for position in serializations.indices {
+            guard let s = serializations[position], s.ready <= tick else { continue }
+            serializations[position] = nil
+            guard let driver = drivers[position], incarnations[position] == s.incarnation else { continue }
+            if serializeRNG.below(10) == 0 {
+                driver.snapshotSerialized(.failure(SimulationFailure("simulated serialization failure")))
+                note("node \(position + 1): background serialization failed")
+            } else {
+                delivered[position] = (s.index, s.data)
+                driver.snapshotSerialized(.success((s.index, s.data)))
+                delivered[position] = nil
+                stats.snapshotsSerialized += 1
+                note("node \(position + 1): serialized state at \(s.index) delivered")
+            }
         }
     }
 
