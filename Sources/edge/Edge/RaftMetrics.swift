@@ -38,6 +38,10 @@ public struct RaftCounters: Sendable, Equatable {
     /// CPU time (not wall) of the durable write plus sends, and of apply.
     public var persistCPUMicros: UInt64 = 0
     public var applyCPUMicros: UInt64 = 0
+    /// Snapshots installed from a leader, serialized for a follower, and log compactions.
+    public var snapshotsInstalled: UInt64 = 0
+    public var snapshotsSerialized: UInt64 = 0
+    public var compactions: UInt64 = 0
 
     public init(readies: UInt64, entriesPersisted: UInt64, messagesSent: UInt64, entriesApplied: UInt64,
                 persistMicros: UInt64, applyMicros: UInt64, leaderChanges: UInt64) {
@@ -62,5 +66,8 @@ public struct RaftCounters: Sendable, Equatable {
         logBytesSynced = r.logSyncs.bytes
         persistCPUMicros = r.counters.persistCPUMicros
         applyCPUMicros = r.counters.applyCPUMicros
+        snapshotsInstalled = r.counters.snapshotsInstalled
+        snapshotsSerialized = r.counters.snapshotsSerialized
+        compactions = r.counters.compactions
     }
 }

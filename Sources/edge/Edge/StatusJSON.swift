@@ -19,7 +19,9 @@ extension RaftCounters {
                  "persistMicros": jsonNumber(persistMicros), "applyMicros": jsonNumber(applyMicros),
                  "leaderChanges": jsonNumber(leaderChanges), "logSyncs": jsonNumber(logSyncs),
                  "logBytesSynced": jsonNumber(logBytesSynced),
-                 "persistCPUMicros": jsonNumber(persistCPUMicros), "applyCPUMicros": jsonNumber(applyCPUMicros)])
+                 "persistCPUMicros": jsonNumber(persistCPUMicros), "applyCPUMicros": jsonNumber(applyCPUMicros),
+                 "snapshotsInstalled": jsonNumber(snapshotsInstalled), "snapshotsSerialized": jsonNumber(snapshotsSerialized),
+                 "compactions": jsonNumber(compactions)])
     }
 }
 

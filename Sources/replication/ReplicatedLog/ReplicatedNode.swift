@@ -56,6 +56,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
     private var pendingReads: [UInt64: (UInt64?) -> Void] = [:]
     private var nextReadContext: UInt64 = 1
     private var readyScheduled = false
+    private var snapshotProgress = SnapshotReceiveProgress()
     private var lastRole: RaftRole = .follower
     private var lastLeader: UInt64 = 0
     private var stopped = false
@@ -95,6 +96,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         let (core, applied, persisted) = try Self.restoreCore(options, store, stateMachine)
         driver = NodeDriver(core: core, log: store, sink: sink, app: NodeApplication(machine: stateMachine, applied: applied, logger: logger),
                             clock: MonotonicClock(), compactEvery: options.snapshotEvery, compactKeep: min(5000, options.snapshotEvery / 2))
+        driver.serializesInBackground = true
         appliedIndexForWaiters = applied.index
         published = Mutex(NodeReport(status: core.status, appliedIndex: applied.index, digest: applied.digest, peerMatch: [:], leaderChanges: 0))
         logger.info("restored", [("term", persisted.hardState.term), ("commit", persisted.hardState.commit),
@@ -121,6 +123,9 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         var config = RaftConfig(id: options.id, randomSeed: options.randomSeed)
         config.electionTicks = options.electionTicks
         config.heartbeatTicks = options.heartbeatTicks
+        // One chunk per round trip: at the core's 64 KiB a multi-gigabyte state takes tens
+        // of thousands of them; 1 MiB frames stay far below the transport's limits.
+        config.snapshotChunkBytes = 1 << 20
         config.applied = applied.index
         return (RawNode(config: config, restoringFrom: persisted), applied, persisted)
     }
@@ -310,6 +315,9 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
                 raw.tick()
                 scheduleReady()
             }
+            if let fields = snapshotProgress.observe(raw.incomingSnapshot, nowMillis: EventLoop.nowMillis()) {
+                logger.info("receiving snapshot", fields)
+            }
             expireProposals()
             scheduleTick()
         }
@@ -360,6 +368,7 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
             stopTakingPart(error)
             return
         }
+        if driver.takeSnapshotRequest() { serializeSnapshot() }
         if driver.counters.compactions > compactionsBefore {
             logger.info("compacted log", [("index", raw.snapshotIndex)])
         }
@@ -368,6 +377,21 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
             refreshPeers()
         }
         publish()
+    }
+
+    /// A follower needs the state's bytes: serialized on another thread from one LMDB read
+    /// transaction (applies go on meanwhile), so heartbeats keep leaving while gigabytes are
+    /// copied; the bytes come back to the loop, which sends the first chunk.
+    private func serializeSnapshot() {
+        loop.assertInLoop()
+        precondition(driver.serializing, "serializing what the driver asked for")
+        DispatchQueue.global(qos: .utility).async { [self] in
+            let result = Result<(index: UInt64, data: [UInt8]), any Error> { try driver.app.snapshot() }
+            loop.execute { [self] in
+                driver.snapshotSerialized(result)
+                scheduleReady()
+            }
+        }
     }
 
     private func publish() {
