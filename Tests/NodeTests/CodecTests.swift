@@ -108,6 +108,25 @@ import TestSupport
         #expect(loaded.snapshot == far && loaded.entries.isEmpty)
     }
 
+    @Test func logStoreKeepsALargeSnapshotInParts() throws {
+        let env = try Environment(path: temporaryDirectory("logstore-parts"))
+        let store = try RaftLogStore(env: env, snapshotPartBytes: 1000)
+        let conf = ConfState(voters: [1, 2, 3])
+        let big = Snapshot(metadata: SnapshotMetadata(index: 5, term: 1, conf: conf), data: (0..<4321).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try store.persist(hardState: HardState(term: 1, vote: 0, commit: 5), entries: [], snapshot: big)
+        #expect(try store.load().snapshot == big, "five parts read back as one snapshot")
+        // A smaller snapshot replaces it and leaves no stale part behind.
+        let small = Snapshot(metadata: SnapshotMetadata(index: 9, term: 1, conf: conf), data: [1, 2, 3])
+        try store.persist(hardState: nil, entries: [], snapshot: small)
+        #expect(try store.load().snapshot == small)
+        let leftovers = try env.read { txn in try txn.entries(in: try env.table("raft_meta")).filter { $0.key.starts(with: Array("snapshotPart".utf8)) } }
+        #expect(leftovers.isEmpty, "no part of the large snapshot is left")
+        // A lost part is damage, not a shorter snapshot.
+        try store.persist(hardState: nil, entries: [], snapshot: Snapshot(metadata: SnapshotMetadata(index: 12, term: 1, conf: conf), data: big.data))
+        try env.write { txn in _ = try txn.delete(try env.table("raft_meta"), RaftLogStore.snapshotPartKey(2)) }
+        #expect(throws: (any Error).self) { try store.load() }
+    }
+
     @Test func commandsRejectGarbage() {
         #expect(throws: DecodeError.self) { try StateMachineRoot.Command.decode([9]) }
         #expect(throws: DecodeError.self) { try StateMachineRoot.Command.decode([1, 0, 0]) }

@@ -82,6 +82,9 @@ extension Raft {
 
     // MARK: Follower side
 
+    /// Reserved up front for an incoming snapshot at most; a larger one grows as it arrives.
+    static let maxReservedSnapshotBytes = 16 << 30
+
     mutating func handleSnapshotChunk(_ m: Message) {
         guard let chunk = m.snapshot else { return }
         let metadata = chunk.metadata
@@ -94,7 +97,10 @@ extension Raft {
             return
         }
         if chunk.offset == 0 && incomingSnapshot?.metadata != metadata {
-            incomingSnapshot = (metadata, [], chunk.totalSize)
+            // Room for the whole snapshot at once: growing by doubling copies it repeatedly.
+            var data = [UInt8]()
+            data.reserveCapacity(max(0, min(chunk.totalSize, Self.maxReservedSnapshotBytes)))
+            incomingSnapshot = (metadata, data, chunk.totalSize)
         }
         var reply = message(.snapshotChunkResponse, to: m.from)
         reply.index = metadata.index

@@ -16,7 +16,14 @@ public final class RaftLogStore: Sendable {
     static let snapshotMetaKey = Array("snapshotMeta".utf8)
     static let snapshotDataKey = Array("snapshotData".utf8)
 
-    public init(env: Environment) throws {
+    /// A snapshot's bytes are stored in parts of at most this size: LMDB writes a value's
+    /// pages with one pwrite, and Linux writes at most 2 GiB per call, so a larger value
+    /// fails its commit with EIO.
+    let snapshotPartBytes: Int
+
+    public init(env: Environment, snapshotPartBytes: Int = 256 << 20) throws {
+        precondition(snapshotPartBytes > 0, "snapshot parts hold bytes")
+        self.snapshotPartBytes = snapshotPartBytes
         self.env = env
         log = try env.table("raft_log")
         meta = try env.table("raft_meta")
@@ -92,11 +99,49 @@ public final class RaftLogStore: Sendable {
         }
     }
 
+    static let snapshotPartsKey = Array("snapshotParts".utf8)
+    static func snapshotPartKey(_ i: UInt32) -> [UInt8] { var w = ByteWriter(); w.raw(Array("snapshotPart".utf8)); w.u32(i); return w.bytes }
+
     func storeSnapshot(_ s: Snapshot, in txn: WriteTransaction) throws {
         var w = ByteWriter()
         RaftMessageCodec.encode(s.metadata, into: &w)
         try txn.put(meta, Self.snapshotMetaKey, w.bytes)
-        try txn.put(meta, Self.snapshotDataKey, s.data)
+        if let old = try txn.get(meta, Self.snapshotPartsKey) {
+            var r = ByteReader(old, what: "snapshot part count")
+            for i in 0..<(try r.u32()) { _ = try txn.delete(meta, Self.snapshotPartKey(i)) }
+            _ = try txn.delete(meta, Self.snapshotPartsKey)
+        }
+        guard s.data.count > snapshotPartBytes else {
+            try txn.put(meta, Self.snapshotDataKey, s.data)
+            return
+        }
+        try txn.put(meta, Self.snapshotDataKey, [UInt8]())
+        let parts = (s.data.count + snapshotPartBytes - 1) / snapshotPartBytes
+        precondition(parts > 1 && parts <= Int(UInt32.max), "a large snapshot is stored in several parts")
+        for i in 0..<parts {
+            let range = (i * snapshotPartBytes)..<min(s.data.count, (i + 1) * snapshotPartBytes)
+            try txn.put(meta, Self.snapshotPartKey(UInt32(i)), s.data[range])
+        }
+        var count = ByteWriter(); count.u32(UInt32(parts))
+        try txn.put(meta, Self.snapshotPartsKey, count.bytes)
+    }
+
+    /// The stored snapshot's bytes: one value, or its parts in order (a missing part is
+    /// damage, never a shorter snapshot).
+    func loadSnapshotData(in txn: ReadTransaction) throws -> [UInt8] {
+        guard let count = try txn.get(meta, Self.snapshotPartsKey) else { return try txn.get(meta, Self.snapshotDataKey) ?? [] }
+        var r = ByteReader(count, what: "snapshot part count")
+        let parts = try r.u32()
+        var data = [UInt8]()
+        data.reserveCapacity(Int(parts) * snapshotPartBytes)
+        for i in 0..<parts {
+            guard let part = try txn.get(meta, Self.snapshotPartKey(i)) else {
+                throw DecodeError("persisted snapshot: part \(i) of \(parts) is missing")
+            }
+            data.append(contentsOf: part)
+        }
+        precondition(!data.isEmpty, "a snapshot stored in parts has bytes")
+        return data
     }
 
     /// Drops entries through `index` after the application compacted its log into a snapshot.
@@ -130,7 +175,7 @@ public final class RaftLogStore: Sendable {
             var snapshot = Snapshot(metadata: SnapshotMetadata(index: 0, term: 0, conf: ConfState()), data: [])
             if let m = try txn.get(meta, Self.snapshotMetaKey) {
                 var r = ByteReader(m, what: "persisted snapshot metadata")
-                snapshot = Snapshot(metadata: try RaftMessageCodec.decodeMetadata(&r), data: try txn.get(meta, Self.snapshotDataKey) ?? [])
+                snapshot = Snapshot(metadata: try RaftMessageCodec.decodeMetadata(&r), data: try self.loadSnapshotData(in: txn))
             }
             var entries = [Consensus.Entry]()
             var expected = snapshot.metadata.index + 1
