@@ -102,6 +102,21 @@ import TestSupport
                 let mid = model.firstNumber + (head.number - model.firstNumber) / 2
                 let f = ChainIndex.LogFilter(fromBlock: mid, toBlock: head.number, addresses: [model.addresses[0], model.addresses[1]], topics: [nil, [model.topics[0], model.topics[1]]])
                 #expect(try logs(f) == model.logs(from: mid, to: head.number, addresses: f.addresses, topics: f.topics), "combined filter, \(context)")
+                // Single-valued constraints together: the index ranges are intersected.
+                for a in model.addresses.prefix(2) {
+                    for t in model.topics.prefix(2) {
+                        for topics in [[nil, [t]], [[t], nil, [model.topics[0]]], [[t]]] as [[[Hash32]?]] {
+                            for (from, to) in [(UInt64(0), UInt64.max), (mid, head.number)] {
+                                let f = ChainIndex.LogFilter(fromBlock: from, toBlock: to, addresses: [a], topics: topics)
+                                #expect(try logs(f) == model.logs(from: from, to: to, addresses: [a], topics: topics),
+                                        "address \(a) with topics \(topics) over \(from)...\(to), \(context)")
+                            }
+                        }
+                        let two: [[Hash32]?] = [[t], [model.topics[1]]]
+                        #expect(try logs(.init(fromBlock: mid, toBlock: .max, topics: two)) == model.logs(from: mid, to: .max, topics: two),
+                                "two single topics, \(context)")
+                    }
+                }
             }
 
             // State at every height from below the indexed range to past the head.

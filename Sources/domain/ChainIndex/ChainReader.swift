@@ -79,39 +79,48 @@ public struct ChainView {
     }
 
     /// Logs matching the filter, in (block, logIndex) order, as their stored JSON text.
-    /// Candidates come from the address index when addresses are given, else from the
-    /// topic index of the first constrained position, else from a scan of the range; every
-    /// other constraint is checked against the index keys too, so no log is parsed.
+    /// With two or more single-valued constraints (one address, a topic at a position),
+    /// their index ranges are intersected by leapfrogging, so the work follows the most
+    /// selective of them; otherwise candidates come from the address index when addresses
+    /// are given, else from the topic index of the first constrained position, else from a
+    /// scan of the range. Every other constraint is checked against the index keys too, so
+    /// no log is parsed. Too many candidates is `TooManyResults`, never a short answer.
     public func logsJSON(_ cid: UInt64, _ f: ChainIndex.LogFilter, limit: Int = 10_000) throws -> [[UInt8]] {
         var positions = [(UInt64, UInt32)]()
-        // Every index key ends in number(8) ‖ logIndex(4).
-        func tail(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt32) {
-            var n: UInt64 = 0, i: UInt32 = 0
-            for b in key[(key.count - 12)..<(key.count - 4)] { n = n << 8 | UInt64(b) }
-            for b in key[(key.count - 4)...] { i = i << 8 | UInt32(b) }
-            return (n, i)
-        }
+        // Saturating: callers that want every log pass Int.max.
+        let candidateCap = limit >= (Int.max - 1000) / 4 ? Int.max : limit * 4 + 1000
         func collect(_ table: Table, _ prefix: Key) throws {
             let lo = prefix.appending(f.fromBlock)
             let hi: [UInt8]? = f.toBlock == UInt64.max ? ChainIndex.increment(prefix.bytes) : prefix.appending(f.toBlock + 1).bytes
             try txn.forEach(in: table, KeyRange(from: lo, upTo: hi)) { key, _ in
-                positions.append(tail(key))
-                return positions.count <= limit * 4 + 1000
+                positions.append(Self.position(key))
+                return positions.count <= candidateCap
             }
+            if positions.count > candidateCap { throw ChainIndex.TooManyResults(limit: limit) }
         }
         let constrained = f.topics.enumerated().compactMap { p, options in options.map { (UInt8(p), Set($0)) } }
-        var checkAddresses = !f.addresses.isEmpty
-        var checkedTopic: UInt8? = nil
-        if !f.addresses.isEmpty {
-            for a in Set(f.addresses) { try collect(index.tables.logsByAddress, Key(cid).appending(bytes: a.bytes)) }
+        let addresses = Set(f.addresses)
+        var checkAddresses = !addresses.isEmpty
+        var checkedTopics = Set<UInt8>()
+        var streams = [LogStream]()
+        if addresses.count == 1 { streams.append(LogStream(byAddress: true, prefix: Key(cid).appending(bytes: addresses.first!.bytes))) }
+        for (pos, options) in constrained where options.count == 1 {
+            streams.append(LogStream(byAddress: false, prefix: Key(cid).appending(pos).appending(bytes: options.first!.bytes)))
+        }
+        if streams.count >= 2 {
+            positions = try intersect(streams, from: f.fromBlock, through: f.toBlock, cap: candidateCap, limit: limit)
+            if addresses.count == 1 { checkAddresses = false }
+            for (pos, options) in constrained where options.count == 1 { checkedTopics.insert(pos) }
+        } else if !addresses.isEmpty {
+            for a in addresses { try collect(index.tables.logsByAddress, Key(cid).appending(bytes: a.bytes)) }
             checkAddresses = false
         } else if let (pos, options) = constrained.first {
             for t in options { try collect(index.tables.logsByTopic, Key(cid).appending(pos).appending(bytes: t.bytes)) }
-            checkedTopic = pos
+            checkedTopics.insert(pos)
         } else {
             try txn.forEach(in: index.tables.logs, KeyRange(from: ChainKey.block(cid, f.fromBlock),
                                                         upTo: f.toBlock == UInt64.max ? ChainIndex.increment(Key(cid).bytes) : ChainKey.block(cid, f.toBlock + 1).bytes)) { key, _ in
-                positions.append(tail(key))
+                positions.append(Self.position(key))
                 return positions.count <= limit
             }
         }
@@ -122,15 +131,69 @@ public struct ChainView {
             if let l = last, l == p { continue }
             last = p
             if checkAddresses {
-                guard try f.addresses.contains(where: { try txn.contains(index.tables.logsByAddress, ChainKey.byAddress(cid, $0, p.0, p.1)) }) else { continue }
+                guard try addresses.contains(where: { try txn.contains(index.tables.logsByAddress, ChainKey.byAddress(cid, $0, p.0, p.1)) }) else { continue }
             }
             var ok = true
-            for (pos, options) in constrained where pos != checkedTopic {
+            for (pos, options) in constrained where !checkedTopics.contains(pos) {
                 if try !options.contains(where: { try txn.contains(index.tables.logsByTopic, ChainKey.byTopic(cid, pos, $0, p.0, p.1)) }) { ok = false; break }
             }
-            guard ok, let raw = try txn.get(index.tables.logs, ChainKey.position(cid, p.0, p.1)) else { continue }
+            guard ok else { continue }
+            guard let raw = try txn.get(index.tables.logs, ChainKey.position(cid, p.0, p.1)) else {
+                throw CorruptIndex(table: "chain_logs", key: "\(p.0)/\(p.1)", problem: "a log index names a log that is not stored")
+            }
             out.append(raw)
             if out.count > limit { throw ChainIndex.TooManyResults(limit: limit) }
+        }
+        return out
+    }
+
+    /// One index range a log filter constrains: the address index under one address, or the
+    /// topic index under one (position, topic).
+    struct LogStream {
+        var byAddress: Bool
+        var prefix: Key
+    }
+
+    /// Every index key ends in number(8) ‖ logIndex(4).
+    static func position(_ key: UnsafeRawBufferPointer) -> (UInt64, UInt32) {
+        precondition(key.count >= 12, "an index key ends in a log position")
+        var n: UInt64 = 0, i: UInt32 = 0
+        for b in key[(key.count - 12)..<(key.count - 4)] { n = n << 8 | UInt64(b) }
+        for b in key[(key.count - 4)...] { i = i << 8 | UInt32(b) }
+        return (n, i)
+    }
+
+    /// The log positions in blocks `from...through` present in every stream, in order. Each
+    /// stream's cursor seeks to the largest position any stream has shown, so the cost
+    /// is about (streams × the smallest stream's matches within the range) seeks.
+    func intersect(_ streams: [LogStream], from: UInt64, through: UInt64, cap: Int, limit: Int) throws -> [(UInt64, UInt32)] {
+        precondition(streams.count >= 2, "an intersection of one stream is the stream")
+        var out = [(UInt64, UInt32)]()
+        try txn.withCursor(index.tables.logsByAddress) { byAddress in
+            try txn.withCursor(index.tables.logsByTopic) { byTopic in
+                var target: (UInt64, UInt32) = (from, 0)
+                var agreed = 0, k = 0
+                while true {
+                    let s = streams[k]
+                    let cursor = s.byAddress ? byAddress : byTopic
+                    guard try cursor.seek(atLeast: s.prefix.appending(target.0).appending(target.1)) else { return }
+                    let found = cursor.withCurrent { key, _ -> (UInt64, UInt32)? in
+                        guard key.count == s.prefix.bytes.count + 12, key.starts(with: s.prefix.bytes) else { return nil }
+                        return Self.position(key)
+                    }
+                    guard let p = found, p.0 <= through else { return }
+                    precondition(p.0 > target.0 || (p.0 == target.0 && p.1 >= target.1), "a seek lands at or after its target")
+                    if p == target { agreed += 1 } else { target = p; agreed = 1 }
+                    if agreed == streams.count {
+                        out.append(p)
+                        if out.count > cap { throw ChainIndex.TooManyResults(limit: limit) }
+                        guard p.1 < UInt32.max || p.0 < UInt64.max else { return }
+                        target = p.1 < UInt32.max ? (p.0, p.1 + 1) : (p.0 + 1, 0)
+                        agreed = 0
+                    }
+                    k = (k + 1) % streams.count
+                }
+            }
         }
         return out
     }
