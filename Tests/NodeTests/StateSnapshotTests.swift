@@ -31,6 +31,28 @@ import Testing
         #expect(try b.snapshotData().data == data, "the installed state serializes to the same bytes")
     }
 
+    /// A snapshot larger than the receiver's map: the install's write transaction fills the
+    /// map, which grows, and the whole attempt runs again. It must read the bytes from their
+    /// start again (it once resumed mid-stream and refused a good 2.6 GB snapshot).
+    @Test func installGrowsTheMapAndStillReadsTheSnapshotFromItsStart() throws {
+        let (envA, a) = try root("snap-big-a")
+        var small = Environment.Options()
+        small.mapSize = 1 << 20
+        let envB = try Environment(path: temporaryDirectory("snap-big-b"), options: small)
+        let b = try StateMachineRoot(env: envB)
+        defer { envA.close(); envB.close() }
+        let value = [UInt8](repeating: 7, count: 2000)
+        let entries = (0..<2000).map { i in
+            Entry(term: 1, index: UInt64(i + 1), data: NodeCommand.put(key: "big-\(i)", value: value).encoded())
+        }
+        _ = try a.apply(committed: entries)
+        let (_, data) = try a.snapshotData()
+        #expect(data.count > 3 << 20, "the snapshot is several times the receiver's 1 MiB map")
+        try b.install(snapshotData: data)
+        #expect(try b.applied() == a.applied())
+        #expect(try b.snapshotData().data == data)
+    }
+
     @Test func aMalformedSnapshotThrowsAndChangesNothing() throws {
         let (envA, a) = try root("snap-bad-a")
         let (envB, b) = try root("snap-bad-b")

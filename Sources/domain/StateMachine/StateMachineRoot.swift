@@ -187,11 +187,14 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     /// a malformed snapshot (or pairs out of key order) throws inside it, which aborts it,
     /// so nothing is replaced.
     public func install(snapshotData data: [UInt8]) throws {
-        var r = ByteReader(data, what: "state snapshot")
-        let index = try r.u64()
-        let digest = try r.data(max: 64)
         let handles = try stateTableNames.map { try env.table($0) }
         try env.write { txn in
+            // Read from the start inside the transaction: a write that fills the map runs
+            // again after growing it, and a reader from outside would resume mid-stream
+            // (a 2.6 GB snapshot failed as "unknown table" that way).
+            var r = ByteReader(data, what: "state snapshot")
+            let index = try r.u64()
+            let digest = try r.data(max: 64)
             for t in handles { try txn.clear(t) }
             var seen = Set<String>()
             for _ in 0..<(try r.u32()) {
