@@ -9,7 +9,13 @@ def parse_wrk(out):
     def ms(text):
         m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
         return float(m.group(1)) * UNITS[m.group(2)]
-    r = {"raw": out, "non2xx": 0, "socket_errors": "", "p50": None, "p99": None}
+    r = {"raw": out, "non2xx": 0, "socket_errors": "", "p50": None, "p99": None, "max": None}
+    m = re.search(r"^\s*Latency\s+\S+\s+\S+\s+(\S+)", out, re.M)
+    if m:
+        try:
+            r["max"] = ms(m.group(1))
+        except AttributeError:
+            pass
     lat = re.search(r"Latency Distribution(.*?)\n\s*\d+ requests", out, re.S)
     if lat:
         for pct, value in re.findall(r"\s(\d+)%\s+([\d.]+\w+)", lat.group(1)):
