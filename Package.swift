@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),
         // the node's configuration: every field validated at start with an error naming it
-        .target(name: "NodeConfig", dependencies: ["Chain", "ByteCodec", "ChainFollower", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
+        .target(name: "NodeConfig", dependencies: ["Chain", "ByteCodec", "ChainFollower", "ChainIndex", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
         // follows the upstream chain on the leader and proposes verified blocks
         .target(name: "ChainFollower", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Upstream", "Net", "Telemetry"], path: "Sources/domain/ChainFollower"),
 
@@ -82,7 +82,7 @@ let package = Package(
 
         // app
         // composition: storage, log, state machine, follower, transport and edge in one process
-        .target(name: "Node", dependencies: ["NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower",
+        .target(name: "Node", dependencies: ["NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower", "ChainIndex",
                                              "Consensus", "Storage", "Net", "Chain", "Telemetry"],
                 path: "Sources/app/Node"),
         // the one binary every node runs, plus operator commands

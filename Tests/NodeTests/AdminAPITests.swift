@@ -161,6 +161,25 @@ import Testing
         #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.string("ftp://x")])])]).contains("config field chain.upstreams[0]"))
         #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.object(["url": .string("http://x:1"), "caFile": .string("/etc/hostname")])])])])
             .contains("apply to https:// and wss:// URLs only"))
+        // Chains that seed the registry: each field named with its position.
+        func chain(_ id: Int, _ slug: String, _ extra: JSONObject = [:]) -> JSONValue {
+            var o: JSONObject = ["slug": .string(slug), "chainId": .number(String(id)), "upstreams": .array([.string("http://127.0.0.1:8545")])]
+            for (k, v) in extra.pairs { o[k] = v }
+            return .object(o)
+        }
+        #expect(problem(["chains": .object([:])]).contains("config field chains: must be an array"))
+        #expect(problem(["chains": .array([chain(1, "Bad_Slug")])]).contains("config field chains[0].slug"))
+        #expect(problem(["chains": .array([.object(["chainId": .number("1")])])]).contains("config field chains[0].slug: is required"))
+        #expect(problem(["chains": .array([chain(1, "a"), chain(2, "b", ["batchBlocks": .number("0")])])]).contains("config field chains[1].batchBlocks"))
+        #expect(problem(["chains": .array([chain(1, "a"), chain(1, "b")])]).contains("config field chains[1].chainId: chain 1 is listed twice"))
+        #expect(problem(["chains": .array([chain(1, "a"), chain(2, "a")])]).contains("config field chains[1].slug: slug a is listed twice"))
+        #expect(problem(["chains": .array([chain(1, "a", ["parent": .number("1")])])]).contains("config field chains[0].parent: is the chain's own id"))
+        #expect(problem(["chains": .array([chain(1, "a", ["nope": .bool(true)])])]).contains("config field chains[0].nope: unknown field"))
+        #expect(problem(["chain": .object(["chainId": .number("1"), "upstreams": .array([.string("http://x:1")])]), "chains": .array([chain(1, "a")])])
+            .contains("config field chains: chain 1 is also the \"chain\" field's"))
+        let seeded = try parse(["chains": .array([chain(10, "op-a", ["parent": .number("1")]), chain(1, "l1")])])
+        #expect(seeded.chains.map(\.spec.slug) == ["op-a", "l1"] && seeded.chains[0].spec.parent == 1 && seeded.chain == nil)
+        #expect(try ChainSeed.config(of: seeded.chains[0].spec).chainId == 10, "the stored settings parse back on every node")
         let c = try parse(["adminToken": .string("from-the-file-0123456")], env: ["INFRASTACK_ADMIN_TOKEN": Self.token])
         #expect(c.adminToken == Self.token, "the environment overrides the file")
         #expect(c.debugKV == false, "the debug KV is off by default")

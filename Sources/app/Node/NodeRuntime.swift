@@ -29,6 +29,8 @@ public final class NodeRuntime: @unchecked Sendable {
     /// The admin listener, when `adminListen` is configured.
     var adminHTTP: HTTPServer?
     public private(set) var indexer: Indexer?
+    /// The registry's chains: one indexer each (see `ChainSupervisor`).
+    var chains: ChainSupervisor!
     /// Every metric of this node; /status reads it, and so will /metrics.
     public let metrics = MetricsRegistry()
 
@@ -91,9 +93,18 @@ public final class NodeRuntime: @unchecked Sendable {
             ix.registerMetrics(in: metrics)
             ix.start()
         }
+        for seed in config.chains {
+            for u in seed.config.upstreams where u.tls?.insecureSkipVerify == true {
+                logger.warn("upstream_tls_verification_disabled", [("chain", seed.spec.slug), ("upstream", u.redacted), ("why", "insecureSkipVerify is set: any certificate is accepted (test setups only)")])
+            }
+        }
+        let chains = ChainSupervisor(node: node, seeds: config.chains, fixedChain: config.chain?.chainId, logger: logger.with("module", "indexer"))
+        self.chains = chains
+        chains.start()
         let indexer = self.indexer
         peers.registerMetrics(in: metrics)
-        let api = NodeAPI(node: node, config: config, metrics: metrics, indexerStatus: { indexer?.status }, peerStatus: { peers.status() })
+        let api = NodeAPI(node: node, config: config, metrics: metrics, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
+                          peerStatus: { peers.status() })
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.respond(req) },
                               webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) }, tls: httpTLS)
@@ -143,6 +154,7 @@ public final class NodeRuntime: @unchecked Sendable {
     /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
     public func stop() {
         indexer?.stop()
+        chains?.stop()
         http?.shutdown(timeoutMillis: 3000)
         adminHTTP?.shutdown(timeoutMillis: 1000)
         node.stop()

@@ -125,6 +125,17 @@ public final class Indexer: @unchecked Sendable {
         wake.signal()
     }
 
+    /// Stops and waits for the ingest thread to end (an upstream call in progress ends at
+    /// its timeout), so another indexer for the same chain never runs beside this one.
+    /// False if it did not end within `seconds`.
+    public func stop(waitingSeconds seconds: Double) -> Bool {
+        stop()
+        guard thread != nil else { return true }
+        return finished.wait(timeout: .now() + seconds) == .success
+    }
+
+    private let finished = DispatchSemaphore(value: 0)
+
     /// Cuts the poll wait short when a newHeads notification arrives.
     private let wake = Wakeup()
     private let headWatcher: HeadWatcher?
@@ -132,6 +143,7 @@ public final class Indexer: @unchecked Sendable {
     private func update(_ body: (inout Status) -> Void) { published.withLock { body(&$0) } }
 
     private func run() {
+        defer { finished.signal() }
         var lastProgressLog = Date.distantPast
         var backoff = 0.2
         while running.load(ordering: .acquiring) {

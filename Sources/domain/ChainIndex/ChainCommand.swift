@@ -40,6 +40,12 @@ public enum ChainCommand: Equatable, Sendable {
         }
     }
 
+    public var chainId: UInt64 {
+        switch self {
+        case .blocks(let cid, _, _, _), .rewind(let cid, _, _): cid
+        }
+    }
+
     public static let tag: UInt8 = 0xC1   // distinguishes chain commands from the node's own command bytes
     static let version: UInt8 = 2
 

@@ -53,6 +53,9 @@ public struct ChainTables: Sendable {
     }
 
     var stateTables: [UInt8: Table] { [1: accounts, 2: storage] }
+
+    /// The tables whose keys begin with a chain id: everything a chain owns (not `code`).
+    var perChain: [Table] { [blocks, blockByHash, txs, txByHash, receipts, logs, logsByAddress, logsByTopic, accounts, storage, heads, undo] }
 }
 
 /// Key builders, one per table; `chain` is always first.

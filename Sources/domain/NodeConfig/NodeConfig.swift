@@ -27,6 +27,9 @@ import Net
 ///     "stateSource": "auto",                          // auto | tracer | probe
 ///     "checks": ["headerHash", "..."], "tracer": false // custom adapter only
 ///   },
+///   "chains": [{"slug": "base-sepolia", "parent": 11155111, "chainId": 84532, "adapter": "op-stack",
+///               "upstreams": ["https://..."]}],  // optional: seed the replicated chain registry once, at bootstrap
+///                                     // (same settings as "chain", plus slug and optional parent L1 chain id)
 ///   "rpc": {                          // optional: the read API (JSON-RPC, GraphQL, REST)
 ///     "forward": true,                // forward eth_call & co. to chain.upstreams
 ///     "maxBatch": 100, "maxLogBlockRange": 10000, "maxLogResults": 10000,
@@ -64,7 +67,12 @@ public struct NodeConfig: Sendable {
     public var snapshotEvery: UInt64 = 10_000
     public var mapSizeMiB = 1024
     public var logLevel = "info"
+    /// The chain fixed by this file (`chain`): indexed and served at `/` as it is here,
+    /// outside the replicated chain registry.
     public var chain: Indexer.Config?
+    /// Chains that seed the replicated registry when the cluster first elects a leader
+    /// (`chains`); afterwards the registry, changed with `infrastack chain`, is what counts.
+    public var chains: [ChainSeed] = []
     public var rpc = RPCSettings()
     /// Keys accepted on the read API; empty means open access.
     public var apiKeys: [String] = []
@@ -137,7 +145,7 @@ public struct NodeConfig: Sendable {
 
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
-                                           "mapSizeMiB", "logLevel", "chain", "rpc", "apiKeys", "apiKeysFile",
+                                           "mapSizeMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
                                            "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
@@ -216,6 +224,10 @@ public struct NodeConfig: Sendable {
             c.logLevel = l
         }
         if let v = o["chain"] { c.chain = try parseChain(v) }
+        if let v = o["chains"] { c.chains = try parseChains(v) }
+        if let id = c.chain?.chainId, c.chains.contains(where: { $0.spec.chainId == id }) {
+            throw Invalid(field: "chains", problem: "chain \(id) is also the \"chain\" field's; list it in one of the two")
+        }
         if let v = o["rpc"] { c.rpc = try parseRPC(v) }
         if let v = o["apiKeys"] {
             guard let list = v.arrayValue else { throw Invalid(field: "apiKeys", problem: "must be an array of strings") }
@@ -364,26 +376,28 @@ public struct NodeConfig: Sendable {
         return e
     }
 
-    static func parseChain(_ v: JSONValue) throws -> Indexer.Config {
-        guard let o = v.objectValue else { throw Invalid(field: "chain", problem: "must be an object") }
+    /// A chain's settings (the `chain` object, or one of `chains` without its slug and
+    /// parent), validated into an indexer configuration; errors name `field`.`key`.
+    public static func parseChain(_ v: JSONValue, field: String = "chain") throws -> Indexer.Config {
+        guard let o = v.objectValue else { throw Invalid(field: field, problem: "must be an object") }
         let known: Set<String> = ["chainId", "adapter", "upstreams", "batchBlocks", "maxEntryBytes", "pollMillis", "maxReorgDepth", "startBlock", "stateSource", "checks", "tracer"]
-        for k in o.keys where !known.contains(k) { throw Invalid(field: "chain.\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
+        for k in o.keys where !known.contains(k) { throw Invalid(field: "\(field).\(k)", problem: "unknown field (known: \(known.sorted().joined(separator: ", ")))") }
         func int(_ k: String, min: UInt64, max: UInt64) throws -> UInt64? {
             guard let x = o[k] else { return nil }
-            guard case .number(let n) = x, let i = UInt64(n), (min...max).contains(i) else { throw Invalid(field: "chain.\(k)", problem: "must be an integer between \(min) and \(max)") }
+            guard case .number(let n) = x, let i = UInt64(n), (min...max).contains(i) else { throw Invalid(field: "\(field).\(k)", problem: "must be an integer between \(min) and \(max)") }
             return i
         }
-        guard let cid = try int("chainId", min: 1, max: UInt64(Int64.max)) else { throw Invalid(field: "chain.chainId", problem: "is required") }
+        guard let cid = try int("chainId", min: 1, max: UInt64(Int64.max)) else { throw Invalid(field: "\(field).chainId", problem: "is required") }
         let adapterName = o["adapter"]?.stringValue ?? "ethereum"
         var custom: CustomChainAdapter? = nil
         if adapterName == "custom" {
             var checks = Set(BlockCheck.allCases)
             if let list = o["checks"] {
-                guard let arr = list.arrayValue else { throw Invalid(field: "chain.checks", problem: "must be an array of check names") }
+                guard let arr = list.arrayValue else { throw Invalid(field: "\(field).checks", problem: "must be an array of check names") }
                 checks = []
                 for (i, c) in arr.enumerated() {
                     guard let name = c.stringValue, let check = BlockCheck(rawValue: name) else {
-                        throw Invalid(field: "chain.checks[\(i)]", problem: "unknown check (known: \(BlockCheck.allCases.map(\.rawValue).joined(separator: ", ")))")
+                        throw Invalid(field: "\(field).checks[\(i)]", problem: "unknown check (known: \(BlockCheck.allCases.map(\.rawValue).joined(separator: ", ")))")
                     }
                     checks.insert(check)
                 }
@@ -391,12 +405,12 @@ public struct NodeConfig: Sendable {
             custom = CustomChainAdapter(checks: checks, expectsTracer: o["tracer"]?.boolValue ?? false)
         }
         guard let adapter = ChainAdapters.named(adapterName, custom: custom) else {
-            throw Invalid(field: "chain.adapter", problem: "unknown adapter \(adapterName) (known: \(ChainAdapters.names.joined(separator: ", ")))")
+            throw Invalid(field: "\(field).adapter", problem: "unknown adapter \(adapterName) (known: \(ChainAdapters.names.joined(separator: ", ")))")
         }
         guard let ups = o["upstreams"]?.arrayValue, !ups.isEmpty else {
-            throw Invalid(field: "chain.upstreams", problem: "is required: a non-empty array of http(s):// URLs or {url, headers, caFile, insecureSkipVerify} objects")
+            throw Invalid(field: "\(field).upstreams", problem: "is required: a non-empty array of http(s):// URLs or {url, headers, caFile, insecureSkipVerify} objects")
         }
-        let urls = try ups.enumerated().map { (i, u) in try parseUpstream(u, field: "chain.upstreams[\(i)]") }
+        let urls = try ups.enumerated().map { (i, u) in try parseUpstream(u, field: "\(field).upstreams[\(i)]") }
         var cfg = Indexer.Config(chainId: cid, adapter: adapter, upstreams: urls)
         cfg.batchBlocks = Int(try int("batchBlocks", min: 1, max: 10_000) ?? UInt64(cfg.batchBlocks))
         cfg.maxEntryBytes = Int(try int("maxEntryBytes", min: 64 << 10, max: 64 << 20) ?? UInt64(cfg.maxEntryBytes))
@@ -405,7 +419,7 @@ public struct NodeConfig: Sendable {
         cfg.startBlock = try int("startBlock", min: 0, max: UInt64(Int64.max)) ?? 0
         if let s = o["stateSource"] {
             guard let mode = s.stringValue.flatMap(Indexer.StateMode.init(rawValue:)) else {
-                throw Invalid(field: "chain.stateSource", problem: "must be auto, tracer or probe")
+                throw Invalid(field: "\(field).stateSource", problem: "must be auto, tracer or probe")
             }
             cfg.stateSource = mode
         }

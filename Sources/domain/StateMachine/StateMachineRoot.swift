@@ -27,6 +27,8 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     private let owner: [UInt8: Int]
     /// The chain index lives in the same environment and is applied in the same transactions.
     public let chain: ChainIndex
+    /// The chains the cluster follows, replicated like everything else.
+    public let chains: ChainRegistry
     /// Chain events, published once their apply transaction committed: filters and
     /// subscriptions hear of blocks from the state machine, not from the Raft driver.
     public let chainFeed = ChainFeed()
@@ -40,7 +42,8 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
         memberSet = MemberCommandSet(members: try env.table("members"))
         meta = try env.table("app_meta")
         chain = try ChainIndex(env: env)
-        sets = [KVCommandSet(kv: kv), memberSet, ChainCommandSet(index: chain)]
+        chains = try ChainRegistry(env: env, chain: chain.tables)
+        sets = [KVCommandSet(kv: kv), memberSet, ChainCommandSet(index: chain, registry: chains), ChainRegistryCommandSet(registry: chains)]
         var owner = [UInt8: Int]()
         for (i, set) in sets.enumerated() {
             for tag in set.tags {
@@ -145,6 +148,16 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
 
     public func allMembers() throws -> [Member] {
         try env.read { txn in try self.memberSet.all(txn) }
+    }
+
+    /// Every chain in the registry, in chain-id order.
+    public func allChains() throws -> [ChainRecord] {
+        try env.read { txn in try self.chains.all(txn) }
+    }
+
+    /// The registry's chains and whether it was seeded, from one snapshot.
+    public func chainRegistry() throws -> (records: [ChainRecord], seeded: Bool) {
+        try env.read { txn in (try self.chains.all(txn), try self.chains.seeded(txn)) }
     }
 
     public func raftAddresses() throws -> [UInt64: String] {

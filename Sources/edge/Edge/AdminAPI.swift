@@ -2,6 +2,7 @@ import ByteCodec
 import StateMachine
 import NodeConfig
 import Chain
+import ChainFollower
 import Consensus
 import Foundation
 import Net
@@ -17,23 +18,27 @@ import Net
 ///   DELETE /v1/cluster/members/{id}          remove a voter or learner
 ///   PUT    /v1/debug/kv/{key}                replicated write (only with "debugKV": true)
 ///   GET    /v1/debug/kv/{key}[?consistency=linearizable]
+///   /v1/cluster/chains…                     chain management (`ChainAdmin`)
 final class AdminAPI: Sendable {
     let node: ChainNode
     let config: NodeConfig
     let peerConnected: @Sendable () -> [UInt64: Bool]
     /// Kept-alive connections to the leader, reused across forwarded requests.
     let forwardClients: ClientPool
+    let chains: ChainAdmin
 
-    init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool]) {
+    init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool],
+         chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }) {
         self.node = node
         self.config = config
         self.peerConnected = peerConnected
+        chains = ChainAdmin(node: node, statuses: chainStatuses)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
-        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" { return true }
+        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -51,6 +56,7 @@ final class AdminAPI: Sendable {
         precondition(request.principal.role == .clusterAdmin, "admin handlers run for cluster admins only")
         let req = request.http
         let path = req.path
+        if ChainAdmin.owns(path) { return chains.handle(req) { local in forwardOr(req, local) } }
         if path == "/v1/cluster/members" {
             guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
             switch Self.parseMember(req.body) {
@@ -125,12 +131,18 @@ final class AdminAPI: Sendable {
     }
 
     func outcomeResponse(_ outcome: ChainNode.ProposeOutcome) -> HTTPResponse {
+        Self.response(outcome) { [config] index in .json("{\"index\":\(index),\"node\":\(config.nodeId)}\n") }
+    }
+
+    /// A replicated write's outcome as every admin endpoint answers it; `applied` builds
+    /// the success answer from the entry's index.
+    static func response(_ outcome: ChainNode.ProposeOutcome, applied: (UInt64) -> HTTPResponse) -> HTTPResponse {
         switch outcome {
-        case .applied(let index): return .json("{\"index\":\(index),\"node\":\(config.nodeId)}\n")
+        case .applied(let index): return applied(index)
         case .notLeader(let l): return jsonError(503, "not the leader (leader is \(l)); retry", [("leaderId", .number(String(l))), ("retryable", .bool(true))])
         case .rejected(let why): return jsonError(409, why, [("retryable", .bool(true))])
         case .unavailable(let why): return jsonError(507, why, [("retryable", .bool(true))])
-        case .timedOut: return jsonError(504, "not applied within the timeout; the write may still commit", [("retryable", .bool(true))])
+        case .timedOut: return jsonError(504, "not applied within the timeout; the change may still commit", [("retryable", .bool(true))])
         }
     }
 

@@ -17,6 +17,8 @@ public final class NodeAPI: Sendable {
     let config: NodeConfig
     let peerStatus: @Sendable () -> [UInt64: PeerStatus]
     let indexerStatus: @Sendable () -> Indexer.Status?
+    /// The registry's chains as this node runs them.
+    let chainStatuses: @Sendable () -> [ChainRunStatus]
     /// The node's metrics: what /status and a Prometheus scrape read.
     public let metrics: MetricsRegistry
     /// JSON-RPC, GraphQL and REST reads of the chain.
@@ -30,6 +32,7 @@ public final class NodeAPI: Sendable {
 
     public init(node: ChainNode, config: NodeConfig, metrics: MetricsRegistry = MetricsRegistry(),
                 indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
+                chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] },
                 peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus]) {
         self.node = node
         self.config = config
@@ -37,8 +40,9 @@ public final class NodeAPI: Sendable {
         RaftMetrics.register({ [node] in node.report }, in: metrics)
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
+        self.chainStatuses = chainStatuses
         reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus)
-        let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) })
+        let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses)
         self.admin = admin
         let adminListen = config.adminListen
         pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken),
@@ -152,6 +156,9 @@ public final class NodeAPI: Sendable {
             }
             o["indexer"] = .object(i)
         }
+        o["chains"] = .array(chainStatuses().map { run in
+            ChainStatusEntry(run: run, appliedHead: try? node.stateMachine.chain.view({ try $0.head(run.record.spec.chainId) })).statusJSON
+        })
         if let eth = reads.eth { o["rpc"] = eth.status.statusJSON }
         return o
     }

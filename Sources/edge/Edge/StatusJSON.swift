@@ -114,3 +114,34 @@ extension EthAPI.Status {
                         "forwarding": .bool(forwarding), "rejectedUpstreamProofs": jsonNumber(rejectedUpstreamProofs)])
     }
 }
+
+/// One entry of /status `chains`: a registry chain, what runs for it here, its applied head.
+struct ChainStatusEntry {
+    var run: ChainRunStatus
+    var appliedHead: ChainIndex.Head?
+
+    var statusJSON: JSONValue {
+        let spec = run.record.spec
+        var c = JSONObject()
+        c["chainId"] = jsonNumber(spec.chainId)
+        c["slug"] = .string(spec.slug)
+        c["parent"] = spec.parent.map(jsonNumber) ?? .null
+        c["adapter"] = (try? JSON.parse(spec.settings))?.objectValue?["adapter"] ?? .string("ethereum")
+        c["lifecycle"] = .string(run.record.state.name)
+        if run.record.state == .removing { c["keysDeleted"] = jsonNumber(run.record.purgedKeys) }
+        c["problem"] = run.problem.map { .string($0) } ?? .null
+        if let h = appliedHead {
+            c["appliedHead"] = jsonNumber(h.number)
+            c["appliedHeadHash"] = .string(h.hash.hex)
+        } else {
+            c["appliedHead"] = .null
+        }
+        if let ix = run.indexer {
+            c["indexerRunning"] = .bool(true)
+            for (k, v) in ix.statusFields.pairs { c[k] = v }
+        } else {
+            c["indexerRunning"] = .bool(false)
+        }
+        return .object(c)
+    }
+}

@@ -1,0 +1,166 @@
+import Chain
+import ChainFollower
+@testable import ChainIndex
+@testable import Edge
+import Foundation
+import Net
+@testable import Node
+@testable import NodeConfig
+import SimChain
+@testable import StateMachine
+import Storage
+import Telemetry
+import Testing
+
+/// Chains as replicated configuration on an in-process three-node cluster: a chain seeded
+/// from the config file, one added through the admin API while the first ingests, refusals
+/// that name their problem, pause and resume, and a removal whose data disappears on
+/// every node in bounded steps while the other chain keeps ingesting.
+@Suite(.serialized) struct ChainRegistryNodeTests {
+    static let token = "chain-registry-test-admin-token-0123456789"
+
+    final class Cluster: @unchecked Sendable {
+        let hub = LocalHub()
+        let nodes: [TestNode]
+        var supervisors: [ChainSupervisor] = []
+        let simA: SimChainServer, simB: SimChainServer
+
+        /// `seeds` gets chain A's upstream URL (the servers start first).
+        init(_ name: String, seeds: (String) throws -> [ChainSeed]) throws {
+            func sim(_ id: UInt64) throws -> SimChainServer {
+                var o = SimChainOptions()
+                o.blockTimeMillis = 0
+                o.chainId = id
+                o.txsPerBlock = 3
+                o.seed = id
+                let s = try SimChainServer(options: o)
+                _ = s.start()
+                return s
+            }
+            simA = try sim(901)
+            simB = try sim(902)
+            let seeds = try seeds(simA.url)
+            let hub = self.hub
+            nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("\(name)\($0)"), hub: hub) }
+            for n in nodes {
+                try n.start(voters: [1, 2, 3])
+                let s = ChainSupervisor(node: n.node, seeds: seeds, fixedChain: nil,
+                                        logger: Logger(component: "indexer", sink: Logger.Sink(capture: true)), pollMillis: 20, purgeKeysPerStep: 16)
+                s.start()
+                supervisors.append(s)
+            }
+        }
+
+        func stop() {
+            supervisors.forEach { $0.stop() }
+            nodes.forEach { if $0.node != nil { $0.stop() } }
+            simA.stop(); simB.stop()
+        }
+
+        var leader: Int? { nodes.firstIndex { $0.node.report.status.role == .leader } }
+
+        func head(_ i: Int, _ chain: UInt64) -> UInt64? { try? nodes[i].node.stateMachine.chain.view { try $0.head(chain) }?.number }
+
+        func api(_ i: Int) -> NodeAPI {
+            var c = NodeConfig()
+            c.nodeId = nodes[i].id
+            c.adminToken = ChainRegistryNodeTests.token
+            let s = supervisors[i]
+            return NodeAPI(node: nodes[i].node, config: c, chainStatuses: { s.statuses }, peerStatus: { [:] })
+        }
+
+        func request(_ i: Int, _ method: String, _ path: String, _ body: String = "") -> (status: Int, error: String, body: JSONValue?) {
+            let req = HTTPRequest(method: method, target: path, headers: [("Host", "x"), ("Authorization", "Bearer " + ChainRegistryNodeTests.token),
+                                                                           ("Content-Type", "application/json")], body: Array(body.utf8))
+            let r = api(i).handle(req)
+            let parsed = try? JSON.parse(r.body)
+            return (r.status, parsed?["error"]?.stringValue ?? "", parsed)
+        }
+
+        /// Keys under the chain id in the per-chain tables of node i.
+        func dataKeys(_ i: Int, _ chain: UInt64) throws -> Int {
+            let tables = nodes[i].node.stateMachine.chain.tables
+            return try nodes[i].env.read { txn in
+                try tables.perChain.reduce(0) { sum, t in sum + (try txn.entries(in: t, prefix: Key(chain)).count) }
+            }
+        }
+    }
+
+    static func chainJSON(slug: String, id: UInt64, url: String, extra: String = "") -> String {
+        #"{"slug":"\#(slug)","chainId":\#(id),"adapter":"ethereum","upstreams":["\#(url)"],"pollMillis":10\#(extra)}"#
+    }
+
+    @Test func chainsAreAddedPausedAndRemovedThroughTheLog() throws {
+        let c = try Cluster("cr") { url in [try ChainSeed.parse(JSON.parse(Self.chainJSON(slug: "chain-a", id: 901, url: url)), field: "chains[0]")] }
+        defer { c.stop() }
+        let all = c.nodes.indices
+        // Seeded once from the config: chain A indexes on every node.
+        _ = c.simA.chain.mine(5)
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 901) == 5 } }, "the seeded chain is indexed everywhere")
+        let l = try #require(c.leader)
+
+        // Refusals name their problem, and change nothing.
+        let bad = [
+            (Self.chainJSON(slug: "chain-b", id: 903, url: c.simB.url), 422, "serves chain id 902, not 903"),
+            (Self.chainJSON(slug: "chain-b", id: 902, url: "http://127.0.0.1:1"), 422, "unreachable"),
+            (Self.chainJSON(slug: "chain-a", id: 902, url: c.simB.url), 409, "slug chain-a is chain 901's"),
+            (Self.chainJSON(slug: "chain-b", id: 902, url: c.simB.url, extra: #","batchBlocks":0"#), 400, "chain.batchBlocks"),
+            (Self.chainJSON(slug: "Chain_B", id: 902, url: c.simB.url), 400, "chain.slug"),
+            (Self.chainJSON(slug: "chain-b", id: 902, url: c.simB.url, extra: #","parent":77"#), 400, "parent 77 is not a chain of this cluster"),
+            (#"{"slug":"chain-b"}"#, 400, "chain.chainId"),
+        ]
+        for (body, status, problem) in bad {
+            let r = c.request(l, "POST", "/v1/cluster/chains", body)
+            #expect(r.status == status && r.error.contains(problem), "\(body) → \(r.status) \(r.error)")
+        }
+        #expect(try c.nodes[l].node.stateMachine.allChains().map(\.spec.slug) == ["chain-a"])
+        #expect(c.request(l, "POST", "/v1/cluster/chains", "").status == 400)
+        #expect(c.request(l, "DELETE", "/v1/cluster/chains/no-such").status == 404)
+
+        // Added at runtime while A ingests: B indexes on every node too, with A's parent link.
+        let added = c.request(l, "POST", "/v1/cluster/chains", Self.chainJSON(slug: "chain-b", id: 902, url: c.simB.url, extra: #","parent":901"#))
+        #expect(added.status == 200, "\(added.error)")
+        _ = c.simB.chain.mine(4)
+        _ = c.simA.chain.mine(2)
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 4 && c.head($0, 901) == 7 } }, "both chains index")
+        #expect(c.request(l, "POST", "/v1/cluster/chains", Self.chainJSON(slug: "chain-b", id: 902, url: c.simB.url)).status == 409, "added twice")
+
+        // The list and /status show both, on a follower too.
+        let f = (l + 1) % 3
+        let listed = try #require(c.request(f, "GET", "/v1/cluster/chains").body?["chains"]?.arrayValue)
+        #expect(listed.map { $0["slug"]?.stringValue } == ["chain-a", "chain-b"])
+        #expect(listed.last?["parent"] == .number("901"))
+        #expect(listed.allSatisfy { $0["lifecycle"]?.stringValue == "active" })
+        let status = try JSON.parse(c.api(f).handle(HTTPRequest(method: "GET", target: "/status")).body)
+        #expect(status["chains"]?.arrayValue?.compactMap { $0["appliedHead"] } == [.number("7"), .number("4")])
+
+        // Paused: no block is indexed however far the upstream moves; resumed: it catches up.
+        #expect(c.request(l, "POST", "/v1/cluster/chains/chain-a/pause").status == 200)
+        #expect(waitUntil(timeoutSeconds: 10) { c.supervisors[l].statuses.first { $0.record.spec.chainId == 901 }.map { $0.record.state == .paused && $0.indexer == nil } ?? false })
+        _ = c.simA.chain.mine(3)
+        _ = c.simB.chain.mine(1)
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 5 } })
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(all.allSatisfy { c.head($0, 901) == 7 }, "a paused chain is not indexed")
+        #expect(c.request(l, "POST", "/v1/cluster/chains/chain-a/resume").status == 200)
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 901) == 10 } }, "a resumed chain catches up")
+
+        // Removed while B keeps ingesting: A's data goes from every node, B's stays.
+        let keysBefore = try c.dataKeys(l, 901)
+        #expect(keysBefore > 5 * 16, "chain A's data takes several purge steps of 16 keys")
+        #expect(c.request(l, "DELETE", "/v1/cluster/chains/chain-a").status == 200)
+        _ = c.simB.chain.mine(3)
+        #expect(waitUntil(timeoutSeconds: 60) {
+            all.allSatisfy { i in ((try? c.nodes[i].node.stateMachine.allChains().map(\.spec.slug)) ?? []) == ["chain-b"] }
+        }, "the removed chain's record goes once its data is deleted")
+        for i in all {
+            #expect(try c.dataKeys(i, 901) == 0, "node \(i + 1) holds none of the removed chain's data")
+            #expect(c.head(i, 901) == nil)
+        }
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 8 } }, "the other chain kept ingesting")
+        #expect(c.request(l, "DELETE", "/v1/cluster/chains/chain-a").status == 404)
+
+        // Every replica applied the same entries.
+        #expect(waitUntil(timeoutSeconds: 20) { Set(c.nodes.map { $0.node.report.digest }).count == 1 }, "state digests agree")
+    }
+}
