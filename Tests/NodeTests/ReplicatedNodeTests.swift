@@ -47,6 +47,7 @@ import Testing
         for i in 0..<80 { last = try #require(put(nodes, "a\(i)", "\(i)")) }
         try follower.start(voters: nil, snapshotEvery: 20)
         #expect(waitUntil { follower.node.report.appliedIndex >= last }, "caught up through a snapshot")
+        #expect(follower.node.report.counters.snapshotsInstalled == 1, "/status counts the install")
         #expect(try follower.node.stateMachine.get("a0") == Array("0".utf8))
         #expect(try follower.node.stateMachine.get("a79") == Array("79".utf8))
         // Restart every node: nothing committed is lost, digests still agree.

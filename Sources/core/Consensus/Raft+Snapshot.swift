@@ -140,7 +140,11 @@ extension Raft {
         precondition(role != .leader, "leader replacing its own log with a snapshot")
         log.restore(index: metadata.index, term: metadata.term)
         confs.reset(base: metadata.conf)
-        latestSnapshot = snapshot
+        // Kept by reference, as after a local compaction: once installed, the application's
+        // state is the body (holding the bytes too kept a 2.6 GB snapshot in a follower's
+        // memory for good). The Ready carries them to the log store and the application.
+        latestSnapshot = Snapshot(metadata: metadata, data: [])
         snapshotToInstall = snapshot
+        precondition(snapshotByReference && snapshotToInstall!.data.count == snapshot.data.count, "the bytes travel in the Ready only")
     }
 }

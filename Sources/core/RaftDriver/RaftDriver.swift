@@ -131,6 +131,9 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
             if let snapshot = rd.snapshot, snapshot.metadata.index > 0 {
                 try app.install(snapshot)
                 counters.snapshotsInstalled += 1
+                // The installed state stands for the bytes now: the log store keeps the
+                // metadata only (its write also makes the install durable), as a compaction.
+                try log.compact(snapshot: Snapshot(metadata: snapshot.metadata, data: []))
             }
             if !rd.committedEntries.isEmpty {
                 precondition(rd.committedEntries.first!.index == max(rd.snapshot?.metadata.index ?? 0, core.status.applied) + 1,
