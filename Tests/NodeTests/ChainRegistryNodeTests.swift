@@ -125,6 +125,27 @@ import Testing
         #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 4 && c.head($0, 901) == 7 } }, "both chains index")
         #expect(c.request(l, "POST", "/v1/cluster/chains", Self.chainJSON(slug: "chain-b", id: 902, url: c.simB.url)).status == 409, "added twice")
 
+        // Every read surface addresses a chain by its slug, on any node.
+        let f0 = (l + 1) % 3
+        func read(_ target: String, _ method: String = "eth_blockNumber", headers: [(String, String)] = []) -> (status: Int, body: JSONValue?, block: String?) {
+            let r = c.api(f0).handle(ReadGatewayTests.rpc(method, target: target, headers: headers))
+            return (r.status, try? JSON.parse(r.body), r.header("X-Infrastack-Block"))
+        }
+        #expect(read("/chain-a").body?["result"] == .string("0x7") && read("/chain-a").block == "7")
+        #expect(read("/chain-b").body?["result"] == .string("0x4") && read("/chain-b").block == "4")
+        #expect(read("/chain-b", "eth_chainId").body?["result"] == .string("0x386"), "chain 902 answers as itself")
+        let unknown = read("/no-such")
+        #expect(unknown.status == 404 && unknown.body?["error"]?["message"]?.stringValue?.contains("no chain \"no-such\"") == true, "\(String(describing: unknown.body))")
+        let root = read("/")
+        #expect(root.status == 404 && root.body?["error"]?["message"]?.stringValue?.contains("address one as /<slug>") == true, "two chains and no default: / says how to address one")
+        #expect(read("/chain-b", headers: [("X-Infrastack-Min-Block", "4")]).status == 200)
+        #expect(read("/chain-b", headers: [("X-Infrastack-Min-Block", "40")]).status == 503, "Min-Block is the addressed chain's")
+        let gql = c.api(f0).handle(HTTPRequest(method: "POST", target: "/chain-b/graphql", headers: [("Content-Type", "application/json")],
+                                               body: Array(#"{"query":"{ block { number } }"}"#.utf8)))
+        #expect(gql.status == 200 && (try? JSON.parse(gql.body))?["data"]?["block"]?["number"] != nil, "\(String(decoding: gql.body, as: UTF8.self))")
+        let rest = c.api(f0).handle(HTTPRequest(method: "GET", target: "/v1/chains/chain-a/head"))
+        #expect(rest.status == 200 && (try? JSON.parse(rest.body))?["latest"]?["number"] == .number("7"), "\(String(decoding: rest.body, as: UTF8.self))")
+
         // The list and /status show both, on a follower too.
         let f = (l + 1) % 3
         let listed = try #require(c.request(f, "GET", "/v1/cluster/chains").body?["chains"]?.arrayValue)

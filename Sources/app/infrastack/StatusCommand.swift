@@ -9,7 +9,9 @@ enum StatusCommand {
     usage: infrastack status --endpoint URL [--json] [--timeout-ms N] [--ca-file FILE]
 
     Prints every member of the cluster that URL's node belongs to: role, term, leader,
-    commit and applied index, state digest, replication lag, and reachability.
+    commit and applied index, state digest, replication lag, and reachability; then,
+    when the chain registry holds chains, one row per chain as the leader runs it
+    (state, applied head, upstream head, lag, rate, ETA, last alert).
       --endpoint URL   any node's HTTP endpoint, e.g. http://127.0.0.1:8001
       --json           print a JSON array of the nodes' /status objects
       --timeout-ms N   per-request timeout (default 2000)
@@ -82,7 +84,12 @@ enum StatusCommand {
                           role == "leader" ? "-" : (lags[id] ?? "?"), block, indexer, url])
         }
         let widths = (0..<header.count).map { c in lines.map { $0[c].count }.max()! }
-        return lines.map { l in zip(l, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        let nodes = lines.map { l in zip(l, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ") }
             .joined(separator: "\n")
+        // The registry's chains as the leader runs them (its indexers ingest), else as any node has them.
+        let statuses = rows.compactMap(\.2)
+        let source = statuses.first { $0["role"]?.stringValue == "leader" } ?? statuses.first
+        guard let chains = source?["chains"], chains.arrayValue?.isEmpty == false else { return nodes }
+        return nodes + "\n\n" + ChainCommand.table(Array(JSON.serialize(.object(["chains": chains])).utf8))
     }
 }

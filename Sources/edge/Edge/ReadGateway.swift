@@ -8,10 +8,14 @@ import ChainIndex
 import ChainFollower
 import Net
 import RPC
+import Synchronization
 import Telemetry
 
 /// The read surfaces of a node — JSON-RPC on `POST /`, GraphQL on `/graphql`, REST
-/// under `/v1/chain/` — behind API keys and per-request consistency:
+/// under `/v1/chain/` — behind API keys and per-request consistency. Every chain of the
+/// registry is addressed by its slug: `POST /<slug>` (and `/k/<key>/<slug>`, WebSocket on
+/// the same paths), `/<slug>/graphql`, `/v1/chains/<slug>/…` (the REST routes of
+/// `/v1/chain/…`). `/` serves the config file's `chain`, or the registry's only chain.
 ///
 /// - default (local): answered from this node's LMDB as it is now;
 /// - `X-Infrastack-Min-Block: N`: waits up to `rpc.maxWaitMillis` for this node to
@@ -25,8 +29,13 @@ import Telemetry
 final class ReadGateway: Sendable {
     let node: ChainNode
     let config: NodeConfig
-    /// The chain's read services; nil when this node follows no chain.
+    /// The config file's chain's read services; nil when it names none.
     let chain: Services?
+    let metrics: MetricsRegistry
+    /// Registry chains' services by chain id, built on first use and rebuilt when the
+    /// chain's record changes; with the registry as last read (at most `registryMaxAgeMillis` old).
+    private let registry = Mutex<(records: [ChainRecord], readMillis: UInt64, services: [UInt64: (spec: ChainSpec, services: Services)])>(([], 0, [:]))
+    static let registryMaxAgeMillis: UInt64 = 200
 
     struct Services: Sendable {
         let chainId: UInt64
@@ -40,40 +49,111 @@ final class ReadGateway: Sendable {
     init(node: ChainNode, config: NodeConfig, metrics: MetricsRegistry, indexerStatus: @escaping @Sendable () -> Indexer.Status?) {
         self.node = node
         self.config = config
-        if let chain = config.chain {
-            var c = EthAPI.Config(chainId: chain.chainId)
-            c.maxLogBlockRange = config.rpc.maxLogBlockRange
-            c.maxLogResults = config.rpc.maxLogResults
-            let forwarder = config.rpc.forward ? Forwarder(endpoints: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
-            let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.stateMachine.chainFeed, forwarder: forwarder, metrics: metrics, syncProgress: {
+        self.metrics = metrics
+        chain = config.chain.map { chain in
+            Self.services(node: node, config: config, chain: chain, metrics: metrics, syncProgress: {
                 guard let s = indexerStatus(), let head = s.upstreamHead, let indexed = s.indexedHead else { return nil }
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })
-            var forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)? = nil
-            if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
-            let rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc"), stats: eth.stats) { method, params in
-                try eth.encodedCall(method, params)
-            }
-            self.chain = Services(chainId: chain.chainId, eth: eth, rpc: rpc,
-                                  graphQL: GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward))
-        } else {
-            self.chain = nil
         }
     }
+
+    static func services(node: ChainNode, config: NodeConfig, chain: Indexer.Config, metrics: MetricsRegistry,
+                         syncProgress: @escaping @Sendable () -> EthAPI.SyncProgress?) -> Services {
+        var c = EthAPI.Config(chainId: chain.chainId)
+        c.maxLogBlockRange = config.rpc.maxLogBlockRange
+        c.maxLogResults = config.rpc.maxLogResults
+        let forwarder = config.rpc.forward ? Forwarder(endpoints: chain.upstreams, logger: node.logger.with("module", "rpc")) : nil
+        let eth = EthAPI(config: c, index: node.stateMachine.chain, feed: node.stateMachine.chainFeed, forwarder: forwarder, metrics: metrics, syncProgress: syncProgress)
+        var forward: (@Sendable (String, [JSONValue]) throws -> JSONValue)? = nil
+        if let forwarder { forward = { method, params in try forwarder.call(method, params) } }
+        let rpc = JSONRPCServer(maxBatch: config.rpc.maxBatch, logger: node.logger.with("module", "rpc"), stats: eth.stats) { method, params in
+            try eth.encodedCall(method, params)
+        }
+        return Services(chainId: chain.chainId, eth: eth, rpc: rpc,
+                        graphQL: GraphQLService(index: node.stateMachine.chain, chainId: chain.chainId, forward: forward))
+    }
+
+    /// Where a read path points: the chain's services (nil: no such chain, with why) and
+    /// the path as that chain's surfaces know it (`/`, `/graphql`, `/v1/chain/…`).
+    struct Target {
+        var services: Services?
+        var path: String
+        var problem: String
+    }
+
+    /// The chain a read path addresses, by its first segment (or `/v1/chains/<slug>`).
+    func target(_ path: String) -> Target {
+        if let (slug, rest) = Self.slugPath(path) {
+            switch registryServices(slug) {
+            case .success(let s): return Target(services: s, path: rest, problem: "")
+            case .failure(let why): return Target(services: nil, path: rest, problem: why.description)
+            }
+        }
+        if let chain { return Target(services: chain, path: path, problem: "") }
+        let records = registryRecords().filter { $0.state == .active }
+        if records.count == 1, case .success(let s) = registryServices(records[0].spec.slug) { return Target(services: s, path: path, problem: "") }
+        let why = records.isEmpty ? "this node follows no chain (no chain section in its config, none in the chain registry)"
+            : "this cluster follows \(records.count) chains: address one as /<slug> (\(records.map(\.spec.slug).joined(separator: ", ")))"
+        return Target(services: nil, path: path, problem: why)
+    }
+
+    /// `/<slug>`, `/<slug>/graphql`, `/v1/chains/<slug>/…` → (slug, the chain-local path).
+    static func slugPath(_ path: String) -> (String, String)? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        if parts.count >= 3, parts.first == "v1", parts.dropFirst().first == "chains" {
+            let slug = String(parts.dropFirst(2).first!)
+            let rest = parts.dropFirst(3).joined(separator: "/")
+            return ChainSpec.slugProblem(slug) == nil ? (slug, "/v1/chain" + (rest.isEmpty ? "" : "/" + rest)) : nil
+        }
+        guard let first = parts.first, !first.isEmpty, ChainSpec.slugProblem(String(first)) == nil else { return nil }
+        if parts.count == 1 { return (String(first), "/") }
+        if parts.count == 2, parts.last == "graphql" { return (String(first), "/graphql") }
+        return nil
+    }
+
+    struct NoChain: Error, CustomStringConvertible { let description: String }
+
+    func registryRecords() -> [ChainRecord] {
+        let now = EventLoop.nowMillis()
+        if let fresh = registry.withLock({ now &- $0.readMillis <= Self.registryMaxAgeMillis && $0.readMillis != 0 ? $0.records : nil }) { return fresh }
+        let records = (try? node.stateMachine.allChains()) ?? []
+        registry.withLock { $0.records = records; $0.readMillis = now }
+        return records
+    }
+
+    func registryServices(_ slug: String) -> Result<Services, NoChain> {
+        guard let record = registryRecords().first(where: { $0.spec.slug == slug }) else {
+            return .failure(NoChain(description: "no chain \(boundedQuote(slug)) in this cluster (see GET /v1/cluster/chains)"))
+        }
+        guard record.state != .removing else { return .failure(NoChain(description: "chain \(slug) is being removed")) }
+        if let built = registry.withLock({ $0.services[record.spec.chainId] }), built.spec == record.spec { return .success(built.services) }
+        let indexer: Indexer.Config
+        do { indexer = try ChainSeed.config(of: record.spec) } catch {
+            return .failure(NoChain(description: "chain \(slug) cannot be served here: \(error)"))
+        }
+        // Each registry chain counts its calls apart; the node's registry has the config chain's.
+        let s = Self.services(node: node, config: config, chain: indexer, metrics: MetricsRegistry(), syncProgress: { nil })
+        registry.withLock { $0.services[record.spec.chainId] = (record.spec, s) }
+        return .success(s)
+    }
+
 
     enum Surface { case jsonRPC, graphQL, rest }
 
     static func surface(_ method: String, _ path: String) -> Surface? {
-        if path == "/" && method == "POST" { return .jsonRPC }
-        if path == "/graphql" { return .graphQL }
-        if path.hasPrefix("/v1/chain") { return .rest }
+        let local = slugPath(path)?.1 ?? path
+        if local == "/" && method == "POST" { return .jsonRPC }
+        if local == "/graphql" { return .graphQL }
+        if local.hasPrefix("/v1/chain") { return .rest }
         return nil
     }
 
     /// JSON-RPC over WebSocket on `/` (or `/k/<key>`): every method, plus eth_subscribe.
     /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
     func webSocket(_ request: EdgeRequest) -> WebSocketHandler? {
-        guard request.path == "/", let eth else { return nil }
+        let t = target(request.path)
+        guard t.path == "/", let eth = t.services?.eth else { return nil }
         let caller = request.principal.caller
         let maxBatch = config.rpc.maxBatch
         let logger = node.logger.with("module", "rpc-ws")
@@ -91,13 +171,13 @@ final class ReadGateway: Sendable {
 
     /// The answer for an authenticated read request: consistency first, then the surface.
     func handle(_ request: EdgeRequest) -> HTTPResponse {
-        let req = request.http, path = request.path, caller = request.principal.caller
-        guard let surface = Self.surface(req.method, path) else {
-            return jsonError(404, "no read route for \(req.method) \(boundedQuote(path))")
+        let req = request.http, caller = request.principal.caller
+        guard let surface = Self.surface(req.method, request.path) else {
+            return jsonError(404, "no read route for \(req.method) \(boundedQuote(request.path))")
         }
-        guard let chain else {
-            return Self.refusal(surface, 404, .server("this node follows no chain (no chain section in its config)"))
-        }
+        let t = target(request.path)
+        guard let chain = t.services else { return Self.refusal(surface, 404, .server(t.problem)) }
+        let path = t.path
         if let refusal = consistency(req, surface, chain) { return refusal }
         let head = try? chain.eth.request { try $0.head()?.number }
         var r: HTTPResponse
