@@ -102,6 +102,8 @@ final class ChainSupervisor: @unchecked Sendable {
         let wanted = Dictionary(uniqueKeysWithValues: records.filter { $0.state == .active }.map { ($0.spec.chainId, $0.spec) })
         var problems = [UInt64: String]()
         let stale: [Running] = state.withLock { s in
+            // Shown at once: stopping an indexer can wait for an upstream call to end.
+            s.records = records
             let gone = s.running.filter { id, r in wanted[id] != r.spec }
             for id in gone.keys { s.running[id] = nil }
             return Array(gone.values)
@@ -129,7 +131,6 @@ final class ChainSupervisor: @unchecked Sendable {
         state.withLock { s in
             for (id, why) in problems where s.problems[id] != why { logger.error("chain not started", [("chainId", id), ("problem", why)]) }
             s.problems = problems
-            s.records = records
         }
     }
 }
