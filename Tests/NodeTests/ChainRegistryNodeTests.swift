@@ -154,6 +154,11 @@ import Testing
         #expect(listed.allSatisfy { $0["lifecycle"]?.stringValue == "active" })
         let status = try JSON.parse(c.api(f).handle(HTTPRequest(method: "GET", target: "/status")).body)
         #expect(status["chains"]?.arrayValue?.compactMap { $0["appliedHead"] } == [.number("7"), .number("4")])
+        // Finality per chain, from the indexed heads: SimChain finalizes latest - 64, so block 0 here.
+        for entry in status["chains"]?.arrayValue ?? [] {
+            #expect(entry["finalizedHead"] == .number("0") && entry["finalityLagBlocks"] == entry["appliedHead"], "\(entry)")
+            #expect(entry["finalityLagSeconds"]?.isNull == false, "seconds from the two blocks' timestamps")
+        }
 
         // Paused: no block is indexed however far the upstream moves; resumed: it catches up.
         #expect(c.request(l, "POST", "/v1/cluster/chains/chain-a/pause").status == 200)

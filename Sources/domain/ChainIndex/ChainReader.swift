@@ -12,6 +12,32 @@ public struct ChainView {
         try index.head(cid, kind, txn)
     }
 
+    /// How far finality trails the chain: latest, safe and finalized heads as indexed, and
+    /// latest − finalized in blocks and in seconds (the two blocks' timestamps). nil until
+    /// the chain has a latest head; the lags are nil until it has a finalized one.
+    public struct Finality: Equatable, Sendable {
+        public var latest: UInt64
+        public var safe: UInt64?
+        public var finalized: UInt64?
+        public var lagBlocks: UInt64?
+        public var lagSeconds: UInt64?
+    }
+
+    public func finality(_ cid: UInt64) throws -> Finality? {
+        guard let latest = try head(cid) else { return nil }
+        let safe = try head(cid, .safe)?.number, finalized = try head(cid, .finalized)?.number
+        var f = Finality(latest: latest.number, safe: safe, finalized: finalized)
+        if let fin = finalized {
+            precondition(fin <= latest.number, "the finalized head is capped at the latest at apply")
+            f.lagBlocks = latest.number - fin
+            func time(_ n: UInt64) throws -> UInt64? {
+                try block(cid, number: n, fullTransactions: false)?.objectValue.flatMap { try? $0.quantity("timestamp") }
+            }
+            if let t1 = try time(latest.number), let t0 = try time(fin) { f.lagSeconds = t1 >= t0 ? t1 - t0 : 0 }
+        }
+        return f
+    }
+
     public func blockNumber(_ cid: UInt64, hash: Hash32) throws -> UInt64? {
         try txn.get(index.tables.blockByHash, ChainKey.hash(cid, hash)).map { ChainIndex.u64($0) }
     }

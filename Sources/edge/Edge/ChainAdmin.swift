@@ -84,7 +84,7 @@ struct ChainAdmin: Sendable {
         let runs = statuses()
         let known = runs.isEmpty ? ((try? node.stateMachine.allChains()) ?? []).map { ChainRunStatus(record: $0, indexer: nil, problem: nil) } : runs
         let items = known.map { run -> JSONValue in
-            var o = ChainStatusEntry(run: run, appliedHead: try? node.stateMachine.chain.view({ try $0.head(run.record.spec.chainId) })).statusJSON.objectValue ?? [:]
+            var o = ChainStatusEntry(run: run, index: node.stateMachine.chain).statusJSON.objectValue ?? [:]
             o["upstreams"] = .array(Self.redactedUpstreams(run.record.spec).map { .string($0) })
             return .object(o)
         }

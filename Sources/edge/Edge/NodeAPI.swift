@@ -153,11 +153,14 @@ public final class NodeAPI: Sendable {
             if let cid = config.chain?.chainId, let h = try? node.stateMachine.chain.view({ try $0.head(cid) }) {
                 i["appliedHead"] = .number(String(h.number))
                 i["appliedHeadHash"] = .string(h.hash.hex)
+                let f = try? node.stateMachine.chain.view { try $0.finality(cid) }
+                i["finalityLagBlocks"] = f?.lagBlocks.map(jsonNumber) ?? .null
+                i["finalityLagSeconds"] = f?.lagSeconds.map(jsonNumber) ?? .null
             }
             o["indexer"] = .object(i)
         }
         o["chains"] = .array(chainStatuses().map { run in
-            ChainStatusEntry(run: run, appliedHead: try? node.stateMachine.chain.view({ try $0.head(run.record.spec.chainId) })).statusJSON
+            ChainStatusEntry(run: run, index: node.stateMachine.chain).statusJSON
         })
         if let eth = reads.eth { o["rpc"] = eth.status.statusJSON }
         return o

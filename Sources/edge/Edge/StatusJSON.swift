@@ -119,6 +119,16 @@ extension EthAPI.Status {
 struct ChainStatusEntry {
     var run: ChainRunStatus
     var appliedHead: ChainIndex.Head?
+    var finality: ChainView.Finality?
+
+    /// The entry with the chain's head and finality read from one snapshot of `index`.
+    init(run: ChainRunStatus, index: ChainIndex) {
+        self.run = run
+        let cid = run.record.spec.chainId
+        let read = try? index.view { v in (try v.head(cid), try v.finality(cid)) }
+        appliedHead = read?.0 ?? nil
+        finality = read?.1 ?? nil
+    }
 
     var statusJSON: JSONValue {
         let spec = run.record.spec
@@ -136,6 +146,10 @@ struct ChainStatusEntry {
         } else {
             c["appliedHead"] = .null
         }
+        c["safeHead"] = finality?.safe.map(jsonNumber) ?? .null
+        c["finalizedHead"] = finality?.finalized.map(jsonNumber) ?? .null
+        c["finalityLagBlocks"] = finality?.lagBlocks.map(jsonNumber) ?? .null
+        c["finalityLagSeconds"] = finality?.lagSeconds.map(jsonNumber) ?? .null
         if let ix = run.indexer {
             c["indexerRunning"] = .bool(true)
             for (k, v) in ix.statusFields.pairs { c[k] = v }
