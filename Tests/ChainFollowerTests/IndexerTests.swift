@@ -120,11 +120,11 @@ final class TamperingProxy: @unchecked Sendable {
 @Suite(.serialized) struct IndexerTests {
     static let chainId: UInt64 = 1337
 
-    func indexer(_ url: String, batch: Int) throws -> (DirectHost, Indexer) {
+    func indexer(_ url: String, batch: Int, adapter: any ChainAdapter = EthereumAdapter()) throws -> (DirectHost, Indexer) {
         let env = try Environment(path: NSTemporaryDirectory() + "indexer-\(UUID().uuidString.prefix(8))")
         let index = try ChainIndex(env: env)
         let host = DirectHost(env: env, index: index)
-        var cfg = Indexer.Config(chainId: Self.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: url)])
+        var cfg = Indexer.Config(chainId: Self.chainId, adapter: adapter, upstreams: [UpstreamEndpoint(url: url)])
         cfg.batchBlocks = batch
         cfg.pollMillis = 20
         return (host, Indexer(config: cfg, index: index, host: host, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true))))
@@ -165,6 +165,26 @@ final class TamperingProxy: @unchecked Sendable {
             let ours = try #require(try host.index.view { try $0.block(Self.chainId, number: n, fullTransactions: false) })
             #expect(try ours.objectValue!.hash("hash") == hash(rpc, n), "block \(n)")
         }
+    }
+
+    /// Finality by adapter: an op-stack chain takes safe and finalized from the rollup
+    /// node's optimism_syncStatus when the upstream serves it, everything else from the
+    /// block tags (SimChain: tags latest − 32 / − 64, syncStatus latest − 8 / − 16).
+    @Test func finalityFollowsTheRollupNodeForOPStackAndTheTagsOtherwise() throws {
+        let sim = try SimChainProcess(port: 24414, arguments: ["--txs-per-block", "2", "--pregenerate", "100", "--block-time-ms", "0", "--op-sync-status"])
+        defer { sim.stop() }
+        let plain = try SimChainProcess(port: 24415, arguments: ["--txs-per-block", "2", "--pregenerate", "100", "--block-time-ms", "0"])
+        defer { plain.stop() }
+        for (url, adapter, safe, finalized) in [(sim.url, "op-stack", 92, 84), (sim.url, "ethereum", 68, 36), (plain.url, "op-stack", 68, 36)] as [(String, String, UInt64, UInt64)] {
+            let (host, ix) = try indexer(url, batch: 16, adapter: ChainAdapters.named(adapter)!)
+            defer { ix.stop() }
+            ix.start()
+            #expect(waitUntil { ((try? host.index.view { try $0.head(Self.chainId) }?.number) ?? 0) >= 100 })
+            let heads = try host.index.view { v in (try v.head(Self.chainId, .safe)?.number, try v.head(Self.chainId, .finalized)?.number) }
+            #expect(heads.0 == safe && heads.1 == finalized, "\(adapter) on \(url == sim.url ? "a rollup-status" : "a plain") upstream: safe \(String(describing: heads.0)), finalized \(String(describing: heads.1))")
+        }
+        #expect(Indexer.rollupHeads(.object(["safe_l2": .object(["number": .string("0x10")]), "finalized_l2": .object(["number": .number("9")])]))! == (16, 9))
+        #expect(Indexer.rollupHeads(.object(["unsafe_l2": .object([:])])) == nil, "an answer without L2 heads leaves the tags in charge")
     }
 
     @Test func followsReorgsToTheCanonicalChainWithTracerState() throws {

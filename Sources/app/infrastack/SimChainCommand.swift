@@ -7,7 +7,7 @@ enum SimChainCommand {
     static let usage = """
     usage: infrastack simchain --listen HOST:PORT [--seed N] [--chain-id N] [--block-time-ms N]
                                [--txs-per-block N] [--pregenerate N [--replay]]
-                               [--reorg-every N --reorg-depth D] [--reorg-at H:D,...]
+                               [--reorg-every N --reorg-depth D] [--reorg-at H:D,...] [--op-sync-status]
 
     A deterministic simulated EVM chain served over JSON-RPC (POST /) for demos, tests,
     chaos runs and benchmarks: ETH transfers (legacy, EIP-2930, EIP-1559), token Transfer
@@ -26,6 +26,8 @@ enum SimChainCommand {
       --reorg-every N      a random reorg about every N blocks (default 0: none)
       --reorg-depth D      the deepest random reorg (default 2; 1...64: finalized = latest - 64)
       --reorg-at H:D,...   scripted reorgs: when mining height H, first replace the last D blocks
+      --op-sync-status     also serve optimism_syncStatus like an OP Stack rollup node, with
+                           safe_l2 = latest - 8 and finalized_l2 = latest - 16
     Heads: latest (= pending), safe = latest - 32, finalized = latest - 64, earliest.
     Methods: eth_chainId, net_version, web3_clientVersion, eth_syncing, eth_gasPrice,
     eth_blockNumber, eth_getBlockByNumber/ByHash, eth_getBlockReceipts,
@@ -37,7 +39,7 @@ enum SimChainCommand {
 
     static func run(_ args: [String]) -> Int32 {
         runCommand(usage: usage, args, valued: ["listen", "seed", "chain-id", "block-time-ms", "txs-per-block", "pregenerate", "reorg-every", "reorg-depth", "reorg-at"],
-                   boolean: ["replay"]) { o in
+                   boolean: ["replay", "op-sync-status"]) { o in
             if let extra = o.positional.first { throw Options.Problem(description: "unexpected argument \(extra)") }
             var opts = SimChainOptions()
             func int(_ k: String, min: Int, max: Int) throws -> Int? {
@@ -57,6 +59,7 @@ enum SimChainCommand {
             opts.pregenerate = try int("pregenerate", min: 0, max: 10_000_000) ?? 0
             opts.reorgEvery = try int("reorg-every", min: 0, max: 1_000_000) ?? 0
             opts.replay = o.flags.contains("replay")
+            opts.opSyncStatus = o.flags.contains("op-sync-status")
             opts.reorgDepth = try int("reorg-depth", min: 1, max: Int(opts.finalizedDistance)) ?? 2
             if let script = o.values["reorg-at"] {
                 for item in script.split(separator: ",", omittingEmptySubsequences: false) {

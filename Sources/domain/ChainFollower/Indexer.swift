@@ -441,23 +441,42 @@ public final class Indexer: @unchecked Sendable {
 
     /// Fetches a range through the indexer's own client.
     func fetch(_ range: ClosedRange<UInt64>) throws -> Batch {
-        try Self.fetch(range, client: upstream, mode: stateMode)
+        try Self.fetch(range, client: upstream, mode: stateMode, rollupStatus: asksRollupStatus)
     }
+
+    /// OP Stack chains take their safe and finalized heads from the rollup node's
+    /// `optimism_syncStatus` where the upstream offers it (else from the block tags).
+    var asksRollupStatus: Bool { config.adapter.name == "op-stack" }
 
     /// Fetches blocks, receipts and state changes for a range, and the upstream's safe and
     /// finalized heads, in one JSON-RPC batch (sent in pieces under the upstream's batch
     /// limit). Which receipts method and state source to use is the upstream's profile's
     /// choice; a pass that finds one missing records the fallback and the range is fetched
     /// again. Touches nothing but `client`, so it can run on the prefetch thread.
-    static func fetch(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode) throws -> Batch {
+    static func fetch(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode, rollupStatus: Bool = false) throws -> Batch {
         // Two facts can be learned (receipts method, tracer), so three passes always suffice.
         for _ in 0..<3 {
-            do { return try fetchOnce(range, client: client, mode: mode) } catch is Relearned { continue }
+            do { return try fetchOnce(range, client: client, mode: mode, rollupStatus: rollupStatus) } catch is Relearned { continue }
         }
         throw UpstreamClient.Unavailable(description: "\(client.currentURL) kept changing which methods it serves")
     }
 
-    private static func fetchOnce(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode) throws -> Batch {
+    /// safe_l2 and finalized_l2 of an `optimism_syncStatus` answer; op-node writes block
+    /// numbers as JSON numbers, some proxies as hex quantities.
+    static func rollupHeads(_ status: JSONValue) -> (safe: UInt64?, finalized: UInt64?)? {
+        guard let o = status.objectValue else { return nil }
+        func number(_ key: String) -> UInt64? {
+            switch o[key]?.objectValue?["number"] {
+            case .number(let n)?: return UInt64(n)
+            case .string(let s)?: return try? Hex.decodeQuantity(s)
+            default: return nil
+            }
+        }
+        let heads = (number("safe_l2"), number("finalized_l2"))
+        return heads.0 == nil && heads.1 == nil ? nil : heads
+    }
+
+    private static func fetchOnce(_ range: ClosedRange<UInt64>, client: UpstreamClient, mode: StateMode, rollupStatus: Bool) throws -> Batch {
         let profile = client.profiles[client.current]
         let blockReceipts = profile.receipts != .perTransaction
         let tracer = mode != .probe && profile.stateSource != .probe
@@ -472,12 +491,18 @@ public final class Indexer: @unchecked Sendable {
         }
         let tags = ["safe", "finalized"]
         for tag in tags { calls.append(("eth_getBlockByNumber", [.string(tag), .bool(false)])) }
+        if rollupStatus { calls.append(("optimism_syncStatus", [])) }
         let results = try client.batch(calls)
+        precondition(results.count == calls.count, "a batch answers every call")
         let answeredBy = client.lastEndpoint
+        let headsAt = calls.count - tags.count - (rollupStatus ? 1 : 0)
         // A tag the upstream does not know (older nodes) just leaves that head unset.
-        let heads = results.suffix(tags.count).map { r -> UInt64? in
+        var heads = results[headsAt..<(headsAt + tags.count)].map { r -> UInt64? in
             guard case .success(let v) = r, let o = v.objectValue else { return nil }
             return try? o.quantity("number")
+        }
+        if rollupStatus, case .success(let status)? = results.last, let rollup = rollupHeads(status) {
+            heads = [rollup.safe ?? heads[0], rollup.finalized ?? heads[1]]
         }
         let per = 1 + (blockReceipts ? 1 : 0) + (tracer ? 1 : 0)
         var blocks = [(number: UInt64, value: JSONValue, object: JSONObject)]()
@@ -582,10 +607,11 @@ public final class Indexer: @unchecked Sendable {
         prefetch = job
         let client = prefetchClient
         let mode = stateMode
+        let rollupStatus = asksRollupStatus
         let cpu = cpu
         prefetchQueue.async {
             let t0 = ThreadCPU.micros()
-            job.outcome = Result { try Self.fetch(range, client: client.client, mode: mode) }
+            job.outcome = Result { try Self.fetch(range, client: client.client, mode: mode, rollupStatus: rollupStatus) }
             let spent = ThreadCPU.micros() &- t0
             cpu.add(\.fetchMicros, spent)
             job.done.signal()

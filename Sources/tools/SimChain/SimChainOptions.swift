@@ -17,6 +17,12 @@ public struct SimChainOptions: Sendable {
     /// safe = latest − safeDistance, finalized = latest − finalizedDistance. No reorg ever
     /// replaces a finalized block: deeper requests are cut to `finalizedDistance`.
     public var safeDistance: UInt64 = 32
+    /// Serve `optimism_syncStatus` as an OP Stack rollup node would, with its own heads:
+    /// safe_l2 = latest − 8, finalized_l2 = latest − 16 (apart from the tags, so a test
+    /// can tell which one an indexer followed).
+    public var opSyncStatus = false
+    public static let opSafeDistance: UInt64 = 8
+    public static let opFinalizedDistance: UInt64 = 16
     public var finalizedDistance: UInt64 = 64
     /// Answer the indexer's per-block calls for the pregenerated blocks from answers
     /// serialized before serving (see `ReplayCache`), for ingest benchmarks.

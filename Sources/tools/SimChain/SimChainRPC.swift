@@ -282,6 +282,15 @@ public struct SimChainRPC: Sendable {
                 guard let (n, i) = view.txByHash[h] else { throw RPCError(code: -32000, message: "transaction \(h.hex) not found") }
                 return blocks[Int(n)].trace[i]["result"]!
 
+            case "optimism_syncStatus" where chain.options.opSyncStatus:
+                // op-node's shape: L2 block references with the number as a JSON number.
+                func ref(_ distance: UInt64) -> JSONValue {
+                    let n = head > distance ? head - distance : 0
+                    return .object(["number": .number(String(n)), "hash": .string(blocks[Int(n)].hash.hex)])
+                }
+                return .object(["unsafe_l2": ref(0), "safe_l2": ref(SimChainOptions.opSafeDistance),
+                                "finalized_l2": ref(SimChainOptions.opFinalizedDistance)])
+
             default:
                 throw RPCError(code: -32601, message: "the method \(method) does not exist/is not available")
             }
