@@ -33,11 +33,16 @@ final class FlakyAsyncHost: IndexerHost, @unchecked Sendable {
     let queue = DispatchQueue(label: "flaky-host")
     let rng: Mutex<SeededRandom>
     let dropped = Atomic<Int>(0), lateApplied = Atomic<Int>(0)
+    private let proposals = Atomic<Int>(0)
     init(direct: DirectHost, seed: UInt64) { self.direct = direct; rng = Mutex(SeededRandom(seed: seed)) }
     var mayIngest: Bool { true }
     func proposeAndApply(_ entry: [UInt8], timeoutMillis: Int) -> ReplicationOutcome { direct.proposeAndApply(entry, timeoutMillis: timeoutMillis) }
     func propose(_ entry: [UInt8], timeoutMillis: Int, then: @escaping @Sendable (ReplicationOutcome) -> Void) {
-        let (roll, delay) = rng.withLock { ($0.next() % 10, Int($0.next() % 3_000)) }
+        // The second proposal is dropped and the fourth applied late whatever the seed, so
+        // every run meets both faults (chance alone missed them in about 1 run of 50).
+        let k = proposals.add(1, ordering: .relaxed).newValue
+        let (drawn, delay) = rng.withLock { ($0.next() % 10, Int($0.next() % 3_000)) }
+        let roll = k == 2 ? 0 : k == 4 ? 1 : drawn
         queue.asyncAfter(deadline: .now() + .microseconds(delay)) { [self] in
             switch roll {
             case 0:
