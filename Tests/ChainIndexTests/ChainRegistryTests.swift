@@ -108,7 +108,10 @@ import TestSupport
                 let stored = try env.read { txn in try registry.all(txn) }
                 #expect(stored == model.records.keys.sorted().map { model.records[$0]! }, "records, \(context)")
                 let counts = try env.read { txn in try Self.counts(tables, txn) }
-                for id in UInt64(1)...4 { #expect((counts[id] ?? 0) == model.keys[id], "data keys of chain \(id), \(context)") }
+                for id in UInt64(1)...4 {
+                    #expect((counts[id] ?? 0) == model.keys[id], "data keys of chain \(id), \(context)")
+                    #expect(try env.read { txn in try registry.dataKeyCount(of: id, txn) } == UInt64(model.keys[id] ?? 0), "counted keys of chain \(id), \(context)")
+                }
                 #expect(try env.read { txn in try txn.count(tables.code) } == 5, "shared code stays, \(context)")
             }
         }

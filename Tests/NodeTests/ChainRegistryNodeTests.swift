@@ -160,12 +160,24 @@ import Testing
             #expect(entry["finalityLagSeconds"]?.isNull == false, "seconds from the two blocks' timestamps")
         }
 
+        // Changed: the new settings are replicated and its indexer restarts with them; the id stays.
+        let changed = c.request(l, "PUT", "/v1/cluster/chains/chain-b", Self.chainJSON(slug: "chain-b", id: 902, url: c.simB.url, extra: #","parent":901,"batchBlocks":3"#))
+        #expect(changed.status == 200, "\(changed.error)")
+        #expect(waitUntil(timeoutSeconds: 10) { all.allSatisfy { i in
+            ((try? c.nodes[i].node.stateMachine.allChains().first { $0.spec.chainId == 902 }).flatMap { $0 }.map { String(decoding: $0.spec.settings, as: UTF8.self).contains("\"batchBlocks\":3") }) ?? false
+        } }, "every node has the changed settings")
+        #expect(waitUntil(timeoutSeconds: 10) { (try? ChainSeed.config(of: c.supervisors[l].statuses.first { $0.record.spec.chainId == 902 }!.record.spec).batchBlocks) == 3 && c.supervisors[l].statuses.first { $0.record.spec.chainId == 902 }?.indexer != nil })
+        let idChange = c.request(l, "PUT", "/v1/cluster/chains/chain-b", Self.chainJSON(slug: "chain-b", id: 903, url: c.simB.url))
+        #expect(idChange.status == 400 && idChange.error.contains("a chain id cannot change"), "\(idChange.error)")
+        _ = c.simB.chain.mine(1)
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 5 } }, "the restarted indexer goes on")
+
         // Paused: no block is indexed however far the upstream moves; resumed: it catches up.
         #expect(c.request(l, "POST", "/v1/cluster/chains/chain-a/pause").status == 200)
         #expect(waitUntil(timeoutSeconds: 10) { c.supervisors[l].statuses.first { $0.record.spec.chainId == 901 }.map { $0.record.state == .paused && $0.indexer == nil } ?? false })
         _ = c.simA.chain.mine(3)
         _ = c.simB.chain.mine(1)
-        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 5 } })
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 6 } })
         Thread.sleep(forTimeInterval: 0.3)
         #expect(all.allSatisfy { c.head($0, 901) == 7 }, "a paused chain is not indexed")
         #expect(c.request(l, "POST", "/v1/cluster/chains/chain-a/resume").status == 200)
@@ -183,7 +195,7 @@ import Testing
             #expect(try c.dataKeys(i, 901) == 0, "node \(i + 1) holds none of the removed chain's data")
             #expect(c.head(i, 901) == nil)
         }
-        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 8 } }, "the other chain kept ingesting")
+        #expect(waitUntil(timeoutSeconds: 60) { all.allSatisfy { c.head($0, 902) == 9 } }, "the other chain kept ingesting")
         #expect(c.request(l, "DELETE", "/v1/cluster/chains/chain-a").status == 404)
 
         // Every replica applied the same entries.

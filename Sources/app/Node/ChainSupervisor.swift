@@ -30,6 +30,9 @@ final class ChainSupervisor: @unchecked Sendable {
     private var thread: Thread?
     private let finished = DispatchSemaphore(value: 0)
     private var lastPurgeLog = Date.distantPast
+    /// The removal in progress here: its chain, the keys it had when this node started
+    /// driving it (after `purgedKeys` already deleted), and when.
+    private var removal: (chainId: UInt64, total: UInt64, startDeleted: UInt64, started: Date)?
 
     init(node: ChainNode, seeds: [ChainSeed], fixedChain: UInt64?, logger: Logger, pollMillis: Int = 250, purgeKeysPerStep: UInt32 = 20_000) {
         precondition(pollMillis > 0, "the registry is read at an interval")
@@ -87,11 +90,21 @@ final class ChainSupervisor: @unchecked Sendable {
             logger.info("chain registry seeded from the config file", [("chains", seeds.map(\.spec.slug).joined(separator: ",")), ("outcome", "\(outcome)")])
             return true
         }
-        guard let removing = records.first(where: { $0.state == .removing }) else { return false }
-        let outcome = node.proposeAndApply(ChainRegistryCommand.purge(chainId: removing.spec.chainId, maxKeys: purgeKeysPerStep).encoded(), timeoutMillis: 10_000)
-        if Date().timeIntervalSince(lastPurgeLog) > 2 {
+        guard let removing = records.first(where: { $0.state == .removing }) else { removal = nil; return false }
+        let id = removing.spec.chainId
+        if removal?.chainId != id {
+            let left = (try? node.stateMachine.chainDataKeys(id)) ?? 0
+            removal = (id, removing.purgedKeys + left, removing.purgedKeys, Date())
+            logger.info("removing chain data", [("chain", removing.spec.slug), ("chainId", id), ("keysToDelete", left), ("keysPerStep", purgeKeysPerStep)])
+        }
+        let outcome = node.proposeAndApply(ChainRegistryCommand.purge(chainId: id, maxKeys: purgeKeysPerStep).encoded(), timeoutMillis: 10_000)
+        if let r = removal, Date().timeIntervalSince(lastPurgeLog) > 2 {
             lastPurgeLog = Date()
-            logger.info("removing chain data", [("chain", removing.spec.slug), ("chainId", removing.spec.chainId), ("keysDeleted", removing.purgedKeys), ("outcome", "\(outcome)")])
+            let done = removing.purgedKeys, seconds = Date().timeIntervalSince(r.started)
+            let rate = seconds > 0 ? Double(done - min(done, r.startDeleted)) / seconds : 0
+            let eta = rate > 0 ? Double(r.total - min(r.total, done)) / rate : -1
+            logger.info("removing chain data", [("chain", removing.spec.slug), ("chainId", id), ("keysDeleted", done), ("keysTotal", r.total),
+                                                ("keysPerSecond", rate.rounded()), ("etaSeconds", eta.rounded()), ("outcome", "\(outcome)")])
         }
         return outcome == .applied
     }

@@ -223,6 +223,17 @@ public final class ChainRegistry: Sendable {
         return deleted
     }
 
+    /// How many data keys the chain holds (what a removal has to delete), counted by
+    /// cursor: seconds for tens of millions, so once per removal, off the apply path.
+    public func dataKeyCount(of id: UInt64, _ txn: ReadTransaction) throws -> UInt64 {
+        let prefix = Key(id)
+        var n: UInt64 = 0
+        for table in chain.perChain {
+            try txn.forEach(in: table, KeyRange(from: prefix, upTo: ChainIndex.increment(prefix.bytes))) { _, _ in n += 1; return true }
+        }
+        return n
+    }
+
     public func record(_ id: UInt64, _ txn: ReadTransaction) throws -> ChainRecord? {
         guard id != 0 else { return nil }  // the seed marker's key, not a chain
         guard let raw = try txn.get(table, Key(id)) else { return nil }

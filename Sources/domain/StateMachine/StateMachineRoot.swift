@@ -155,6 +155,11 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
         try env.read { txn in try self.chains.all(txn) }
     }
 
+    /// Data keys a chain holds (what removing it has to delete).
+    public func chainDataKeys(_ id: UInt64) throws -> UInt64 {
+        try env.read { txn in try self.chains.dataKeyCount(of: id, txn) }
+    }
+
     /// The registry's chains and whether it was seeded, from one snapshot.
     public func chainRegistry() throws -> (records: [ChainRecord], seeded: Bool) {
         try env.read { txn in (try self.chains.all(txn), try self.chains.seeded(txn)) }
