@@ -86,7 +86,7 @@ let package = Package(
                                              "Consensus", "Storage", "Net", "Chain", "Telemetry"],
                 path: "Sources/app/Node"),
         // the one binary every node runs, plus operator commands
-        .executableTarget(name: "infrastack", dependencies: ["Node", "NodeConfig", "Edge", "Net", "Chain", "SimChain"], path: "Sources/app/infrastack"),
+        .executableTarget(name: "infrastack", dependencies: ["Node", "NodeConfig", "Edge", "Net", "Chain", "ChainIndex", "SimChain"], path: "Sources/app/infrastack"),
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),

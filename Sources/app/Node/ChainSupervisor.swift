@@ -37,9 +37,9 @@ final class ChainSupervisor: @unchecked Sendable {
     init(node: ChainNode, seeds: [ChainSeed], fixedChain: UInt64?, logger: Logger, pollMillis: Int = 250, purgeKeysPerStep: UInt32 = 20_000) {
         precondition(pollMillis > 0, "the registry is read at an interval")
         precondition(purgeKeysPerStep > 0, "a purge step deletes something")
-        self.purgeKeysPerStep = purgeKeysPerStep
         precondition(Set(seeds.map(\.spec.chainId)).count == seeds.count, "seeds name each chain once")
-        self.node = node; self.seeds = seeds; self.fixedChain = fixedChain; self.logger = logger; self.pollMillis = pollMillis
+        self.node = node; self.seeds = seeds; self.fixedChain = fixedChain; self.logger = logger
+        self.pollMillis = pollMillis; self.purgeKeysPerStep = purgeKeysPerStep
     }
 
     func start() {
@@ -133,6 +133,10 @@ final class ChainSupervisor: @unchecked Sendable {
             }
             do {
                 let config = try ChainSeed.config(of: spec)
+                // Warned where any registry chain starts, seeded or added at runtime.
+                for u in config.upstreams where u.tls?.insecureSkipVerify == true {
+                    logger.warn("upstream_tls_verification_disabled", [("chain", spec.slug), ("upstream", u.redacted), ("why", "insecureSkipVerify is set: any certificate is accepted (test setups only)")])
+                }
                 let ix = Indexer(config: config, index: node.stateMachine.chain, host: node, logger: logger.with("chain", spec.slug))
                 ix.start()
                 logger.info("started chain indexer", [("chain", spec.slug), ("chainId", id), ("adapter", config.adapter.name)])

@@ -93,11 +93,6 @@ public final class NodeRuntime: @unchecked Sendable {
             ix.registerMetrics(in: metrics)
             ix.start()
         }
-        for seed in config.chains {
-            for u in seed.config.upstreams where u.tls?.insecureSkipVerify == true {
-                logger.warn("upstream_tls_verification_disabled", [("chain", seed.spec.slug), ("upstream", u.redacted), ("why", "insecureSkipVerify is set: any certificate is accepted (test setups only)")])
-            }
-        }
         let chains = ChainSupervisor(node: node, seeds: config.chains, fixedChain: config.chain?.chainId, logger: logger.with("module", "indexer"))
         self.chains = chains
         chains.start()

@@ -1,4 +1,5 @@
 import Chain
+import ChainIndex
 import Foundation
 import Net
 
@@ -42,9 +43,7 @@ enum ChainCommand {
             }
             func slug() throws -> String {
                 let s = try o.require("slug")
-                guard !s.isEmpty, s.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }) else {
-                    throw Options.Problem(description: "--slug must hold only a-z, 0-9 and '-'")
-                }
+                if let why = ChainSpec.slugProblem(s) { throw Options.Problem(description: "--slug \(why)") }
                 return s
             }
             let r: HTTPClient.Response
