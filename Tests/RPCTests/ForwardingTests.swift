@@ -1,5 +1,6 @@
 import Chain
 import Foundation
+import Net
 import SimChain
 import Testing
 import TestSupport
@@ -27,5 +28,21 @@ import TestSupport
         #expect(refused["error"]?["message"]?.stringValue?.contains("forwarding is disabled") == true)
         let subscribe = try closed.ours("eth_subscribe", [.string("newHeads")])
         #expect(subscribe["error"]?["message"]?.stringValue?.contains("WebSocket") == true)
+    }
+
+    /// On an event loop (an inline attempt), a call that needs the upstream abandons the
+    /// attempt before any request leaves (`UpstreamClient.batch` checks first), and is not counted; the worker's run answers.
+    @Test func aForwardedCallAbandonsAnInlineAttempt() throws {
+        let (ix, seed) = try IndexedSimChain.seeded("rpc forwarding inline", txs: 2, blocks: 2)
+        defer { ix.stop() }
+        let attempt = InlineAttempt.run { try? ix.ours("eth_gasPrice", []) }
+        #expect(attempt == nil, "seed \(seed): the attempt is abandoned, its answer discarded")
+        #expect(ix.api.stats.snapshot.methods["eth_gasPrice"] == nil, "the abandoned call is not counted")
+        // A bounded local read is answered inside an attempt.
+        let local = InlineAttempt.run { try? ix.ours("eth_blockNumber", []) }
+        #expect(local??["result"] != nil)
+        // Run again where blocking is allowed, it is forwarded, answered and counted once.
+        #expect(try ix.ours("eth_gasPrice", [])["result"] == ix.theirs("eth_gasPrice", [])["result"])
+        #expect(ix.api.stats.snapshot.methods["eth_gasPrice"]?.calls == 1)
     }
 }

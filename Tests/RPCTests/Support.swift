@@ -63,7 +63,7 @@ final class IndexedSimChain: @unchecked Sendable {
         c.maxLogResults = maxLogResults
         api = EthAPI(config: c, index: index, feed: host.feed, forwarder: forward ? Forwarder(endpoints: [UpstreamEndpoint(url: url)]) : nil)
         let api = self.api
-        server = JSONRPCServer(maxBatch: 50) { m, p in try api.encodedCall(m, p) }
+        server = JSONRPCServer(maxBatch: 50, stats: api.stats) { m, p in try api.encodedCall(m, p) }
         upstreamRPC = SimChainRPC(chain: sim.chain)
         indexer.start()
     }

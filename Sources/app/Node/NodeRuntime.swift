@@ -23,6 +23,8 @@ public final class NodeRuntime: @unchecked Sendable {
     let env: Environment
     let raftLoop: EventLoop
     let httpLoop: EventLoop
+    /// Further loops serving HTTP connections (none on a one-core machine).
+    let moreHTTPLoops: [EventLoop]
     public let node: ChainNode
     let transport: PeerTransport
     var http: HTTPServer!
@@ -55,6 +57,9 @@ public final class NodeRuntime: @unchecked Sendable {
         env = try Environment(path: config.dataDir, options: envOptions)
         raftLoop = try EventLoop(name: "raft")
         httpLoop = try EventLoop(name: "http")
+        // One serving loop per core (the first also accepts): cheap reads are answered on
+        // the loops themselves, so one loop alone would hold reads to one core.
+        moreHTTPLoops = try (1..<max(1, min(8, ProcessInfo.processInfo.activeProcessorCount))).map { try EventLoop(name: "http-\($0)") }
         var opts = ChainNode.Options(id: config.nodeId, randomSeed: UInt64.random(in: 1...UInt64.max))
         opts.tickMillis = config.tickMillis
         opts.electionTicks = config.electionTicks
@@ -78,6 +83,7 @@ public final class NodeRuntime: @unchecked Sendable {
     public func start() throws {
         raftLoop.start()
         httpLoop.start()
+        for l in moreHTTPLoops { l.start() }
         let node = self.node
         transport.onMessage = { from, type, payload in node.receive(from: from, type: type, payload: payload) }
         transport.onPeerUnreachable = { peer in node.peerUnreachable(peer) }
@@ -101,8 +107,10 @@ public final class NodeRuntime: @unchecked Sendable {
         let api = NodeAPI(node: node, config: config, metrics: metrics, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
                           peerStatus: { peers.status() })
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
-        http = try HTTPServer(address: config.httpListen, loop: httpLoop, handler: { req in api.respond(req) },
-                              webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) }, tls: httpTLS)
+        http = try HTTPServer(address: config.httpListen, loop: httpLoop, moreLoops: moreHTTPLoops, handler: { req in api.respond(req) },
+                              webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) },
+                              inline: { req in api.answersInline(req) }, tls: httpTLS)
+        http.registerMetrics(in: metrics)
         http.start()
         if let a = config.adminListen {
             adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.respond(req, on: .admin) },
@@ -110,7 +118,7 @@ public final class NodeRuntime: @unchecked Sendable {
             adminHTTP?.start()
         }
         if let files = config.httpTLS { watchForCertificateReload(files) }
-        logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description),
+        logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description), ("httpLoops", http.loops.count),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
                                 ("debugKV", config.debugKV), ("peerLinks", config.peerTLS == nil ? "plain TCP" : "TLS 1.3"),
                                 ("https", config.httpTLS != nil), ("dataDir", config.dataDir), ("peers", config.peers.count)])
@@ -159,6 +167,7 @@ public final class NodeRuntime: @unchecked Sendable {
         _ = done.wait(timeout: .now() + 3)
         raftLoop.stop()
         httpLoop.stop()
+        for l in moreHTTPLoops { l.stop() }
         env.close()
         logger.info("stopped")
     }

@@ -7,6 +7,7 @@ import Foundation
 import ChainFollower
 import Net
 import PeerTransport
+import RPC
 import Telemetry
 
 /// The node's HTTP surface: health, readiness and status on every listener; the read
@@ -60,6 +61,16 @@ public final class NodeAPI: Sendable {
             r.headers.append(("X-Infrastack-Applied-Index", String(node.report.appliedIndex)))
             return r
         }
+    }
+
+    /// Whether the HTTP loop may answer `req` itself (`HTTPServer.InlineCheck`): one JSON-RPC
+    /// call of a bounded method, at the default (local) consistency, so nothing in it waits
+    /// for Raft; the upstream fallback of a state read abandons the attempt to a worker.
+    public func answersInline(_ req: HTTPRequest) -> Bool {
+        guard req.method == "POST", req.header("X-Infrastack-Min-Block") == nil else { return false }
+        if let c = req.header("X-Infrastack-Consistency"), c.lowercased() != "local" { return false }
+        guard pipeline.route(req, on: .api) == .read(.jsonRPC), let method = JSONRPCServer.singleMethod(req.body) else { return false }
+        return EthAPI.boundedMethods.contains(method)
     }
 
     /// The final answer to `req`, waiting here for a deferred one (in-process callers).
@@ -163,6 +174,11 @@ public final class NodeAPI: Sendable {
             ChainStatusEntry(run: run, index: node.stateMachine.chain).statusJSON
         })
         if let eth = reads.eth { o["rpc"] = eth.status.statusJSON }
+        let m = metrics.snapshot()
+        if let open = m["http_open_connections"]?.gauge(), let inline = m["http_inline_answers_total"]?.counter() {
+            o["http"] = .object(["openConnections": jsonNumber(open), "inFlight": jsonNumber(m["http_requests_in_flight"]?.gauge() ?? 0),
+                                 "inlineAnswers": jsonNumber(inline)])
+        }
         return o
     }
 

@@ -95,6 +95,19 @@ public final class EthAPI: Sendable {
 
     public static var localMethodNames: [String] { Array(localMethods.keys).sorted() }
 
+    /// Methods whose work is bounded by one block or one account and that wait for nothing
+    /// but, for state the index never saw, the upstream (which abandons an inline attempt;
+    /// see `InlineAttempt`): the ones an event loop may answer itself. Ranges (eth_getLogs),
+    /// filters, proofs and forwarded calls are not among them.
+    public static let boundedMethods: Set<String> = [
+        "web3_clientVersion", "net_version", "net_listening", "eth_chainId", "eth_blockNumber", "eth_syncing",
+        "eth_getBlockByNumber", "eth_getBlockByHash", "eth_getTransactionByHash", "eth_getTransactionReceipt",
+        "eth_getTransactionByBlockNumberAndIndex", "eth_getTransactionByBlockHashAndIndex",
+        "eth_getBlockTransactionCountByNumber", "eth_getBlockTransactionCountByHash",
+        "eth_getUncleCountByBlockNumber", "eth_getUncleCountByBlockHash",
+        "eth_getBalance", "eth_getTransactionCount", "eth_getCode", "eth_getStorageAt",
+    ]
+
     /// For /status: method counts, live filters and subscriptions, refused upstream proofs.
     public struct Status: Sendable, Equatable {
         public var calls: RPCStats.Snapshot

@@ -1,5 +1,6 @@
 import ByteCodec
 import Chain
+import Net
 import Telemetry
 
 /// The JSON-RPC 2.0 envelope: single and batch requests, notifications, and the
@@ -79,7 +80,8 @@ public struct JSONRPCServer: Sendable {
             logger?.error("rpc method failed", [("method", boundedQuote(method)), ("error", "\(error)")])
             outcome = .failure(.internalError("\(error)"))
         }
-        if let stats {
+        // An inline attempt that had to give up runs again on a worker, which counts it then.
+        if let stats, !InlineAttempt.abandoned {
             let took = ContinuousClock.now - started
             if case .failure = outcome { stats.record(method, .error, took: took) } else { stats.record(method, .ok, took: took) }
         }
@@ -100,5 +102,78 @@ public struct JSONRPCServer: Sendable {
 
     public static func envelope(id: JSONValue, error: RPCError) -> [UInt8] {
         Array(("{\"jsonrpc\":\"2.0\",\"id\":" + JSON.serialize(id) + ",\"error\":" + JSON.serialize(error.json) + "}").utf8)
+    }
+}
+
+extension JSONRPCServer {
+    /// The method of a body holding one request object (not a batch), read without parsing
+    /// it: a scan that only tracks strings and nesting. nil when the body is a batch, is not
+    /// one well-formed object, is larger than `maxBytes`, names the method with escapes or
+    /// more than once (a parser keeps one of duplicates; which, this scan need not guess).
+    /// It decides where a request runs, never what it answers: the full parse comes after.
+    public static func singleMethod(_ body: [UInt8], maxBytes: Int = 4096) -> String? {
+        guard body.count <= maxBytes else { return nil }
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+        var i = 0
+        while i < body.count, isSpace(body[i]) { i += 1 }
+        guard i < body.count, body[i] == UInt8(ascii: "{") else { return nil }
+        var depth = 0
+        var method: String? = nil
+        var expectingKey = false   // at depth 1, after `{` or `,`
+        while i < body.count {
+            let b = body[i]
+            if b == quote {
+                let start = i + 1
+                var escaped = false
+                i = start
+                while i < body.count, body[i] != quote {
+                    if body[i] == backslash { escaped = true; i += 1 }
+                    i += 1
+                }
+                guard i < body.count else { return nil }
+                let text = body[start..<i]
+                i += 1
+                guard depth == 1, expectingKey else { continue }
+                expectingKey = false
+                guard !escaped else { return nil }
+                guard text.elementsEqual("method".utf8) else { continue }
+                guard method == nil else { return nil }
+                while i < body.count, isSpace(body[i]) { i += 1 }
+                guard i < body.count, body[i] == UInt8(ascii: ":") else { return nil }
+                i += 1
+                while i < body.count, isSpace(body[i]) { i += 1 }
+                guard i < body.count, body[i] == quote else { return nil }
+                let valueStart = i + 1
+                i = valueStart
+                while i < body.count, body[i] != quote {
+                    if body[i] == backslash { return nil }
+                    i += 1
+                }
+                guard i < body.count else { return nil }
+                method = String(decoding: body[valueStart..<i], as: UTF8.self)
+                i += 1
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1 && b == UInt8(ascii: "{")
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                depth -= 1
+                guard depth >= 0 else { return nil }
+                if depth == 0 {
+                    // Only whitespace may follow the one object.
+                    i += 1
+                    while i < body.count, isSpace(body[i]) { i += 1 }
+                    return i == body.count ? method : nil
+                }
+            case UInt8(ascii: ","):
+                if depth == 1 { expectingKey = true }
+            default: break
+            }
+            i += 1
+        }
+        return nil
     }
 }

@@ -76,6 +76,7 @@ public final class HTTPClient {
     /// Sends one request and reads the whole response. A request on a reused connection
     /// that finds it closed by the server is retried once on a new connection.
     public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) throws -> Response {
+        try InlineAttempt.mayBlock()
         let reused = fd >= 0
         do {
             return try attempt(method, path, headers: headers, body: body)

@@ -8,10 +8,11 @@ extension HTTPServer {
     /// Decides an upgrade request on a worker (the application's hook may block, e.g. to check
     /// credentials), then switches protocols or answers with a refusal on the loop.
     func upgrade(_ state: HTTPConnectionState, _ request: HTTPRequest) {
+        let loop = state.conn.loop
         state.busy = true
         if let t = state.timer { loop.cancelTimer(t); state.timer = nil }
         inFlight.add(1, ordering: .relaxed)
-        let (hook, handler, loop) = (webSocketUpgrade, self.handler, self.loop)
+        let (hook, handler) = (webSocketUpgrade, self.handler)
         let box = UncheckedBox(state)
         workers.submit { [self] in
             let decision: UpgradeDecision
@@ -31,7 +32,7 @@ extension HTTPServer {
                 state.busy = false
                 guard !state.conn.isClosed else { return }
                 switch decision {
-                case .accept where self.draining:
+                case .accept where self.shard(state.conn).draining:
                     self.refuseUpgrade(state, .text("server is shutting down\n", status: 503))
                 case .accept(let acceptValue, let wsHandler):
                     self.switchToWebSocket(state, request, acceptValue: acceptValue, handler: wsHandler)
@@ -54,18 +55,18 @@ extension HTTPServer {
     private func switchToWebSocket(_ state: HTTPConnectionState, _ request: HTTPRequest, acceptValue: String, handler: WebSocketHandler) {
         let conn = state.conn
         let key = ObjectIdentifier(conn)
-        connections[key] = nil
+        let shard = shard(conn)
+        shard.connections[key] = nil
         // The WebSocket owns end of input from here on (it closes on EOF).
         conn.onEndOfInput = nil
         conn.write(WebSocketHandshake.switchingProtocols(accept: acceptValue))
-        let ws = WebSocketConnection(conn: conn, request: request, id: nextWebSocketId, handler: handler,
+        let ws = WebSocketConnection(conn: conn, request: request, id: nextWebSocketId.wrappingAdd(1, ordering: .relaxed).oldValue, handler: handler,
                                      limits: webSocketLimits, workers: workers)
-        nextWebSocketId += 1
-        webSockets[key] = ws
+        shard.webSockets[key] = ws
         webSocketCount.add(1, ordering: .relaxed)
         ws.onFinished = { [weak self] in
             guard let self else { return }
-            self.webSockets[key] = nil
+            shard.webSockets[key] = nil
             self.webSocketCount.subtract(1, ordering: .releasing)
             self.openCount.subtract(1, ordering: .relaxed)
         }

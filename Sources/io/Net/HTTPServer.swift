@@ -3,7 +3,9 @@ import Foundation
 import Synchronization
 @_exported import Telemetry
 
-/// An HTTP/1.1 server on one event loop. Connections are non-blocking and cost no
+/// An HTTP/1.1 server over one or more event loops: the first accepts and hands each
+/// connection to a loop in turn, which serves it for its whole life (so cheap requests
+/// answered inline use every loop's core). Connections are non-blocking and cost no
 /// thread; handlers run on a worker pool so a slow handler (a long poll, a wait for
 /// commit) never stalls other connections. Requests on one connection are answered
 /// in order (pipelining): the next request is taken only after the previous response
@@ -19,23 +21,35 @@ public final class HTTPServer: @unchecked Sendable {
     /// a byte of the body is sent (e.g. 401 for an unauthenticated admin call); the connection
     /// closes after that response. Runs on the event loop, so it must be quick and never block.
     public typealias ContinueCheck = @Sendable (HTTPRequest) -> HTTPResponse?
+    /// Says, from a complete request, that its handler is cheap (bounded work, no waiting):
+    /// such a request is answered on the event loop itself, saving the two thread hand-offs
+    /// of a worker. Anything in it that would block calls `InlineAttempt.mayBlock()`, which
+    /// abandons the attempt; the request then runs again on a worker as any other.
+    public typealias InlineCheck = @Sendable (HTTPRequest) -> Bool
 
+    /// The loop that accepts; the first of `loops`.
     public let loop: EventLoop
+    /// Every loop serving connections, each with its own share of them.
+    public var loops: [EventLoop] { shards.map(\.loop) }
     public let limits: HTTPLimits
     public let webSocketLimits: WebSocketLimits
     private let listener: TCPListener
     let handler: Handler
     let webSocketUpgrade: WebSocketUpgrade?
     let shouldContinue: ContinueCheck?
+    let inline: InlineCheck?
     let workers: WorkerPool
-    // Loop-confined state.
-    var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
-    var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
-    var nextWebSocketId: UInt64 = 1
-    var draining = false
+    /// One per loop, fixed at init; each is touched only on its loop.
+    let shards: [HTTPShard]
+    private let shardByLoop: [ObjectIdentifier: HTTPShard]
+    /// The loop the next accepted connection goes to (accepting loop only).
+    private var nextShard = 0
+    let nextWebSocketId = Atomic<UInt64>(1)
     let openCount = Atomic<Int>(0)
     let webSocketCount = Atomic<Int>(0)
     let inFlight = Atomic<Int>(0)
+    /// Requests answered on the loop without a worker (see `InlineCheck`).
+    public let inlineAnswers = Atomic<Int>(0)
 
     public var address: SocketAddress { listener.address }
     /// Open TCP connections, WebSocket ones included.
@@ -50,22 +64,38 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Binds now (errors surface at start); serving begins with `start()`.
     public init(address: SocketAddress, limits: HTTPLimits = HTTPLimits(), webSocketLimits: WebSocketLimits = WebSocketLimits(),
-                loop: EventLoop, handler: @escaping Handler, webSocket: WebSocketUpgrade? = nil,
-                shouldContinue: ContinueCheck? = nil, tls: TLSContext? = nil) throws {
+                loop: EventLoop, moreLoops: [EventLoop] = [], handler: @escaping Handler, webSocket: WebSocketUpgrade? = nil,
+                shouldContinue: ContinueCheck? = nil, inline: InlineCheck? = nil, tls: TLSContext? = nil) throws {
         precondition(tls.map { $0.configuration.role == .server } ?? true, "a server needs a server-side TLS context")
         self.tlsContext = Mutex(tls)
+        precondition(!moreLoops.contains { $0 === loop } && Set(moreLoops.map(ObjectIdentifier.init)).count == moreLoops.count,
+                     "each loop serves one share of the connections")
         self.loop = loop
+        shards = ([loop] + moreLoops).map(HTTPShard.init)
+        shardByLoop = Dictionary(uniqueKeysWithValues: shards.map { (ObjectIdentifier($0.loop), $0) })
         self.limits = limits
         self.webSocketLimits = webSocketLimits
         self.handler = handler
         self.webSocketUpgrade = webSocket
         self.shouldContinue = shouldContinue
+        self.inline = inline
         self.listener = try TCPListener(address: address, loop: loop)
         self.workers = WorkerPool(name: "http-worker")
     }
 
     public func start() {
-        listener.start { [self] conn in self.accepted(conn) }
+        listener.start(loopForNext: { [self] in
+            let shard = shards[nextShard % shards.count]
+            nextShard &+= 1
+            return shard.loop
+        }) { [self] conn in self.accepted(conn) }
+    }
+
+    /// The share of connections of the loop `conn` lives on (that loop only).
+    func shard(_ conn: TCPConnection) -> HTTPShard {
+        let s = shardByLoop[ObjectIdentifier(conn.loop)]!
+        s.loop.assertInLoop()
+        return s
     }
 
     /// Serves new connections with this context (a renewed certificate); open ones keep theirs.
@@ -78,28 +108,35 @@ public final class HTTPServer: @unchecked Sendable {
     /// "going away" (up to `timeoutMillis`), then closes every connection.
     public func shutdown(timeoutMillis: Int = 5000) {
         listener.close()
-        loop.execute { [self] in
-            draining = true
-            for state in connections.values where !state.busy { state.conn.close() }
-            for ws in webSockets.values { ws.close(code: .goingAway, reason: "server shutting down") }
+        for shard in shards {
+            shard.loop.execute {
+                shard.draining = true
+                for state in shard.connections.values where !state.busy { state.conn.close() }
+                for ws in shard.webSockets.values { ws.close(code: .goingAway, reason: "server shutting down") }
+            }
         }
         let deadline = EventLoop.nowMillis() + UInt64(timeoutMillis)
         while (inFlight.load(ordering: .acquiring) > 0 || webSocketCount.load(ordering: .acquiring) > 0) && EventLoop.nowMillis() < deadline {
             usleep(2000)
         }
-        let done = DispatchSemaphore(value: 0)
-        loop.execute { [self] in
-            for state in connections.values { state.conn.close() }
-            connections.removeAll()
-            for ws in webSockets.values { ws.forceClose() }
-            webSockets.removeAll()
-            done.signal()
+        for shard in shards {
+            let done = DispatchSemaphore(value: 0)
+            shard.loop.execute {
+                for state in shard.connections.values { state.conn.close() }
+                shard.connections.removeAll()
+                for ws in shard.webSockets.values { ws.forceClose() }
+                shard.webSockets.removeAll()
+                done.signal()
+            }
+            done.wait()
         }
-        done.wait()
         workers.stop()
     }
 
+    /// On the loop the connection was handed to.
     private func accepted(_ conn: TCPConnection) {
+        let shard = shard(conn)
+        let loop = conn.loop
         if let context = tlsContext.withLock({ $0 }) {
             do { conn.startTLS(try TLSSession(context: context)) } catch {
                 tlsHandshakeFailures.add(1, ordering: .relaxed)
@@ -114,7 +151,7 @@ public final class HTTPServer: @unchecked Sendable {
                 conn.close(error: NetError("TLS handshake not completed within \(deadline) ms"))
             }
         }
-        if draining || openCount.load(ordering: .relaxed) >= limits.maxConnections {
+        if shard.draining || openCount.load(ordering: .relaxed) >= limits.maxConnections {
             conn.write(HTTPResponse.text("server is at its connection limit\n", status: 503).serialize(keepAlive: false))
             conn.closeWhenFlushed()
             return
@@ -122,7 +159,7 @@ public final class HTTPServer: @unchecked Sendable {
         openCount.add(1, ordering: .relaxed)
         let state = HTTPConnectionState(conn: conn, parser: HTTPRequestParser(limits: limits))
         let id = ObjectIdentifier(conn)
-        connections[id] = state
+        shard.connections[id] = state
         conn.onRead = { [weak self, weak state] bytes in
             guard let self, let state else { return }
             state.parser.feed(bytes)
@@ -131,8 +168,8 @@ public final class HTTPServer: @unchecked Sendable {
         conn.onClose = { [weak self, weak state] _ in
             guard let self else { return }
             self.openCount.subtract(1, ordering: .relaxed)
-            if let state, let t = state.timer { self.loop.cancelTimer(t) }
-            self.connections[id] = nil
+            if let state, let t = state.timer { loop.cancelTimer(t) }
+            shard.connections[id] = nil
         }
         // Half-close: a client may send its requests and shut down its side; it still gets
         // every complete request answered before the connection closes.
@@ -155,6 +192,7 @@ public final class HTTPServer: @unchecked Sendable {
     /// head is in, the body's minimum average rate after its grace period. Bytes arriving do
     /// not push a deadline back, so a client trickling bytes cannot hold a connection forever.
     func armTimer(_ state: HTTPConnectionState) {
+        let loop = state.conn.loop
         let now = EventLoop.nowMillis()
         let fireAt: UInt64
         if state.parser.hasPartialRequest {
@@ -219,11 +257,19 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     private func process(_ state: HTTPConnectionState) {
-        guard !state.busy, !state.failed, !state.conn.isClosed else { return }
+        // Requests answered on the loop come back here for the connection's next one: a
+        // loop, not recursion, so a client pipelining many of them cannot exhaust the stack.
+        while takeRequest(state) {}
+    }
+
+    /// Takes and starts the connection's next request; true when it was answered already
+    /// (inline) and the one after it may be taken.
+    private func takeRequest(_ state: HTTPConnectionState) -> Bool {
+        guard !state.busy, !state.failed, !state.conn.isClosed else { return false }
         // Backpressure: a client that does not read its responses stops being read.
-        if state.conn.pendingWriteBytes > 1 << 20 { state.conn.pauseReading(); return }
+        if state.conn.pendingWriteBytes > 1 << 20 { state.conn.pauseReading(); return false }
         let request: HTTPRequest?
-        do { request = try state.parser.next() } catch { fail(state, error); return }
+        do { request = try state.parser.next() } catch { fail(state, error); return false }
         guard var req = request else {
             if state.inputEnded {
                 // The client has shut down its side: what it sent is all there will be.
@@ -232,7 +278,7 @@ public final class HTTPServer: @unchecked Sendable {
                 } else {
                     state.conn.closeWhenFlushed()
                 }
-                return
+                return false
             }
             if var head = state.parser.pendingHead, !state.continueDecided {
                 state.continueDecided = true
@@ -240,14 +286,14 @@ public final class HTTPServer: @unchecked Sendable {
                     head.remote = state.conn.remote.description
                     if let refusal = shouldContinue?(head) {
                         refuseEarly(state, refusal)
-                        return
+                        return false
                     }
                     state.conn.write(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
                 }
             }
             if state.parser.bufferedBytes > limits.maxHeaderBytes + limits.maxBodyBytes { state.conn.pauseReading() }
             armTimer(state)
-            return
+            return false
         }
         state.continueDecided = false
         state.requestStartedAt = nil
@@ -255,15 +301,26 @@ public final class HTTPServer: @unchecked Sendable {
         req.remote = state.conn.remote.description
         if webSocketUpgrade != nil && WebSocketHandshake.isUpgradeRequest(req) {
             upgrade(state, req)
-            return
+            return false
         }
+        let loop = state.conn.loop
         state.busy = true
         if let t = state.timer { loop.cancelTimer(t); state.timer = nil }
         inFlight.add(1, ordering: .relaxed)
         let handler = self.handler
-        let loop = self.loop
-        let box = UncheckedBox(state)
         let taken = req
+        if inline?(taken) == true, let response = InlineAttempt.run({ handler(taken) }) {
+            if let later = response.later {
+                let box = UncheckedBox(state)
+                later.source.whenDone { [self] raw in
+                    loop.execute { [self] in self.answer(box.value, taken, later.finish(raw)) }
+                }
+                return false
+            }
+            inlineAnswers.add(1, ordering: .relaxed)
+            return answer(state, req, response, takeNext: false)
+        }
+        let box = UncheckedBox(state)
         workers.submit { [self] in
             let req = taken
             let response = handler(req)
@@ -278,18 +335,23 @@ public final class HTTPServer: @unchecked Sendable {
                 loop.execute { [self] in self.answer(box.value, req, later.finish(raw)) }
             }
         }
+        return false
     }
 
-    /// Writes a handler's response on the loop and takes the connection's next request.
-    private func answer(_ state: HTTPConnectionState, _ req: HTTPRequest, _ response: HTTPResponse) {
-        loop.assertInLoop()
+    /// Writes a handler's response on the loop; with `takeNext` it also takes the connection's
+    /// next request, else it returns whether the caller may take it.
+    @discardableResult
+    private func answer(_ state: HTTPConnectionState, _ req: HTTPRequest, _ response: HTTPResponse, takeNext: Bool = true) -> Bool {
+        let shard = shard(state.conn)
         precondition(state.busy, "a response answers the request in progress")
         inFlight.subtract(1, ordering: .relaxed)
         state.busy = false
-        guard !state.conn.isClosed else { return }
-        let keep = req.keepAlive && !draining && response.header("Connection")?.lowercased() != "close"
+        guard !state.conn.isClosed else { return false }
+        let keep = req.keepAlive && !shard.draining && response.header("Connection")?.lowercased() != "close"
         state.conn.write(response.serialize(keepAlive: keep, headOnly: req.method == "HEAD"))
-        if keep { process(state) } else { state.conn.closeWhenFlushed() }
+        guard keep else { state.conn.closeWhenFlushed(); return false }
+        if takeNext { process(state); return false }
+        return true
     }
 
     /// The `shouldContinue` hook refused a request before its body was sent: answer and close
@@ -310,7 +372,16 @@ public final class HTTPServer: @unchecked Sendable {
     }
 }
 
-/// Per-connection state, confined to the server's loop.
+/// One loop's connections; touched only on that loop.
+final class HTTPShard: @unchecked Sendable {  // sent only to its own loop, which alone touches it
+    let loop: EventLoop
+    var connections: [ObjectIdentifier: HTTPConnectionState] = [:]
+    var webSockets: [ObjectIdentifier: WebSocketConnection] = [:]
+    var draining = false
+    init(loop: EventLoop) { self.loop = loop }
+}
+
+/// Per-connection state, confined to the loop of its connection.
 final class HTTPConnectionState {
     let conn: TCPConnection
     var parser: HTTPRequestParser

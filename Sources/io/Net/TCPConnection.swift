@@ -286,14 +286,20 @@ public final class TCPListener: @unchecked Sendable {
         self.address = Socket.localAddress(fd) ?? address
     }
 
-    public func start(onAccept: @escaping @Sendable (TCPConnection) -> Void) {
+    /// Accepts on this listener's loop. Each connection lives on the loop `loopForNext` names
+    /// (asked on this loop, once per connection; this loop when nil) and `onAccept` runs there.
+    public func start(loopForNext: (() -> EventLoop)? = nil, onAccept: @escaping @Sendable (TCPConnection) -> Void) {
+        let pick = UncheckedBox(loopForNext)
         loop.execute { [self] in
             do {
                 try loop.register(fd: fd, events: EPOLLIN.rawValue) { [weak self] _ in
                     guard let self else { return }
                     while !self.closed, let (cfd, remote) = try? Socket.accept(self.fd) {
-                        let c = TCPConnection(loop: self.loop, fd: cfd, remote: remote)
-                        do { try c.activate(); onAccept(c) } catch { Glibc.close(cfd) }
+                        let target = pick.value?() ?? self.loop
+                        target.execute {
+                            let c = TCPConnection(loop: target, fd: cfd, remote: remote)
+                            do { try c.activate(); onAccept(c) } catch { Glibc.close(cfd) }
+                        }
                     }
                 }
             } catch {

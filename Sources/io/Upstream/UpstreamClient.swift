@@ -121,6 +121,7 @@ public final class UpstreamClient {
     /// A batch: results in request order, each a value or the JSON-RPC error for it. Sent in
     /// pieces no larger than the current upstream's known limit.
     public func batch(_ calls: [(String, [JSONValue])]) throws -> [Result<JSONValue, RPCError>] {
+        try InlineAttempt.mayBlock()
         var out = [Result<JSONValue, RPCError>]()
         out.reserveCapacity(calls.count)
         while out.count < calls.count {
