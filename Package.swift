@@ -50,8 +50,10 @@ let package = Package(
         // domain
         // the chain index: verified blocks applied and rewound in LMDB, and reads of one snapshot
         .target(name: "ChainIndex", dependencies: ["Chain", "ByteCodec", "Storage"], path: "Sources/domain/ChainIndex"),
-        // the root of the replicated state: one registry of command sets (chain, kv, members)
-        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
+        // the admin plane's tenant state: organisations, users, roles, API keys, chain ownership
+        .target(name: "Tenancy", dependencies: ["ByteCodec", "Storage"], path: "Sources/domain/Tenancy"),
+        // the root of the replicated state: one registry of command sets (chain, kv, members, tenants)
+        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),
         // the node's configuration: every field validated at start with an error naming it
         .target(name: "NodeConfig", dependencies: ["Chain", "ByteCodec", "ChainFollower", "ChainIndex", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
@@ -96,6 +98,7 @@ let package = Package(
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "PeerTransportTests", dependencies: ["PeerTransport", "Hashing", "Net", "Telemetry", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "Chain", "Storage", "TestSupport"]),
+        .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Storage", "ByteCodec", "TestSupport"]),
         .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),

@@ -5,6 +5,7 @@ import Consensus
 import Hashing
 import ReplicatedLog
 import Storage
+import Tenancy
 
 /// The root of the replicated state: the registry of command sets every committed entry
 /// is routed to, the applied index and the rolling state digest, snapshots of the whole.
@@ -29,6 +30,8 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     public let chain: ChainIndex
     /// The chains the cluster follows, replicated like everything else.
     public let chains: ChainRegistry
+    /// Organisations, users, roles, API keys and chain ownership.
+    public let tenants: TenantDirectory
     /// Chain events, published once their apply transaction committed: filters and
     /// subscriptions hear of blocks from the state machine, not from the Raft driver.
     public let chainFeed = ChainFeed()
@@ -43,7 +46,9 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
         meta = try env.table("app_meta")
         chain = try ChainIndex(env: env)
         chains = try ChainRegistry(env: env, chain: chain.tables)
-        sets = [KVCommandSet(kv: kv), memberSet, ChainCommandSet(index: chain, registry: chains), ChainRegistryCommandSet(registry: chains)]
+        tenants = try TenantDirectory(env: env)
+        sets = [KVCommandSet(kv: kv), memberSet, ChainCommandSet(index: chain, registry: chains), ChainRegistryCommandSet(registry: chains),
+                TenantCommandSet(directory: tenants)]
         var owner = [UInt8: Int]()
         for (i, set) in sets.enumerated() {
             for tag in set.tags {
