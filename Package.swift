@@ -66,7 +66,7 @@ let package = Package(
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
         .target(name: "GraphQL", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
         // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
-        .target(name: "Edge", dependencies: ["StateMachine", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
+        .target(name: "Edge", dependencies: ["StateMachine", "Tenancy", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
                                              "NodeConfig", "Consensus", "Net", "Hashing", "ByteCodec", "Chain", "Telemetry"],
                 path: "Sources/edge/Edge"),
 
@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "RaftDriver", "Consensus", "Storage", "Net",
+        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "Tenancy", "RaftDriver", "Consensus", "Storage", "Net",
                                                     "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),

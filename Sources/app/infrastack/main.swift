@@ -6,6 +6,7 @@ let commands: [String: (name: String, summary: String, run: ([String]) -> Int32)
     "status": ("status", "show the cluster as a table (infrastack status --endpoint URL [--json])", StatusCommand.run),
     "cluster": ("cluster", "membership: add | promote | remove", ClusterCommand.run),
     "chain": ("chain", "the chains the cluster follows: list | add | change | pause | resume | remove", ChainCommand.run),
+    "org": ("org", "organisations (tenants): list | create | show | config | delete", OrgCommand.run),
     "certs": ("certs", "a cluster CA and node certificates for TLS: init | issue", CertsCommand.run),
     "kv": ("kv", "debug key-value store: put | get (for testing replication)", KVCommand.run),
     "simchain": ("simchain", "serve the embedded simulated EVM chain over JSON-RPC", SimChainCommand.run),

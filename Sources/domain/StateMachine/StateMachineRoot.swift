@@ -156,6 +156,11 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     }
 
     /// Every chain in the registry, in chain-id order.
+    /// Reads of the tenant tables, from one snapshot.
+    public func tenantView<R>(_ body: (TenantDirectory, ReadTransaction) throws -> R) throws -> R {
+        try env.read { txn in try body(tenants, txn) }
+    }
+
     public func allChains() throws -> [ChainRecord] {
         try env.read { txn in try self.chains.all(txn) }
     }

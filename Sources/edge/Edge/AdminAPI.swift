@@ -26,6 +26,7 @@ final class AdminAPI: Sendable {
     /// Kept-alive connections to the leader, reused across forwarded requests.
     let forwardClients: ClientPool
     let chains: ChainAdmin
+    let orgs: OrgAdmin
 
     init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool],
          chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }) {
@@ -33,12 +34,13 @@ final class AdminAPI: Sendable {
         self.config = config
         self.peerConnected = peerConnected
         chains = ChainAdmin(node: node, statuses: chainStatuses)
+        orgs = OrgAdmin(node: node)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
-        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) { return true }
+        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -57,6 +59,7 @@ final class AdminAPI: Sendable {
         let req = request.http
         let path = req.path
         if ChainAdmin.owns(path) { return chains.handle(req) { local in forwardOr(req, local) } }
+        if OrgAdmin.owns(path) { return orgs.handle(req) { local in forwardOr(req, local) } }
         if path == "/v1/cluster/members" {
             guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
             switch Self.parseMember(req.body) {

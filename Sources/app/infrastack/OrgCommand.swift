@@ -1,0 +1,84 @@
+import Chain
+import Foundation
+import Net
+
+/// `infrastack org list|create|show|config|delete`: organisations (tenants), through any
+/// node's admin API (followers forward changes to the leader).
+enum OrgCommand {
+    static let usage = """
+    usage: infrastack org list   --endpoint URL [--json]
+           infrastack org create --endpoint URL --name NAME [--config-file FILE]
+           infrastack org show   --endpoint URL --id ID
+           infrastack org config --endpoint URL --id ID [--config-file FILE]   (shows it without --config-file)
+           infrastack org delete --endpoint URL --id ID
+
+    An organisation is one tenant of the cluster: its members, API keys and chains
+    belong to it. Names are unique without regard to case; ids are 16 hex digits chosen
+    by the cluster. config is the organisation's settings, a JSON object. delete is
+    refused while the organisation owns chains. Changes go through the Raft log. Every
+    command needs the cluster-admin token: --token-file FILE or INFRASTACK_ADMIN_TOKEN;
+    --ca-file FILE (or INFRASTACK_CA_FILE) for https:// endpoints.
+    """
+
+    static let path = "/v1/orgs"
+
+    static func run(_ args: [String]) -> Int32 {
+        runCommand(usage: usage, args, valued: ["endpoint", "name", "id", "config-file", "timeout-ms", "token-file", "ca-file"], boolean: ["json"]) { o in
+            let auth = try adminAuthorization(o)
+            guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list, create, show, config or delete)") }
+            let endpoint = try o.require("endpoint")
+            let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "30000") ?? 30000, tls: clientTLS(o))
+            func id() throws -> String {
+                let s = try o.require("id")
+                guard s.utf8.count == 16, UInt64(s, radix: 16) != nil else { throw Options.Problem(description: "--id must be an organisation id: 16 hex digits") }
+                return s
+            }
+            func config() throws -> JSONValue? {
+                guard let file = o.values["config-file"] else { return nil }
+                guard let d = FileManager.default.contents(atPath: file) else { throw Options.Problem(description: "--config-file \(file): cannot read it") }
+                guard let v = try? JSON.parse(Array(d)), v.objectValue != nil else { throw Options.Problem(description: "--config-file \(file): not a JSON object") }
+                return v
+            }
+            let r: HTTPClient.Response
+            switch verb {
+            case "list":
+                var all = [JSONValue](), cursor: String? = nil
+                repeat {
+                    let page = try c.get(path + "?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: auth)
+                    guard page.status == 200, let v = try? JSON.parse(page.body) else {
+                        print(page.text.trimmingCharacters(in: .whitespacesAndNewlines))
+                        return 1
+                    }
+                    all += v["orgs"]?.arrayValue ?? []
+                    cursor = v["nextCursor"]?.stringValue
+                } while cursor != nil
+                if o.flags.contains("json") { print(JSON.serialize(.object(["orgs": .array(all)]))) } else { print(table(all)) }
+                return 0
+            case "create":
+                var body: JSONObject = ["name": .string(try o.require("name"))]
+                if let cfg = try config() { body["config"] = cfg }
+                r = try c.post(path, json: JSON.serialize(.object(body)), headers: auth)
+            case "show": r = try c.get("\(path)/\(try id())", headers: auth)
+            case "config":
+                if let cfg = try config() {
+                    r = try c.request("PUT", "\(path)/\(try id())/config", headers: auth + [("Content-Type", "application/json")], body: Array(JSON.serialize(cfg).utf8))
+                } else {
+                    r = try c.get("\(path)/\(try id())/config", headers: auth)
+                }
+            case "delete": r = try c.request("DELETE", "\(path)/\(try id())", headers: auth)
+            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, create, show, config or delete)")
+            }
+            print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
+            return (200..<300).contains(r.status) ? 0 : 1
+        }
+    }
+
+    static func table(_ orgs: [JSONValue]) -> String {
+        if orgs.isEmpty { return "no organisations (create one with: infrastack org create --endpoint URL --name NAME)" }
+        var rows = [["ID", "NAME", "CREATED"]]
+        for org in orgs { rows.append([org["id"]?.stringValue ?? "-", org["name"]?.stringValue ?? "-", org["createdAt"]?.stringValue ?? "-"]) }
+        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max()! }
+        return rows.map { r in r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+            .joined(separator: "\n")
+    }
+}

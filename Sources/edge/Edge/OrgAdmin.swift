@@ -1,0 +1,168 @@
+import ByteCodec
+import Chain
+import Foundation
+import Net
+import StateMachine
+import Storage
+import Tenancy
+
+/// Organisations, the admin endpoints behind `infrastack org` (cluster admins; organisation
+/// roles arrive with members and personal tokens):
+///
+///   GET    /v1/orgs?limit=N&cursor=C   organisations by id, a page at a time
+///   POST   /v1/orgs                    create {name, config?} → 201 with its id
+///   GET    /v1/orgs/{id}
+///   DELETE /v1/orgs/{id}               refused (409) while it owns chains
+///   GET    /v1/orgs/{id}/config        its settings object
+///   PUT    /v1/orgs/{id}/config        replace them (a JSON object)
+///
+/// Ids are 16 hex digits drawn at random by the node that proposes. Every change goes
+/// through the Raft log; the answer comes once it is applied here, and says so when
+/// another admin's change won a race (the command was applied as a skip).
+struct OrgAdmin: Sendable {
+    let node: ChainNode
+
+    static let prefix = "/v1/orgs"
+    static let maxPage = 500
+    static let maxConfigBytes = 64 << 10
+
+    static func owns(_ path: String) -> Bool { path == prefix || path.hasPrefix(prefix + "/") }
+
+    /// `forward` runs its closure on the leader (or forwards the request there).
+    func handle(_ req: HTTPRequest, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
+        if req.path == Self.prefix {
+            switch req.method {
+            case "GET": return list(req)
+            case "POST":
+                switch Self.parseCreate(req.body) {
+                case .failure(let why): return jsonError(400, why.description)
+                case .success(let (name, config)): return forward { create(name, config) }
+                }
+            default: return jsonError(405, "use GET or POST on \(Self.prefix)")
+            }
+        }
+        let rest = req.path.dropFirst(Self.prefix.count + 1).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard let id = Self.parseId(rest[0]) else { return jsonError(404, "no organisation \(boundedQuote(rest[0])): ids are 16 hex digits") }
+        guard let org = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }) else {
+            return jsonError(404, "no organisation \(Self.idText(id))")
+        }
+        switch (req.method, rest.count == 2 ? rest[1] : nil) {
+        case ("GET", nil): return .json(JSON.serialize(Self.json(org)) + "\n")
+        case ("DELETE", nil):
+            let owned = (try? node.stateMachine.tenantView { d, txn in try d.chains(of: id, txn) }) ?? []
+            guard owned.isEmpty else {
+                return jsonError(409, "organisation \(org.name) still owns chains \(owned.map(String.init).joined(separator: ", ")): remove or reassign them first")
+            }
+            return forward { change(.deleteOrganisation(org: id), check: { d, txn in try d.organisation(id, txn) == nil }, "organisation \(org.name) deleted") }
+        case ("GET", "config"): return .json(String(decoding: org.config, as: UTF8.self) + "\n")
+        case ("PUT", "config"):
+            switch Self.parseConfig(req.body) {
+            case .failure(let why): return jsonError(400, why.description)
+            case .success(let config):
+                return forward { change(.setOrganisationConfig(org: id, config: config), check: { d, txn in try d.organisation(id, txn)?.config == config },
+                                        "organisation \(org.name) configured") }
+            }
+        default:
+            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, GET or PUT on \(Self.prefix)/{id}/config")
+        }
+    }
+
+    struct Problem: Error, CustomStringConvertible { let description: String }
+
+    static func parseCreate(_ body: [UInt8]) -> Result<(String, [UInt8]), Problem> {
+        guard let o = (try? JSON.parse(body))?.objectValue else { return .failure(Problem(description: "body must be a JSON object {name, config?}")) }
+        for k in o.keys where !["name", "config"].contains(k) { return .failure(Problem(description: "unknown field \(boundedQuote(k)) (known: name, config)")) }
+        guard let name = o["name"]?.stringValue else { return .failure(Problem(description: "name is required: a string")) }
+        if let why = TenantDirectory.nameProblem(name) { return .failure(Problem(description: "name \(why)")) }
+        var config = Array("{}".utf8)
+        if let c = o["config"] {
+            guard c.objectValue != nil else { return .failure(Problem(description: "config must be a JSON object")) }
+            config = Array(JSON.serialize(c).utf8)
+            guard config.count <= maxConfigBytes else { return .failure(Problem(description: "config is \(config.count) bytes (at most \(maxConfigBytes))")) }
+        }
+        return .success((name, config))
+    }
+
+    static func parseConfig(_ body: [UInt8]) -> Result<[UInt8], Problem> {
+        guard let v = try? JSON.parse(body), v.objectValue != nil else { return .failure(Problem(description: "body must be a JSON object (the organisation's settings)")) }
+        let config = Array(JSON.serialize(v).utf8)
+        guard config.count <= maxConfigBytes else { return .failure(Problem(description: "config is \(config.count) bytes (at most \(maxConfigBytes))")) }
+        return .success(config)
+    }
+
+    static func idText(_ id: UInt64) -> String {
+        let hex = String(id, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func parseId(_ s: String) -> UInt64? {
+        guard s.utf8.count == 16, let v = UInt64(s, radix: 16), v != 0 else { return nil }
+        return v
+    }
+
+    static func json(_ o: Organisation) -> JSONValue {
+        .object(["id": .string(idText(o.id)), "name": .string(o.name), "createdAt": .string(iso8601(o.createdMillis))])
+    }
+
+    static func iso8601(_ millis: UInt64) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+    }
+
+    func list(_ req: HTTPRequest) -> HTTPResponse {
+        let query = req.query
+        var limit = 100
+        if let l = query["limit"] {
+            guard let n = Int(l), (1...Self.maxPage).contains(n) else { return jsonError(400, "limit must be 1 to \(Self.maxPage)") }
+            limit = n
+        }
+        var after: UInt64 = 0
+        if let c = query["cursor"] {
+            guard let id = Self.parseId(c) else { return jsonError(400, "cursor must be the nextCursor of a previous page") }
+            after = id
+        }
+        let all: [Organisation]
+        do { all = try node.stateMachine.tenantView { d, txn in try d.organisations(txn) } } catch {
+            return jsonError(500, "cannot read the organisations: \(error)")
+        }
+        let page = Array(all.filter { $0.id > after }.prefix(limit))
+        let more = all.contains { $0.id > (page.last?.id ?? after) } && page.count == limit
+        var o: JSONObject = ["orgs": .array(page.map(Self.json))]
+        o["nextCursor"] = more ? .string(Self.idText(page.last!.id)) : .null
+        return .json(JSON.serialize(.object(o)) + "\n")
+    }
+
+    func create(_ name: String, _ config: [UInt8]) -> HTTPResponse {
+        if (try? node.stateMachine.tenantView({ d, txn in try d.organisation(named: name, txn) })) ?? nil != nil {
+            return jsonError(409, "an organisation is named \(name) already")
+        }
+        let id = UInt64.random(in: 1...UInt64.max)
+        let org = Organisation(id: id, name: name, createdMillis: UInt64(Date().timeIntervalSince1970 * 1000), config: config)
+        let answer = DeferredResponse()
+        node.propose(raw: TenantCommand.createOrganisation(org).encoded()) { [node] outcome in
+            answer.fulfil(AdminAPI.response(outcome) { _ in
+                guard let stored = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }), stored == org else {
+                    return jsonError(409, "an organisation named \(name) was created meanwhile; nothing was changed")
+                }
+                return .json(JSON.serialize(Self.json(stored)) + "\n", status: 201)
+            })
+        }
+        return .later(answer)
+    }
+
+    /// Proposes `command`; once applied, `check` says whether it took effect (a skip means
+    /// another change won the race).
+    func change(_ command: TenantCommand, check: @escaping @Sendable (TenantDirectory, ReadTransaction) throws -> Bool, _ what: String) -> HTTPResponse {
+        let answer = DeferredResponse()
+        node.propose(raw: command.encoded()) { [node] outcome in
+            answer.fulfil(AdminAPI.response(outcome) { index in
+                guard (try? node.stateMachine.tenantView(check)) == true else {
+                    return jsonError(409, "the organisation changed meanwhile; nothing was changed")
+                }
+                return .json("{\"ok\":true,\"index\":\(index),\"message\":\(jsonQuote(what))}\n")
+            })
+        }
+        return .later(answer)
+    }
+}
