@@ -10,6 +10,7 @@ import ChainFollower
 import Net
 import SimChain
 import Telemetry
+import Tenancy
 import Testing
 @testable import Node
 
@@ -151,5 +152,73 @@ import Testing
         // Operations endpoints stay reachable for probes and the CLI.
         #expect(api.handle(HTTPRequest(method: "GET", target: "/healthz")).status == 200)
         #expect(api.handle(HTTPRequest(method: "GET", target: "/status")).status == 200)
+    }
+
+    /// An organisation's API key (created, rotated and revoked through `/v1/api-keys`) reads
+    /// only the chains its organisation owns, on every node; another organisation's key gets
+    /// the answer of a chain that is not there; a revoked key is refused everywhere once the
+    /// revocation applied; after a rotation the old secret works within its grace period.
+    @Test func organisationKeysReachOnlyTheirOwnChains() throws {
+        let c = try Cluster("ok")
+        defer { c.stop() }
+        _ = c.sim.chain.mine(2)
+        #expect(waitUntil(timeoutSeconds: 60) { c.nodes.allSatisfy { c.head($0) == 2 } })
+        let leader = try #require(c.nodes.first { $0.node.report.status.role == .leader })
+        var admin = c.api(leader, keys: ["dev-0123456789abcdef"]).config
+        admin.adminToken = AdminAPITests.token
+        let adminAPI = NodeAPI(node: leader.node, config: admin, peerStatus: { [:] })
+        func adminCall(_ method: String, _ path: String, _ body: String = "") -> (Int, JSONValue) {
+            let r = adminAPI.handle(AdminAPITests.request(method, path, token: AdminAPITests.token, body: body))
+            return (r.status, (try? JSON.parse(r.body)) ?? .null)
+        }
+        let acme = try #require(adminCall("POST", "/v1/orgs", #"{"name":"acme"}"#).1["id"]?.stringValue)
+        let globex = try #require(adminCall("POST", "/v1/orgs", #"{"name":"globex"}"#).1["id"]?.stringValue)
+        let (s1, k1) = adminCall("POST", "/v1/api-keys", "{\"org\":\"\(acme)\",\"name\":\"ci\",\"cidrs\":[\"10.0.0.0/8\"]}")
+        #expect(s1 == 201, "\(k1)")
+        let acmeSecret = try #require(k1["secret"]?.stringValue)
+        let acmeKeyId = try #require(k1["id"]?.stringValue)
+        let globexSecret = try #require(adminCall("POST", "/v1/api-keys", "{\"org\":\"\(globex)\",\"name\":\"ci\"}").1["secret"]?.stringValue)
+        for (body, why) in [("{\"org\":\"\(acme)\",\"name\":\"ci\"}", "a key named ci already"), ("{\"org\":\"\(acme)\"}", "name is required"),
+                            ("{\"org\":\"\(acme)\",\"name\":\"x\",\"cidrs\":[\"10.0.0.0/33\"]}", "not a CIDR"),
+                            ("{\"org\":\"\(acme)\",\"name\":\"x\",\"permissions\":\"all\"}", "permissions must be"),
+                            ("{\"org\":\"00000000000000ff\",\"name\":\"x\"}", "no organisation"), ("{\"name\":\"x\",\"secret\":\"s\"}", "unknown field")] {
+            let (s, e) = adminCall("POST", "/v1/api-keys", body)
+            #expect([400, 404, 409].contains(s) && e["error"]?.stringValue?.contains(why) == true, "\(body): \(s) \(e)")
+        }
+        #expect(adminCall("GET", "/v1/api-keys?org=\(acme)").1["keys"]?.arrayValue?.count == 1)
+        #expect(!String(decoding: adminAPI.handle(AdminAPITests.request("GET", "/v1/api-keys?org=\(acme)", token: AdminAPITests.token)).body, as: UTF8.self).contains("isk_"),
+                "a listing never shows a secret")
+
+        // The chain belongs to acme: acme's key reads it on every node, globex's does not see it.
+        let acmeId = try #require(OrgAdmin.parseId(acme))
+        let assigned = leader.node.propose(raw: TenantCommand.assignChain(chainId: Self.chainId, org: acmeId).encoded(), timeoutMillis: 5000)
+        guard case .applied = assigned else { Issue.record("assigning the chain: \(assigned)"); return }
+        #expect(waitUntil { c.nodes.allSatisfy { n in c.api(n, keys: ["dev-0123456789abcdef"]).handle(Self.rpc("eth_chainId", headers: [("X-API-Key", acmeSecret)])).status == 200 } })
+        for n in c.nodes {
+            let api = c.api(n, keys: ["dev-0123456789abcdef"])
+            #expect(api.handle(Self.rpc("eth_blockNumber", target: "/k/\(acmeSecret)")).status == 200)
+            let other = api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", globexSecret)]))
+            #expect(other.status == 404, "another organisation's key: \(other.status)")
+            #expect(String(decoding: other.body, as: UTF8.self).contains("no chain at"))
+            #expect(api.handle(HTTPRequest(method: "GET", target: "/v1/chain/blocks/1", headers: [(name: "X-API-Key", value: globexSecret)])).status == 404)
+            #expect(api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", "dev-0123456789abcdef")])).status == 200, "config keys stay cluster-wide")
+        }
+
+        // Rotation: both secrets work within the grace period; then revocation stops both everywhere.
+        let (rs, rotated) = adminCall("POST", "/v1/api-keys/\(acmeKeyId)/rotate", #"{"graceSeconds":3600}"#)
+        #expect(rs == 200 && rotated["previousSecretValidUntil"]?.stringValue != nil, "\(rotated)")
+        let newSecret = try #require(rotated["secret"]?.stringValue)
+        #expect(newSecret != acmeSecret)
+        let api0 = c.api(leader, keys: ["dev-0123456789abcdef"])
+        #expect(api0.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", acmeSecret)])).status == 200)
+        #expect(api0.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", newSecret)])).status == 200)
+        #expect(adminCall("DELETE", "/v1/api-keys/\(acmeKeyId)").0 == 200)
+        #expect(adminCall("DELETE", "/v1/api-keys/\(acmeKeyId)").0 == 409)
+        #expect(waitUntil { c.nodes.allSatisfy { n in
+            let api = c.api(n, keys: ["dev-0123456789abcdef"])
+            return api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", newSecret)])).status == 401
+                && api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", acmeSecret)])).status == 401
+        } })
+        #expect(adminCall("GET", "/v1/api-keys/\(acmeKeyId)").1["revokedAt"]?.stringValue != nil)
     }
 }

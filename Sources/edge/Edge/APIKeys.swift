@@ -1,6 +1,7 @@
 import Hashing
 import Chain
 import Net
+import Tenancy
 
 /// Secrets kept only as SHA-256 digests and compared in constant time, so neither the
 /// secret nor the position of the first differing byte leaks; shared by API keys and the
@@ -34,16 +35,24 @@ struct SecretDigests: Sendable {
 /// API keys for the read surfaces. A key arrives in a header (`X-API-Key: k` or
 /// `Authorization: Bearer k`) or, as hosted providers do, as the first path segment
 /// after `/k/` (`POST /k/<key>` for JSON-RPC, `/k/<key>/graphql`, `/k/<key>/v1/chain/…`).
-/// Keys never reach the logs. No keys configured means open access (development).
+/// Keys never reach the logs. Config-file keys are cluster-wide; an organisation's keys
+/// (`/v1/api-keys`) are looked up by their SHA-256 in the replicated tenant tables and act
+/// for that organisation. No config-file keys means open access (development), but a
+/// presented organisation key still acts for its organisation.
 struct APIKeys: Sendable {
     private let digests: SecretDigests
+    /// An organisation's key opened by a secret with this SHA-256 now, or nil.
+    let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord?
 
-    init(_ keys: [String]) { digests = SecretDigests(keys) }
+    init(_ keys: [String], tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil }) {
+        digests = SecretDigests(keys)
+        self.tenantKey = tenantKey
+    }
 
     var required: Bool { !digests.isEmpty }
 
     /// Who asked: the key's fingerprint, or on an open node the client's address.
-    enum Outcome: Equatable { case allowed(path: String, credential: Principal.Credential), denied(String) }
+    enum Outcome: Equatable { case allowed(path: String, credential: Principal.Credential, organisation: UInt64?), denied(String) }
 
     /// Strips a `/k/<key>` prefix from the path and checks whichever key was presented.
     func check(_ req: HTTPRequest) -> Outcome {
@@ -58,11 +67,17 @@ struct APIKeys: Sendable {
         }
         if presented == nil, let h = req.header("X-API-Key") { presented = h }
         if presented == nil, let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer ") { presented = String(a.dropFirst(7)) }
-        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote))) }
+        if let k = presented, !k.isEmpty {
+            if digests.match(k) != nil { return .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k)), organisation: nil) }
+            if let record = tenantKey(SHA256.hash(Array(k.utf8))) {
+                return .allowed(path: path, credential: .tenantKey(id: record.id), organisation: record.org)
+            }
+        }
+        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote)), organisation: nil) }
         guard let k = presented, !k.isEmpty else {
             return .denied("an API key is required: send X-API-Key, Authorization: Bearer, or use the /k/<key>/ path prefix")
         }
-        return digests.match(k) != nil ? .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k))) : .denied("unknown API key")
+        return .denied("unknown API key")
     }
 
     /// The host part of "host:port" / "[v6]:port".

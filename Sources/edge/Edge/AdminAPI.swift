@@ -27,6 +27,7 @@ final class AdminAPI: Sendable {
     let forwardClients: ClientPool
     let chains: ChainAdmin
     let orgs: OrgAdmin
+    let keys: KeyAdmin
 
     init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool],
          chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }) {
@@ -35,12 +36,13 @@ final class AdminAPI: Sendable {
         self.peerConnected = peerConnected
         chains = ChainAdmin(node: node, statuses: chainStatuses)
         orgs = OrgAdmin(node: node)
+        keys = KeyAdmin(node: node)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
-        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) { return true }
+        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -60,6 +62,7 @@ final class AdminAPI: Sendable {
         let path = req.path
         if ChainAdmin.owns(path) { return chains.handle(req) { local in forwardOr(req, local) } }
         if OrgAdmin.owns(path) { return orgs.handle(req) { local in forwardOr(req, local) } }
+        if KeyAdmin.owns(path) { return keys.handle(req) { local in forwardOr(req, local) } }
         if path == "/v1/cluster/members" {
             guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
             switch Self.parseMember(req.body) {

@@ -1,4 +1,5 @@
 import Net
+import Tenancy
 
 /// The identity seam: turns a request's credential into a `Principal`, or a refusal that
 /// says what is missing. Today's credentials are API keys and the admin token; personal
@@ -7,8 +8,8 @@ struct Authenticator: Sendable {
     let keys: APIKeys
     let adminToken: SecretDigests
 
-    init(apiKeys: [String], adminToken: String?) {
-        keys = APIKeys(apiKeys)
+    init(apiKeys: [String], adminToken: String?, tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil }) {
+        keys = APIKeys(apiKeys, tenantKey: tenantKey)
         self.adminToken = SecretDigests(adminToken.map { [$0] } ?? [])
     }
 
@@ -22,7 +23,7 @@ struct Authenticator: Sendable {
     /// A reader of the chain surfaces, and the path with any `/k/<key>` prefix removed.
     func reader(_ req: HTTPRequest) -> Result<(principal: Principal, path: String), Refusal> {
         switch keys.check(req) {
-        case .allowed(let path, let credential): return .success((Principal(credential, role: .reader), path))
+        case .allowed(let path, let credential, let org): return .success((Principal(credential, role: .reader, organisation: org), path))
         case .denied(let why): return .failure(Refusal(status: 401, message: why))
         }
     }

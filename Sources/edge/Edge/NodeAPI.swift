@@ -9,6 +9,7 @@ import Net
 import PeerTransport
 import RPC
 import Telemetry
+import Tenancy
 
 /// The node's HTTP surface: health, readiness and status on every listener; the read
 /// API (JSON-RPC, GraphQL, REST) on the public one; admin endpoints (membership, debug
@@ -46,7 +47,11 @@ public final class NodeAPI: Sendable {
         let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses)
         self.admin = admin
         let adminListen = config.adminListen
-        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken),
+        let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { [node] hash in
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            return (try? node.stateMachine.tenantView { d, txn in try d.key(secretHash: hash, nowMillis: now, txn) }) ?? nil
+        }
+        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey),
                                    hooks: [AuditHook(logger: node.logger.with("module", "edge"))],
                                    servesAdmin: { adminListen == nil || $0 == .admin },
                                    adminPrecheck: { admin.precheck($0) })

@@ -9,6 +9,9 @@ public struct Principal: Sendable, Equatable {
         case apiKey(fingerprint: String)
         /// The cluster-admin token.
         case adminToken
+        /// An organisation's API key from the replicated tenant tables, known by its id
+        /// (stable across rotations).
+        case tenantKey(id: UInt64)
     }
 
     public enum Role: String, Sendable, Comparable {
@@ -22,10 +25,11 @@ public struct Principal: Sendable, Equatable {
 
     public let credential: Credential
     public let role: Role
-    /// The organisation the principal acts for; nil until organisations exist.
-    public let organisation: String?
+    /// The organisation the principal acts for; nil for cluster-wide credentials (the admin
+    /// token, config-file keys, an open node).
+    public let organisation: UInt64?
 
-    public init(_ credential: Credential, role: Role, organisation: String? = nil) {
+    public init(_ credential: Credential, role: Role, organisation: UInt64? = nil) {
         self.credential = credential
         self.role = role
         self.organisation = organisation
@@ -37,6 +41,7 @@ public struct Principal: Sendable, Equatable {
         case .open(let address): return "addr:" + address
         case .apiKey(let fingerprint): return fingerprint
         case .adminToken: return "admin"
+        case .tenantKey(let id): return "tkey:" + String(id, radix: 16)
         }
     }
 }

@@ -139,6 +139,17 @@ final class ReadGateway: Sendable {
     }
 
 
+    /// An organisation's key reaches only the chains its organisation owns; cluster-wide
+    /// credentials reach every chain.
+    func visible(_ chain: Services, to principal: Principal) -> Bool {
+        guard let org = principal.organisation else { return true }
+        return ((try? node.stateMachine.tenantView { d, txn in try d.owner(ofChain: chain.chainId, txn) }) ?? nil) == org
+    }
+
+    /// The same answer as for a chain that is not there, so a key learns nothing of other
+    /// organisations' chains.
+    static func notYours(_ path: String) -> String { "no chain at \(boundedQuote(path)) for this API key" }
+
     enum Surface { case jsonRPC, graphQL, rest }
 
     static func surface(_ method: String, _ path: String) -> Surface? {
@@ -153,7 +164,8 @@ final class ReadGateway: Sendable {
     /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
     func webSocket(_ request: EdgeRequest) -> WebSocketHandler? {
         let t = target(request.path)
-        guard t.path == "/", let eth = t.services?.eth else { return nil }
+        guard t.path == "/", let chain = t.services, visible(chain, to: request.principal) else { return nil }
+        let eth = chain.eth
         let caller = request.principal.caller
         let maxBatch = config.rpc.maxBatch
         let logger = node.logger.with("module", "rpc-ws")
@@ -177,6 +189,7 @@ final class ReadGateway: Sendable {
         }
         let t = target(request.path)
         guard let chain = t.services else { return Self.refusal(surface, 404, .server(t.problem)) }
+        guard visible(chain, to: request.principal) else { return Self.refusal(surface, 404, .server(Self.notYours(request.path))) }
         let path = t.path
         if let refusal = consistency(req, surface, chain) { return refusal }
         let head = try? chain.eth.request { try $0.head()?.number }

@@ -1,0 +1,209 @@
+import ByteCodec
+import Chain
+import Foundation
+import Hashing
+import Net
+import StateMachine
+import Storage
+import Tenancy
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Organisations' API keys, the admin endpoints behind `infrastack key` (cluster admins;
+/// organisation admins and developers arrive with members):
+///
+///   GET    /v1/api-keys?org=ID         an organisation's keys (never a secret), revoked ones too
+///   POST   /v1/api-keys                create {org, name, permissions?, origins?, cidrs?, rateLimitPerMinute?}
+///                                      → 201 with the secret, shown this once
+///   GET    /v1/api-keys/{id}
+///   DELETE /v1/api-keys/{id}           revoke: refused on every node as soon as it applies there
+///   POST   /v1/api-keys/{id}/rotate    a new secret {graceSeconds?}: the old one works until then
+///
+/// Only the SHA-256 of a secret is stored. Secrets are `isk_` and 64 hex digits (256 random bits).
+struct KeyAdmin: Sendable {
+    let node: ChainNode
+
+    static let prefix = "/v1/api-keys"
+    static let defaultGraceSeconds = 86_400
+    static let maxGraceSeconds = 30 * 86_400
+
+    static func owns(_ path: String) -> Bool { path == prefix || path.hasPrefix(prefix + "/") }
+
+    func handle(_ req: HTTPRequest, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
+        if req.path == Self.prefix {
+            switch req.method {
+            case "GET": return list(req)
+            case "POST":
+                switch Self.parseCreate(req.body) {
+                case .failure(let why): return jsonError(400, why.description)
+                case .success(let draft): return forward { create(draft) }
+                }
+            default: return jsonError(405, "use GET or POST on \(Self.prefix)")
+            }
+        }
+        let rest = req.path.dropFirst(Self.prefix.count + 1).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard let id = OrgAdmin.parseId(rest[0]), let key = (try? node.stateMachine.tenantView({ d, txn in try d.key(id, txn) })) ?? nil else {
+            return jsonError(404, "no API key \(boundedQuote(rest[0]))")
+        }
+        switch (req.method, rest.count == 2 ? rest[1] : nil) {
+        case ("GET", nil): return .json(JSON.serialize(Self.json(key)) + "\n")
+        case ("DELETE", nil):
+            guard key.revokedMillis == nil else { return jsonError(409, "API key \(key.name) is revoked already") }
+            let now = Self.nowMillis()
+            return forward { propose(.revokeKey(key: id, atMillis: now), check: { d, txn in try d.key(id, txn)?.revokedMillis == now }) { _ in
+                .json("{\"ok\":true,\"message\":\(jsonQuote("API key \(key.name) revoked"))}\n")
+            } }
+        case ("POST", "rotate"):
+            guard key.revokedMillis == nil else { return jsonError(409, "API key \(key.name) is revoked") }
+            var grace = Self.defaultGraceSeconds
+            if !req.body.isEmpty {
+                guard let o = (try? JSON.parse(req.body))?.objectValue else { return jsonError(400, "body must be a JSON object {graceSeconds?}") }
+                for k in o.keys where k != "graceSeconds" { return jsonError(400, "unknown field \(boundedQuote(k)) (known: graceSeconds)") }
+                if let g = o["graceSeconds"] {
+                    guard case .number(let n) = g, let v = Int(n), (0...Self.maxGraceSeconds).contains(v) else {
+                        return jsonError(400, "graceSeconds must be 0 to \(Self.maxGraceSeconds)")
+                    }
+                    grace = v
+                }
+            }
+            let (secret, hash) = Self.newSecret()
+            let until = Self.nowMillis() + UInt64(grace) * 1000
+            return forward { propose(.rotateKey(key: id, newHash: hash, previousValidUntilMillis: until), check: { d, txn in try d.key(id, txn)?.secretHash == hash }) { k in
+                var o = Self.json(k).objectValue ?? [:]
+                o["secret"] = .string(secret)
+                return .json(JSON.serialize(.object(o)) + "\n")
+            } }
+        default:
+            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, POST on \(Self.prefix)/{id}/rotate")
+        }
+    }
+
+    struct Draft: Sendable {
+        var org: UInt64
+        var name: String
+        var permissions: KeyPermissions = .read
+        var origins: [String] = []
+        var cidrs: [String] = []
+        var rate: UInt32 = 0
+    }
+
+    struct Problem: Error, CustomStringConvertible { let description: String }
+
+    static let createFields = ["org", "name", "permissions", "origins", "cidrs", "rateLimitPerMinute"]
+
+    static func parseCreate(_ body: [UInt8]) -> Result<Draft, Problem> {
+        func fail(_ s: String) -> Result<Draft, Problem> { .failure(Problem(description: s)) }
+        guard let o = (try? JSON.parse(body))?.objectValue else { return fail("body must be a JSON object {org, name, permissions?, origins?, cidrs?, rateLimitPerMinute?}") }
+        for k in o.keys where !createFields.contains(k) { return fail("unknown field \(boundedQuote(k)) (known: \(createFields.joined(separator: ", ")))") }
+        guard let orgText = o["org"]?.stringValue, let org = OrgAdmin.parseId(orgText) else { return fail("org is required: an organisation id (16 hex digits)") }
+        guard let name = o["name"]?.stringValue else { return fail("name is required: a string") }
+        if let why = TenantDirectory.nameProblem(name) { return fail("name \(why)") }
+        var d = Draft(org: org, name: name)
+        if let p = o["permissions"] {
+            guard let s = p.stringValue, let perms = KeyPermissions.allCases.first(where: { $0.name == s }) else {
+                return fail("permissions must be \"read\" or \"read+write\"")
+            }
+            d.permissions = perms
+        }
+        func strings(_ field: String) -> [String]? {
+            guard let v = o[field] else { return [] }
+            guard let a = v.arrayValue, a.count <= 64 else { return nil }
+            let s = a.compactMap(\.stringValue)
+            return s.count == a.count ? s : nil
+        }
+        guard let origins = strings("origins") else { return fail("origins must be a list of at most 64 strings") }
+        for origin in origins where !(origin.hasPrefix("https://") || origin.hasPrefix("http://")) || origin.utf8.count > 253 || origin.dropFirst(8).contains("/") {
+            return fail("origins: \(boundedQuote(origin)) is not an origin (scheme://host[:port], no path)")
+        }
+        guard let cidrs = strings("cidrs") else { return fail("cidrs must be a list of at most 64 strings") }
+        for cidr in cidrs where !validCIDR(cidr) { return fail("cidrs: \(boundedQuote(cidr)) is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32)") }
+        d.origins = origins
+        d.cidrs = cidrs
+        if let r = o["rateLimitPerMinute"] {
+            guard case .number(let n) = r, let v = UInt32(n), (1...1_000_000).contains(v) else { return fail("rateLimitPerMinute must be 1 to 1000000") }
+            d.rate = v
+        }
+        return .success(d)
+    }
+
+    static func validCIDR(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let bits = Int(parts[1]) else { return false }
+        var buf = [UInt8](repeating: 0, count: 16)
+        if inet_pton(AF_INET, String(parts[0]), &buf) == 1 { return (0...32).contains(bits) }
+        if inet_pton(AF_INET6, String(parts[0]), &buf) == 1 { return (0...128).contains(bits) }
+        return false
+    }
+
+    static func newSecret() -> (secret: String, hash: [UInt8]) {
+        var g = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
+        let secret = "isk_" + Hex.encodeBare(bytes)
+        return (secret, SHA256.hash(Array(secret.utf8)))
+    }
+
+    static func nowMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    static func json(_ k: APIKeyRecord) -> JSONValue {
+        var o: JSONObject = ["id": .string(OrgAdmin.idText(k.id)), "org": .string(OrgAdmin.idText(k.org)), "name": .string(k.name),
+                             "permissions": .string(k.permissions.name), "origins": .array(k.origins.map { .string($0) }),
+                             "cidrs": .array(k.cidrs.map { .string($0) }), "createdAt": .string(OrgAdmin.iso8601(k.createdMillis))]
+        o["rateLimitPerMinute"] = k.ratePerMinute == 0 ? .null : .number(String(k.ratePerMinute))
+        o["previousSecretValidUntil"] = k.previousHash != nil && k.previousValidUntilMillis > nowMillis() ? .string(OrgAdmin.iso8601(k.previousValidUntilMillis)) : .null
+        o["revokedAt"] = k.revokedMillis.map { .string(OrgAdmin.iso8601($0)) } ?? .null
+        return .object(o)
+    }
+
+    func list(_ req: HTTPRequest) -> HTTPResponse {
+        guard let orgText = req.query["org"], let org = OrgAdmin.parseId(orgText) else {
+            return jsonError(400, "org is required: GET \(Self.prefix)?org=<organisation id>")
+        }
+        do {
+            let keys: [APIKeyRecord]? = try node.stateMachine.tenantView { d, txn in try d.organisation(org, txn) == nil ? nil : try d.keys(of: org, txn) }
+            guard let keys else { return jsonError(404, "no organisation \(orgText)") }
+            return .json(JSON.serialize(.object(["keys": .array(keys.map(Self.json))])) + "\n")
+        } catch {
+            return jsonError(500, "cannot read the keys: \(error)")
+        }
+    }
+
+    func create(_ d: Draft) -> HTTPResponse {
+        let view = try? node.stateMachine.tenantView { dir, txn in (try dir.organisation(d.org, txn), try dir.keys(of: d.org, txn)) }
+        guard let (org, existing) = view, org != nil else { return jsonError(404, "no organisation \(OrgAdmin.idText(d.org))") }
+        if existing.contains(where: { $0.name == d.name && $0.revokedMillis == nil }) {
+            return jsonError(409, "organisation \(org!.name) has a key named \(d.name) already")
+        }
+        let (secret, hash) = Self.newSecret()
+        let record = APIKeyRecord(id: UInt64.random(in: 1...UInt64.max), org: d.org, name: d.name, secretHash: hash, permissions: d.permissions,
+                                  origins: d.origins, cidrs: d.cidrs, ratePerMinute: d.rate, createdBy: 0, createdMillis: Self.nowMillis())
+        return propose(.createKey(record), check: { dir, txn in try dir.key(record.id, txn) == record }) { k in
+            var o = Self.json(k).objectValue ?? [:]
+            o["secret"] = .string(secret)
+            return .json(JSON.serialize(.object(o)) + "\n", status: 201)
+        }
+    }
+
+    /// Proposes `command`; once applied here, `check` says whether it took effect (a skip
+    /// means another admin's change won a race) and `answer` renders the key as stored.
+    func propose(_ command: TenantCommand, check: @escaping @Sendable (TenantDirectory, ReadTransaction) throws -> Bool,
+                 _ answer: @escaping @Sendable (APIKeyRecord) -> HTTPResponse) -> HTTPResponse {
+        let id: UInt64
+        switch command {
+        case .createKey(let k): id = k.id
+        case .rotateKey(let k, _, _), .revokeKey(let k, _): id = k
+        default: preconditionFailure("KeyAdmin proposes key commands only")
+        }
+        let deferred = DeferredResponse()
+        node.propose(raw: command.encoded()) { [node] outcome in
+            deferred.fulfil(AdminAPI.response(outcome) { _ in
+                guard (try? node.stateMachine.tenantView(check)) == true,
+                      let stored = (try? node.stateMachine.tenantView({ d, txn in try d.key(id, txn) })) ?? nil else {
+                    return jsonError(409, "the key or its organisation changed meanwhile; nothing was changed")
+                }
+                return answer(stored)
+            })
+        }
+        return .later(deferred)
+    }
+}
