@@ -2,6 +2,7 @@
 @testable import Edge
 @testable import NodeConfig
 import Chain
+import ChainIndex
 import Foundation
 import Net
 import Tenancy
@@ -71,11 +72,16 @@ import Testing
         #expect(call("GET", "/v1/orgs?limit=0").0 == 400 && call("GET", "/v1/orgs?cursor=zz").0 == 400)
 
         // An organisation that owns a chain is not deleted; once the chain is handed back it is.
-        _ = leader.node.propose(raw: TenantCommand.assignChain(chainId: 5, org: id).encoded(), timeoutMillis: 5000)
-        #expect((try? leader.node.stateMachine.tenantView { d, txn in try d.owner(ofChain: 5, txn) }) == id)
+        #expect(call("PUT", "/v1/orgs/\(acmeId)/chains/5").0 == 404, "only chains of the registry can be owned")
+        _ = leader.node.propose(raw: ChainRegistryCommand.put(ChainSpec(chainId: 5, slug: "five", settings: Array("{}".utf8))).encoded(), timeoutMillis: 5000)
+        #expect(call("PUT", "/v1/orgs/\(acmeId)/chains/5").0 == 200)
+        #expect(call("GET", "/v1/orgs/\(acmeId)/chains").1 == .object(["chains": .array([.number("5")])]))
+        #expect(call("PUT", "/v1/orgs/\(acmeId)/chains/zero").0 == 400 && call("GET", "/v1/orgs/\(acmeId)/config/x").0 == 404)
         let (refused, why) = call("DELETE", "/v1/orgs/\(acmeId)")
         #expect(refused == 409 && why["error"]?.stringValue?.contains("still owns chains 5") == true, "\(why)")
-        _ = leader.node.propose(raw: TenantCommand.assignChain(chainId: 5, org: 0).encoded(), timeoutMillis: 5000)
+        #expect(call("DELETE", "/v1/orgs/\(acmeId)/chains/6").0 == 404)
+        #expect(call("DELETE", "/v1/orgs/\(acmeId)/chains/5").0 == 200)
+        #expect(call("GET", "/v1/orgs/\(acmeId)/chains").1 == .object(["chains": .array([])]))
         #expect(call("DELETE", "/v1/orgs/\(acmeId)").0 == 200)
         #expect(call("GET", "/v1/orgs/\(acmeId)").0 == 404)
         #expect(waitUntil { nodes.allSatisfy { n in (try? n.node.stateMachine.tenantView { d, txn in try d.organisations(txn).count }) == 6 } })

@@ -4,7 +4,9 @@ import Net
 /// Flag parsing shared by the subcommands: `--name value`, `--name=value` and boolean
 /// `--flag`. Unknown flags and missing values are errors that name the flag.
 struct Options {
+    /// The last value of each option, and (`all`) every value of options given more than once.
     var values: [String: String] = [:]
+    var all: [String: [String]] = [:]
     var flags: Set<String> = []
     var positional: [String] = []
 
@@ -20,11 +22,13 @@ struct Options {
                     let k = String(body[..<eq])
                     guard valued.contains(k) else { throw Problem(description: "unknown option --\(k)") }
                     values[k] = String(body[body.index(after: eq)...])
+                    all[k, default: []].append(values[k]!)
                 } else if boolean.contains(body) || body == "help" {
                     flags.insert(body)
                 } else if valued.contains(body) {
                     guard i + 1 < args.count else { throw Problem(description: "option --\(body) needs a value") }
                     values[body] = args[i + 1]
+                    all[body, default: []].append(args[i + 1])
                     i += 1
                 } else {
                     throw Problem(description: "unknown option \(a)")

@@ -10,11 +10,14 @@ enum OrgCommand {
            infrastack org create --endpoint URL --name NAME [--config-file FILE]
            infrastack org show   --endpoint URL --id ID
            infrastack org config --endpoint URL --id ID [--config-file FILE]   (shows it without --config-file)
+           infrastack org chains --endpoint URL --id ID [--assign CHAIN_ID | --release CHAIN_ID]
            infrastack org delete --endpoint URL --id ID
 
     An organisation is one tenant of the cluster: its members, API keys and chains
     belong to it. Names are unique without regard to case; ids are 16 hex digits chosen
-    by the cluster. config is the organisation's settings, a JSON object. delete is
+    by the cluster. config is the organisation's settings, a JSON object. chains lists
+    the chains it owns (its API keys read only those); --assign gives it a chain of the
+    registry, --release takes one back to the cluster. delete is
     refused while the organisation owns chains. Changes go through the Raft log. Every
     command needs the cluster-admin token: --token-file FILE or INFRASTACK_ADMIN_TOKEN;
     --ca-file FILE (or INFRASTACK_CA_FILE) for https:// endpoints.
@@ -23,9 +26,9 @@ enum OrgCommand {
     static let path = "/v1/orgs"
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "name", "id", "config-file", "timeout-ms", "token-file", "ca-file"], boolean: ["json"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "name", "id", "config-file", "assign", "release", "timeout-ms", "token-file", "ca-file"], boolean: ["json"]) { o in
             let auth = try adminAuthorization(o)
-            guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list, create, show, config or delete)") }
+            guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list, create, show, config, chains or delete)") }
             let endpoint = try o.require("endpoint")
             let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "30000") ?? 30000, tls: clientTLS(o))
             func id() throws -> String {
@@ -65,8 +68,17 @@ enum OrgCommand {
                 } else {
                     r = try c.get("\(path)/\(try id())/config", headers: auth)
                 }
+            case "chains":
+                func chain(_ flag: String) throws -> String? {
+                    guard let v = o.values[flag] else { return nil }
+                    guard let n = UInt64(v), n > 0 else { throw Options.Problem(description: "--\(flag) must be a chain id (a positive integer)") }
+                    return String(n)
+                }
+                if let a = try chain("assign") { r = try c.request("PUT", "\(path)/\(try id())/chains/\(a)", headers: auth) }
+                else if let rel = try chain("release") { r = try c.request("DELETE", "\(path)/\(try id())/chains/\(rel)", headers: auth) }
+                else { r = try c.get("\(path)/\(try id())/chains", headers: auth) }
             case "delete": r = try c.request("DELETE", "\(path)/\(try id())", headers: auth)
-            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, create, show, config or delete)")
+            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, create, show, config, chains or delete)")
             }
             print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
             return (200..<300).contains(r.status) ? 0 : 1

@@ -15,6 +15,9 @@ import Tenancy
 ///   DELETE /v1/orgs/{id}               refused (409) while it owns chains
 ///   GET    /v1/orgs/{id}/config        its settings object
 ///   PUT    /v1/orgs/{id}/config        replace them (a JSON object)
+///   GET    /v1/orgs/{id}/chains        the chains it owns (its API keys read only these)
+///   PUT    /v1/orgs/{id}/chains/{chainId}     give it a chain of the registry (from any owner)
+///   DELETE /v1/orgs/{id}/chains/{chainId}     take the chain back to the cluster
 ///
 /// Ids are 16 hex digits drawn at random by the node that proposes. Every change goes
 /// through the Raft log; the answer comes once it is applied here, and says so when
@@ -46,7 +49,9 @@ struct OrgAdmin: Sendable {
         guard let org = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }) else {
             return jsonError(404, "no organisation \(Self.idText(id))")
         }
-        switch (req.method, rest.count == 2 ? rest[1] : nil) {
+        switch (req.method, rest.count >= 2 ? rest[1] : nil) {
+        case _ where rest.count > 3 || (rest.count == 3 && rest[1] != "chains"):
+            return jsonError(404, "no route \(boundedQuote(req.path))")
         case ("GET", nil): return .json(JSON.serialize(Self.json(org)) + "\n")
         case ("DELETE", nil):
             let owned = (try? node.stateMachine.tenantView { d, txn in try d.chains(of: id, txn) }) ?? []
@@ -62,8 +67,25 @@ struct OrgAdmin: Sendable {
                 return forward { change(.setOrganisationConfig(org: id, config: config), check: { d, txn in try d.organisation(id, txn)?.config == config },
                                         "organisation \(org.name) configured") }
             }
+        case ("GET", "chains") where rest.count == 2:
+            let owned = (try? node.stateMachine.tenantView { d, txn in try d.chains(of: id, txn) }) ?? []
+            return .json(JSON.serialize(.object(["chains": .array(owned.map { .number(String($0)) })])) + "\n")
+        case (let method, "chains") where rest.count == 3 && (method == "PUT" || method == "DELETE"):
+            guard let chain = UInt64(rest[2]), chain > 0 else { return jsonError(400, "chain id must be a positive integer") }
+            if method == "PUT" {
+                guard ((try? node.stateMachine.allChains()) ?? []).contains(where: { $0.spec.chainId == chain }) else {
+                    return jsonError(404, "no chain \(chain) in the registry (see GET /v1/cluster/chains)")
+                }
+                return forward { change(.assignChain(chainId: chain, org: id), check: { d, txn in try d.owner(ofChain: chain, txn) == id },
+                                        "chain \(chain) belongs to \(org.name)") }
+            }
+            guard ((try? node.stateMachine.tenantView { d, txn in try d.owner(ofChain: chain, txn) }) ?? nil) == id else {
+                return jsonError(404, "organisation \(org.name) does not own chain \(chain)")
+            }
+            return forward { change(.assignChain(chainId: chain, org: 0), check: { d, txn in try d.owner(ofChain: chain, txn) == nil },
+                                    "chain \(chain) taken back from \(org.name)") }
         default:
-            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, GET or PUT on \(Self.prefix)/{id}/config")
+            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, GET or PUT on \(Self.prefix)/{id}/config, GET on \(Self.prefix)/{id}/chains, PUT or DELETE on \(Self.prefix)/{id}/chains/{chainId}")
         }
     }
 
