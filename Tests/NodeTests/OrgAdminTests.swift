@@ -7,6 +7,7 @@ import Foundation
 import Net
 import Tenancy
 import Testing
+import TestSupport
 
 /// `/v1/orgs`: organisations created, listed a page at a time, configured and deleted
 /// through the Raft log, readable on every node; bad bodies and races answered with why,
@@ -85,5 +86,63 @@ import Testing
         #expect(call("DELETE", "/v1/orgs/\(acmeId)").0 == 200)
         #expect(call("GET", "/v1/orgs/\(acmeId)").0 == 404)
         #expect(waitUntil { nodes.allSatisfy { n in (try? n.node.stateMachine.tenantView { d, txn in try d.organisations(txn).count }) == 6 } })
+    }
+
+    /// Seeded random bodies against every tenant endpoint that takes one: each answer is a
+    /// 2xx, or a 4xx with `{"error": …}` after which the tenant tables are exactly as before.
+    @Test func randomBodiesNeverCrashAndRefusalsChangeNothing() throws {
+        let seed = SeededRandom.seed("OrgAdminTests.randomBodiesNeverCrashAndRefusalsChangeNothing")
+        var rng = SeededRandom(seed: seed)
+        let hub = LocalHub()
+        let nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("orgfz\($0)"), hub: hub) }
+        for n in nodes { try n.start(voters: [1, 2, 3]) }
+        defer { nodes.forEach { if $0.node != nil { $0.stop() } } }
+        #expect(waitUntil { nodes.contains { $0.node.report.status.role == .leader } })
+        let leader = try #require(nodes.first { $0.node.report.status.role == .leader })
+        let api = NodeAPI(node: leader.node, config: T.config(leader.id), peerStatus: { [:] })
+        func call(_ method: String, _ path: String, _ body: [UInt8]) -> HTTPResponse {
+            var r = T.request(method, path, token: T.token)
+            r.body = body
+            return api.handle(r)
+        }
+        let org = try #require((try? JSON.parse(call("POST", "/v1/orgs", Array(#"{"name":"seed-org"}"#.utf8)).body))?["id"]?.stringValue)
+        let key = try #require((try? JSON.parse(call("POST", "/v1/api-keys", Array("{\"org\":\"\(org)\",\"name\":\"k\"}".utf8)).body))?["id"]?.stringValue)
+        func snapshot() -> String {
+            (try? leader.node.stateMachine.tenantView { d, txn in
+                "\(try d.organisations(txn))|\(try d.keys(of: OrgAdmin.parseId(org)!, txn))|\(try d.chains(of: OrgAdmin.parseId(org)!, txn))"
+            }) ?? "unreadable"
+        }
+        let fields = ["name", "config", "org", "permissions", "origins", "cidrs", "rateLimitPerMinute", "graceSeconds", "secret", "id", ""]
+        let values = ["\"acme\"", "\"\"", "\"\(org)\"", "\"read+write\"", "\"all\"", "[\"10.0.0.0/8\"]", "[\"x\"]", "[\"https://a.example\"]",
+                      "{}", "{\"a\":[1,2]}", "[]", "0", "-1", "99999999999999999999", "3600", "1e3", "null", "true", "\"\\u0000\"",
+                      "\"" + String(repeating: "x", count: 300) + "\""]
+        let targets: [(String, String)] = [("POST", "/v1/orgs"), ("PUT", "/v1/orgs/\(org)/config"), ("POST", "/v1/api-keys"),
+                                           ("POST", "/v1/api-keys/\(key)/rotate"), ("PUT", "/v1/orgs/\(org)/chains/7")]
+        var refused = 0, accepted = 0
+        for i in 0..<300 {
+            var text = "{" + (0..<Int.random(in: 0..<5, using: &rng)).map { _ in
+                "\"\(fields.randomElement(using: &rng)!)\":\(values.randomElement(using: &rng)!)"
+            }.joined(separator: ",") + "}"
+            if Int.random(in: 0..<6, using: &rng) == 0, !text.isEmpty {
+                var b = Array(text.utf8)
+                b[Int.random(in: 0..<b.count, using: &rng)] = Array("{}[]\",:x\\".utf8).randomElement(using: &rng)!
+                text = String(decoding: b, as: UTF8.self)
+            }
+            let (method, path) = targets.randomElement(using: &rng)!
+            let before = snapshot()
+            let r = call(method, path, Array(text.utf8))
+            if (200..<300).contains(r.status) { accepted += 1; continue }
+            refused += 1
+            guard (400..<500).contains(r.status), (try? JSON.parse(r.body))?["error"]?.stringValue != nil else {
+                Issue.record("seed \(seed), body \(i): \(method) \(path) \(text) answered \(r.status) \(String(decoding: r.body, as: UTF8.self))")
+                return
+            }
+            guard snapshot() == before else {
+                Issue.record("seed \(seed), body \(i): \(method) \(path) \(text) was refused (\(r.status)) but changed the tenant tables")
+                return
+            }
+        }
+        #expect(refused > 100, "seed \(seed): \(refused) refused, \(accepted) accepted")
+        #expect(nodes.allSatisfy { $0.node.report.corruption == nil }, "no replica stopped")
     }
 }

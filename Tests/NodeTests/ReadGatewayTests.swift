@@ -212,13 +212,16 @@ import Testing
         let api0 = c.api(leader, keys: ["dev-0123456789abcdef"])
         #expect(api0.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", acmeSecret)])).status == 200)
         #expect(api0.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", newSecret)])).status == 200)
+        let revokeStarted = Date()
         #expect(adminCall("DELETE", "/v1/api-keys/\(acmeKeyId)").0 == 200)
-        #expect(adminCall("DELETE", "/v1/api-keys/\(acmeKeyId)").0 == 409)
         #expect(waitUntil { c.nodes.allSatisfy { n in
             let api = c.api(n, keys: ["dev-0123456789abcdef"])
             return api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", newSecret)])).status == 401
                 && api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", acmeSecret)])).status == 401
         } })
+        // Reported, not asserted (no wall-clock thresholds in unit tests): the issue asks for < 1 s.
+        print("revocation refused on all 3 nodes \(Int(Date().timeIntervalSince(revokeStarted) * 1000)) ms after the DELETE was sent")
+        #expect(adminCall("DELETE", "/v1/api-keys/\(acmeKeyId)").0 == 409)
         #expect(adminCall("GET", "/v1/api-keys/\(acmeKeyId)").1["revokedAt"]?.stringValue != nil)
     }
 }
