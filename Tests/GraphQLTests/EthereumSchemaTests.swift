@@ -245,6 +245,11 @@ import Testing
         #expect(get.status == 200)
         let getMutation = service.handleHTTP(method: "GET", queryItems: ["query": "mutation { sendRawTransaction(data: \"0x\") }"], body: [], contentType: nil)
         #expect(getMutation.status == 405)
+        // A caller that may only read (a read-only API key) runs queries, not mutations.
+        let readOnlyMutation = service.handleHTTP(method: "POST", queryItems: [:], body: Array(#"{"query":"mutation { sendRawTransaction(data: \"0x\") }"}"#.utf8),
+                                                  contentType: "application/json", mutationsAllowed: false)
+        #expect(readOnlyMutation.status == 403 && readOnlyMutation.body.contains("read+write"), "\(readOnlyMutation)")
+        #expect(service.handleHTTP(method: "POST", queryItems: [:], body: Array("{ chainID }".utf8), contentType: "application/graphql", mutationsAllowed: false).status == 200)
         let syntax = service.handleHTTP(method: "POST", queryItems: [:], body: Array(#"{"query":"{ block { "}"#.utf8), contentType: "application/json")
         #expect(syntax.status == 400)
         #expect(syntax.body == #"{"errors":[{"message":"Syntax Error: Expected Name, found <EOF>.","locations":[{"line":1,"column":11}]}]}"#)

@@ -173,7 +173,7 @@ import Testing
         }
         let acme = try #require(adminCall("POST", "/v1/orgs", #"{"name":"acme"}"#).1["id"]?.stringValue)
         let globex = try #require(adminCall("POST", "/v1/orgs", #"{"name":"globex"}"#).1["id"]?.stringValue)
-        let (s1, k1) = adminCall("POST", "/v1/api-keys", "{\"org\":\"\(acme)\",\"name\":\"ci\",\"cidrs\":[\"10.0.0.0/8\"]}")
+        let (s1, k1) = adminCall("POST", "/v1/api-keys", "{\"org\":\"\(acme)\",\"name\":\"ci\"}")
         #expect(s1 == 201, "\(k1)")
         let acmeSecret = try #require(k1["secret"]?.stringValue)
         let acmeKeyId = try #require(k1["id"]?.stringValue)
@@ -202,6 +202,9 @@ import Testing
             #expect(String(decoding: other.body, as: UTF8.self).contains("no chain at"))
             #expect(api.handle(HTTPRequest(method: "GET", target: "/v1/chain/blocks/1", headers: [(name: "X-API-Key", value: globexSecret)])).status == 404)
             #expect(api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", "dev-0123456789abcdef")])).status == 200, "config keys stay cluster-wide")
+            var send = Self.rpc("eth_chainId", headers: [("X-API-Key", acmeSecret)])
+            send.body = Array(#"{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x00"]}"#.utf8)
+            #expect(try JSON.parse(api.handle(send).body)["error"]?["code"] == .number("-32003"), "a read-only key sends no transaction")
         }
 
         // Rotation: both secrets work within the grace period; then revocation stops both everywhere.

@@ -1,3 +1,4 @@
+import Foundation
 import Hashing
 import Chain
 import Net
@@ -52,7 +53,10 @@ struct APIKeys: Sendable {
     var required: Bool { !digests.isEmpty }
 
     /// Who asked: the key's fingerprint, or on an open node the client's address.
-    enum Outcome: Equatable { case allowed(path: String, credential: Principal.Credential, organisation: UInt64?), denied(String) }
+    enum Outcome: Equatable {
+        case allowed(path: String, credential: Principal.Credential, organisation: UInt64?, mayWrite: Bool)
+        case denied(String)
+    }
 
     /// Strips a `/k/<key>` prefix from the path and checks whichever key was presented.
     func check(_ req: HTTPRequest) -> Outcome {
@@ -68,16 +72,35 @@ struct APIKeys: Sendable {
         if presented == nil, let h = req.header("X-API-Key") { presented = h }
         if presented == nil, let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer ") { presented = String(a.dropFirst(7)) }
         if let k = presented, !k.isEmpty {
-            if digests.match(k) != nil { return .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k)), organisation: nil) }
+            if digests.match(k) != nil { return .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k)), organisation: nil, mayWrite: true) }
             if let record = tenantKey(SHA256.hash(Array(k.utf8))) {
-                return .allowed(path: path, credential: .tenantKey(id: record.id), organisation: record.org)
+                if let why = Self.restriction(record, req) { return .denied(why) }
+                return .allowed(path: path, credential: .tenantKey(id: record.id), organisation: record.org, mayWrite: record.permissions == .readWrite)
             }
         }
-        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote)), organisation: nil) }
+        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote)), organisation: nil, mayWrite: true) }
         guard let k = presented, !k.isEmpty else {
             return .denied("an API key is required: send X-API-Key, Authorization: Bearer, or use the /k/<key>/ path prefix")
         }
         return .denied("unknown API key")
+    }
+
+    /// Why an organisation's key may not be used from here, or nil: with `cidrs` the client's
+    /// address must be in one; with `origins` the request must carry a matching `Origin`
+    /// (browsers always send it; a key meant for a web page is refused elsewhere).
+    static func restriction(_ key: APIKeyRecord, _ req: HTTPRequest) -> String? {
+        if !key.cidrs.isEmpty {
+            let host = Self.host(req.remote).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            guard key.cidrs.contains(where: { CIDR($0)?.contains(host) == true }) else {
+                return "this API key is not allowed from \(host) (its allowed networks: \(key.cidrs.joined(separator: ", ")))"
+            }
+        }
+        if !key.origins.isEmpty {
+            guard let origin = req.header("Origin"), key.origins.contains(where: { $0.lowercased() == origin.lowercased() }) else {
+                return "this API key is allowed only from the origins \(key.origins.joined(separator: ", ")) (send a matching Origin header)"
+            }
+        }
+        return nil
     }
 
     /// The host part of "host:port" / "[v6]:port".

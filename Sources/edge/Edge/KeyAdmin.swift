@@ -6,9 +6,6 @@ import Net
 import StateMachine
 import Storage
 import Tenancy
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Organisations' API keys, the admin endpoints behind `infrastack key` (cluster admins;
 /// organisation admins and developers arrive with members):
@@ -117,7 +114,7 @@ struct KeyAdmin: Sendable {
             return fail("origins: \(boundedQuote(origin)) is not an origin (scheme://host[:port], no path)")
         }
         guard let cidrs = strings("cidrs") else { return fail("cidrs must be a list of at most 64 strings") }
-        for cidr in cidrs where !validCIDR(cidr) { return fail("cidrs: \(boundedQuote(cidr)) is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32)") }
+        for cidr in cidrs where CIDR(cidr) == nil { return fail("cidrs: \(boundedQuote(cidr)) is not a CIDR (like 10.0.0.0/8 or 2001:db8::/32)") }
         d.origins = origins
         d.cidrs = cidrs
         if let r = o["rateLimitPerMinute"] {
@@ -125,15 +122,6 @@ struct KeyAdmin: Sendable {
             d.rate = v
         }
         return .success(d)
-    }
-
-    static func validCIDR(_ s: String) -> Bool {
-        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let bits = Int(parts[1]) else { return false }
-        var buf = [UInt8](repeating: 0, count: 16)
-        if inet_pton(AF_INET, String(parts[0]), &buf) == 1 { return (0...32).contains(bits) }
-        if inet_pton(AF_INET6, String(parts[0]), &buf) == 1 { return (0...128).contains(bits) }
-        return false
     }
 
     static func newSecret() -> (secret: String, hash: [UInt8]) {

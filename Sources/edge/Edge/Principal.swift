@@ -29,10 +29,15 @@ public struct Principal: Sendable, Equatable {
     /// token, config-file keys, an open node).
     public let organisation: UInt64?
 
-    public init(_ credential: Credential, role: Role, organisation: UInt64? = nil) {
+    /// Whether the principal may send transactions (forwarded `eth_sendRawTransaction`, the
+    /// GraphQL mutation): false only for an organisation's read-only key.
+    public let mayWrite: Bool
+
+    public init(_ credential: Credential, role: Role, organisation: UInt64? = nil, mayWrite: Bool = true) {
         self.credential = credential
         self.role = role
         self.organisation = organisation
+        self.mayWrite = mayWrite
     }
 
     /// A stable, non-secret name for per-caller limits and logs.

@@ -150,6 +150,13 @@ final class ReadGateway: Sendable {
     /// organisations' chains.
     static func notYours(_ path: String) -> String { "no chain at \(boundedQuote(path)) for this API key" }
 
+    /// Methods that send a transaction, refused to a read-only key.
+    static let writeMethods: Set<String> = ["eth_sendRawTransaction", "eth_sendTransaction"]
+
+    static let readOnly: @Sendable (String) -> RPCError? = { method in
+        writeMethods.contains(method) ? RPCError(code: -32003, message: "this API key may only read (permissions: read); \(method) needs a read+write key") : nil
+    }
+
     enum Surface { case jsonRPC, graphQL, rest }
 
     static func surface(_ method: String, _ path: String) -> Surface? {
@@ -167,6 +174,7 @@ final class ReadGateway: Sendable {
         guard t.path == "/", let chain = t.services, visible(chain, to: request.principal) else { return nil }
         let eth = chain.eth
         let caller = request.principal.caller
+        let mayWrite = request.principal.mayWrite
         let maxBatch = config.rpc.maxBatch
         let logger = node.logger.with("module", "rpc-ws")
         // Some clients (web3.py) send their JSON in binary frames; both are served alike.
@@ -174,7 +182,7 @@ final class ReadGateway: Sendable {
             let server = JSONRPCServer(maxBatch: maxBatch, logger: logger, stats: eth.stats) { method, params in
                 try eth.encodedCall(method, params, connection: ws.id) { [weak ws] note in ws?.send(text: note) }
             }
-            if let answer = server.respond(to: body, caller: caller) { ws.send(text: String(decoding: answer, as: UTF8.self)) }
+            if let answer = server.respond(to: body, caller: caller, refuse: mayWrite ? nil : Self.readOnly) { ws.send(text: String(decoding: answer, as: UTF8.self)) }
         }
         return WebSocketHandler(onText: { ws, text in serve(ws, Array(text.utf8)) }, onBinary: serve, onClose: { ws, _ in
             eth.subscriptions.connectionClosed(ws.id)
@@ -196,9 +204,10 @@ final class ReadGateway: Sendable {
         var r: HTTPResponse
         switch surface {
         case .jsonRPC:
-            r = chain.rpc.respond(to: req.body, caller: caller).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
+            r = chain.rpc.respond(to: req.body, caller: caller, refuse: request.principal.mayWrite ? nil : Self.readOnly).map { HTTPResponse(status: 200, headers: [("Content-Type", "application/json")], body: $0) } ?? HTTPResponse(status: 200)
         case .graphQL:
-            let (status, body) = chain.graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"))
+            let (status, body) = chain.graphQL.handleHTTP(method: req.method, queryItems: req.query, body: req.body, contentType: req.header("Content-Type"),
+                                                          mutationsAllowed: request.principal.mayWrite)
             r = .json(body, status: status)
             if status == 405 { r.headers.append(("Allow", "GET, POST")) }
         case .rest:

@@ -30,7 +30,9 @@ public struct JSONRPCServer: Sendable {
 
     /// The response body for a request body; nil when nothing is to be sent back (only
     /// notifications). `caller` is handed to every method (see `RPCParams.caller`).
-    public func respond(to body: [UInt8], caller: String = "") -> [UInt8]? {
+    /// `refuse` may refuse a method for this request before it runs (a read-only key asking
+    /// to send a transaction): its error is the call's answer.
+    public func respond(to body: [UInt8], caller: String = "", refuse: (@Sendable (String) -> RPCError?)? = nil) -> [UInt8]? {
         let parsed: JSONValue
         do { parsed = try JSON.parse(body) } catch {
             return Self.envelope(id: .null, error: .parse("\(error)"))
@@ -41,7 +43,7 @@ public struct JSONRPCServer: Sendable {
             if calls.count > maxBatch {
                 return Self.envelope(id: .null, error: .invalidRequest("batch of \(calls.count) requests exceeds the limit of \(maxBatch)"))
             }
-            let answers = calls.compactMap { call($0, caller: caller) }
+            let answers = calls.compactMap { call($0, caller: caller, refuse: refuse) }
             guard !answers.isEmpty else { return nil }
             var out: [UInt8] = [UInt8(ascii: "[")]
             for (i, a) in answers.enumerated() {
@@ -51,12 +53,12 @@ public struct JSONRPCServer: Sendable {
             out.append(UInt8(ascii: "]"))
             return out
         default:
-            return call(parsed, caller: caller)
+            return call(parsed, caller: caller, refuse: refuse)
         }
     }
 
     /// One request object → its serialized response, or nil for a notification.
-    func call(_ request: JSONValue, caller: String) -> [UInt8]? {
+    func call(_ request: JSONValue, caller: String, refuse: (@Sendable (String) -> RPCError?)? = nil) -> [UInt8]? {
         guard let o = request.objectValue else { return Self.envelope(id: .null, error: .invalidRequest("a request must be a JSON object")) }
         let id = o["id"]
         if let id {
@@ -71,6 +73,7 @@ public struct JSONRPCServer: Sendable {
         let outcome: Result<[UInt8], RPCError>
         let started = ContinuousClock.now
         do {
+            if let e = refuse?(method) { throw e }
             var params = try RPCParams(o["params"])
             params.caller = caller
             outcome = .success(try dispatch(method, params))

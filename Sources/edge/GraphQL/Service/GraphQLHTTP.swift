@@ -6,7 +6,9 @@ import Chain
 /// invalid, over a limit, bad variables) answer 400; anything that executed answers 200,
 /// field errors included.
 extension GraphQLService {
-    public func handleHTTP(method: String, queryItems: [String: String], body: [UInt8], contentType: String?) -> (status: Int, body: String) {
+    /// `mutationsAllowed` false refuses mutations (403) for a caller that may only read.
+    public func handleHTTP(method: String, queryItems: [String: String], body: [UInt8], contentType: String?,
+                           mutationsAllowed: Bool = true) -> (status: Int, body: String) {
         func fail(_ status: Int, _ message: String) -> (status: Int, body: String) {
             (status, JSON.serialize(Self.response(data: nil, errors: [GraphQLError(message)])))
         }
@@ -59,6 +61,9 @@ extension GraphQLService {
             case .success(let p):
                 if isGet && p.operation.operation != .query {
                     return fail(405, "Can only perform a \(p.operation.operation.rawValue) operation from a POST request.")
+                }
+                if !mutationsAllowed && p.operation.operation == .mutation {
+                    return fail(403, "This API key may only read (permissions: read); sending transactions needs a read+write key.")
                 }
                 return (200, JSON.serialize(run(p, r)))
             }
