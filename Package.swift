@@ -51,7 +51,7 @@ let package = Package(
         // the chain index: verified blocks applied and rewound in LMDB, and reads of one snapshot
         .target(name: "ChainIndex", dependencies: ["Chain", "ByteCodec", "Storage"], path: "Sources/domain/ChainIndex"),
         // the admin plane's tenant state: organisations, users, roles, API keys, chain ownership
-        .target(name: "Tenancy", dependencies: ["ByteCodec", "Storage"], path: "Sources/domain/Tenancy"),
+        .target(name: "Tenancy", dependencies: ["ByteCodec", "Storage", "Hashing"], path: "Sources/domain/Tenancy"),
         // the root of the replicated state: one registry of command sets (chain, kv, members, tenants)
         .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),

@@ -86,6 +86,22 @@ import TestSupport
         #expect(call("DELETE", "/v1/orgs/\(acmeId)").0 == 200)
         #expect(call("GET", "/v1/orgs/\(acmeId)").0 == 404)
         #expect(waitUntil { nodes.allSatisfy { n in (try? n.node.stateMachine.tenantView { d, txn in try d.organisations(txn).count }) == 6 } })
+
+        // Every change above (refusals included, reads not) is in the audit log, on every node, chained.
+        func audit(_ q: String = "") -> [JSONValue] { call("GET", "/v1/audit" + q).1["entries"]?.arrayValue ?? [] }
+        #expect(waitUntil { audit("?limit=1000").contains { $0["action"]?.stringValue == "DELETE /v1/orgs/\(acmeId)" && $0["outcome"] == .number("200") } })
+        let entries = audit("?limit=1000")
+        #expect(entries.allSatisfy { $0["actor"] == .string("admin") } && !entries.contains { $0["action"]?.stringValue?.hasPrefix("GET") == true })
+        #expect(entries.filter { $0["action"] == .string("POST /v1/orgs") && $0["outcome"] == .number("201") }.count == 7)
+        #expect(entries.contains { $0["action"] == .string("POST /v1/orgs") && $0["outcome"] == .number("409") }, "refusals are recorded too")
+        #expect(audit("?action=PUT%20/v1/orgs/\(acmeId)/config").count == 2, "filtered by action prefix")
+        #expect(audit("?org=\(acmeId)&limit=1000").allSatisfy { $0["action"]?.stringValue?.contains(acmeId) == true })
+        #expect(call("GET", "/v1/audit?limit=0").0 == 400 && call("POST", "/v1/audit").0 == 405)
+        // The refused POST to /v1/audit is itself an entry: wait for it before comparing.
+        #expect(waitUntil { audit("?limit=1000").count == entries.count + 1 })
+        let verdict = call("GET", "/v1/audit/verify")
+        #expect(verdict.0 == 200 && verdict.1["ok"] == .bool(true) && verdict.1["entries"] == .number(String(entries.count + 1)), "\(verdict)")
+        #expect(waitUntil { nodes.allSatisfy { n in (try? n.node.stateMachine.tenantView { d, txn in try d.audit.verify(txn) })?.entries == UInt64(entries.count + 1) } })
     }
 
     /// Seeded random bodies against every tenant endpoint that takes one: each answer is a

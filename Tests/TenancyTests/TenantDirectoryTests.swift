@@ -67,6 +67,7 @@ import TestSupport
                 k.previousHash = nil
                 k.previousValidUntilMillis = 0
                 keys[id] = k
+            case .audit: return false
             case .assignChain(let chain, let org):
                 guard chain != 0 else { return true }
                 if org == 0 {

@@ -8,6 +8,7 @@ let commands: [String: (name: String, summary: String, run: ([String]) -> Int32)
     "chain": ("chain", "the chains the cluster follows: list | add | change | pause | resume | remove", ChainCommand.run),
     "org": ("org", "organisations (tenants): list | create | show | config | chains | delete", OrgCommand.run),
     "key": ("key", "organisations' API keys: list | create | show | rotate | revoke", KeyCommand.run),
+    "audit": ("audit", "the hash-chained audit log of admin actions: list | verify", AuditCommand.run),
     "certs": ("certs", "a cluster CA and node certificates for TLS: init | issue", CertsCommand.run),
     "kv": ("kv", "debug key-value store: put | get (for testing replication)", KVCommand.run),
     "simchain": ("simchain", "serve the embedded simulated EVM chain over JSON-RPC", SimChainCommand.run),

@@ -20,6 +20,8 @@ public enum TenantCommand: Equatable, Sendable {
     case revokeKey(key: UInt64, atMillis: UInt64)
     /// Gives a chain to an organisation; org 0 takes it back to the cluster.
     case assignChain(chainId: UInt64, org: UInt64)
+    /// Appends an admin action to the hash-chained audit log.
+    case audit(AuditEntry)
 
     public static let tag: UInt8 = 0xC3
     static let version: UInt8 = 1
@@ -39,6 +41,7 @@ public enum TenantCommand: Equatable, Sendable {
         case .rotateKey(let key, let hash, let until): w.u8(9); w.u64(key); w.data(hash); w.u64(until)
         case .revokeKey(let key, let at): w.u8(10); w.u64(key); w.u64(at)
         case .assignChain(let chain, let org): w.u8(11); w.u64(chain); w.u64(org)
+        case .audit(let e): w.u8(12); e.write(&w)
         }
         return w.bytes
     }
@@ -64,6 +67,7 @@ public enum TenantCommand: Equatable, Sendable {
         case 9: c = .rotateKey(key: try r.u64(), newHash: try TenantCodec.readHash(&r), previousValidUntilMillis: try r.u64())
         case 10: c = .revokeKey(key: try r.u64(), atMillis: try r.u64())
         case 11: c = .assignChain(chainId: try r.u64(), org: try r.u64())
+        case 12: c = .audit(try AuditEntry.read(&r))
         case let k: throw DecodeError("tenant command: unknown kind \(k)")
         }
         try r.expectEnd()

@@ -19,12 +19,15 @@ public struct CorruptTenantRecord: CorruptRecord, Equatable, Sendable {
 public final class TenantDirectory: Sendable {
     let orgs: Table, orgNames: Table, users: Table, userTokens: Table, members: Table
     let keys: Table, keyHashes: Table, chainOwners: Table
+    /// Every admin action, hash-chained.
+    public let audit: AuditLog
 
     public static let tableNames = ["tenant_orgs", "tenant_org_names", "tenant_users", "tenant_user_tokens", "tenant_members",
-                                    "tenant_keys", "tenant_key_hashes", "tenant_chain_owners"]
+                                    "tenant_keys", "tenant_key_hashes", "tenant_chain_owners", AuditLog.tableName]
 
     public init(env: Environment) throws {
-        let t = try Self.tableNames.map { try env.table($0) }
+        let t = try Self.tableNames.dropLast().map { try env.table($0) }
+        audit = try AuditLog(env: env)
         (orgs, orgNames, users, userTokens, members) = (t[0], t[1], t[2], t[3], t[4])
         (keys, keyHashes, chainOwners) = (t[5], t[6], t[7])
     }
@@ -119,6 +122,8 @@ public final class TenantDirectory: Sendable {
             k.previousHash = nil
             k.previousValidUntilMillis = 0
             try put(k, txn)
+        case .audit(let entry):
+            _ = try audit.append(entry, txn)
         case .assignChain(let chain, let org):
             guard chain != 0 else { return skip("chain id 0 is no chain") }
             if org == 0 {

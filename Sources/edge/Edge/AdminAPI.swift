@@ -42,7 +42,7 @@ final class AdminAPI: Sendable {
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
-        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) { return true }
+        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) || AuditAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -63,6 +63,7 @@ final class AdminAPI: Sendable {
         if ChainAdmin.owns(path) { return chains.handle(req) { local in forwardOr(req, local) } }
         if OrgAdmin.owns(path) { return orgs.handle(req) { local in forwardOr(req, local) } }
         if KeyAdmin.owns(path) { return keys.handle(req) { local in forwardOr(req, local) } }
+        if AuditAdmin.owns(path) { return AuditAdmin(node: node).handle(req) }
         if path == "/v1/cluster/members" {
             guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
             switch Self.parseMember(req.body) {
@@ -126,6 +127,9 @@ final class AdminAPI: Sendable {
         }
         var headers = [("X-Infrastack-Forwarded", String(config.nodeId)), ("Content-Type", req.header("Content-Type") ?? "application/octet-stream")]
         if let t = Authenticator.presentedAdminToken(req) { headers.append(("X-Infrastack-Admin-Token", t)) }
+        // The leader records the change in the audit log with the client's address, not ours.
+        headers.append(("X-Infrastack-Client", APIKeys.host(req.remote)))
+        if let id = req.header("X-Request-Id") { headers.append(("X-Request-Id", id)) }
         do {
             let client = try forwardClients.take(url)
             defer { forwardClients.give(back: client, url) }

@@ -52,7 +52,12 @@ public final class NodeAPI: Sendable {
             return (try? node.stateMachine.tenantView { d, txn in try d.key(secretHash: hash, nowMillis: now, txn) }) ?? nil
         }
         pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey),
-                                   hooks: [AuditHook(logger: node.logger.with("module", "edge"))],
+                                   hooks: [AuditHook(logger: node.logger.with("module", "edge"), record: { [node] entry in
+                                       node.propose(raw: TenantCommand.audit(entry).encoded()) { outcome in
+                                           if case .applied = outcome { return }
+                                           node.logger.warn("audit_entry_not_recorded", [("action", entry.action), ("outcome", "\(outcome)")])
+                                       }
+                                   })],
                                    servesAdmin: { adminListen == nil || $0 == .admin },
                                    adminPrecheck: { admin.precheck($0) })
     }

@@ -1,0 +1,92 @@
+import ByteCodec
+import Chain
+import Foundation
+import Net
+import StateMachine
+import Tenancy
+
+/// The replicated audit log, for cluster admins (`infrastack audit`):
+///
+///   GET /v1/audit?after=SEQ&limit=N&actor=A&action=PREFIX&org=ID&since=MS&until=MS
+///       entries oldest first, filtered; `nextCursor` continues after the last one scanned
+///   GET /v1/audit/verify   walks the whole hash chain and names the first broken entry
+///
+/// Any node answers from its own copy.
+struct AuditAdmin: Sendable {
+    let node: ChainNode
+
+    static let prefix = "/v1/audit"
+    static let maxPage = 1000
+    /// Entries scanned per page at most, so a selective filter cannot make one request walk
+    /// the whole log.
+    static let maxScan = 10_000
+
+    static func owns(_ path: String) -> Bool { path == prefix || path == prefix + "/verify" }
+
+    func handle(_ req: HTTPRequest) -> HTTPResponse {
+        guard req.method == "GET" else { return jsonError(405, "the audit log is read-only: use GET") }
+        if req.path == Self.prefix + "/verify" { return verify() }
+        let q = req.query
+        func number(_ k: String) -> UInt64?? {
+            guard let v = q[k] else { return .some(nil) }
+            return UInt64(v).map { .some($0) } ?? nil
+        }
+        guard let after = number("after"), let since = number("since"), let until = number("until") else {
+            return jsonError(400, "after, since and until must be non-negative integers (a sequence number; Unix milliseconds)")
+        }
+        var limit = 100
+        if let l = q["limit"] {
+            guard let n = Int(l), (1...Self.maxPage).contains(n) else { return jsonError(400, "limit must be 1 to \(Self.maxPage)") }
+            limit = n
+        }
+        var org: UInt64? = nil
+        if let o = q["org"] {
+            guard let id = OrgAdmin.parseId(o) else { return jsonError(400, "org must be an organisation id (16 hex digits)") }
+            org = id
+        }
+        let actor = q["actor"], action = q["action"]
+        do {
+            let scanned = try node.stateMachine.tenantView { d, txn in try d.audit.records(after: after ?? 0, limit: Self.maxScan, txn) }
+            var out = [AuditRecord]()
+            var last: UInt64? = nil
+            for r in scanned {
+                last = r.seq
+                let e = r.entry
+                if let actor, e.actor != actor { continue }
+                if let action, !e.action.hasPrefix(action) { continue }
+                if let org, e.org != org { continue }
+                if let since, e.atMillis < since { continue }
+                if let until, e.atMillis >= until { continue }
+                out.append(r)
+                if out.count == limit { break }
+            }
+            let more = scanned.count == Self.maxScan || (out.count == limit && last != scanned.last?.seq)
+            var o: JSONObject = ["entries": .array(out.map(Self.json))]
+            o["nextCursor"] = more ? .string(String(last ?? 0)) : .null
+            return .json(JSON.serialize(.object(o)) + "\n")
+        } catch {
+            return jsonError(500, "cannot read the audit log: \(error)")
+        }
+    }
+
+    func verify() -> HTTPResponse {
+        do {
+            let (v, last) = try node.stateMachine.tenantView { d, txn in (try d.audit.verify(txn), try d.audit.last(txn)) }
+            // The latest hash, to keep elsewhere: an edit of the last entry that also re-hashes
+            // it is visible only against a copy of that hash.
+            var o: JSONObject = ["entries": .number(String(v.entries)), "ok": .bool(v.firstBroken == nil),
+                                 "lastSeq": last.map { .number(String($0.seq)) } ?? .null, "lastHash": last.map { .string(Hex.encodeBare($0.hash)) } ?? .null]
+            o["firstBroken"] = v.firstBroken.map { .object(["seq": .number(String($0.seq)), "problem": .string($0.problem)]) } ?? .null
+            return .json(JSON.serialize(.object(o)) + "\n", status: v.firstBroken == nil ? 200 : 409)
+        } catch {
+            return jsonError(500, "cannot read the audit log: \(error)")
+        }
+    }
+
+    static func json(_ r: AuditRecord) -> JSONValue {
+        let e = r.entry
+        return .object(["seq": .number(String(r.seq)), "at": .string(OrgAdmin.iso8601(e.atMillis)), "actor": .string(e.actor), "role": .string(e.role),
+                        "org": e.org == 0 ? .null : .string(OrgAdmin.idText(e.org)), "action": .string(e.action), "outcome": .number(String(e.outcome)),
+                        "source": .string(e.source), "requestId": .string(e.requestId), "hash": .string(Hex.encodeBare(r.hash))])
+    }
+}
