@@ -88,8 +88,6 @@ enum ChainCommand {
                          text(o["lagBlocks"]), text(o["txPerSecond"]), text(o["etaSeconds"]), alert])
         }
         if rows.count == 1 { return "no chains in the registry (add one with: infrastack chain add --endpoint URL --file CHAIN.json)" }
-        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max()! }
-        return rows.map { r in r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-            .joined(separator: "\n")
+        return columns(rows)
     }
 }

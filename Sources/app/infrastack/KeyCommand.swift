@@ -78,8 +78,6 @@ enum KeyCommand {
                          k["rateLimitPerMinute"].flatMap { if case .number(let n) = $0 { return n } else { return nil } } ?? "default",
                          k["createdAt"]?.stringValue ?? "-", state])
         }
-        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max()! }
-        return rows.map { r in r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-            .joined(separator: "\n")
+        return columns(rows)
     }
 }

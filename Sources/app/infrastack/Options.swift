@@ -90,3 +90,11 @@ func waitForTerminationSignal() {
     stop.wait()
     sources.forEach { $0.cancel() }
 }
+
+/// Rows as aligned columns, two spaces apart; the last column is not padded.
+func columns(_ rows: [[String]]) -> String {
+    precondition(rows.allSatisfy { $0.count == rows[0].count }, "every row has a cell per column")
+    let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max()! }
+    return rows.map { r in r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        .joined(separator: "\n")
+}

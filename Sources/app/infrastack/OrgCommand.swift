@@ -89,8 +89,6 @@ enum OrgCommand {
         if orgs.isEmpty { return "no organisations (create one with: infrastack org create --endpoint URL --name NAME)" }
         var rows = [["ID", "NAME", "CREATED"]]
         for org in orgs { rows.append([org["id"]?.stringValue ?? "-", org["name"]?.stringValue ?? "-", org["createdAt"]?.stringValue ?? "-"]) }
-        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max()! }
-        return rows.map { r in r.enumerated().map { i, cell in i == r.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
-            .joined(separator: "\n")
+        return columns(rows)
     }
 }

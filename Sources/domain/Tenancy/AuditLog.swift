@@ -125,7 +125,7 @@ public struct AuditLog: Sendable {
             guard Key(seq).bytes == e.key else { throw DecodeError("record \(seq) stored under another key") }
             return AuditRecord(seq: seq, entry: entry, previousHash: prev, hash: hash)
         } catch {
-            throw CorruptTenantRecord(table: tableName, key: e.key.map { String(format: "%02x", $0) }.joined(), problem: "\(error)")
+            throw CorruptTenantRecord(table: tableName, key: TenantCodec.hex(e.key), problem: "\(error)")
         }
     }
 }

@@ -267,7 +267,7 @@ public final class TenantDirectory: Sendable {
             try r.expectEnd()
             return v
         } catch {
-            throw CorruptTenantRecord(table: table.name, key: e.key.map { String(format: "%02x", $0) }.joined(), problem: "\(error)")
+            throw CorruptTenantRecord(table: table.name, key: TenantCodec.hex(e.key), problem: "\(error)")
         }
     }
 

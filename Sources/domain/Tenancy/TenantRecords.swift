@@ -1,4 +1,5 @@
 import ByteCodec
+import Foundation
 
 /// What a member may do in an organisation (the table in the README says which endpoint
 /// each role may call). Cluster-admin is not a role in an organisation but a flag of the
@@ -83,6 +84,9 @@ public struct APIKeyRecord: Equatable, Sendable {
 enum TenantCodec {
     static let version: UInt8 = 1
     static let hashBytes = 32
+
+    /// A stored key as error messages name it.
+    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 
     static func write(_ o: Organisation, _ w: inout ByteWriter) {
         w.u64(o.id); w.string(o.name); w.u64(o.createdMillis); w.data(o.config)

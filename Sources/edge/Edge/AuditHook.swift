@@ -25,7 +25,7 @@ struct AuditHook: EdgeHook {
                               ("status", response.status)])
         guard let record, Self.isChange(req.method, request.path), response.header("X-Infrastack-Forwarded-To") == nil else { return }
         let source = req.header("X-Infrastack-Forwarded") != nil ? (req.header("X-Infrastack-Client") ?? APIKeys.host(req.remote)) : APIKeys.host(req.remote)
-        record(AuditEntry(atMillis: UInt64(Date().timeIntervalSince1970 * 1000), actor: request.principal.caller, role: request.principal.role.rawValue,
+        record(AuditEntry(atMillis: unixMillis(), actor: request.principal.caller, role: request.principal.role.rawValue,
                           org: Self.organisation(in: request.path), action: "\(req.method) \(request.path)", outcome: UInt16(clamping: response.status),
                           source: source, requestId: req.header("X-Request-Id").map { String($0.prefix(128)) } ?? Self.requestId()))
     }

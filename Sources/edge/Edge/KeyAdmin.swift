@@ -47,7 +47,7 @@ struct KeyAdmin: Sendable {
         case ("GET", nil): return .json(JSON.serialize(Self.json(key)) + "\n")
         case ("DELETE", nil):
             guard key.revokedMillis == nil else { return jsonError(409, "API key \(key.name) is revoked already") }
-            let now = Self.nowMillis()
+            let now = unixMillis()
             return forward { propose(.revokeKey(key: id, atMillis: now), check: { d, txn in try d.key(id, txn)?.revokedMillis == now }) { _ in
                 .json("{\"ok\":true,\"message\":\(jsonQuote("API key \(key.name) revoked"))}\n")
             } }
@@ -65,7 +65,7 @@ struct KeyAdmin: Sendable {
                 }
             }
             let (secret, hash) = Self.newSecret()
-            let until = Self.nowMillis() + UInt64(grace) * 1000
+            let until = unixMillis() + UInt64(grace) * 1000
             return forward { propose(.rotateKey(key: id, newHash: hash, previousValidUntilMillis: until), check: { d, txn in try d.key(id, txn)?.secretHash == hash }) { k in
                 var o = Self.json(k).objectValue ?? [:]
                 o["secret"] = .string(secret)
@@ -131,14 +131,12 @@ struct KeyAdmin: Sendable {
         return (secret, SHA256.hash(Array(secret.utf8)))
     }
 
-    static func nowMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
-
     static func json(_ k: APIKeyRecord) -> JSONValue {
         var o: JSONObject = ["id": .string(OrgAdmin.idText(k.id)), "org": .string(OrgAdmin.idText(k.org)), "name": .string(k.name),
                              "permissions": .string(k.permissions.name), "origins": .array(k.origins.map { .string($0) }),
                              "cidrs": .array(k.cidrs.map { .string($0) }), "createdAt": .string(OrgAdmin.iso8601(k.createdMillis))]
         o["rateLimitPerMinute"] = k.ratePerMinute == 0 ? .null : .number(String(k.ratePerMinute))
-        o["previousSecretValidUntil"] = k.previousHash != nil && k.previousValidUntilMillis > nowMillis() ? .string(OrgAdmin.iso8601(k.previousValidUntilMillis)) : .null
+        o["previousSecretValidUntil"] = k.previousHash != nil && k.previousValidUntilMillis > unixMillis() ? .string(OrgAdmin.iso8601(k.previousValidUntilMillis)) : .null
         o["revokedAt"] = k.revokedMillis.map { .string(OrgAdmin.iso8601($0)) } ?? .null
         return .object(o)
     }
@@ -164,7 +162,7 @@ struct KeyAdmin: Sendable {
         }
         let (secret, hash) = Self.newSecret()
         let record = APIKeyRecord(id: UInt64.random(in: 1...UInt64.max), org: d.org, name: d.name, secretHash: hash, permissions: d.permissions,
-                                  origins: d.origins, cidrs: d.cidrs, ratePerMinute: d.rate, createdBy: 0, createdMillis: Self.nowMillis())
+                                  origins: d.origins, cidrs: d.cidrs, ratePerMinute: d.rate, createdBy: 0, createdMillis: unixMillis())
         return propose(.createKey(record), check: { dir, txn in try dir.key(record.id, txn) == record }) { k in
             var o = Self.json(k).objectValue ?? [:]
             o["secret"] = .string(secret)
@@ -172,8 +170,8 @@ struct KeyAdmin: Sendable {
         }
     }
 
-    /// Proposes `command`; once applied here, `check` says whether it took effect (a skip
-    /// means another admin's change won a race) and `answer` renders the key as stored.
+    /// Proposes `command`; once applied here, `check` says whether it took effect and
+    /// `answer` renders the key as stored.
     func propose(_ command: TenantCommand, check: @escaping @Sendable (TenantDirectory, ReadTransaction) throws -> Bool,
                  _ answer: @escaping @Sendable (APIKeyRecord) -> HTTPResponse) -> HTTPResponse {
         let id: UInt64
@@ -182,16 +180,7 @@ struct KeyAdmin: Sendable {
         case .rotateKey(let k, _, _), .revokeKey(let k, _): id = k
         default: preconditionFailure("KeyAdmin proposes key commands only")
         }
-        let deferred = DeferredResponse()
-        node.propose(raw: command.encoded()) { [node] outcome in
-            deferred.fulfil(AdminAPI.response(outcome) { _ in
-                guard (try? node.stateMachine.tenantView(check)) == true,
-                      let stored = (try? node.stateMachine.tenantView({ d, txn in try d.key(id, txn) })) ?? nil else {
-                    return jsonError(409, "the key or its organisation changed meanwhile; nothing was changed")
-                }
-                return answer(stored)
-            })
-        }
-        return .later(deferred)
+        return proposeTenantChange(node, command, raced: "the key or its organisation changed meanwhile; nothing was changed",
+                                   stored: { d, txn in try check(d, txn) ? try d.key(id, txn) : nil }) { stored, _ in answer(stored) }
     }
 }

@@ -48,7 +48,7 @@ public final class NodeAPI: Sendable {
         self.admin = admin
         let adminListen = config.adminListen
         let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { [node] hash in
-            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            let now = unixMillis()
             return (try? node.stateMachine.tenantView { d, txn in try d.key(secretHash: hash, nowMillis: now, txn) }) ?? nil
         }
         pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey),

@@ -160,31 +160,18 @@ struct OrgAdmin: Sendable {
             return jsonError(409, "an organisation is named \(name) already")
         }
         let id = UInt64.random(in: 1...UInt64.max)
-        let org = Organisation(id: id, name: name, createdMillis: UInt64(Date().timeIntervalSince1970 * 1000), config: config)
-        let answer = DeferredResponse()
-        node.propose(raw: TenantCommand.createOrganisation(org).encoded()) { [node] outcome in
-            answer.fulfil(AdminAPI.response(outcome) { _ in
-                guard let stored = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }), stored == org else {
-                    return jsonError(409, "an organisation named \(name) was created meanwhile; nothing was changed")
-                }
-                return .json(JSON.serialize(Self.json(stored)) + "\n", status: 201)
-            })
+        let org = Organisation(id: id, name: name, createdMillis: unixMillis(), config: config)
+        return proposeTenantChange(node, .createOrganisation(org), raced: "an organisation named \(name) was created meanwhile; nothing was changed",
+                                   stored: { d, txn in try d.organisation(id, txn).flatMap { $0 == org ? $0 : nil } }) { stored, _ in
+            .json(JSON.serialize(Self.json(stored)) + "\n", status: 201)
         }
-        return .later(answer)
     }
 
-    /// Proposes `command`; once applied, `check` says whether it took effect (a skip means
-    /// another change won the race).
+    /// Proposes `command`; once applied, `check` says whether it took effect.
     func change(_ command: TenantCommand, check: @escaping @Sendable (TenantDirectory, ReadTransaction) throws -> Bool, _ what: String) -> HTTPResponse {
-        let answer = DeferredResponse()
-        node.propose(raw: command.encoded()) { [node] outcome in
-            answer.fulfil(AdminAPI.response(outcome) { index in
-                guard (try? node.stateMachine.tenantView(check)) == true else {
-                    return jsonError(409, "the organisation changed meanwhile; nothing was changed")
-                }
-                return .json("{\"ok\":true,\"index\":\(index),\"message\":\(jsonQuote(what))}\n")
-            })
+        proposeTenantChange(node, command, raced: "the organisation changed meanwhile; nothing was changed",
+                            stored: { d, txn in try check(d, txn) ? true : nil }) { _, index in
+            .json("{\"ok\":true,\"index\":\(index),\"message\":\(jsonQuote(what))}\n")
         }
-        return .later(answer)
     }
 }
