@@ -71,12 +71,12 @@ import Testing
         let noToken = try #require(Self.refusal(p.authenticate(Self.request("DELETE", "/v1/cluster/members/2"), on: .admin)))
         #expect(noToken.status == 401 && noToken.headers.contains { $0.name == "WWW-Authenticate" })
         let wrongToken = try #require(Self.refusal(p.authenticate(Self.request("DELETE", "/v1/cluster/members/2", headers: [("X-Infrastack-Admin-Token", "nope")]), on: .admin)))
-        #expect(wrongToken.status == 403)
+        #expect(wrongToken.status == 401)
         // An API key is not an admin credential.
         let keyAsAdmin = try #require(Self.refusal(p.authenticate(Self.request("PUT", "/v1/debug/kv/a", headers: [("Authorization", "Bearer reader-key")]), on: .api)))
-        #expect(keyAsAdmin.status == 403)
-        let disabled = try #require(Self.refusal(Self.pipeline(token: nil).authenticate(Self.request("PUT", "/v1/debug/kv/a"), on: .api)))
-        #expect(disabled.status == 403)
+        #expect(keyAsAdmin.status == 401)
+        let tokenless = try #require(Self.refusal(Self.pipeline(token: nil).authenticate(Self.request("PUT", "/v1/debug/kv/a"), on: .api)))
+        #expect(tokenless.status == 401)
         #expect(p.earlyRefusal(Self.request("PUT", "/v1/debug/kv/a"), on: .api)?.status == 401, "refused from the head alone")
         #expect(p.earlyRefusal(Self.request("POST", "/"), on: .api) == nil, "reads are decided with their body")
     }

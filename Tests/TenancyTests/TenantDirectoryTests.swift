@@ -44,6 +44,9 @@ import TestSupport
                 guard users[id] != nil else { return true }
                 users[id] = nil
                 for org in members.keys { members[org]![id] = nil }
+            case .setUserToken(let id, let hash):
+                guard hash.count == 32, users[id] != nil, !users.values.contains(where: { $0.tokenHash == hash }) else { return true }
+                users[id]!.tokenHash = hash
             case .setMember(let org, let user, let role):
                 guard orgs[org] != nil, users[user] != nil else { return true }
                 members[org, default: [:]][user] = role
@@ -90,7 +93,7 @@ import TestSupport
         func name() -> String { names.randomElement(using: &rng)! }
         func hash() -> [UInt8] { hashes.randomElement(using: &rng)! }
         let now = UInt64.random(in: 1...1_000, using: &rng)
-        switch Int.random(in: 0..<20, using: &rng) {
+        switch Int.random(in: 0..<21, using: &rng) {
         case 0, 1, 2: return .createOrganisation(Organisation(id: id(4), name: name(), createdMillis: now))
         case 3: return .setOrganisationConfig(org: id(4), config: Array("{\"n\":\(now)}".utf8))
         case 4: return .deleteOrganisation(org: id(4))
@@ -105,6 +108,7 @@ import TestSupport
                                            ratePerMinute: UInt32.random(in: 0...2000, using: &rng), createdBy: id(4), createdMillis: now))
         case 14, 15: return .rotateKey(key: id(6), newHash: hash(), previousValidUntilMillis: now + 500)
         case 16: return .revokeKey(key: id(6), atMillis: now)
+        case 17: return .setUserToken(user: id(4), tokenHash: hash())
         default: return .assignChain(chainId: id(3), org: id(4))
         }
     }

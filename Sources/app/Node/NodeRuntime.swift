@@ -118,10 +118,23 @@ public final class NodeRuntime: @unchecked Sendable {
             adminHTTP?.start()
         }
         if let files = config.httpTLS { watchForCertificateReload(files) }
+        if config.bootstrapAdmin { startBootstrapAdmin() }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description), ("httpLoops", http.loops.count),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
                                 ("debugKV", config.debugKV), ("peerLinks", config.peerTLS == nil ? "plain TCP" : "TLS 1.3"),
                                 ("https", config.httpTLS != nil), ("dataDir", config.dataDir), ("peers", config.peers.count)])
+    }
+
+    /// Tries every half second, off the loops, until the cluster has a user.
+    private var bootstrapTimer: DispatchSourceTimer?
+    private func startBootstrapAdmin() {
+        let bootstrap = BootstrapAdmin(node: node, dataDir: config.dataDir, logger: logger.with("module", "edge"))
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "bootstrap-admin"))
+        timer.schedule(deadline: .now() + .milliseconds(200), repeating: .milliseconds(500))
+        // The handler holds the timer until it cancels it: once there is a user.
+        timer.setEventHandler { if bootstrap.step() { timer.cancel() } }
+        timer.resume()
+        bootstrapTimer = timer
     }
 
     static func httpTLSContext(_ f: NodeConfig.HTTPTLSFiles) throws -> TLSContext {
@@ -156,6 +169,7 @@ public final class NodeRuntime: @unchecked Sendable {
 
     /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
     public func stop() {
+        bootstrapTimer?.cancel()
         indexer?.stop()
         chains?.stop()
         http?.shutdown(timeoutMillis: 3000)

@@ -85,6 +85,6 @@ func adminAuthorization(_ o: Options) throws -> [(String, String)] {
         guard let d = FileManager.default.contents(atPath: f) else { throw Options.Problem(description: "--token-file: cannot read \(f)") }
         token = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
-    guard !token.isEmpty else { throw Options.Problem(description: "the admin token is required: --token-file FILE or INFRASTACK_ADMIN_TOKEN") }
+    guard !token.isEmpty else { throw Options.Problem(description: "a token is required (a personal token or the cluster-admin token): --token-file FILE or INFRASTACK_ADMIN_TOKEN") }
     return [("Authorization", "Bearer " + token)]
 }

@@ -12,21 +12,27 @@ enum OrgCommand {
            infrastack org config --endpoint URL --id ID [--config-file FILE]   (shows it without --config-file)
            infrastack org chains --endpoint URL --id ID [--assign CHAIN_ID | --release CHAIN_ID]
            infrastack org delete --endpoint URL --id ID
+           infrastack org members --endpoint URL --id ID
+           infrastack org invite  --endpoint URL --id ID (--name NAME | --user USER_ID) --role admin|operator|developer
+           infrastack org role    --endpoint URL --id ID --user USER_ID --role admin|operator|developer
+           infrastack org remove-member --endpoint URL --id ID --user USER_ID
 
     An organisation is one tenant of the cluster: its members, API keys and chains
     belong to it. Names are unique without regard to case; ids are 16 hex digits chosen
     by the cluster. config is the organisation's settings, a JSON object. chains lists
     the chains it owns (its API keys read only those); --assign gives it a chain of the
     registry, --release takes one back to the cluster. delete is
-    refused while the organisation owns chains. Changes go through the Raft log. Every
-    command needs the cluster-admin token: --token-file FILE or INFRASTACK_ADMIN_TOKEN;
+    refused while the organisation owns chains. invite with --name creates a user and
+    prints their personal token once. Changes go through the Raft log. Every command
+    needs a token: --token-file FILE or INFRASTACK_ADMIN_TOKEN (a personal token, whose
+    role in the organisation decides what it may do, or the cluster-admin token);
     --ca-file FILE (or INFRASTACK_CA_FILE) for https:// endpoints.
     """
 
     static let path = "/v1/orgs"
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "name", "id", "config-file", "assign", "release", "timeout-ms", "token-file", "ca-file"], boolean: ["json"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "name", "id", "config-file", "assign", "release", "timeout-ms", "token-file", "ca-file", "user", "role"], boolean: ["json"]) { o in
             let auth = try adminAuthorization(o)
             guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list, create, show, config, chains or delete)") }
             let endpoint = try o.require("endpoint")
@@ -78,7 +84,30 @@ enum OrgCommand {
                 else if let rel = try chain("release") { r = try c.request("DELETE", "\(path)/\(try id())/chains/\(rel)", headers: auth) }
                 else { r = try c.get("\(path)/\(try id())/chains", headers: auth) }
             case "delete": r = try c.request("DELETE", "\(path)/\(try id())", headers: auth)
-            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, create, show, config, chains or delete)")
+            case "members":
+                r = try c.get("\(path)/\(try id())/members", headers: auth)
+                if r.status == 200, let ms = (try? JSON.parse(r.body))?["members"]?.arrayValue {
+                    print(columns([["USER", "NAME", "ROLE"]] + ms.map { m in ["user", "name", "role"].map { m[$0]?.stringValue ?? "-" } }))
+                    return 0
+                }
+            case "invite", "role", "remove-member":
+                func user() throws -> String {
+                    let s = try o.require("user")
+                    guard s.utf8.count == 16, UInt64(s, radix: 16) != nil else { throw Options.Problem(description: "--user must be a user id: 16 hex digits") }
+                    return s
+                }
+                let members = "\(path)/\(try id())/members"
+                if verb == "remove-member" { r = try c.request("DELETE", "\(members)/\(try user())", headers: auth); break }
+                let role = JSONValue.string(try o.require("role"))
+                if verb == "role" {
+                    r = try c.request("PUT", "\(members)/\(try user())", headers: auth + [("Content-Type", "application/json")],
+                                      body: Array(JSON.serialize(.object(["role": role])).utf8))
+                } else {
+                    var body: JSONObject = ["role": role]
+                    if let name = o.values["name"] { body["name"] = .string(name) } else { body["user"] = .string(try user()) }
+                    r = try c.post(members, json: JSON.serialize(.object(body)), headers: auth)
+                }
+            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, create, show, config, chains, members, invite, role, remove-member or delete)")
             }
             print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
             return (200..<300).contains(r.status) ? 0 : 1

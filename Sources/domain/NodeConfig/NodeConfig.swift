@@ -40,7 +40,13 @@ import Net
 ///   "adminTokenFile": "/etc/infrastack/admin-token", // or "adminToken"; INFRASTACK_ADMIN_TOKEN overrides. Required by
 ///                                     // membership changes and the debug KV; without one those endpoints are refused
 ///   "adminListen": "127.0.0.1:9001",  // optional: serve admin endpoints only here, not on httpListen
-///   "debugKV": false                  // the replicated debug key-value store (testing aid), off unless true
+///   "debugKV": false,                 // the replicated debug key-value store (testing aid), off unless true
+///   "bootstrapAdmin": true,           // the first leader creates cluster-admin user "admin", its token in
+///                                     // dataDir/bootstrap-admin-token (once, when the cluster has no user)
+///   "rateLimit": {                    // organisations' API keys, counted across the cluster
+///     "perMinute": 1000,              // a key's limit unless the key or its organisation sets one
+///     "windowSeconds": 60             // the counting window (the limit scales with it)
+///   }
 /// }
 /// ```
 public struct NodeConfig: Sendable {
@@ -82,6 +88,14 @@ public struct NodeConfig: Sendable {
     public var adminListen: SocketAddress?
     /// Whether /v1/debug/kv is served at all.
     public var debugKV = false
+    public var bootstrapAdmin = true
+    public var rateLimit = RateLimitSettings()
+
+    public struct RateLimitSettings: Sendable, Equatable {
+        public var perMinute: UInt32 = 1000
+        public var windowSeconds = 60
+        public init() {}
+    }
     /// TLS for peer links (cluster CA, this node's certificate and key); nil = plain TCP,
     /// allowed only on loopback addresses or with `insecurePlainPeers`.
     public var peerTLS: PeerTLSFiles?
@@ -146,7 +160,8 @@ public struct NodeConfig: Sendable {
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
                                            "mapSizeMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
-                                           "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS"]
+                                           "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS",
+                                           "bootstrapAdmin", "rateLimit"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -267,6 +282,28 @@ public struct NodeConfig: Sendable {
         if let v = o["debugKV"] {
             guard let b = v.boolValue else { throw Invalid(field: "debugKV", problem: "must be true or false") }
             c.debugKV = b
+        }
+        if let v = o["bootstrapAdmin"] {
+            guard let b = v.boolValue else { throw Invalid(field: "bootstrapAdmin", problem: "must be true or false") }
+            c.bootstrapAdmin = b
+        }
+        if let v = o["rateLimit"] {
+            guard let r = v.objectValue else { throw Invalid(field: "rateLimit", problem: "must be an object {perMinute, windowSeconds}") }
+            for k in r.keys where !["perMinute", "windowSeconds"].contains(k) {
+                throw Invalid(field: "rateLimit.\(k)", problem: "unknown field (known: perMinute, windowSeconds)")
+            }
+            if let p = r["perMinute"] {
+                guard case .number(let n) = p, let i = UInt32(n), (1...1_000_000).contains(i) else {
+                    throw Invalid(field: "rateLimit.perMinute", problem: "must be an integer from 1 to 1000000")
+                }
+                c.rateLimit.perMinute = i
+            }
+            if let w = r["windowSeconds"] {
+                guard case .number(let n) = w, let i = Int(n), (1...3600).contains(i) else {
+                    throw Invalid(field: "rateLimit.windowSeconds", problem: "must be an integer from 1 to 3600")
+                }
+                c.rateLimit.windowSeconds = i
+            }
         }
         func files(_ field: String, _ v: JSONValue, required: [String], optional: [String] = []) throws -> [String: String] {
             guard let fo = v.objectValue else { throw Invalid(field: field, problem: "must be an object {\((required + optional).joined(separator: ", "))}") }

@@ -22,6 +22,8 @@ public enum TenantCommand: Equatable, Sendable {
     case assignChain(chainId: UInt64, org: UInt64)
     /// Appends an admin action to the hash-chained audit log.
     case audit(AuditEntry)
+    /// A new personal token for the user; the old one stops working when this applies.
+    case setUserToken(user: UInt64, tokenHash: [UInt8])
 
     public static let tag: UInt8 = 0xC3
     static let version: UInt8 = 1
@@ -42,6 +44,7 @@ public enum TenantCommand: Equatable, Sendable {
         case .revokeKey(let key, let at): w.u8(10); w.u64(key); w.u64(at)
         case .assignChain(let chain, let org): w.u8(11); w.u64(chain); w.u64(org)
         case .audit(let e): w.u8(12); e.write(&w)
+        case .setUserToken(let user, let hash): w.u8(13); w.u64(user); w.data(hash)
         }
         return w.bytes
     }
@@ -68,6 +71,7 @@ public enum TenantCommand: Equatable, Sendable {
         case 10: c = .revokeKey(key: try r.u64(), atMillis: try r.u64())
         case 11: c = .assignChain(chainId: try r.u64(), org: try r.u64())
         case 12: c = .audit(try AuditEntry.read(&r))
+        case 13: c = .setUserToken(user: try r.u64(), tokenHash: try TenantCodec.readHash(&r))
         case let k: throw DecodeError("tenant command: unknown kind \(k)")
         }
         try r.expectEnd()

@@ -83,6 +83,16 @@ public final class TenantDirectory: Sendable {
             guard try txn.delete(userTokens, u.tokenHash), try txn.delete(users, Key(id)) else {
                 throw CorruptTenantRecord(table: "tenant_user_tokens", key: "\(id)", problem: "user \(id) has no token entry")
             }
+        case .setUserToken(let id, let hash):
+            guard hash.count == TenantCodec.hashBytes else { return skip("a token hash must be \(TenantCodec.hashBytes) bytes") }
+            guard var u = try user(id, txn) else { return skip("no user \(id)") }
+            guard try txn.get(userTokens, hash) == nil else { return skip("that token belongs to a user already") }
+            guard try txn.delete(userTokens, u.tokenHash) else {
+                throw CorruptTenantRecord(table: "tenant_user_tokens", key: "\(id)", problem: "user \(id) has no token entry")
+            }
+            u.tokenHash = hash
+            try put(u, txn)
+            try txn.put(userTokens, hash, Key(id))
         case .setMember(let org, let user, let role):
             guard try organisation(org, txn) != nil else { return skip("no organisation \(org)") }
             guard try self.user(user, txn) != nil else { return skip("no user \(user)") }
@@ -184,6 +194,16 @@ public final class TenantDirectory: Sendable {
         }
     }
 
+    /// Members of an organisation with their user records.
+    public func memberUsers(of org: UInt64, _ txn: ReadTransaction) throws -> [(user: User, role: Role)] {
+        try members(of: org, txn).map { m in
+            guard let u = try user(m.user, txn) else {
+                throw CorruptTenantRecord(table: "tenant_members", key: "\(org)/\(m.user)", problem: "names a user who is not there")
+            }
+            return (u, m.role)
+        }
+    }
+
     /// The organisations a user belongs to, by organisation id (a scan: admin-sized tables).
     public func memberships(of user: UInt64, _ txn: ReadTransaction) throws -> [(org: UInt64, role: Role)] {
         try txn.entries(in: members).compactMap { e in
@@ -217,6 +237,16 @@ public final class TenantDirectory: Sendable {
     public func owner(ofChain chain: UInt64, _ txn: ReadTransaction) throws -> UInt64? {
         guard let raw = try txn.get(chainOwners, Key(chain)) else { return nil }
         return try Self.id(raw, "tenant_chain_owners", "\(chain)")
+    }
+
+    /// Every owned chain and its organisation.
+    public func chainOwners(_ txn: ReadTransaction) throws -> [UInt64: UInt64] {
+        var out = [UInt64: UInt64]()
+        for e in try txn.entries(in: chainOwners) {
+            guard e.key.count == 8 else { throw CorruptTenantRecord(table: "tenant_chain_owners", key: TenantCodec.hex(e.key), problem: "a key of the wrong length") }
+            out[Self.u64(e.key[...])] = try Self.id(e.value, "tenant_chain_owners", TenantCodec.hex(e.key))
+        }
+        return out
     }
 
     public func chains(of org: UInt64, _ txn: ReadTransaction) throws -> [UInt64] {

@@ -7,11 +7,13 @@ import Consensus
 import Foundation
 import Net
 
-/// The node's write and admin endpoints: membership changes and the debug key-value
-/// store. Every one needs the cluster-admin token (`Authorization: Bearer <token>` or
-/// `X-Infrastack-Admin-Token`); without a configured token they are refused outright.
-/// Arriving at a follower, a request is checked here first — credential and body — and
-/// only then forwarded to the leader with the caller's credential, which checks again.
+/// The node's admin plane: cluster membership, chains, organisations, members, users, API
+/// keys, the audit log and the debug key-value store. Every request carries a token
+/// (`Authorization: Bearer <token>` or `X-Infrastack-Admin-Token`): the configured
+/// cluster-admin token or a user's personal token; what a user may do is decided per
+/// organisation by `AdminAccess` (the README's role table). Arriving at a follower, a
+/// request is checked here first — credential, role and body — and only then forwarded to
+/// the leader with the caller's credential, which checks again.
 ///
 ///   POST   /v1/cluster/members              {id, raft, http}: add a learner
 ///   POST   /v1/cluster/members/{id}/promote  a caught-up learner becomes a voter
@@ -42,7 +44,8 @@ final class AdminAPI: Sendable {
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
-        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) || AuditAdmin.owns(path) { return true }
+        if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) || AuditAdmin.owns(path)
+            || UserAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -55,15 +58,23 @@ final class AdminAPI: Sendable {
         return nil
     }
 
-    /// An admin request the pipeline authenticated as a cluster admin.
+    /// An admin request the pipeline authenticated as a cluster admin or a user.
     func handle(_ request: EdgeRequest) -> HTTPResponse {
-        precondition(request.principal.role == .clusterAdmin, "admin handlers run for cluster admins only")
+        precondition(request.principal.role >= .member, "admin handlers run for cluster admins and users only")
         let req = request.http
         let path = req.path
-        if ChainAdmin.owns(path) { return chains.handle(req) { local in forwardOr(req, local) } }
-        if OrgAdmin.owns(path) { return orgs.handle(req) { local in forwardOr(req, local) } }
-        if KeyAdmin.owns(path) { return keys.handle(req) { local in forwardOr(req, local) } }
-        if AuditAdmin.owns(path) { return AuditAdmin(node: node).handle(req) }
+        let access: AdminAccess
+        do { access = try AdminAccess(principal: request.principal, node: node) } catch {
+            return jsonError(500, "cannot read the memberships: \(error)")
+        }
+        if ChainAdmin.owns(path) { return chains.handle(req, access) { local in forwardOr(req, local) } }
+        if OrgAdmin.owns(path) { return orgs.handle(req, access) { local in forwardOr(req, local) } }
+        if KeyAdmin.owns(path) { return keys.handle(req, access) { local in forwardOr(req, local) } }
+        if AuditAdmin.owns(path) { return AuditAdmin(node: node).handle(req, access) }
+        if UserAdmin.owns(path) { return UserAdmin(node: node).handle(req, access) { local in forwardOr(req, local) } }
+        if let refusal = access.requireClusterAdmin(path.hasPrefix("/v1/debug/kv") ? "use the debug key-value store" : "change the cluster's membership") {
+            return refusal
+        }
         if path == "/v1/cluster/members" {
             guard req.method == "POST" else { return jsonError(405, "use GET or POST on /v1/cluster/members") }
             switch Self.parseMember(req.body) {
@@ -104,6 +115,31 @@ final class AdminAPI: Sendable {
             return .failure(Problem(description: "http is required: the new node's http(s)://host:port URL"))
         }
         return .success(StateMachineRoot.Member(id: id, raftAddress: raft, httpURL: http))
+    }
+
+    /// The organisation an admin request acts on (0: the cluster's own) and the principal's
+    /// role there, for its audit entry.
+    func auditSubject(_ request: EdgeRequest) -> (org: UInt64, role: String) {
+        let req = request.http
+        let parts = request.path.split(separator: "/").map(String.init)
+        var org: UInt64 = AuditHook.organisation(in: request.path)
+        if org == 0, parts.count >= 2, "/" + parts[0] + "/" + parts[1] == KeyAdmin.prefix {
+            if parts.count >= 3, let id = OrgAdmin.parseId(parts[2]) {
+                org = ((try? node.stateMachine.tenantView { d, txn in try d.key(id, txn) }) ?? nil)?.org ?? 0
+            } else if let text = (try? JSON.parse(req.body))?["org"]?.stringValue {
+                org = OrgAdmin.parseId(text) ?? 0
+            }
+        } else if org == 0, ChainAdmin.owns(request.path), parts.count >= 4 {
+            if let chain = ((try? node.stateMachine.allChains()) ?? []).first(where: { $0.spec.slug == parts[3] }) {
+                org = ((try? node.stateMachine.tenantView { d, txn in try d.owner(ofChain: chain.spec.chainId, txn) }) ?? nil) ?? 0
+            }
+        }
+        var role = request.principal.role.rawValue
+        if request.principal.role == .member, let user = request.principal.user,
+           let r = (try? node.stateMachine.tenantView({ d, txn in try d.role(of: user, in: org, txn) })) ?? nil {
+            role = r.name
+        }
+        return (org, role)
     }
 
     /// Where this node sends admin requests for the leader: its admin URL when admin

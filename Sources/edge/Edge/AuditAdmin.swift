@@ -5,7 +5,8 @@ import Net
 import StateMachine
 import Tenancy
 
-/// The replicated audit log, for cluster admins (`infrastack audit`):
+/// The replicated audit log (`infrastack audit`): cluster admins read all of it; an
+/// organisation's admins and operators read its entries only:
 ///
 ///   GET /v1/audit?after=SEQ&limit=N&actor=A&action=PREFIX&org=ID&since=MS&until=MS
 ///       entries oldest first, filtered; `nextCursor` continues after the last one scanned
@@ -23,9 +24,14 @@ struct AuditAdmin: Sendable {
 
     static func owns(_ path: String) -> Bool { path == prefix || path == prefix + "/verify" }
 
-    func handle(_ req: HTTPRequest) -> HTTPResponse {
+    func handle(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
         guard req.method == "GET" else { return jsonError(405, "the audit log is read-only: use GET") }
-        if req.path == Self.prefix + "/verify" { return verify() }
+        if req.path == Self.prefix + "/verify" {
+            return access.requireClusterAdmin("verify the whole audit log") ?? verify()
+        }
+        // The organisations whose entries this principal reads; nil: all of them.
+        let readable: Set<UInt64>? = access.isClusterAdmin ? nil : Set(access.roles.filter { AdminAccess.admins.contains($0.value) }.keys)
+
         let q = req.query
         func number(_ k: String) -> UInt64?? {
             guard let v = q[k] else { return .some(nil) }
@@ -42,7 +48,12 @@ struct AuditAdmin: Sendable {
         var org: UInt64? = nil
         if let o = q["org"] {
             guard let id = OrgAdmin.parseId(o) else { return jsonError(400, "org must be an organisation id (16 hex digits)") }
+            if !access.sees(id) { return jsonError(404, "no organisation \(o)") }
+            if let refusal = access.require(AdminAccess.admins, in: id, "reading the audit log", hidden: jsonError(404, "no organisation \(o)")) { return refusal }
             org = id
+        }
+        if let readable, readable.isEmpty {
+            return jsonError(403, "the audit log is for cluster admins and organisations' admins and operators")
         }
         let actor = q["actor"], action = q["action"]
         do {
@@ -55,6 +66,7 @@ struct AuditAdmin: Sendable {
                 if let actor, e.actor != actor { continue }
                 if let action, !e.action.hasPrefix(action) { continue }
                 if let org, e.org != org { continue }
+                if let readable, !readable.contains(e.org) { continue }
                 if let since, e.atMillis < since { continue }
                 if let until, e.atMillis >= until { continue }
                 out.append(r)

@@ -14,6 +14,9 @@ struct AuditHook: EdgeHook {
     let logger: Logger
     /// Proposes an entry, asynchronously; nil records log lines only (tests, tools).
     var record: (@Sendable (AuditEntry) -> Void)? = nil
+    /// The organisation a request acts on (0: the cluster's own) and the principal's role
+    /// there, for the entry; by default from the path alone.
+    var subject: @Sendable (EdgeRequest) -> (org: UInt64, role: String) = { r in (AuditHook.organisation(in: r.path), r.principal.role.rawValue) }
 
     func admit(_ request: EdgeRequest) -> HTTPResponse? { nil }
 
@@ -25,8 +28,9 @@ struct AuditHook: EdgeHook {
                               ("status", response.status)])
         guard let record, Self.isChange(req.method, request.path), response.header("X-Infrastack-Forwarded-To") == nil else { return }
         let source = req.header("X-Infrastack-Forwarded") != nil ? (req.header("X-Infrastack-Client") ?? APIKeys.host(req.remote)) : APIKeys.host(req.remote)
-        record(AuditEntry(atMillis: unixMillis(), actor: request.principal.caller, role: request.principal.role.rawValue,
-                          org: Self.organisation(in: request.path), action: "\(req.method) \(request.path)", outcome: UInt16(clamping: response.status),
+        let (org, role) = subject(request)
+        record(AuditEntry(atMillis: unixMillis(), actor: request.principal.caller, role: role,
+                          org: org, action: "\(req.method) \(request.path)", outcome: UInt16(clamping: response.status),
                           source: source, requestId: req.header("X-Request-Id").map { String($0.prefix(128)) } ?? Self.requestId()))
     }
 

@@ -1,16 +1,22 @@
+import Hashing
 import Net
 import Tenancy
 
 /// The identity seam: turns a request's credential into a `Principal`, or a refusal that
-/// says what is missing. Today's credentials are API keys and the admin token; personal
-/// tokens and OAuth plug in here without touching the handlers.
+/// says what is missing. The credentials are API keys (reads), the configured admin token
+/// and users' personal tokens (the admin plane); OAuth plugs in here without touching the
+/// handlers.
 struct Authenticator: Sendable {
     let keys: APIKeys
     let adminToken: SecretDigests
+    /// The user a personal token (by its SHA-256) belongs to, from the tenant tables.
+    let userByToken: @Sendable ([UInt8]) -> User?
 
-    init(apiKeys: [String], adminToken: String?, tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil }) {
+    init(apiKeys: [String], adminToken: String?, tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil },
+         userByToken: @escaping @Sendable ([UInt8]) -> User? = { _ in nil }) {
         keys = APIKeys(apiKeys, tenantKey: tenantKey)
         self.adminToken = SecretDigests(adminToken.map { [$0] } ?? [])
+        self.userByToken = userByToken
     }
 
     struct Refusal: Error, Equatable {
@@ -29,17 +35,20 @@ struct Authenticator: Sendable {
         }
     }
 
-    /// A cluster admin, by the admin token.
+    /// A user of the admin plane: the configured admin token (a cluster admin), or a user's
+    /// personal token (a cluster admin when the user is one, else a member whose rights
+    /// `AdminAccess` decides per organisation).
     func admin(_ req: HTTPRequest) -> Result<Principal, Refusal> {
-        guard !adminToken.isEmpty else {
-            return .failure(Refusal(status: 403, message: "admin endpoints are disabled: this node has no admin token (set adminToken, adminTokenFile or INFRASTACK_ADMIN_TOKEN)"))
-        }
         guard let presented = Self.presentedAdminToken(req) else {
-            return .failure(Refusal(status: 401, message: "an admin token is required: send Authorization: Bearer <token> or X-Infrastack-Admin-Token",
+            return .failure(Refusal(status: 401, message: "a token is required: send Authorization: Bearer <token> (a personal token or the cluster-admin token) or X-Infrastack-Admin-Token",
                                     challenge: "Bearer realm=\"infrastack-admin\""))
         }
-        guard adminToken.match(presented) != nil else { return .failure(Refusal(status: 403, message: "the admin token is not valid")) }
-        return .success(Principal(.adminToken, role: .clusterAdmin))
+        if adminToken.match(presented) != nil { return .success(Principal(.adminToken, role: .clusterAdmin)) }
+        if let u = userByToken(SHA256.hash(Array(presented.utf8))) {
+            return .success(Principal(.user(id: u.id), role: u.clusterAdmin ? .clusterAdmin : .member))
+        }
+        return .failure(Refusal(status: 401, message: "the token is not valid: unknown, replaced by a newer one, or its user was removed",
+                                challenge: "Bearer realm=\"infrastack-admin\", error=\"invalid_token\""))
     }
 
     static func presentedAdminToken(_ req: HTTPRequest) -> String? {

@@ -8,7 +8,9 @@ import NodeConfig
 import StateMachine
 import Upstream
 
-/// Chain management, the admin endpoints behind `infrastack chain`:
+/// Chain management, the admin endpoints behind `infrastack chain`. Cluster admins manage
+/// the registry; an organisation's members see the chains it owns, and its admins and
+/// operators pause and resume them:
 ///
 ///   GET    /v1/cluster/chains                every chain of the registry and how this node runs it
 ///   POST   /v1/cluster/chains                add {slug, chainId, adapter, upstreams, ..., parent?}
@@ -31,12 +33,16 @@ struct ChainAdmin: Sendable {
     static func owns(_ path: String) -> Bool { path == prefix || path.hasPrefix(prefix + "/") }
 
     /// `forward` runs its closure on the leader (or forwards the request there).
-    func handle(_ req: HTTPRequest, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
+    func handle(_ req: HTTPRequest, _ access: AdminAccess, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
         let rest = req.path.dropFirst(Self.prefix.count).split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        let owners = access.isClusterAdmin ? [:] : ((try? node.stateMachine.tenantView { d, txn in try d.chainOwners(txn) }) ?? [:])
+        /// A member sees the chains of their organisations; the rest of the registry is not there for them.
+        func visible(_ chainId: UInt64) -> Bool { access.isClusterAdmin || owners[chainId].map(access.sees) == true }
         if req.path == Self.prefix {
             switch req.method {
-            case "GET": return list()
+            case "GET": return list(visible)
             case "POST":
+                if let refusal = access.requireClusterAdmin("add chains to the registry") { return refusal }
                 switch parse(req.body) {
                 case .failure(let why): return jsonError(400, why.description)
                 case .success(let seed): return forward { admit(seed, changing: false) }
@@ -45,9 +51,23 @@ struct ChainAdmin: Sendable {
             }
         }
         guard let slug = rest.first.map(String.init), !slug.isEmpty else { return jsonError(404, "use \(Self.prefix)/{slug}") }
-        guard let record = find(slug) else { return jsonError(404, "no chain \(boundedQuote(slug)) in the registry (see GET \(Self.prefix))") }
+        guard let record = find(slug), visible(record.spec.chainId) else {
+            return jsonError(404, "no chain \(boundedQuote(slug)) in the registry (see GET \(Self.prefix))")
+        }
         let id = record.spec.chainId
-        switch (req.method, rest.count == 2 ? String(rest.last!) : nil) {
+        let verb = rest.count == 2 ? String(rest.last!) : nil
+        if req.method != "GET" {
+            if verb == "pause" || verb == "resume" {
+                let hidden = jsonError(404, "no chain \(boundedQuote(slug)) in the registry")
+                if let refusal = access.require(AdminAccess.admins, in: owners[id] ?? 0, "pausing and resuming chains", hidden: hidden) { return refusal }
+            } else if let refusal = access.requireClusterAdmin("change or remove chains of the registry") {
+                return refusal
+            }
+        }
+        switch (req.method, verb) {
+        case ("GET", nil) where rest.count == 1:
+            guard let item = items({ $0 == id }).first else { return jsonError(404, "no chain \(boundedQuote(slug)) in the registry") }
+            return .json(JSON.serialize(item) + "\n")
         case ("PUT", nil):
             switch parse(req.body) {
             case .failure(let why): return jsonError(400, why.description)
@@ -63,7 +83,7 @@ struct ChainAdmin: Sendable {
             guard record.state != .removing else { return jsonError(409, "\(slug) is already being removed") }
             return forward { change(.remove(chainId: id), "\(slug) is being removed; its data is deleted in the background") }
         default:
-            return jsonError(405, "use PUT or DELETE on \(Self.prefix)/{slug}, POST on \(Self.prefix)/{slug}/pause or /resume")
+            return jsonError(405, "use GET, PUT or DELETE on \(Self.prefix)/{slug}, POST on \(Self.prefix)/{slug}/pause or /resume")
         }
     }
 
@@ -80,15 +100,19 @@ struct ChainAdmin: Sendable {
         ((try? node.stateMachine.allChains()) ?? []).first { $0.spec.slug == slug }
     }
 
-    func list() -> HTTPResponse {
+    func list(_ visible: (UInt64) -> Bool) -> HTTPResponse {
+        .json(JSON.serialize(.object(["chains": .array(items(visible))])) + "\n")
+    }
+
+    func items(_ visible: (UInt64) -> Bool) -> [JSONValue] {
         let runs = statuses()
         let known = runs.isEmpty ? ((try? node.stateMachine.allChains()) ?? []).map { ChainRunStatus(record: $0, indexer: nil, problem: nil) } : runs
-        let items = known.map { run -> JSONValue in
+        let items = known.filter { visible($0.record.spec.chainId) }.map { run -> JSONValue in
             var o = ChainStatusEntry(run: run, index: node.stateMachine.chain).statusJSON.objectValue ?? [:]
             o["upstreams"] = .array(Self.redactedUpstreams(run.record.spec).map { .string($0) })
             return .object(o)
         }
-        return .json(JSON.serialize(.object(["chains": .array(items)])) + "\n")
+        return items
     }
 
     /// Upstream URLs without path, query or credentials, as the settings name them.

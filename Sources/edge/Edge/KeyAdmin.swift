@@ -7,8 +7,10 @@ import StateMachine
 import Storage
 import Tenancy
 
-/// Organisations' API keys, the admin endpoints behind `infrastack key` (cluster admins;
-/// organisation admins and developers arrive with members):
+/// Organisations' API keys, the admin endpoints behind `infrastack key`. Any member may
+/// create keys for their organisation; its admins (and cluster admins) manage all of them,
+/// operators read all of them, operators and developers change only the keys they created,
+/// and developers see only those:
 ///
 ///   GET    /v1/api-keys?org=ID         an organisation's keys (never a secret), revoked ones too
 ///   POST   /v1/api-keys                create {org, name, permissions?, origins?, cidrs?, rateLimitPerMinute?}
@@ -27,22 +29,28 @@ struct KeyAdmin: Sendable {
 
     static func owns(_ path: String) -> Bool { path == prefix || path.hasPrefix(prefix + "/") }
 
-    func handle(_ req: HTTPRequest, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
+    func handle(_ req: HTTPRequest, _ access: AdminAccess, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
         if req.path == Self.prefix {
             switch req.method {
-            case "GET": return list(req)
+            case "GET": return list(req, access)
             case "POST":
                 switch Self.parseCreate(req.body) {
                 case .failure(let why): return jsonError(400, why.description)
-                case .success(let draft): return forward { create(draft) }
+                case .success(var draft):
+                    guard access.sees(draft.org) else { return jsonError(404, "no organisation \(OrgAdmin.idText(draft.org))") }
+                    draft.createdBy = access.principal.user ?? 0
+                    return forward { create(draft) }
                 }
             default: return jsonError(405, "use GET or POST on \(Self.prefix)")
             }
         }
         let rest = req.path.dropFirst(Self.prefix.count + 1).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        guard let id = OrgAdmin.parseId(rest[0]), let key = (try? node.stateMachine.tenantView({ d, txn in try d.key(id, txn) })) ?? nil else {
+        guard let id = OrgAdmin.parseId(rest[0]), let key = (try? node.stateMachine.tenantView({ d, txn in try d.key(id, txn) })) ?? nil,
+              access.sees(key.org) else {
             return jsonError(404, "no API key \(boundedQuote(rest[0]))")
         }
+        let change = req.method == "GET" ? nil : "changing another member's API key"
+        if let refusal = Self.refusal(key, access, change ?? "reading another member's API key") { return refusal }
         switch (req.method, rest.count == 2 ? rest[1] : nil) {
         case ("GET", nil): return .json(JSON.serialize(Self.json(key)) + "\n")
         case ("DELETE", nil):
@@ -83,6 +91,17 @@ struct KeyAdmin: Sendable {
         var origins: [String] = []
         var cidrs: [String] = []
         var rate: UInt32 = 0
+        var createdBy: UInt64 = 0
+    }
+
+    /// nil when the principal may act on `key` (of an organisation they see): admins on
+    /// every key, operators read every key, anyone on the keys they created.
+    static func refusal(_ key: APIKeyRecord, _ access: AdminAccess, _ action: String) -> HTTPResponse? {
+        guard !access.isClusterAdmin, let role = access.role(in: key.org), role != .admin else { return nil }
+        if key.createdBy != 0, key.createdBy == access.principal.user { return nil }
+        if role == .operator, action.hasPrefix("reading") { return nil }
+        return jsonError(403, "\(action) needs the role admin in the organisation; you are \(role.name) and may manage your own keys",
+                         [("role", .string(role.name))])
     }
 
     struct Problem: Error, CustomStringConvertible { let description: String }
@@ -124,30 +143,28 @@ struct KeyAdmin: Sendable {
         return .success(d)
     }
 
-    static func newSecret() -> (secret: String, hash: [UInt8]) {
-        var g = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }
-        let secret = "isk_" + Hex.encodeBare(bytes)
-        return (secret, SHA256.hash(Array(secret.utf8)))
-    }
+    static func newSecret() -> (secret: String, hash: [UInt8]) { newTenantSecret(prefix: "isk_") }
 
     static func json(_ k: APIKeyRecord) -> JSONValue {
         var o: JSONObject = ["id": .string(OrgAdmin.idText(k.id)), "org": .string(OrgAdmin.idText(k.org)), "name": .string(k.name),
                              "permissions": .string(k.permissions.name), "origins": .array(k.origins.map { .string($0) }),
                              "cidrs": .array(k.cidrs.map { .string($0) }), "createdAt": .string(OrgAdmin.iso8601(k.createdMillis))]
         o["rateLimitPerMinute"] = k.ratePerMinute == 0 ? .null : .number(String(k.ratePerMinute))
+        o["createdBy"] = k.createdBy == 0 ? .null : .string(OrgAdmin.idText(k.createdBy))
         o["previousSecretValidUntil"] = k.previousHash != nil && k.previousValidUntilMillis > unixMillis() ? .string(OrgAdmin.iso8601(k.previousValidUntilMillis)) : .null
         o["revokedAt"] = k.revokedMillis.map { .string(OrgAdmin.iso8601($0)) } ?? .null
         return .object(o)
     }
 
-    func list(_ req: HTTPRequest) -> HTTPResponse {
+    func list(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
         guard let orgText = req.query["org"], let org = OrgAdmin.parseId(orgText) else {
             return jsonError(400, "org is required: GET \(Self.prefix)?org=<organisation id>")
         }
+        guard access.sees(org) else { return jsonError(404, "no organisation \(orgText)") }
         do {
-            let keys: [APIKeyRecord]? = try node.stateMachine.tenantView { d, txn in try d.organisation(org, txn) == nil ? nil : try d.keys(of: org, txn) }
-            guard let keys else { return jsonError(404, "no organisation \(orgText)") }
+            let all: [APIKeyRecord]? = try node.stateMachine.tenantView { d, txn in try d.organisation(org, txn) == nil ? nil : try d.keys(of: org, txn) }
+            guard let all else { return jsonError(404, "no organisation \(orgText)") }
+            let keys = all.filter { Self.refusal($0, access, "reading") == nil }
             return .json(JSON.serialize(.object(["keys": .array(keys.map(Self.json))])) + "\n")
         } catch {
             return jsonError(500, "cannot read the keys: \(error)")
@@ -162,7 +179,7 @@ struct KeyAdmin: Sendable {
         }
         let (secret, hash) = Self.newSecret()
         let record = APIKeyRecord(id: UInt64.random(in: 1...UInt64.max), org: d.org, name: d.name, secretHash: hash, permissions: d.permissions,
-                                  origins: d.origins, cidrs: d.cidrs, ratePerMinute: d.rate, createdBy: 0, createdMillis: unixMillis())
+                                  origins: d.origins, cidrs: d.cidrs, ratePerMinute: d.rate, createdBy: d.createdBy, createdMillis: unixMillis())
         return propose(.createKey(record), check: { dir, txn in try dir.key(record.id, txn) == record }) { k in
             var o = Self.json(k).objectValue ?? [:]
             o["secret"] = .string(secret)

@@ -51,13 +51,16 @@ public final class NodeAPI: Sendable {
             let now = unixMillis()
             return (try? node.stateMachine.tenantView { d, txn in try d.key(secretHash: hash, nowMillis: now, txn) }) ?? nil
         }
-        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey),
+        let userByToken: @Sendable ([UInt8]) -> User? = { [node] hash in
+            (try? node.stateMachine.tenantView { d, txn in try d.user(tokenHash: hash, txn) }) ?? nil
+        }
+        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey, userByToken: userByToken),
                                    hooks: [AuditHook(logger: node.logger.with("module", "edge"), record: { [node] entry in
                                        node.propose(raw: TenantCommand.audit(entry).encoded()) { outcome in
                                            if case .applied = outcome { return }
                                            node.logger.warn("audit_entry_not_recorded", [("action", entry.action), ("outcome", "\(outcome)")])
                                        }
-                                   })],
+                                   }, subject: { admin.auditSubject($0) })],
                                    servesAdmin: { adminListen == nil || $0 == .admin },
                                    adminPrecheck: { admin.precheck($0) })
     }

@@ -6,10 +6,10 @@ import StateMachine
 import Storage
 import Tenancy
 
-/// Organisations, the admin endpoints behind `infrastack org` (cluster admins; organisation
-/// roles arrive with members and personal tokens):
+/// Organisations, the admin endpoints behind `infrastack org` (who may call which: the
+/// README's role table, enforced through `AdminAccess`):
 ///
-///   GET    /v1/orgs?limit=N&cursor=C   organisations by id, a page at a time
+///   GET    /v1/orgs?limit=N&cursor=C   organisations by id, a page at a time (a member: theirs)
 ///   POST   /v1/orgs                    create {name, config?} → 201 with its id
 ///   GET    /v1/orgs/{id}
 ///   DELETE /v1/orgs/{id}               refused (409) while it owns chains
@@ -18,6 +18,7 @@ import Tenancy
 ///   GET    /v1/orgs/{id}/chains        the chains it owns (its API keys read only these)
 ///   PUT    /v1/orgs/{id}/chains/{chainId}     give it a chain of the registry (from any owner)
 ///   DELETE /v1/orgs/{id}/chains/{chainId}     take the chain back to the cluster
+///   /v1/orgs/{id}/members…             its members and their roles (`MemberAdmin`)
 ///
 /// Ids are 16 hex digits drawn at random by the node that proposes. Every change goes
 /// through the Raft log; the answer comes once it is applied here, and says so when
@@ -32,11 +33,12 @@ struct OrgAdmin: Sendable {
     static func owns(_ path: String) -> Bool { path == prefix || path.hasPrefix(prefix + "/") }
 
     /// `forward` runs its closure on the leader (or forwards the request there).
-    func handle(_ req: HTTPRequest, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
+    func handle(_ req: HTTPRequest, _ access: AdminAccess, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
         if req.path == Self.prefix {
             switch req.method {
-            case "GET": return list(req)
+            case "GET": return list(req, access)
             case "POST":
+                if let refusal = access.requireClusterAdmin("create organisations") { return refusal }
                 switch Self.parseCreate(req.body) {
                 case .failure(let why): return jsonError(400, why.description)
                 case .success(let (name, config)): return forward { create(name, config) }
@@ -46,14 +48,19 @@ struct OrgAdmin: Sendable {
         }
         let rest = req.path.dropFirst(Self.prefix.count + 1).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard let id = Self.parseId(rest[0]) else { return jsonError(404, "no organisation \(boundedQuote(rest[0])): ids are 16 hex digits") }
-        guard let org = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }) else {
+        guard access.sees(id), let org = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }) else {
             return jsonError(404, "no organisation \(Self.idText(id))")
         }
+        if rest.count >= 2, rest[1] == "members" {
+            return MemberAdmin(node: node).handle(req, org, Array(rest.dropFirst(2)), access, forward: forward)
+        }
+        let hidden = jsonError(404, "no organisation \(Self.idText(id))")
         switch (req.method, rest.count >= 2 ? rest[1] : nil) {
         case _ where rest.count > 3 || (rest.count == 3 && rest[1] != "chains"):
             return jsonError(404, "no route \(boundedQuote(req.path))")
         case ("GET", nil): return .json(JSON.serialize(Self.json(org)) + "\n")
         case ("DELETE", nil):
+            if let refusal = access.requireClusterAdmin("delete organisations") { return refusal }
             let owned = (try? node.stateMachine.tenantView { d, txn in try d.chains(of: id, txn) }) ?? []
             guard owned.isEmpty else {
                 return jsonError(409, "organisation \(org.name) still owns chains \(owned.map(String.init).joined(separator: ", ")): remove or reassign them first")
@@ -61,6 +68,7 @@ struct OrgAdmin: Sendable {
             return forward { change(.deleteOrganisation(org: id), check: { d, txn in try d.organisation(id, txn) == nil }, "organisation \(org.name) deleted") }
         case ("GET", "config"): return .json(String(decoding: org.config, as: UTF8.self) + "\n")
         case ("PUT", "config"):
+            if let refusal = access.require(AdminAccess.adminOnly, in: id, "changing the organisation's settings", hidden: hidden) { return refusal }
             switch Self.parseConfig(req.body) {
             case .failure(let why): return jsonError(400, why.description)
             case .success(let config):
@@ -71,6 +79,7 @@ struct OrgAdmin: Sendable {
             let owned = (try? node.stateMachine.tenantView { d, txn in try d.chains(of: id, txn) }) ?? []
             return .json(JSON.serialize(.object(["chains": .array(owned.map { .number(String($0)) })])) + "\n")
         case (let method, "chains") where rest.count == 3 && (method == "PUT" || method == "DELETE"):
+            if let refusal = access.requireClusterAdmin("give chains to organisations or take them back") { return refusal }
             guard let chain = UInt64(rest[2]), chain > 0 else { return jsonError(400, "chain id must be a positive integer") }
             if method == "PUT" {
                 guard ((try? node.stateMachine.allChains()) ?? []).contains(where: { $0.spec.chainId == chain }) else {
@@ -85,7 +94,7 @@ struct OrgAdmin: Sendable {
             return forward { change(.assignChain(chainId: chain, org: 0), check: { d, txn in try d.owner(ofChain: chain, txn) == nil },
                                     "chain \(chain) taken back from \(org.name)") }
         default:
-            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, GET or PUT on \(Self.prefix)/{id}/config, GET on \(Self.prefix)/{id}/chains, PUT or DELETE on \(Self.prefix)/{id}/chains/{chainId}")
+            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, GET or PUT on \(Self.prefix)/{id}/config, GET on \(Self.prefix)/{id}/chains, PUT or DELETE on \(Self.prefix)/{id}/chains/{chainId}, \(Self.prefix)/{id}/members")
         }
     }
 
@@ -99,6 +108,7 @@ struct OrgAdmin: Sendable {
         var config = Array("{}".utf8)
         if let c = o["config"] {
             guard c.objectValue != nil else { return .failure(Problem(description: "config must be a JSON object")) }
+            if let why = settingsProblem(c) { return .failure(Problem(description: "config: \(why)")) }
             config = Array(JSON.serialize(c).utf8)
             guard config.count <= maxConfigBytes else { return .failure(Problem(description: "config is \(config.count) bytes (at most \(maxConfigBytes))")) }
         }
@@ -107,9 +117,26 @@ struct OrgAdmin: Sendable {
 
     static func parseConfig(_ body: [UInt8]) -> Result<[UInt8], Problem> {
         guard let v = try? JSON.parse(body), v.objectValue != nil else { return .failure(Problem(description: "body must be a JSON object (the organisation's settings)")) }
+        if let why = settingsProblem(v) { return .failure(Problem(description: why)) }
         let config = Array(JSON.serialize(v).utf8)
         guard config.count <= maxConfigBytes else { return .failure(Problem(description: "config is \(config.count) bytes (at most \(maxConfigBytes))")) }
         return .success(config)
+    }
+
+    /// The settings the cluster itself reads must be valid; others are the organisation's own.
+    static func settingsProblem(_ settings: JSONValue) -> String? {
+        if let r = settings["rateLimitPerMinute"] {
+            guard case .number(let n) = r, let v = UInt32(n), (1...1_000_000).contains(v) else {
+                return "rateLimitPerMinute must be 1 to 1000000 (requests per minute for each of its API keys that sets none)"
+            }
+        }
+        return nil
+    }
+
+    /// The per-key rate limit an organisation's settings give its keys, or nil.
+    static func rateLimit(_ org: Organisation) -> UInt32? {
+        guard case .number(let n)? = (try? JSON.parse(org.config))?["rateLimitPerMinute"] else { return nil }
+        return UInt32(n)
     }
 
     static func idText(_ id: UInt64) -> String {
@@ -132,7 +159,7 @@ struct OrgAdmin: Sendable {
         return f.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 
-    func list(_ req: HTTPRequest) -> HTTPResponse {
+    func list(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
         let query = req.query
         var limit = 100
         if let l = query["limit"] {
@@ -145,7 +172,7 @@ struct OrgAdmin: Sendable {
             after = id
         }
         let all: [Organisation]
-        do { all = try node.stateMachine.tenantView { d, txn in try d.organisations(txn) } } catch {
+        do { all = try node.stateMachine.tenantView { d, txn in try d.organisations(txn) }.filter { access.sees($0.id) } } catch {
             return jsonError(500, "cannot read the organisations: \(error)")
         }
         let page = Array(all.filter { $0.id > after }.prefix(limit))

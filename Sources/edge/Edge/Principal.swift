@@ -1,6 +1,6 @@
 /// Who a request acts as, decided once by the pipeline's authenticate step and handed to
-/// every later step and handler. Organisations and finer roles arrive with tenants; they
-/// extend this value, not the handlers.
+/// every later step and handler. What a user may do in which organisation is decided by
+/// `AdminAccess` from the replicated memberships, not here.
 public struct Principal: Sendable, Equatable {
     public enum Credential: Sendable, Equatable {
         /// No credential, on a node that requires none (development): known by address.
@@ -12,15 +12,22 @@ public struct Principal: Sendable, Equatable {
         /// An organisation's API key from the replicated tenant tables, known by its id
         /// (stable across rotations).
         case tenantKey(id: UInt64)
+        /// A user's personal token (`/v1/users`, members of organisations), known by the
+        /// user's id.
+        case user(id: UInt64)
     }
 
     public enum Role: String, Sendable, Comparable {
         /// The read surfaces: JSON-RPC, GraphQL, REST, subscriptions.
         case reader
-        /// Everything: membership, the debug key-value store, and reads.
+        /// A user who is no cluster admin: the admin plane of the organisations they belong
+        /// to, as far as their role there allows (`AdminAccess`).
+        case member
+        /// Everything: organisations, membership, the debug key-value store, and reads.
         case clusterAdmin
 
-        public static func < (a: Role, b: Role) -> Bool { a == .reader && b == .clusterAdmin }
+        var rank: Int { switch self { case .reader: 0; case .member: 1; case .clusterAdmin: 2 } }
+        public static func < (a: Role, b: Role) -> Bool { a.rank < b.rank }
     }
 
     public let credential: Credential
@@ -47,6 +54,13 @@ public struct Principal: Sendable, Equatable {
         case .apiKey(let fingerprint): return fingerprint
         case .adminToken: return "admin"
         case .tenantKey(let id): return "tkey:" + String(id, radix: 16)
+        case .user(let id): return "user:" + String(id, radix: 16)
         }
+    }
+
+    /// The user behind a personal token, or nil.
+    public var user: UInt64? {
+        if case .user(let id) = credential { return id }
+        return nil
     }
 }

@@ -2,7 +2,7 @@ import Net
 
 /// Which handler a request is for, decided from method and path before anything else.
 enum EdgeRoute: Equatable, Sendable {
-    /// Membership and the debug key-value store: the cluster-admin token.
+    /// The admin plane: the cluster-admin token or a user's personal token.
     case admin
     /// JSON-RPC, GraphQL or REST over the chain: an API key (when keys are configured).
     case read(ReadGateway.Surface)
@@ -87,7 +87,7 @@ struct RequestPipeline: Sendable {
         case .refused(let refusal): return refusal
         case .request(let r): request = r
         }
-        precondition(request.route != .admin || request.principal.role == .clusterAdmin, "admin routes need the cluster-admin role")
+        precondition(request.route != .admin || request.principal.role >= .member, "admin routes need a cluster admin or a user")
         for hook in hooks {
             if let refusal = hook.admit(request) { hook.completed(request, refusal); return refusal }
         }
