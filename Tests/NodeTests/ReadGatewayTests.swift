@@ -158,6 +158,55 @@ import Testing
     /// only the chains its organisation owns, on every node; another organisation's key gets
     /// the answer of a chain that is not there; a revoked key is refused everywhere once the
     /// revocation applied; after a rotation the old secret works within its grace period.
+    /// An organisation key's limit, as a client meets it on one node that hears from no
+    /// peer (so it admits only its third of the limit): RateLimit headers on every answer,
+    /// then 429 with Retry-After, JSON-RPC -32005 with the facts in `data`, REST's
+    /// `{"error"}` with them; another key and config-file keys are not affected.
+    @Test func organisationKeysAreRateLimited() throws {
+        let c = try Cluster("rl")
+        defer { c.stop() }
+        #expect(waitUntil { c.nodes.contains { $0.node.report.status.role == .leader } })
+        let leader = try #require(c.nodes.first { $0.node.report.status.role == .leader })
+        var config = c.api(leader, keys: ["dev-0123456789abcdef"]).config
+        config.adminToken = AdminAPITests.token
+        let api = NodeAPI(node: leader.node, config: config, peerStatus: { [:] })
+        func adminCall(_ method: String, _ path: String, _ body: String = "") -> JSONValue {
+            (try? JSON.parse(api.handle(AdminAPITests.request(method, path, token: AdminAPITests.token, body: body)).body)) ?? .null
+        }
+        let org = try #require(adminCall("POST", "/v1/orgs", #"{"name":"acme","config":{"rateLimitPerMinute":60}}"#)["id"]?.stringValue)
+        let orgId = try #require(OrgAdmin.parseId(org))
+        guard case .applied = leader.node.propose(raw: TenantCommand.assignChain(chainId: Self.chainId, org: orgId).encoded(), timeoutMillis: 5000) else {
+            Issue.record("assigning the chain"); return
+        }
+        let limited = try #require(adminCall("POST", "/v1/api-keys", "{\"org\":\"\(org)\",\"name\":\"ci\",\"rateLimitPerMinute\":30}")["secret"]?.stringValue)
+        let orgDefault = try #require(adminCall("POST", "/v1/api-keys", "{\"org\":\"\(org)\",\"name\":\"web\"}")["secret"]?.stringValue)
+        // 30 a minute across three nodes; this one hears from none: its share is 10.
+        var remaining = [String]()
+        for _ in 0..<10 {
+            let r = api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", limited)]))
+            #expect(r.status == 200)
+            #expect(r.header("RateLimit-Limit") == "30")
+            remaining.append(r.header("RateLimit-Remaining") ?? "-")
+        }
+        #expect(remaining == (0..<10).reversed().map(String.init), "\(remaining)")
+        let refused = api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", limited)]))
+        #expect(refused.status == 429 && refused.header("RateLimit-Remaining") == "0")
+        let retry = Int(refused.header("Retry-After") ?? "") ?? 0
+        #expect((1...60).contains(retry) && refused.header("RateLimit-Reset") == String(retry))
+        let e = try JSON.parse(refused.body)["error"]
+        #expect(e?["code"] == .number("-32005") && e?["data"]?["limit"] == .number("30") && e?["data"]?["retryAfterSeconds"] == .number(String(retry)), "\(String(describing: e))")
+        #expect(e?["message"]?.stringValue?.contains("rate limit exceeded") == true)
+        let rest = api.handle(HTTPRequest(method: "GET", target: "/v1/chain/head", headers: [(name: "X-API-Key", value: limited)]))
+        let restBody = try JSON.parse(rest.body)
+        #expect(rest.status == 429 && restBody["limit"] == .number("30"), "REST: \(rest.status)")
+        // The organisation's own setting (60 a minute: a share of 20) for a key without one.
+        let web = (0..<25).map { _ in api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", orgDefault)])).status }
+        #expect(web.filter { $0 == 200 }.count == 20 && web.filter { $0 == 429 }.count == 5, "\(web)")
+        // Development keys are not limited.
+        #expect((0..<50).allSatisfy { _ in api.handle(Self.rpc("eth_chainId", headers: [("X-API-Key", "dev-0123456789abcdef")])).status == 200 })
+        #expect(adminCall("PUT", "/v1/orgs/\(org)/config", #"{"rateLimitPerMinute":0}"#)["error"]?.stringValue?.contains("rateLimitPerMinute must be") == true)
+    }
+
     @Test func organisationKeysReachOnlyTheirOwnChains() throws {
         let c = try Cluster("ok")
         defer { c.stop() }

@@ -1,5 +1,6 @@
 import Chain
 import Net
+import Tenancy
 import Synchronization
 import Testing
 @testable import Edge
@@ -100,5 +101,24 @@ import Testing
         #expect(limited.status == 429 && dispatched == 1, "a refusing hook stops the request before its handler")
         #expect(gate.seen.withLock { $0.map(\.status) } == [nil, 429])
         #expect(recorder.seen.withLock { $0.count } == 2, "hooks after the refusing one never see it")
+    }
+
+    /// An organisation key's request whose inline attempt is abandoned counts once, on the
+    /// worker that runs it again, not twice; the abandoned run completes no hook.
+    @Test func anAbandonedInlineAttemptIsNotCounted() throws {
+        let limiter = ClusterRateLimiter(selfId: 1, windowMillis: 60_000)
+        let limits = RateLimitHook(limiter: limiter, defaultPerMinute: 3, members: { [1] }, now: { 1_000 })
+        let recorder = RecordingHook()
+        let p = RequestPipeline(authenticator: Authenticator(apiKeys: [], adminToken: nil, tenantKey: { _ in
+            APIKeyRecord(id: 9, org: 4, name: "k", secretHash: [], createdBy: 0, createdMillis: 0)
+        }), hooks: [limits, recorder], servesAdmin: { _ in true }, adminPrecheck: { _ in nil })
+        let req = Self.request("POST", "/", headers: [("X-API-Key", "isk_anything")])
+        for _ in 0..<5 {
+            let attempt = InlineAttempt.run { p.handle(req, on: .api) { _ in (try? InlineAttempt.mayBlock()) == nil ? .text("blocked") : .text("inline") } }
+            #expect(attempt == nil, "abandoned")
+        }
+        #expect(recorder.seen.withLock { $0.allSatisfy { $0.status == nil } }, "no abandoned run completes")
+        let statuses = (0..<4).map { _ in p.handle(req, on: .api) { _ in .text("ok") }.status }
+        #expect(statuses == [200, 200, 200, 429], "three a minute, the abandoned attempts not among them: \(statuses)")
     }
 }

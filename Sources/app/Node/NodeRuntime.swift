@@ -85,7 +85,19 @@ public final class NodeRuntime: @unchecked Sendable {
         httpLoop.start()
         for l in moreHTTPLoops { l.start() }
         let node = self.node
-        transport.onMessage = { from, type, payload in node.receive(from: from, type: type, payload: payload) }
+        let limiter = ClusterRateLimiter(selfId: config.nodeId, windowMillis: UInt64(config.rateLimit.windowSeconds) * 1000)
+        let limiterLog = logger.with("module", "edge")
+        let lastComplaint = Mutex<UInt64>(0)
+        transport.onMessage = { from, type, payload in
+            guard type == ClusterRateLimiter.frameType else { node.receive(from: from, type: type, payload: payload); return }
+            let now = unixMillis()
+            do { try limiter.receive(from: from, payload, nowMillis: now) } catch {
+                // A peer with another window setting would say so ten times a second.
+                if lastComplaint.withLock({ last in defer { if now > last + 10_000 { last = now } }; return now > last + 10_000 }) {
+                    limiterLog.warn("rate_limit_report_refused", [("peer", from), ("error", "\(error)")])
+                }
+            }
+        }
         transport.onPeerUnreachable = { peer in node.peerUnreachable(peer) }
         try transport.start()
         node.start(transport: transport)
@@ -104,7 +116,7 @@ public final class NodeRuntime: @unchecked Sendable {
         chains.start()
         let indexer = self.indexer
         peers.registerMetrics(in: metrics)
-        let api = NodeAPI(node: node, config: config, metrics: metrics, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
+        let api = NodeAPI(node: node, config: config, metrics: metrics, rateLimiter: limiter, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
                           peerStatus: { peers.status() })
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, moreLoops: moreHTTPLoops, handler: { req in api.respond(req) },
@@ -119,10 +131,26 @@ public final class NodeRuntime: @unchecked Sendable {
         }
         if let files = config.httpTLS { watchForCertificateReload(files) }
         if config.bootstrapAdmin { startBootstrapAdmin() }
+        startRateShare(limiter)
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description), ("httpLoops", http.loops.count),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
                                 ("debugKV", config.debugKV), ("peerLinks", config.peerTLS == nil ? "plain TCP" : "TLS 1.3"),
                                 ("https", config.httpTLS != nil), ("dataDir", config.dataDir), ("peers", config.peers.count)])
+    }
+
+    /// Every node's counts of organisations' keys reach its peers ten times a second.
+    private var rateShareTimer: DispatchSourceTimer?
+    private func startRateShare(_ limiter: ClusterRateLimiter) {
+        let (node, transport, me) = (self.node, self.transport, config.nodeId)
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "rate-share"))
+        let interval = Int(ClusterRateLimiter.shareIntervalMillis)
+        timer.schedule(deadline: .now() + .milliseconds(interval), repeating: .milliseconds(interval), leeway: .milliseconds(10))
+        timer.setEventHandler {
+            let report = limiter.report(nowMillis: unixMillis())
+            for peer in node.report.status.conf.members where peer != me { transport.send(to: peer, type: ClusterRateLimiter.frameType, payload: report) }
+        }
+        timer.resume()
+        rateShareTimer = timer
     }
 
     /// Tries every half second, off the loops, until the cluster has a user.
@@ -170,6 +198,7 @@ public final class NodeRuntime: @unchecked Sendable {
     /// Graceful stop: finish in-flight HTTP requests, stop Raft, close storage.
     public func stop() {
         bootstrapTimer?.cancel()
+        rateShareTimer?.cancel()
         indexer?.stop()
         chains?.stop()
         http?.shutdown(timeoutMillis: 3000)

@@ -42,7 +42,8 @@ struct SecretDigests: Sendable {
 /// presented organisation key still acts for its organisation.
 struct APIKeys: Sendable {
     private let digests: SecretDigests
-    /// An organisation's key opened by a secret with this SHA-256 now, or nil.
+    /// An organisation's key opened by a secret with this SHA-256 now, or nil; its
+    /// `ratePerMinute` is the key's own limit, else its organisation's, else 0 (the default).
     let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord?
 
     init(_ keys: [String], tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil }) {
@@ -54,7 +55,7 @@ struct APIKeys: Sendable {
 
     /// Who asked: the key's fingerprint, or on an open node the client's address.
     enum Outcome: Equatable {
-        case allowed(path: String, credential: Principal.Credential, organisation: UInt64?, mayWrite: Bool)
+        case allowed(path: String, credential: Principal.Credential, organisation: UInt64?, mayWrite: Bool, ratePerMinute: UInt32)
         case denied(String)
     }
 
@@ -72,13 +73,14 @@ struct APIKeys: Sendable {
         if presented == nil, let h = req.header("X-API-Key") { presented = h }
         if presented == nil, let a = req.header("Authorization"), a.lowercased().hasPrefix("bearer ") { presented = String(a.dropFirst(7)) }
         if let k = presented, !k.isEmpty {
-            if digests.match(k) != nil { return .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k)), organisation: nil, mayWrite: true) }
+            if digests.match(k) != nil { return .allowed(path: path, credential: .apiKey(fingerprint: SecretDigests.fingerprint(k)), organisation: nil, mayWrite: true, ratePerMinute: 0) }
             if let record = tenantKey(SHA256.hash(Array(k.utf8))) {
                 if let why = Self.restriction(record, req) { return .denied(why) }
-                return .allowed(path: path, credential: .tenantKey(id: record.id), organisation: record.org, mayWrite: record.permissions == .readWrite)
+                return .allowed(path: path, credential: .tenantKey(id: record.id), organisation: record.org, mayWrite: record.permissions == .readWrite,
+                                ratePerMinute: record.ratePerMinute)
             }
         }
-        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote)), organisation: nil, mayWrite: true) }
+        guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote)), organisation: nil, mayWrite: true, ratePerMinute: 0) }
         guard let k = presented, !k.isEmpty else {
             return .denied("an API key is required: send X-API-Key, Authorization: Bearer, or use the /k/<key>/ path prefix")
         }

@@ -29,8 +29,8 @@ struct Authenticator: Sendable {
     /// A reader of the chain surfaces, and the path with any `/k/<key>` prefix removed.
     func reader(_ req: HTTPRequest) -> Result<(principal: Principal, path: String), Refusal> {
         switch keys.check(req) {
-        case .allowed(let path, let credential, let org, let mayWrite):
-            return .success((Principal(credential, role: .reader, organisation: org, mayWrite: mayWrite), path))
+        case .allowed(let path, let credential, let org, let mayWrite, let rate):
+            return .success((Principal(credential, role: .reader, organisation: org, mayWrite: mayWrite, ratePerMinute: rate), path))
         case .denied(let why): return .failure(Refusal(status: 401, message: why))
         }
     }

@@ -32,7 +32,12 @@ public final class NodeAPI: Sendable {
     /// Which listener a request arrived on.
     public enum Listener: Sendable { case api, admin }
 
+    /// Counts organisations' keys across the cluster; its reports travel over the peer
+    /// transport (`NodeRuntime` sends and delivers them).
+    public let rateLimiter: ClusterRateLimiter
+
     public init(node: ChainNode, config: NodeConfig, metrics: MetricsRegistry = MetricsRegistry(),
+                rateLimiter: ClusterRateLimiter? = nil,
                 indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
                 chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] },
                 peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus]) {
@@ -49,18 +54,26 @@ public final class NodeAPI: Sendable {
         let adminListen = config.adminListen
         let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { [node] hash in
             let now = unixMillis()
-            return (try? node.stateMachine.tenantView { d, txn in try d.key(secretHash: hash, nowMillis: now, txn) }) ?? nil
+            return (try? node.stateMachine.tenantView { d, txn -> APIKeyRecord? in
+                guard var k = try d.key(secretHash: hash, nowMillis: now, txn) else { return nil }
+                if k.ratePerMinute == 0, let org = try d.organisation(k.org, txn) { k.ratePerMinute = OrgAdmin.rateLimit(org) ?? 0 }
+                return k
+            }) ?? nil
         }
         let userByToken: @Sendable ([UInt8]) -> User? = { [node] hash in
             (try? node.stateMachine.tenantView { d, txn in try d.user(tokenHash: hash, txn) }) ?? nil
         }
+        let limiter = rateLimiter ?? ClusterRateLimiter(selfId: config.nodeId, windowMillis: UInt64(config.rateLimit.windowSeconds) * 1000)
+        self.rateLimiter = limiter
+        let limits = RateLimitHook(limiter: limiter, defaultPerMinute: config.rateLimit.perMinute,
+                                   members: { [node] in Set(node.report.status.conf.members) })
         pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey, userByToken: userByToken),
                                    hooks: [AuditHook(logger: node.logger.with("module", "edge"), record: { [node] entry in
                                        node.propose(raw: TenantCommand.audit(entry).encoded()) { outcome in
                                            if case .applied = outcome { return }
                                            node.logger.warn("audit_entry_not_recorded", [("action", entry.action), ("outcome", "\(outcome)")])
                                        }
-                                   }, subject: { admin.auditSubject($0) })],
+                                   }, subject: { admin.auditSubject($0) }), limits],
                                    servesAdmin: { adminListen == nil || $0 == .admin },
                                    adminPrecheck: { admin.precheck($0) })
     }
@@ -96,7 +109,8 @@ public final class NodeAPI: Sendable {
     public func webSocket(_ req: HTTPRequest) -> WebSocketHandler? {
         guard case .request(let request) = pipeline.authenticate(req, on: Listener.api), case .read = request.route else { return nil }
         for hook in pipeline.hooks where hook.admit(request) != nil { return nil }
-        return reads.webSocket(request)
+        let hooks = pipeline.hooks
+        return reads.webSocket(request) { hooks.lazy.compactMap { $0.admitMessage(request) }.first }
     }
 
     /// A refusal decided from the request head alone, before its body is read (the answer

@@ -40,7 +40,12 @@ public struct Principal: Sendable, Equatable {
     /// GraphQL mutation): false only for an organisation's read-only key.
     public let mayWrite: Bool
 
-    public init(_ credential: Credential, role: Role, organisation: UInt64? = nil, mayWrite: Bool = true) {
+    /// An organisation key's request limit per minute across the cluster (the key's, else its
+    /// organisation's); 0: the node's default (`rateLimit.perMinute`).
+    public let ratePerMinute: UInt32
+
+    public init(_ credential: Credential, role: Role, organisation: UInt64? = nil, mayWrite: Bool = true, ratePerMinute: UInt32 = 0) {
+        self.ratePerMinute = ratePerMinute
         self.credential = credential
         self.role = role
         self.organisation = organisation

@@ -1,4 +1,5 @@
 import Net
+import RPC
 
 /// Which handler a request is for, decided from method and path before anything else.
 enum EdgeRoute: Equatable, Sendable {
@@ -30,7 +31,20 @@ enum Authenticated: Sendable {
 protocol EdgeHook: Sendable {
     /// A refusal, or nil to let the request on.
     func admit(_ request: EdgeRequest) -> HTTPResponse?
+    /// `admit`, plus headers for the answer when the request goes on (a limit's remainder).
+    func admitting(_ request: EdgeRequest) -> (refusal: HTTPResponse?, headers: [(String, String)])
+    /// A refusal of one message on an open WebSocket, or nil.
+    func admitMessage(_ request: EdgeRequest) -> RPCError?
     func completed(_ request: EdgeRequest, _ response: HTTPResponse)
+    /// An admitted request whose inline attempt was abandoned: it runs again on a worker
+    /// and passes the hooks again there, so what `admit` counted is taken back.
+    func abandoned(_ request: EdgeRequest)
+}
+
+extension EdgeHook {
+    func admitting(_ request: EdgeRequest) -> (refusal: HTTPResponse?, headers: [(String, String)]) { (admit(request), []) }
+    func admitMessage(_ request: EdgeRequest) -> RPCError? { nil }
+    func abandoned(_ request: EdgeRequest) {}
 }
 
 /// The one way into the node over HTTP or WebSocket, in this order: route → authenticate
@@ -88,11 +102,21 @@ struct RequestPipeline: Sendable {
         case .request(let r): request = r
         }
         precondition(request.route != .admin || request.principal.role >= .member, "admin routes need a cluster admin or a user")
+        var headers = [(String, String)]()
         for hook in hooks {
-            if let refusal = hook.admit(request) { hook.completed(request, refusal); return refusal }
+            let (refusal, more) = hook.admitting(request)
+            if let refusal { hook.completed(request, refusal); return refusal }
+            headers += more
+        }
+        let answer = dispatch(request)
+        if InlineAttempt.abandoned {
+            for hook in hooks { hook.abandoned(request) }
+            return answer
         }
         // Hooks see the final answer, also when it comes later (a write waiting for apply).
-        return dispatch(request).map { [hooks] response in
+        return answer.map { [hooks, headers] response in
+            var response = response
+            response.headers += headers
             for hook in hooks { hook.completed(request, response) }
             return response
         }

@@ -45,4 +45,4 @@ func newTenantSecret(prefix: String) -> (secret: String, hash: [UInt8]) {
 }
 
 /// Wall-clock Unix milliseconds, for the times tenant records and audit entries carry.
-func unixMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+public func unixMillis() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
