@@ -37,7 +37,7 @@ final class AdminAPI: Sendable {
         self.config = config
         self.peerConnected = peerConnected
         chains = ChainAdmin(node: node, statuses: chainStatuses)
-        orgs = OrgAdmin(node: node)
+        orgs = OrgAdmin(node: node, fixedChain: config.chain?.chainId)
         keys = KeyAdmin(node: node)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
