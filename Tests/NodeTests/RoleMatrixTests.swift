@@ -140,12 +140,15 @@ import TestSupport
 
     /// The ids a list answer names.
     static func listed(_ r: HTTPResponse) -> Set<String> {
-        guard let v = try? JSON.parse(r.body) else { return [] }
+        var items = [JSONValue]()
+        if r.header("Content-Type") == "application/x-ndjson" {
+            items = r.body.split(separator: UInt8(ascii: "\n")).compactMap { try? JSON.parse(Array($0)) }
+        } else if let v = try? JSON.parse(r.body) {
+            items = ["orgs", "keys", "chains", "entries"].flatMap { v[$0]?.arrayValue ?? [] }
+        }
         var out = Set<String>()
-        for field in ["orgs", "keys", "chains", "entries"] {
-            for item in v[field]?.arrayValue ?? [] {
-                for k in ["id", "slug", "org"] { if let s = item[k]?.stringValue { out.insert(s) } }
-            }
+        for item in items {
+            for k in ["id", "slug", "org"] { if let s = item[k]?.stringValue { out.insert(s) } }
         }
         return out
     }

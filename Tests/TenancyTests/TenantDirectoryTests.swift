@@ -16,6 +16,18 @@ import TestSupport
         var members: [UInt64: [UInt64: Role]] = [:]
         var keys: [UInt64: APIKeyRecord] = [:]
         var owners: [UInt64: UInt64] = [:]
+        struct UsageKey: Hashable { var key: UInt64; var minute: UInt64; var method: String }
+        var usage: [UsageKey: (calls: UInt64, errors: UInt64)] = [:]
+        var lastUsed: [UInt64: UInt64] = [:]
+        var appliedSeq: [UInt64: UInt64] = [:]
+        /// (seq, time) of the audit entries retention has kept, and the last one it deleted.
+        var audit: [(seq: UInt64, at: UInt64)] = []
+        var nextAuditSeq: UInt64 = 1
+        var compactedThrough: UInt64 = 0
+
+        func usageOrder(_ a: UsageKey, _ b: UsageKey) -> Bool {
+            (a.minute, a.key) != (b.minute, b.key) ? (a.minute, a.key) < (b.minute, b.key) : Array(a.method.utf8).lexicographicallyPrecedes(Array(b.method.utf8))
+        }
 
         func hashInUse(_ h: [UInt8]) -> Bool {
             keys.values.contains { $0.revokedMillis == nil && ($0.secretHash == h || $0.previousHash == h) }
@@ -35,6 +47,10 @@ import TestSupport
                 guard orgs[id] != nil, !owners.values.contains(id) else { return true }
                 orgs[id] = nil
                 members[id] = nil
+                for k in keys.values where k.org == id {
+                    usage = usage.filter { $0.key.key != k.id }
+                    lastUsed[k.id] = nil
+                }
                 keys = keys.filter { $0.value.org != id }
             case .createUser(let u):
                 guard u.id != 0, TenantDirectory.nameProblem(u.name) == nil, u.tokenHash.count == 32, users[u.id] == nil,
@@ -70,7 +86,33 @@ import TestSupport
                 k.previousHash = nil
                 k.previousValidUntilMillis = 0
                 keys[id] = k
-            case .audit: return false
+            case .audit(let e):
+                audit.append((nextAuditSeq, e.atMillis))
+                nextAuditSeq += 1
+            case .usage(let batches):
+                var stale = 0
+                for b in batches {
+                    guard b.seq > appliedSeq[b.node] ?? 0 else { stale += 1; continue }
+                    for r in b.rows {
+                        let k = UsageKey(key: r.key, minute: r.minute, method: r.method)
+                        let before = usage[k] ?? (0, 0)
+                        usage[k] = (before.calls &+ r.calls, before.errors &+ r.errors)
+                    }
+                    for (k, t) in b.lastUsed where t > lastUsed[k] ?? 0 { lastUsed[k] = t }
+                    appliedSeq[b.node] = b.seq
+                }
+                return stale == batches.count && stale > 0
+            case .compactAudit(let before, let limit):
+                guard limit <= TenantDirectory.maxCompaction else { return true }
+                var n = 0
+                while n < Int(limit), let first = audit.first, first.at < before {
+                    compactedThrough = first.seq
+                    audit.removeFirst()
+                    n += 1
+                }
+            case .compactUsage(let before, let limit):
+                guard limit <= TenantDirectory.maxCompaction else { return true }
+                for k in usage.keys.filter({ $0.minute < before }).sorted(by: usageOrder).prefix(Int(limit)) { usage[k] = nil }
             case .assignChain(let chain, let org):
                 guard chain != 0 else { return true }
                 if org == 0 {
@@ -93,7 +135,7 @@ import TestSupport
         func name() -> String { names.randomElement(using: &rng)! }
         func hash() -> [UInt8] { hashes.randomElement(using: &rng)! }
         let now = UInt64.random(in: 1...1_000, using: &rng)
-        switch Int.random(in: 0..<21, using: &rng) {
+        switch Int.random(in: 0..<26, using: &rng) {
         case 0, 1, 2: return .createOrganisation(Organisation(id: id(4), name: name(), createdMillis: now))
         case 3: return .setOrganisationConfig(org: id(4), config: Array("{\"n\":\(now)}".utf8))
         case 4: return .deleteOrganisation(org: id(4))
@@ -109,6 +151,20 @@ import TestSupport
         case 14, 15: return .rotateKey(key: id(6), newHash: hash(), previousValidUntilMillis: now + 500)
         case 16: return .revokeKey(key: id(6), atMillis: now)
         case 17: return .setUserToken(user: id(4), tokenHash: hash())
+        case 18, 19:
+            let rows = (0..<Int.random(in: 0...4, using: &rng)).map { _ in
+                UsageRow(key: UInt64.random(in: 1...6, using: &rng), minute: UInt64.random(in: 1...10, using: &rng),
+                         method: ["eth_call", "eth_chainId", "graphql", "Z"].randomElement(using: &rng)!,
+                         calls: UInt64.random(in: 0...9, using: &rng), errors: UInt64.random(in: 0...2, using: &rng))
+            }
+            let batches = (0..<Int.random(in: 0...2, using: &rng)).map { _ in
+                UsageBatch(node: UInt64.random(in: 1...3, using: &rng), seq: UInt64.random(in: 1...6, using: &rng), rows: rows,
+                           lastUsed: Dictionary(rows.map { ($0.key, now) }, uniquingKeysWith: max))
+            }
+            return .usage(batches)
+        case 20, 21: return .audit(AuditEntry(atMillis: now, actor: "a", role: "admin", org: id(4), action: "POST /x", outcome: 200, source: "s", requestId: "r"))
+        case 22: return .compactAudit(beforeMillis: UInt64.random(in: 0...1_000, using: &rng), limit: [1, 3, 50, 20_000].randomElement(using: &rng)!)
+        case 23: return .compactUsage(beforeMinute: UInt64.random(in: 0...11, using: &rng), limit: [1, 3, 50, 20_000].randomElement(using: &rng)!)
         default: return .assignChain(chainId: id(3), org: id(4))
         }
     }
@@ -141,7 +197,17 @@ import TestSupport
             #expect(got == want, "\(where_): memberships of \(user)")
         }
         for chain: UInt64 in 0...3 { #expect(try d.owner(ofChain: chain, txn) == m.owners[chain], "\(where_): owner of chain \(chain)") }
-        for key: UInt64 in 0...6 { #expect(try d.key(key, txn) == m.keys[key], "\(where_): key \(key)") }
+        for key: UInt64 in 0...6 {
+            #expect(try d.key(key, txn) == m.keys[key], "\(where_): key \(key)")
+            let got = try d.usage.rows(of: key, since: 0, until: .max, limit: .max, txn).map { "\($0.minute)/\($0.method)=\($0.calls),\($0.errors)" }
+            let want = m.usage.keys.filter { $0.key == key }.sorted(by: m.usageOrder).map { k in "\(k.minute)/\(k.method)=\(m.usage[k]!.calls),\(m.usage[k]!.errors)" }
+            #expect(got == want, "\(where_): usage of key \(key)")
+            #expect(try d.usage.lastUsed(key, txn) == m.lastUsed[key], "\(where_): last use of key \(key)")
+        }
+        for node: UInt64 in 1...3 { #expect(try d.usage.appliedSeq(node, txn) == m.appliedSeq[node] ?? 0, "\(where_): usage batches of node \(node)") }
+        let v = try d.audit.verify(txn)
+        #expect(v.firstBroken == nil && v.entries == UInt64(m.audit.count) && v.compactedThrough == m.compactedThrough, "\(where_): audit \(v)")
+        #expect(try d.audit.last(txn)?.seq == m.audit.last?.seq, "\(where_): last audit entry")
     }
 
     @Test func agreesWithTheModel() throws {

@@ -88,13 +88,19 @@ public final class NodeRuntime: @unchecked Sendable {
         let limiter = ClusterRateLimiter(selfId: config.nodeId, windowMillis: UInt64(config.rateLimit.windowSeconds) * 1000)
         let limiterLog = logger.with("module", "edge")
         let lastComplaint = Mutex<UInt64>(0)
+        let usage = UsageRecorder(nodeId: config.nodeId)
         transport.onMessage = { from, type, payload in
-            guard type == ClusterRateLimiter.frameType else { node.receive(from: from, type: type, payload: payload); return }
             let now = unixMillis()
-            do { try limiter.receive(from: from, payload, nowMillis: now) } catch {
+            do {
+                switch type {
+                case ClusterRateLimiter.frameType: try limiter.receive(from: from, payload, nowMillis: now)
+                case UsageRecorder.frameType: try usage.receive(from: from, payload)
+                default: node.receive(from: from, type: type, payload: payload)
+                }
+            } catch {
                 // A peer with another window setting would say so ten times a second.
                 if lastComplaint.withLock({ last in defer { if now > last + 10_000 { last = now } }; return now > last + 10_000 }) {
-                    limiterLog.warn("rate_limit_report_refused", [("peer", from), ("error", "\(error)")])
+                    limiterLog.warn("peer_report_refused", [("peer", from), ("type", type), ("error", "\(error)")])
                 }
             }
         }
@@ -116,7 +122,12 @@ public final class NodeRuntime: @unchecked Sendable {
         chains.start()
         let indexer = self.indexer
         peers.registerMetrics(in: metrics)
-        let api = NodeAPI(node: node, config: config, metrics: metrics, rateLimiter: limiter, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
+        let accessLog: AccessLog?
+        do { accessLog = try config.accessLog.map { try AccessLog($0) } } catch {
+            throw NodeConfig.Invalid(field: "accessLog.path", problem: "\(error)")
+        }
+        self.accessLog = accessLog
+        let api = NodeAPI(node: node, config: config, metrics: metrics, rateLimiter: limiter, usage: usage, accessLog: accessLog, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
                           peerStatus: { peers.status() })
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, moreLoops: moreHTTPLoops, handler: { req in api.respond(req) },
@@ -132,10 +143,37 @@ public final class NodeRuntime: @unchecked Sendable {
         if let files = config.httpTLS { watchForCertificateReload(files) }
         if config.bootstrapAdmin { startBootstrapAdmin() }
         startRateShare(limiter)
+        startTenantMaintenance(usage)
+        if let accessLog { startAccessLogFlush(accessLog) }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description), ("httpLoops", http.loops.count),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
                                 ("debugKV", config.debugKV), ("peerLinks", config.peerTLS == nil ? "plain TCP" : "TLS 1.3"),
                                 ("https", config.httpTLS != nil), ("dataDir", config.dataDir), ("peers", config.peers.count)])
+    }
+
+    /// Usage batches into the log every 10 s, retention hourly on the leader.
+    private var maintenanceTimer: DispatchSourceTimer?
+    private func startTenantMaintenance(_ usage: UsageRecorder) {
+        let transport = self.transport
+        let maintenance = TenantMaintenance(node: node, recorder: usage, auditRetentionDays: config.auditRetentionDays,
+                                            usageRetentionDays: config.usageRetentionDays, logger: logger.with("module", "edge"),
+                                            send: { peer, type, payload in transport.send(to: peer, type: type, payload: payload) })
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "tenant-maintenance"))
+        let every = Int(UsageRecorder.flushMillis)
+        timer.schedule(deadline: .now() + .milliseconds(every), repeating: .milliseconds(every), leeway: .milliseconds(100))
+        timer.setEventHandler { maintenance.tick(nowMillis: unixMillis()) }
+        timer.resume()
+        maintenanceTimer = timer
+    }
+
+    private var accessLog: AccessLog?
+    private var accessLogTimer: DispatchSourceTimer?
+    private func startAccessLogFlush(_ log: AccessLog) {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "access-log"))
+        timer.schedule(deadline: .now() + .milliseconds(200), repeating: .milliseconds(200), leeway: .milliseconds(50))
+        timer.setEventHandler { log.flush() }
+        timer.resume()
+        accessLogTimer = timer
     }
 
     /// Every node's counts of organisations' keys reach its peers ten times a second.
@@ -199,6 +237,8 @@ public final class NodeRuntime: @unchecked Sendable {
     public func stop() {
         bootstrapTimer?.cancel()
         rateShareTimer?.cancel()
+        maintenanceTimer?.cancel()
+        accessLogTimer?.cancel()
         indexer?.stop()
         chains?.stop()
         http?.shutdown(timeoutMillis: 3000)
@@ -211,6 +251,7 @@ public final class NodeRuntime: @unchecked Sendable {
         raftLoop.stop()
         httpLoop.stop()
         for l in moreHTTPLoops { l.stop() }
+        accessLog?.close()
         env.close()
         logger.info("stopped")
     }

@@ -2,28 +2,34 @@ import Chain
 import Foundation
 import Net
 
-/// `infrastack audit list|verify`: the replicated, hash-chained audit log of admin actions.
+/// `infrastack audit list|export|verify`: the replicated, hash-chained audit log of admin actions.
 enum AuditCommand {
     static let usage = """
     usage: infrastack audit list   --endpoint URL [--after SEQ] [--limit N] [--actor A] [--action PREFIX]
                                    [--org ORG_ID] [--since MS] [--until MS] [--json]
+           infrastack audit export --endpoint URL [--out FILE] [same filters as list]
            infrastack audit verify --endpoint URL
 
     Every admin change (organisations, keys, chains, membership; refusals too) is an entry
     written through the Raft log with who (a non-secret name), role, organisation, action,
     outcome, source address, request id and time, each carrying the hash of the one
-    before. list pages through it oldest first (JSON lines with --json, for export);
-    verify walks the whole chain on that node, names the first broken entry and prints the
-    latest hash (keep it elsewhere: it also exposes a rewritten last entry). Exit status 1
-    when the chain is broken. Needs the cluster-admin token: --token-file FILE or
-    INFRASTACK_ADMIN_TOKEN; --ca-file FILE (or INFRASTACK_CA_FILE) for https:// endpoints.
+    before. list pages through it oldest first (JSON lines with --json); export writes
+    every matching entry as JSON lines (100,000 an answer, all of them), to --out or
+    standard output, with progress on standard error; verify walks the whole chain on
+    that node, names the first broken entry and prints the latest hash (keep it
+    elsewhere: it also exposes a rewritten last entry). Exit status 1 when the chain is
+    broken. Entries older than the cluster's auditRetentionDays (default 365) are
+    deleted; verify then starts after the last deleted one (compactedThrough). Cluster
+    admins read everything, organisations' admins and operators their organisation's.
+    The token: --token-file FILE or INFRASTACK_ADMIN_TOKEN; --ca-file FILE (or
+    INFRASTACK_CA_FILE) for https:// endpoints.
     """
 
     static func run(_ args: [String]) -> Int32 {
         let filters = ["actor", "action", "org", "since", "until"]
-        return runCommand(usage: usage, args, valued: Set(["endpoint", "after", "limit", "timeout-ms", "token-file", "ca-file"] + filters), boolean: ["json"]) { o in
+        return runCommand(usage: usage, args, valued: Set(["endpoint", "after", "limit", "timeout-ms", "token-file", "ca-file", "out"] + filters), boolean: ["json"]) { o in
             let auth = try adminAuthorization(o)
-            guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list or verify)") }
+            guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list, export or verify)") }
             let c = try HTTPClient(url: try o.require("endpoint"), timeoutMillis: Int(o.values["timeout-ms"] ?? "30000") ?? 30000, tls: clientTLS(o))
             switch verb {
             case "verify":
@@ -55,7 +61,31 @@ enum AuditCommand {
                     cursor = v["nextCursor"]?.stringValue
                 } while cursor != nil && printed < limit
                 return 0
-            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list or verify)")
+            case "export":
+                let query = filters.compactMap { k in o.values[k].map { "\(k)=\($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? $0)" } }
+                var out: FileHandle = .standardOutput
+                if let path = o.values["out"] {
+                    guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+                        throw Options.Problem(description: "--out \(path): cannot create it")
+                    }
+                    out = h
+                }
+                var cursor = o.values["after"], written = 0
+                let started = Date()
+                repeat {
+                    let r = try c.get("/v1/audit/export?" + (query + (cursor.map { ["after=\($0)"] } ?? [])).joined(separator: "&"), headers: auth)
+                    guard r.status == 200 else {
+                        FileHandle.standardError.write(Data((r.text.trimmingCharacters(in: .whitespacesAndNewlines) + "\n").utf8))
+                        return 1
+                    }
+                    out.write(Data(r.body))
+                    written += r.body.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) }
+                    cursor = r.headers.first { $0.name.lowercased() == "x-infrastack-next-cursor" }?.value
+                    let rate = Double(written) / max(Date().timeIntervalSince(started), 0.001)
+                    FileHandle.standardError.write(Data("audit export: \(written) entries, \(Int(rate))/s\(cursor.map { ", continuing after \($0)" } ?? ", done")\n".utf8))
+                } while cursor != nil
+                return 0
+            default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, export or verify)")
             }
         }
     }

@@ -46,6 +46,11 @@ import Net
 ///   "rateLimit": {                    // organisations' API keys, counted across the cluster
 ///     "perMinute": 1000,              // a key's limit unless the key or its organisation sets one
 ///     "windowSeconds": 60             // the counting window (the limit scales with it)
+///   },
+///   "auditRetentionDays": 365,        // older audit entries are deleted (the chain stays verifiable)
+///   "usageRetentionDays": 30,         // older per-key, per-minute usage counts are deleted
+///   "accessLog": {                    // optional: one JSON line per read request (no secrets)
+///     "path": "/var/log/infrastack/access.log", "maxBytes": 104857600, "keep": 5
 ///   }
 /// }
 /// ```
@@ -89,6 +94,16 @@ public struct NodeConfig: Sendable {
     /// Whether /v1/debug/kv is served at all.
     public var debugKV = false
     public var bootstrapAdmin = true
+    public var auditRetentionDays = 365
+    public var usageRetentionDays = 30
+    public var accessLog: AccessLogSettings?
+
+    public struct AccessLogSettings: Sendable, Equatable {
+        public var path: String
+        public var maxBytes = 100 << 20
+        public var keep = 5
+        public init(path: String) { self.path = path }
+    }
     public var rateLimit = RateLimitSettings()
 
     public struct RateLimitSettings: Sendable, Equatable {
@@ -161,7 +176,7 @@ public struct NodeConfig: Sendable {
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
                                            "mapSizeMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
                                            "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS",
-                                           "bootstrapAdmin", "rateLimit"]
+                                           "bootstrapAdmin", "rateLimit", "auditRetentionDays", "usageRetentionDays", "accessLog"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -286,6 +301,27 @@ public struct NodeConfig: Sendable {
         if let v = o["bootstrapAdmin"] {
             guard let b = v.boolValue else { throw Invalid(field: "bootstrapAdmin", problem: "must be true or false") }
             c.bootstrapAdmin = b
+        }
+        if let d = try int("auditRetentionDays", min: 1, max: 36_500) { c.auditRetentionDays = d }
+        if let d = try int("usageRetentionDays", min: 1, max: 3_650) { c.usageRetentionDays = d }
+        if let v = o["accessLog"] {
+            guard let a = v.objectValue else { throw Invalid(field: "accessLog", problem: "must be an object {path, maxBytes?, keep?}") }
+            for k in a.keys where !["path", "maxBytes", "keep"].contains(k) {
+                throw Invalid(field: "accessLog.\(k)", problem: "unknown field (known: path, maxBytes, keep)")
+            }
+            guard let path = a["path"]?.stringValue, !path.isEmpty else { throw Invalid(field: "accessLog.path", problem: "is required (a file path)") }
+            var settings = AccessLogSettings(path: path.hasPrefix("/") ? path : baseDir + "/" + path)
+            if let m = a["maxBytes"] {
+                guard case .number(let n) = m, let i = Int(n), (1 << 16...1 << 40).contains(i) else {
+                    throw Invalid(field: "accessLog.maxBytes", problem: "must be an integer from 65536 to 1099511627776")
+                }
+                settings.maxBytes = i
+            }
+            if let k = a["keep"] {
+                guard case .number(let n) = k, let i = Int(n), (1...100).contains(i) else { throw Invalid(field: "accessLog.keep", problem: "must be an integer from 1 to 100") }
+                settings.keep = i
+            }
+            c.accessLog = settings
         }
         if let v = o["rateLimit"] {
             guard let r = v.objectValue else { throw Invalid(field: "rateLimit", problem: "must be an object {perMinute, windowSeconds}") }

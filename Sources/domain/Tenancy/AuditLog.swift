@@ -44,14 +44,48 @@ public struct AuditRecord: Equatable, Sendable {
 }
 
 /// The replicated audit log (`tenant_audit`: sequence → record), appended by apply only.
+/// Retention deletes the oldest entries and keeps, in `tenant_audit_anchor`, the sequence
+/// and hash of the last one deleted: the chain goes on from there and still verifies.
 public struct AuditLog: Sendable {
-    let table: Table
+    let table: Table, anchorTable: Table
     public static let tableName = "tenant_audit"
+    public static let anchorTableName = "tenant_audit_anchor"
     public static let genesis = [UInt8](repeating: 0, count: 32)
     /// At most this many entries in one field of text (bounded records).
     static let maxField = 1024
+    static let anchorKey = Array("anchor".utf8)
 
-    public init(env: Environment) throws { table = try env.table(Self.tableName) }
+    public init(env: Environment) throws {
+        table = try env.table(Self.tableName)
+        anchorTable = try env.table(Self.anchorTableName)
+    }
+
+    /// Where the chain starts: after the last compacted entry, or at the beginning.
+    public func anchor(_ txn: ReadTransaction) throws -> (seq: UInt64, hash: [UInt8]) {
+        guard let raw = try txn.get(anchorTable, Self.anchorKey) else { return (0, Self.genesis) }
+        guard raw.count == 40 else { throw CorruptTenantRecord(table: Self.anchorTableName, key: "anchor", problem: "\(raw.count) bytes, not a sequence and a hash") }
+        return (TenantDirectory.u64(raw[0..<8]), Array(raw[8...]))
+    }
+
+    /// Deletes the oldest entries recorded before `beforeMillis`, at most `limit`, stopping at
+    /// the first younger one (so what remains is one unbroken run); how many went.
+    func compact(before beforeMillis: UInt64, limit: Int, _ txn: WriteTransaction) throws -> Int {
+        var anchor: AuditRecord? = nil
+        var n = 0
+        for e in try txn.entries(in: table, limit: limit) {
+            let r = try Self.decode(e)
+            guard r.entry.atMillis < beforeMillis else { break }
+            _ = try txn.delete(table, e.key)
+            anchor = r
+            n += 1
+        }
+        if let a = anchor {
+            var w = ByteWriter()
+            w.u64(a.seq); w.raw(a.hash)
+            try txn.put(anchorTable, Self.anchorKey, w.bytes)
+        }
+        return n
+    }
 
     static func chain(_ previous: [UInt8], _ seq: UInt64, _ entry: AuditEntry) -> [UInt8] {
         var w = ByteWriter()
@@ -64,13 +98,17 @@ public struct AuditLog: Sendable {
         for keyPath in [\AuditEntry.actor, \.role, \.action, \.source, \.requestId] where e[keyPath: keyPath].utf8.count > Self.maxField {
             e[keyPath: keyPath] = String(decoding: Array(e[keyPath: keyPath].utf8.prefix(Self.maxField)), as: UTF8.self)
         }
+        let start = try anchor(txn)
         let last = try self.last(txn)
-        let seq = (last?.seq ?? 0) + 1
-        let previous = last?.hash ?? Self.genesis
+        let seq = (last?.seq ?? start.seq) + 1
+        let previous = last?.hash ?? start.hash
         let record = AuditRecord(seq: seq, entry: e, previousHash: previous, hash: Self.chain(previous, seq, e))
         try txn.append(table, Key(seq), Self.encode(record))
         return record
     }
+
+    /// Entries kept (retention deletes the oldest).
+    public func count(_ txn: ReadTransaction) throws -> Int { try txn.count(table) }
 
     public func last(_ txn: ReadTransaction) throws -> AuditRecord? {
         try txn.entries(in: table, reverse: true, limit: 1).first.map { try Self.decode($0) }
@@ -83,17 +121,20 @@ public struct AuditLog: Sendable {
 
     public struct Verification: Equatable, Sendable {
         public var entries: UInt64
+        /// Entries up to this sequence were deleted by retention; the chain starts after it.
+        public var compactedThrough: UInt64 = 0
         /// The first entry whose hash, sequence or link does not check out, and why.
         public var firstBroken: (seq: UInt64, problem: String)?
         public static func == (a: Verification, b: Verification) -> Bool {
-            a.entries == b.entries && a.firstBroken?.seq == b.firstBroken?.seq && a.firstBroken?.problem == b.firstBroken?.problem
+            a.entries == b.entries && a.compactedThrough == b.compactedThrough && a.firstBroken?.seq == b.firstBroken?.seq && a.firstBroken?.problem == b.firstBroken?.problem
         }
     }
 
     /// Walks the whole chain. A record that does not decode counts as broken, not as absent.
     public func verify(_ txn: ReadTransaction) throws -> Verification {
-        var previous = Self.genesis
-        var expected: UInt64 = 1
+        let start = try anchor(txn)
+        var previous = start.hash
+        var expected: UInt64 = start.seq + 1
         var n: UInt64 = 0
         var broken: (UInt64, String)? = nil
         try txn.forEach(in: table) { k, v in
@@ -107,7 +148,7 @@ public struct AuditLog: Sendable {
             expected += 1
             return true
         }
-        return Verification(entries: n, firstBroken: broken)
+        return Verification(entries: n, compactedThrough: start.seq, firstBroken: broken)
     }
 
     static func encode(_ r: AuditRecord) -> [UInt8] {

@@ -24,6 +24,12 @@ public enum TenantCommand: Equatable, Sendable {
     case audit(AuditEntry)
     /// A new personal token for the user; the old one stops working when this applies.
     case setUserToken(user: UInt64, tokenHash: [UInt8])
+    /// Nodes' per-key data-access counts; a batch already applied (by node and seq) is skipped.
+    case usage([UsageBatch])
+    /// Retention: the oldest audit entries recorded before this time, at most `limit`.
+    case compactAudit(beforeMillis: UInt64, limit: UInt32)
+    /// Retention: usage rows of minutes before this one, at most `limit`.
+    case compactUsage(beforeMinute: UInt64, limit: UInt32)
 
     public static let tag: UInt8 = 0xC3
     static let version: UInt8 = 1
@@ -45,6 +51,9 @@ public enum TenantCommand: Equatable, Sendable {
         case .assignChain(let chain, let org): w.u8(11); w.u64(chain); w.u64(org)
         case .audit(let e): w.u8(12); e.write(&w)
         case .setUserToken(let user, let hash): w.u8(13); w.u64(user); w.data(hash)
+        case .usage(let batches): w.u8(14); w.u32(UInt32(batches.count)); for b in batches { b.write(&w) }
+        case .compactAudit(let before, let limit): w.u8(15); w.u64(before); w.u32(limit)
+        case .compactUsage(let before, let limit): w.u8(16); w.u64(before); w.u32(limit)
         }
         return w.bytes
     }
@@ -72,6 +81,12 @@ public enum TenantCommand: Equatable, Sendable {
         case 11: c = .assignChain(chainId: try r.u64(), org: try r.u64())
         case 12: c = .audit(try AuditEntry.read(&r))
         case 13: c = .setUserToken(user: try r.u64(), tokenHash: try TenantCodec.readHash(&r))
+        case 14:
+            let n = try r.u32()
+            guard n <= 64 else { throw DecodeError("tenant command: \(n) usage batches (at most 64)") }
+            c = .usage(try (0..<n).map { _ throws(DecodeError) in try UsageBatch.read(&r) })
+        case 15: c = .compactAudit(beforeMillis: try r.u64(), limit: try r.u32())
+        case 16: c = .compactUsage(beforeMinute: try r.u64(), limit: try r.u32())
         case let k: throw DecodeError("tenant command: unknown kind \(k)")
         }
         try r.expectEnd()

@@ -21,13 +21,19 @@ public final class TenantDirectory: Sendable {
     let keys: Table, keyHashes: Table, chainOwners: Table
     /// Every admin action, hash-chained.
     public let audit: AuditLog
+    /// Per-key data-access counts.
+    public let usage: KeyUsage
 
-    public static let tableNames = ["tenant_orgs", "tenant_org_names", "tenant_users", "tenant_user_tokens", "tenant_members",
-                                    "tenant_keys", "tenant_key_hashes", "tenant_chain_owners", AuditLog.tableName]
+    static let ownTables = ["tenant_orgs", "tenant_org_names", "tenant_users", "tenant_user_tokens", "tenant_members",
+                            "tenant_keys", "tenant_key_hashes", "tenant_chain_owners"]
+    public static let tableNames = ownTables + [AuditLog.tableName, AuditLog.anchorTableName] + KeyUsage.tableNames
+    /// The most rows or entries one retention command deletes, so an apply stays short.
+    public static let maxCompaction: UInt32 = 10_000
 
     public init(env: Environment) throws {
-        let t = try Self.tableNames.dropLast().map { try env.table($0) }
+        let t = try Self.ownTables.map { try env.table($0) }
         audit = try AuditLog(env: env)
+        usage = try KeyUsage(env: env)
         (orgs, orgNames, users, userTokens, members) = (t[0], t[1], t[2], t[3], t[4])
         (keys, keyHashes, chainOwners) = (t[5], t[6], t[7])
     }
@@ -134,6 +140,16 @@ public final class TenantDirectory: Sendable {
             try put(k, txn)
         case .audit(let entry):
             _ = try audit.append(entry, txn)
+        case .usage(let batches):
+            var stale = 0
+            for b in batches where try !usage.apply(b, txn) { stale += 1 }
+            if stale == batches.count, stale > 0 { return skip("every usage batch was applied before") }
+        case .compactAudit(let before, let limit):
+            guard limit <= Self.maxCompaction else { return skip("a retention step deletes at most \(Self.maxCompaction) entries") }
+            _ = try audit.compact(before: before, limit: Int(limit), txn)
+        case .compactUsage(let before, let limit):
+            guard limit <= Self.maxCompaction else { return skip("a retention step deletes at most \(Self.maxCompaction) rows") }
+            _ = try usage.compact(before: before, limit: Int(limit), txn)
         case .assignChain(let chain, let org):
             guard chain != 0 else { return skip("chain id 0 is no chain") }
             if org == 0 {
@@ -271,6 +287,7 @@ public final class TenantDirectory: Sendable {
 
     private func deleteKey(_ k: APIKeyRecord, _ txn: WriteTransaction) throws {
         try unmapHashes(k, txn)
+        try usage.forget(key: k.id, txn)
         _ = try txn.delete(keys, Key(k.id))
     }
 

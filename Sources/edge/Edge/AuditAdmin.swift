@@ -22,7 +22,11 @@ struct AuditAdmin: Sendable {
     /// the whole log.
     static let maxScan = 10_000
 
-    static func owns(_ path: String) -> Bool { path == prefix || path == prefix + "/verify" }
+    /// `export`: entries per answer at most, and entries scanned for them.
+    static let maxExport = 100_000
+    static let maxExportScan = 1_000_000
+
+    static func owns(_ path: String) -> Bool { path == prefix || path == prefix + "/verify" || path == prefix + "/export" }
 
     func handle(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
         guard req.method == "GET" else { return jsonError(405, "the audit log is read-only: use GET") }
@@ -40,9 +44,11 @@ struct AuditAdmin: Sendable {
         guard let after = number("after"), let since = number("since"), let until = number("until") else {
             return jsonError(400, "after, since and until must be non-negative integers (a sequence number; Unix milliseconds)")
         }
-        var limit = 100
+        let export = req.path == Self.prefix + "/export"
+        var limit = export ? Self.maxExport : 100
         if let l = q["limit"] {
-            guard let n = Int(l), (1...Self.maxPage).contains(n) else { return jsonError(400, "limit must be 1 to \(Self.maxPage)") }
+            let most = export ? Self.maxExport : Self.maxPage
+            guard let n = Int(l), (1...most).contains(n) else { return jsonError(400, "limit must be 1 to \(most)") }
             limit = n
         }
         var org: UInt64? = nil
@@ -56,29 +62,50 @@ struct AuditAdmin: Sendable {
             return jsonError(403, "the audit log is for cluster admins and organisations' admins and operators")
         }
         let actor = q["actor"], action = q["action"]
+        let keep: (AuditRecord) -> Bool = { r in
+            let e = r.entry
+            if let actor, e.actor != actor { return false }
+            if let action, !e.action.hasPrefix(action) { return false }
+            if let org, e.org != org { return false }
+            if let readable, !readable.contains(e.org) { return false }
+            if let since, e.atMillis < since { return false }
+            if let until, e.atMillis >= until { return false }
+            return true
+        }
         do {
-            let scanned = try node.stateMachine.tenantView { d, txn in try d.audit.records(after: after ?? 0, limit: Self.maxScan, txn) }
-            var out = [AuditRecord]()
-            var last: UInt64? = nil
-            for r in scanned {
-                last = r.seq
-                let e = r.entry
-                if let actor, e.actor != actor { continue }
-                if let action, !e.action.hasPrefix(action) { continue }
-                if let org, e.org != org { continue }
-                if let readable, !readable.contains(e.org) { continue }
-                if let since, e.atMillis < since { continue }
-                if let until, e.atMillis >= until { continue }
-                out.append(r)
-                if out.count == limit { break }
+            let (out, cursor) = try select(after: after ?? 0, limit: limit, scan: export ? Self.maxExportScan : Self.maxScan, keep)
+            if export {
+                var body = [UInt8]()
+                for r in out { body += Array(JSON.serialize(Self.json(r)).utf8); body.append(UInt8(ascii: "\n")) }
+                var headers = [("Content-Type", "application/x-ndjson")]
+                if let cursor { headers.append(("X-Infrastack-Next-Cursor", String(cursor))) }
+                return HTTPResponse(status: 200, headers: headers, body: body)
             }
-            let more = scanned.count == Self.maxScan || (out.count == limit && last != scanned.last?.seq)
             var o: JSONObject = ["entries": .array(out.map(Self.json))]
-            o["nextCursor"] = more ? .string(String(last ?? 0)) : .null
+            o["nextCursor"] = cursor.map { .string(String($0)) } ?? .null
             return .json(JSON.serialize(.object(o)) + "\n")
         } catch {
             return jsonError(500, "cannot read the audit log: \(error)")
         }
+    }
+
+    /// Up to `limit` entries after `after` that `keep` takes, scanning at most `scan` entries
+    /// in steps; the cursor to continue from when there may be more.
+    func select(after: UInt64, limit: Int, scan: Int, _ keep: (AuditRecord) -> Bool) throws -> ([AuditRecord], UInt64?) {
+        var out = [AuditRecord]()
+        var position = after
+        var scanned = 0
+        while scanned < scan {
+            let step = min(Self.maxScan, scan - scanned)
+            let chunk = try node.stateMachine.tenantView { d, txn in try d.audit.records(after: position, limit: step, txn) }
+            for r in chunk {
+                position = r.seq
+                if keep(r) { out.append(r); if out.count == limit { return (out, position) } }
+            }
+            scanned += chunk.count
+            if chunk.count < step { return (out, nil) }
+        }
+        return (out, position)
     }
 
     func verify() -> HTTPResponse {
@@ -86,7 +113,7 @@ struct AuditAdmin: Sendable {
             let (v, last) = try node.stateMachine.tenantView { d, txn in (try d.audit.verify(txn), try d.audit.last(txn)) }
             // The latest hash, to keep elsewhere: an edit of the last entry that also re-hashes
             // it is visible only against a copy of that hash.
-            var o: JSONObject = ["entries": .number(String(v.entries)), "ok": .bool(v.firstBroken == nil),
+            var o: JSONObject = ["entries": .number(String(v.entries)), "ok": .bool(v.firstBroken == nil), "compactedThrough": .number(String(v.compactedThrough)),
                                  "lastSeq": last.map { .number(String($0.seq)) } ?? .null, "lastHash": last.map { .string(Hex.encodeBare($0.hash)) } ?? .null]
             o["firstBroken"] = v.firstBroken.map { .object(["seq": .number(String($0.seq)), "problem": .string($0.problem)]) } ?? .null
             return .json(JSON.serialize(.object(o)) + "\n", status: v.firstBroken == nil ? 200 : 409)

@@ -18,6 +18,8 @@ import Tenancy
 ///   GET    /v1/api-keys/{id}
 ///   DELETE /v1/api-keys/{id}           revoke: refused on every node as soon as it applies there
 ///   POST   /v1/api-keys/{id}/rotate    a new secret {graceSeconds?}: the old one works until then
+///   GET    /v1/api-keys/{id}/usage?since=MS&until=MS   calls and errors per minute and method
+///                                      (default: the last hour), replicated every 10 s
 ///
 /// Only the SHA-256 of a secret is stored. Secrets are `isk_` and 64 hex digits (256 random bits).
 struct KeyAdmin: Sendable {
@@ -52,7 +54,8 @@ struct KeyAdmin: Sendable {
         let change = req.method == "GET" ? nil : "changing another member's API key"
         if let refusal = Self.refusal(key, access, change ?? "reading another member's API key") { return refusal }
         switch (req.method, rest.count == 2 ? rest[1] : nil) {
-        case ("GET", nil): return .json(JSON.serialize(Self.json(key)) + "\n")
+        case ("GET", nil): return .json(JSON.serialize(json(key)) + "\n")
+        case ("GET", "usage"): return usage(key, req)
         case ("DELETE", nil):
             guard key.revokedMillis == nil else { return jsonError(409, "API key \(key.name) is revoked already") }
             let now = unixMillis()
@@ -80,7 +83,7 @@ struct KeyAdmin: Sendable {
                 return .json(JSON.serialize(.object(o)) + "\n")
             } }
         default:
-            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, POST on \(Self.prefix)/{id}/rotate")
+            return jsonError(405, "use GET or DELETE on \(Self.prefix)/{id}, POST on \(Self.prefix)/{id}/rotate, GET on \(Self.prefix)/{id}/usage")
         }
     }
 
@@ -156,6 +159,45 @@ struct KeyAdmin: Sendable {
         return .object(o)
     }
 
+    /// The key as the API shows it, with its latest use from the usage tables.
+    func json(_ k: APIKeyRecord) -> JSONValue {
+        var o = Self.json(k).objectValue ?? [:]
+        let used = (try? node.stateMachine.tenantView { d, txn in try d.usage.lastUsed(k.id, txn) }) ?? nil
+        o["lastUsedAt"] = used.map { .string(OrgAdmin.iso8601($0)) } ?? .null
+        return .object(o)
+    }
+
+    static let maxUsageRows = 10_000
+
+    func usage(_ key: APIKeyRecord, _ req: HTTPRequest) -> HTTPResponse {
+        let now = unixMillis()
+        let q = req.query
+        let bad = jsonError(400, "since and until must be Unix milliseconds, since before until")
+        var until = now
+        if let u = q["until"] { guard let v = UInt64(u) else { return bad }; until = v }
+        var since = until > 3_600_000 ? until - 3_600_000 : 0
+        if let s = q["since"] { guard let v = UInt64(s) else { return bad }; since = v }
+        guard since <= until else { return bad }
+        do {
+            let rows = try node.stateMachine.tenantView { d, txn in
+                try d.usage.rows(of: key.id, since: since / 60_000, until: until / 60_000 + 1, limit: Self.maxUsageRows, txn)
+            }
+            var totals = [String: (UInt64, UInt64)]()
+            for r in rows { let t = totals[r.method] ?? (0, 0); totals[r.method] = (t.0 + r.calls, t.1 + r.errors) }
+            var t = JSONObject()
+            for (m, v) in totals { t[m] = .object(["calls": .number(String(v.0)), "errors": .number(String(v.1))]) }
+            let minutes: [JSONValue] = rows.map { r in
+                .object(["minute": .string(OrgAdmin.iso8601(r.minute * 60_000)), "method": .string(r.method),
+                         "calls": .number(String(r.calls)), "errors": .number(String(r.errors))])
+            }
+            return .json(JSON.serialize(.object(["key": .string(OrgAdmin.idText(key.id)), "lastUsedAt": json(key)["lastUsedAt"] ?? .null,
+                                                 "since": .string(OrgAdmin.iso8601(since)), "until": .string(OrgAdmin.iso8601(until)),
+                                                 "totals": .object(t), "minutes": .array(minutes), "truncated": .bool(rows.count == Self.maxUsageRows)])) + "\n")
+        } catch {
+            return jsonError(500, "cannot read the usage: \(error)")
+        }
+    }
+
     func list(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
         guard let orgText = req.query["org"], let org = OrgAdmin.parseId(orgText) else {
             return jsonError(400, "org is required: GET \(Self.prefix)?org=<organisation id>")
@@ -165,7 +207,7 @@ struct KeyAdmin: Sendable {
             let all: [APIKeyRecord]? = try node.stateMachine.tenantView { d, txn in try d.organisation(org, txn) == nil ? nil : try d.keys(of: org, txn) }
             guard let all else { return jsonError(404, "no organisation \(orgText)") }
             let keys = all.filter { Self.refusal($0, access, "reading") == nil }
-            return .json(JSON.serialize(.object(["keys": .array(keys.map(Self.json))])) + "\n")
+            return .json(JSON.serialize(.object(["keys": .array(keys.map(json))])) + "\n")
         } catch {
             return jsonError(500, "cannot read the keys: \(error)")
         }

@@ -35,9 +35,11 @@ public final class NodeAPI: Sendable {
     /// Counts organisations' keys across the cluster; its reports travel over the peer
     /// transport (`NodeRuntime` sends and delivers them).
     public let rateLimiter: ClusterRateLimiter
+    /// Per-key data-access counts, replicated in batches (`TenantMaintenance`).
+    public let usage: UsageRecorder
 
     public init(node: ChainNode, config: NodeConfig, metrics: MetricsRegistry = MetricsRegistry(),
-                rateLimiter: ClusterRateLimiter? = nil,
+                rateLimiter: ClusterRateLimiter? = nil, usage: UsageRecorder? = nil, accessLog: AccessLog? = nil,
                 indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
                 chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] },
                 peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus]) {
@@ -65,6 +67,10 @@ public final class NodeAPI: Sendable {
         }
         let limiter = rateLimiter ?? ClusterRateLimiter(selfId: config.nodeId, windowMillis: UInt64(config.rateLimit.windowSeconds) * 1000)
         self.rateLimiter = limiter
+        let usage = usage ?? UsageRecorder(nodeId: config.nodeId)
+        self.usage = usage
+        var later: [any EdgeHook] = [UsageHook(recorder: usage)]
+        if let accessLog { later.append(AccessLogHook(log: accessLog, nodeId: config.nodeId)) }
         let limits = RateLimitHook(limiter: limiter, defaultPerMinute: config.rateLimit.perMinute,
                                    members: { [node] in Set(node.report.status.conf.members) })
         pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey, userByToken: userByToken),
@@ -73,7 +79,7 @@ public final class NodeAPI: Sendable {
                                            if case .applied = outcome { return }
                                            node.logger.warn("audit_entry_not_recorded", [("action", entry.action), ("outcome", "\(outcome)")])
                                        }
-                                   }, subject: { admin.auditSubject($0) }), limits],
+                                   }, subject: { admin.auditSubject($0) }), limits] + later,
                                    servesAdmin: { adminListen == nil || $0 == .admin },
                                    adminPrecheck: { admin.precheck($0) })
     }
@@ -110,7 +116,7 @@ public final class NodeAPI: Sendable {
         guard case .request(let request) = pipeline.authenticate(req, on: Listener.api), case .read = request.route else { return nil }
         for hook in pipeline.hooks where hook.admit(request) != nil { return nil }
         let hooks = pipeline.hooks
-        return reads.webSocket(request) { hooks.lazy.compactMap { $0.admitMessage(request) }.first }
+        return reads.webSocket(request) { body in hooks.lazy.compactMap { $0.admitMessage(request, body) }.first }
     }
 
     /// A refusal decided from the request head alone, before its body is read (the answer

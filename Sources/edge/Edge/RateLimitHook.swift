@@ -41,7 +41,7 @@ struct RateLimitHook: EdgeHook {
         return (r, [])
     }
 
-    func admitMessage(_ request: EdgeRequest) -> RPCError? {
+    func admitMessage(_ request: EdgeRequest, _ body: [UInt8]) -> RPCError? {
         guard let d = decide(request), !d.allowed else { return nil }
         return error(d)
     }

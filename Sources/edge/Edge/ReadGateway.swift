@@ -170,7 +170,7 @@ final class ReadGateway: Sendable {
     /// JSON-RPC over WebSocket on `/` (or `/k/<key>`): every method, plus eth_subscribe.
     /// nil refuses the upgrade (the HTTP handler then answers: 401 for a missing key).
     /// `admitMessage` may refuse a message (a rate limit): it is answered with that error.
-    func webSocket(_ request: EdgeRequest, admitMessage: @escaping @Sendable () -> RPCError? = { nil }) -> WebSocketHandler? {
+    func webSocket(_ request: EdgeRequest, admitMessage: @escaping @Sendable ([UInt8]) -> RPCError? = { _ in nil }) -> WebSocketHandler? {
         let t = target(request.path)
         guard t.path == "/", let chain = t.services, visible(chain, to: request.principal) else { return nil }
         let eth = chain.eth
@@ -180,7 +180,7 @@ final class ReadGateway: Sendable {
         let logger = node.logger.with("module", "rpc-ws")
         // Some clients (web3.py) send their JSON in binary frames; both are served alike.
         let serve: @Sendable (WebSocket, [UInt8]) -> Void = { ws, body in
-            if let refusal = admitMessage() {
+            if let refusal = admitMessage(body) {
                 ws.send(text: String(decoding: JSONRPCServer.envelope(id: (try? JSON.parse(body))?["id"] ?? .null, error: refusal), as: UTF8.self))
                 return
             }

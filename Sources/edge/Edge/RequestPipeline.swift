@@ -33,8 +33,8 @@ protocol EdgeHook: Sendable {
     func admit(_ request: EdgeRequest) -> HTTPResponse?
     /// `admit`, plus headers for the answer when the request goes on (a limit's remainder).
     func admitting(_ request: EdgeRequest) -> (refusal: HTTPResponse?, headers: [(String, String)])
-    /// A refusal of one message on an open WebSocket, or nil.
-    func admitMessage(_ request: EdgeRequest) -> RPCError?
+    /// A refusal of one message (`body`) on an open WebSocket, or nil.
+    func admitMessage(_ request: EdgeRequest, _ body: [UInt8]) -> RPCError?
     func completed(_ request: EdgeRequest, _ response: HTTPResponse)
     /// An admitted request whose inline attempt was abandoned: it runs again on a worker
     /// and passes the hooks again there, so what `admit` counted is taken back.
@@ -43,7 +43,7 @@ protocol EdgeHook: Sendable {
 
 extension EdgeHook {
     func admitting(_ request: EdgeRequest) -> (refusal: HTTPResponse?, headers: [(String, String)]) { (admit(request), []) }
-    func admitMessage(_ request: EdgeRequest) -> RPCError? { nil }
+    func admitMessage(_ request: EdgeRequest, _ body: [UInt8]) -> RPCError? { nil }
     func abandoned(_ request: EdgeRequest) {}
 }
 
