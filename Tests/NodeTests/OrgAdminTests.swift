@@ -123,17 +123,21 @@ import TestSupport
         }
         let org = try #require((try? JSON.parse(call("POST", "/v1/orgs", Array(#"{"name":"seed-org"}"#.utf8)).body))?["id"]?.stringValue)
         let key = try #require((try? JSON.parse(call("POST", "/v1/api-keys", Array("{\"org\":\"\(org)\",\"name\":\"k\"}".utf8)).body))?["id"]?.stringValue)
+        let member = try #require((try? JSON.parse(call("POST", "/v1/orgs/\(org)/members", Array(#"{"name":"m","role":"developer"}"#.utf8)).body))?["user"]?.stringValue)
         func snapshot() -> String {
             (try? leader.node.stateMachine.tenantView { d, txn in
-                "\(try d.organisations(txn))|\(try d.keys(of: OrgAdmin.parseId(org)!, txn))|\(try d.chains(of: OrgAdmin.parseId(org)!, txn))"
+                let id = OrgAdmin.parseId(org)!
+                return "\(try d.organisations(txn))|\(try d.keys(of: id, txn))|\(try d.chains(of: id, txn))|\(try d.users(txn))|\(try d.members(of: id, txn))"
             }) ?? "unreadable"
         }
-        let fields = ["name", "config", "org", "permissions", "origins", "cidrs", "rateLimitPerMinute", "graceSeconds", "secret", "id", ""]
+        let fields = ["name", "config", "org", "permissions", "origins", "cidrs", "rateLimitPerMinute", "graceSeconds", "secret", "id", "role", "user",
+                      "clusterAdmin", ""]
         let values = ["\"acme\"", "\"\"", "\"\(org)\"", "\"read+write\"", "\"all\"", "[\"10.0.0.0/8\"]", "[\"x\"]", "[\"https://a.example\"]",
                       "{}", "{\"a\":[1,2]}", "[]", "0", "-1", "99999999999999999999", "3600", "1e3", "null", "true", "\"\\u0000\"",
-                      "\"" + String(repeating: "x", count: 300) + "\""]
+                      "\"" + String(repeating: "x", count: 300) + "\"", "\"admin\"", "\"developer\"", "\"owner\"", "\"\(member)\""]
         let targets: [(String, String)] = [("POST", "/v1/orgs"), ("PUT", "/v1/orgs/\(org)/config"), ("POST", "/v1/api-keys"),
-                                           ("POST", "/v1/api-keys/\(key)/rotate"), ("PUT", "/v1/orgs/\(org)/chains/7")]
+                                           ("POST", "/v1/api-keys/\(key)/rotate"), ("PUT", "/v1/orgs/\(org)/chains/7"),
+                                           ("POST", "/v1/orgs/\(org)/members"), ("PUT", "/v1/orgs/\(org)/members/\(member)"), ("POST", "/v1/users")]
         var refused = 0, accepted = 0
         for i in 0..<300 {
             var text = "{" + (0..<Int.random(in: 0..<5, using: &rng)).map { _ in

@@ -275,5 +275,9 @@ import Testing
         print("revocation refused on all 3 nodes \(Int(Date().timeIntervalSince(revokeStarted) * 1000)) ms after the DELETE was sent")
         #expect(adminCall("DELETE", "/v1/api-keys/\(acmeKeyId)").0 == 409)
         #expect(adminCall("GET", "/v1/api-keys/\(acmeKeyId)").1["revokedAt"]?.stringValue != nil)
+        // On a node open to anyone, a revoked key is still refused, not read as no key at all.
+        let open = c.api(leader).handle(Self.rpc("eth_chainId", headers: [("X-API-Key", newSecret)]))
+        #expect(open.status == 401 && String(decoding: open.body, as: UTF8.self).contains("revoked, rotated out"))
+        #expect(c.api(leader).handle(Self.rpc("eth_chainId")).status == 200, "the open node still answers without a key")
     }
 }

@@ -53,6 +53,9 @@ struct APIKeys: Sendable {
 
     var required: Bool { !digests.isEmpty }
 
+    /// How organisations' secrets start (`KeyAdmin.newSecret`).
+    static let tenantPrefix = "isk_"
+
     /// Who asked: the key's fingerprint, or on an open node the client's address.
     enum Outcome: Equatable {
         case allowed(path: String, credential: Principal.Credential, organisation: UInt64?, mayWrite: Bool, ratePerMinute: UInt32)
@@ -79,6 +82,9 @@ struct APIKeys: Sendable {
                 return .allowed(path: path, credential: .tenantKey(id: record.id), organisation: record.org, mayWrite: record.permissions == .readWrite,
                                 ratePerMinute: record.ratePerMinute)
             }
+            // An organisation's key that opens nothing is refused even on an open node: it
+            // was revoked or rotated out, and must not quietly turn into open access.
+            if k.hasPrefix(Self.tenantPrefix) { return .denied("this API key is not valid: revoked, rotated out past its grace period, or never issued") }
         }
         guard required else { return .allowed(path: path, credential: .open(address: Self.host(req.remote)), organisation: nil, mayWrite: true, ratePerMinute: 0) }
         guard let k = presented, !k.isEmpty else {

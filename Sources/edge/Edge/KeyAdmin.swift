@@ -146,7 +146,7 @@ struct KeyAdmin: Sendable {
         return .success(d)
     }
 
-    static func newSecret() -> (secret: String, hash: [UInt8]) { newTenantSecret(prefix: "isk_") }
+    static func newSecret() -> (secret: String, hash: [UInt8]) { newTenantSecret(prefix: APIKeys.tenantPrefix) }
 
     static func json(_ k: APIKeyRecord) -> JSONValue {
         var o: JSONObject = ["id": .string(OrgAdmin.idText(k.id)), "org": .string(OrgAdmin.idText(k.org)), "name": .string(k.name),
