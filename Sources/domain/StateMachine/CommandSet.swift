@@ -37,5 +37,7 @@ public struct ApplyEffects: Sendable {
     public var skipped: [String] = []
     /// Chain events, published once the batch committed.
     public var chainEvents: [ChainEvent] = []
+    /// Keys, users, organisations or chain owners changed (not mere usage or audit appends).
+    public var tenantsChanged = false
     public init() {}
 }

@@ -5,6 +5,7 @@ import Consensus
 import Hashing
 import ReplicatedLog
 import Storage
+import Synchronization
 import Tenancy
 
 /// The root of the replicated state: the registry of command sets every committed entry
@@ -32,6 +33,11 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     public let chains: ChainRegistry
     /// Organisations, users, roles, API keys and chain ownership.
     public let tenants: TenantDirectory
+    private let tenantsChanges = Atomic<UInt64>(0)
+    /// Grows after every committed change of what the tenant tables say about keys, users,
+    /// organisations and chain owners (and after a snapshot): a cache of those reads holds
+    /// while it stays the same.
+    public var tenantsVersion: UInt64 { tenantsChanges.load(ordering: .acquiring) }
     /// Chain events, published once their apply transaction committed: filters and
     /// subscriptions hear of blocks from the state machine, not from the Raft driver.
     public let chainFeed = ChainFeed()
@@ -101,6 +107,7 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
             return ApplyResult(state: state, effects: effects)
         }
         chainFeed.publish(result.effects.chainEvents)
+        if result.effects.tenantsChanged { tenantsChanges.add(1, ordering: .releasing) }
         return result
     }
 
@@ -242,5 +249,6 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
             try txn.put(self.meta, Self.appliedKey, w.bytes)
             try txn.put(self.meta, Self.digestKey, digest)
         }
+        tenantsChanges.add(1, ordering: .releasing)
     }
 }

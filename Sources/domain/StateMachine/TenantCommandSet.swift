@@ -9,7 +9,12 @@ struct TenantCommandSet: CommandSet {
     var tableNames: [String] { TenantDirectory.tableNames }
 
     func apply(_ data: [UInt8], in txn: WriteTransaction, effects: inout ApplyEffects) throws {
-        let outcome = try directory.apply(try TenantCommand.decode(data), in: txn)
-        if let why = outcome.skipped { effects.skipped.append(why) }
+        let command = try TenantCommand.decode(data)
+        let outcome = try directory.apply(command, in: txn)
+        if let why = outcome.skipped { effects.skipped.append(why); return }
+        switch command {
+        case .audit, .usage, .compactAudit, .compactUsage: break
+        default: effects.tenantsChanged = true
+        }
     }
 }

@@ -237,12 +237,18 @@ public final class TenantDirectory: Sendable {
     /// The key a presented secret (by its SHA-256) opens at `nowMillis`: its current secret,
     /// or the previous one within its grace period; nil for revoked or unknown secrets.
     public func key(secretHash: [UInt8], nowMillis: UInt64, _ txn: ReadTransaction) throws -> APIKeyRecord? {
+        try key(secretHash: secretHash, txn).flatMap { $0.admits(hash: secretHash, nowMillis: nowMillis) ? $0 : nil }
+    }
+
+    /// The key a secret's hash is mapped to, whether or not it opens the key now (a rotated
+    /// secret past its grace period stays mapped until the next rotation).
+    public func key(secretHash: [UInt8], _ txn: ReadTransaction) throws -> APIKeyRecord? {
         guard let raw = try txn.get(keyHashes, secretHash) else { return nil }
         let id = try Self.id(raw, "tenant_key_hashes", "secret")
         guard let k = try key(id, txn), k.secretHash == secretHash || k.previousHash == secretHash else {
             throw CorruptTenantRecord(table: "tenant_key_hashes", key: "secret", problem: "names key \(id), which is missing or holds other secrets")
         }
-        return k.admits(hash: secretHash, nowMillis: nowMillis) ? k : nil
+        return k
     }
 
     /// An organisation's keys, revoked ones included (a scan: admin-sized tables).

@@ -51,8 +51,7 @@ struct KeyAdmin: Sendable {
               access.sees(key.org) else {
             return jsonError(404, "no API key \(boundedQuote(rest[0]))")
         }
-        let change = req.method == "GET" ? nil : "changing another member's API key"
-        if let refusal = Self.refusal(key, access, change ?? "reading another member's API key") { return refusal }
+        if let refusal = Self.refusal(key, access, req.method == "GET" ? .read : .change) { return refusal }
         switch (req.method, rest.count == 2 ? rest[1] : nil) {
         case ("GET", nil): return .json(JSON.serialize(json(key)) + "\n")
         case ("GET", "usage"): return usage(key, req)
@@ -97,12 +96,15 @@ struct KeyAdmin: Sendable {
         var createdBy: UInt64 = 0
     }
 
-    /// nil when the principal may act on `key` (of an organisation they see): admins on
-    /// every key, operators read every key, anyone on the keys they created.
-    static func refusal(_ key: APIKeyRecord, _ access: AdminAccess, _ action: String) -> HTTPResponse? {
+    enum Use { case read, change }
+
+    /// nil when the principal may `use` `key` (of an organisation they see): admins every
+    /// key, operators read every key, anyone the keys they created.
+    static func refusal(_ key: APIKeyRecord, _ access: AdminAccess, _ use: Use) -> HTTPResponse? {
         guard !access.isClusterAdmin, let role = access.role(in: key.org), role != .admin else { return nil }
         if key.createdBy != 0, key.createdBy == access.principal.user { return nil }
-        if role == .operator, action.hasPrefix("reading") { return nil }
+        if role == .operator, use == .read { return nil }
+        let action = use == .read ? "reading another member's API key" : "changing another member's API key"
         return jsonError(403, "\(action) needs the role admin in the organisation; you are \(role.name) and may manage your own keys",
                          [("role", .string(role.name))])
     }
@@ -206,7 +208,7 @@ struct KeyAdmin: Sendable {
         do {
             let all: [APIKeyRecord]? = try node.stateMachine.tenantView { d, txn in try d.organisation(org, txn) == nil ? nil : try d.keys(of: org, txn) }
             guard let all else { return jsonError(404, "no organisation \(orgText)") }
-            let keys = all.filter { Self.refusal($0, access, "reading") == nil }
+            let keys = all.filter { Self.refusal($0, access, .read) == nil }
             return .json(JSON.serialize(.object(["keys": .array(keys.map(json))])) + "\n")
         } catch {
             return jsonError(500, "cannot read the keys: \(error)")

@@ -50,18 +50,12 @@ public final class NodeAPI: Sendable {
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
         self.chainStatuses = chainStatuses
-        reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus)
+        let cache = TenantCache(stateMachine: node.stateMachine)
+        reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus, owner: { cache.owner(ofChain: $0) })
         let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses)
         self.admin = admin
         let adminListen = config.adminListen
-        let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { [node] hash in
-            let now = unixMillis()
-            return (try? node.stateMachine.tenantView { d, txn -> APIKeyRecord? in
-                guard var k = try d.key(secretHash: hash, nowMillis: now, txn) else { return nil }
-                if k.ratePerMinute == 0, let org = try d.organisation(k.org, txn) { k.ratePerMinute = OrgAdmin.rateLimit(org) ?? 0 }
-                return k
-            }) ?? nil
-        }
+        let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { hash in cache.key(secretHash: hash, nowMillis: unixMillis()) }
         let userByToken: @Sendable ([UInt8]) -> User? = { [node] hash in
             (try? node.stateMachine.tenantView { d, txn in try d.user(tokenHash: hash, txn) }) ?? nil
         }

@@ -2,6 +2,7 @@ import ByteCodec
 import Chain
 import Net
 import RPC
+import Synchronization
 
 /// The cluster-wide limit on organisations' API keys (`ClusterRateLimiter`), as a pipeline
 /// step: every request on the read surfaces, every WebSocket upgrade and every message on
@@ -9,20 +10,39 @@ import RPC
 /// and `RateLimit-Reset`; a refusal is HTTP 429 with those and `Retry-After`, in the
 /// surface's shape (JSON-RPC error -32005 with the same facts in `data`). Config-file keys
 /// and open nodes are development access and not limited.
-struct RateLimitHook: EdgeHook {
+final class RateLimitHook: EdgeHook {
     let limiter: ClusterRateLimiter
     /// The node's default, for keys whose organisation sets none.
     let defaultPerMinute: UInt32
     /// The cluster's node set, this node included.
     let members: @Sendable () -> Set<UInt64>
-    var now: @Sendable () -> UInt64 = unixMillis
+    let now: @Sendable () -> UInt64
 
     static let code = -32005
+
+    /// `members`, re-read at most every 100 ms: the node set changes with membership only,
+    /// and building it from the node's report on every request costs more than the count.
+    private let cachedMembers = Mutex<(at: UInt64, set: Set<UInt64>)>((0, []))
+
+    init(limiter: ClusterRateLimiter, defaultPerMinute: UInt32, members: @escaping @Sendable () -> Set<UInt64>, now: @escaping @Sendable () -> UInt64 = unixMillis) {
+        self.limiter = limiter
+        self.defaultPerMinute = defaultPerMinute
+        self.members = members
+        self.now = now
+    }
+
+    func currentMembers(_ nowMillis: UInt64) -> Set<UInt64> {
+        if let fresh = cachedMembers.withLock({ $0.at + 100 > nowMillis && !$0.set.isEmpty ? $0.set : nil }) { return fresh }
+        let set = members()
+        cachedMembers.withLock { $0 = (nowMillis, set) }
+        return set
+    }
 
     func decide(_ request: EdgeRequest) -> ClusterRateLimiter.Decision? {
         guard case .read = request.route, case .tenantKey(let id) = request.principal.credential else { return nil }
         let perMinute = request.principal.ratePerMinute == 0 ? defaultPerMinute : request.principal.ratePerMinute
-        return limiter.admit(key: id, limit: limiter.perWindow(perMinute), members: members(), nowMillis: now())
+        let t = now()
+        return limiter.admit(key: id, limit: limiter.perWindow(perMinute), members: currentMembers(t), nowMillis: t)
     }
 
     func admit(_ request: EdgeRequest) -> HTTPResponse? { admitting(request).refusal }
