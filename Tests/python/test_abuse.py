@@ -23,34 +23,15 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, http  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BASE = int(os.environ.get("ABUSE_BASE_PORT", "30000"))
 RUN = os.path.join(ROOT, "chaos/.run/abuse")
 SECOND_KEY = "abuse-second-key-0123456789"
-
-failures = []
-
-
-def check(ok, what):
-    print(("  ok    " if ok else "  FAIL  ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def http(method, url, body=None, headers=None, timeout=5):
-    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
-    except Exception as e:
-        return None, str(e).encode(), {}
 
 
 def raw(port, data, shut_wr=False, timeout=5.0, src=None, read=True):

@@ -21,10 +21,10 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import check, failures, http  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -37,29 +37,6 @@ PER_WINDOW = 30
 # The documented burst: what the other nodes admit in one 100 ms share interval plus the
 # link's latency; at 45 requests a second that is a handful. Allow 10.
 BURST = 10
-
-failures = []
-
-
-def check(ok, what):
-    print(("  ok    " if ok else "  FAIL  ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def http(method, url, body=None, headers=None, timeout=5):
-    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
-    h = {"Content-Type": "application/json", **(headers or {})}
-    req = urllib.request.Request(url, data=data, method=method, headers=h)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, r.read(), {k.lower(): v for k, v in r.headers.items()}
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), {k.lower(): v for k, v in e.headers.items()}
-    except Exception as e:
-        return None, str(e).encode(), {}
-
 
 def js(b):
     try:

@@ -79,6 +79,13 @@ public struct KeyUsage: Sendable {
         Key(key).appending(minute).appending(bytes: Array(method.utf8))
     }
 
+    /// A row's key in the other table: key ‖ minute ‖ method and minute ‖ key ‖ method are
+    /// each other with the two 8-byte fields swapped.
+    static func swapped(_ k: [UInt8], _ table: String) throws -> Key {
+        guard k.count >= 16 else { throw CorruptTenantRecord(table: table, key: TenantCodec.hex(k), problem: "a key of the wrong length") }
+        return Key(k[8..<16]).appending(Key(k[0..<8])).appending(bytes: Array(k[16...]))
+    }
+
     /// Adds the batch unless this node's batch `seq` was applied already; true when added.
     func apply(_ b: UsageBatch, _ txn: WriteTransaction) throws -> Bool {
         if let raw = try txn.get(applied, Key(b.node)) {
@@ -89,7 +96,7 @@ public struct KeyUsage: Sendable {
             let k = Self.rowKey(r.key, r.minute, r.method)
             var (calls, errors) = (UInt64(0), UInt64(0))
             if let raw = try txn.get(rows, k) { (calls, errors) = try Self.counts(raw, k) } else {
-                try txn.put(byMinute, Key(r.minute).appending(r.key).appending(bytes: Array(r.method.utf8)), [UInt8]())
+                try txn.put(byMinute, try Self.swapped(k.bytes, "tenant_usage"), [UInt8]())
             }
             var w = ByteWriter()
             w.u64(calls &+ r.calls); w.u64(errors &+ r.errors)
@@ -110,9 +117,7 @@ public struct KeyUsage: Sendable {
     func compact(before minute: UInt64, limit: Int, _ txn: WriteTransaction) throws -> Int {
         let doomed = try txn.entries(in: byMinute, KeyRange(from: [UInt8](), upTo: Key(minute)), limit: limit)
         for e in doomed {
-            guard e.key.count >= 16 else { throw CorruptTenantRecord(table: "tenant_usage_by_minute", key: TenantCodec.hex(e.key), problem: "a key of the wrong length") }
-            let row = Key(Array(e.key[8..<16])).appending(Key(Array(e.key[0..<8]))).appending(bytes: Array(e.key[16...]))
-            _ = try txn.delete(rows, row)
+            _ = try txn.delete(rows, try Self.swapped(e.key, "tenant_usage_by_minute"))
             _ = try txn.delete(byMinute, e.key)
         }
         return doomed.count
@@ -122,7 +127,7 @@ public struct KeyUsage: Sendable {
     func forget(key: UInt64, _ txn: WriteTransaction) throws {
         for e in try txn.entries(in: rows, prefix: Key(key)) {
             _ = try txn.delete(rows, e.key)
-            _ = try txn.delete(byMinute, Key(Array(e.key[8..<16])).appending(Key(Array(e.key[0..<8]))).appending(bytes: Array(e.key[16...])))
+            _ = try txn.delete(byMinute, try Self.swapped(e.key, "tenant_usage"))
         }
         _ = try txn.delete(lastUsed, Key(key))
     }

@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 import NodeConfig
 import Net
-import RPC
 import Synchronization
 
 /// The optional per-request log of the read surfaces (`accessLog` in the config): one JSON
@@ -83,14 +82,9 @@ struct AccessLogHook: EdgeHook {
     func admit(_ request: EdgeRequest) -> HTTPResponse? { nil }
 
     func completed(_ request: EdgeRequest, _ response: HTTPResponse) {
-        guard case .read(let surface) = request.route else { return }
+        guard case .read(let surface) = request.route, let name = request.readMethod else { return }
         let req = request.http
-        let method: String
-        switch surface {
-        case .jsonRPC: method = JSONRPCServer.singleMethod(req.body) ?? "batch"
-        case .graphQL: method = "graphql"
-        case .rest: method = req.method
-        }
+        let method = surface == .rest ? req.method : name
         var line = "{\"timeMillis\":\(unixMillis()),\"node\":\(nodeId),\"caller\":\(jsonQuote(request.principal.caller))"
         line += ",\"org\":" + (request.principal.organisation.map { jsonQuote(OrgAdmin.idText($0)) } ?? "null")
         line += ",\"surface\":\"\(surface)\",\"method\":\(jsonQuote(method)),\"path\":\(jsonQuote(String(request.path.prefix(256))))"

@@ -18,6 +18,17 @@ struct EdgeRequest: Sendable {
     /// The path with any `/k/<key>` prefix removed.
     let path: String
     let principal: Principal
+
+    /// What a read asks for, as usage counts and the access log name it: the JSON-RPC method
+    /// (`batch` for a batch), `graphql`, or `rest`; nil for other routes.
+    var readMethod: String? {
+        guard case .read(let surface) = route else { return nil }
+        switch surface {
+        case .jsonRPC: return JSONRPCServer.singleMethod(http.body) ?? "batch"
+        case .graphQL: return "graphql"
+        case .rest: return "rest"
+        }
+    }
 }
 
 /// The authenticate step's answer: the request to serve, or the refusal to send.

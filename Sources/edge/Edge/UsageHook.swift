@@ -11,13 +11,7 @@ struct UsageHook: EdgeHook {
     func admit(_ request: EdgeRequest) -> HTTPResponse? { nil }
 
     func completed(_ request: EdgeRequest, _ response: HTTPResponse) {
-        guard case .read(let surface) = request.route, case .tenantKey(let id) = request.principal.credential else { return }
-        let method: String
-        switch surface {
-        case .jsonRPC: method = JSONRPCServer.singleMethod(request.http.body) ?? "batch"
-        case .graphQL: method = "graphql"
-        case .rest: method = "rest"
-        }
+        guard let method = request.readMethod, case .tenantKey(let id) = request.principal.credential else { return }
         recorder.record(key: id, method: method, error: response.status >= 400 || Self.isRPCError(response.body), nowMillis: now())
     }
 

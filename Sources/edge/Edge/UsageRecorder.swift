@@ -40,7 +40,9 @@ public final class UsageRecorder: Sendable {
 
     /// One call of `key` to `method`; the hot path: one dictionary update under a lock.
     public func record(key: UInt64, method: String, error: Bool, nowMillis: UInt64) {
-        let slot = Slot(key: key, minute: nowMillis / 60_000, method: String(method.utf8.prefix(64)) ?? "other")
+        // Method names are short; only an outlandish one is cut (and then copied).
+        let name = method.utf8.count <= 64 ? method : String(decoding: method.utf8.prefix(64), as: UTF8.self)
+        let slot = Slot(key: key, minute: nowMillis / 60_000, method: name)
         state.withLock { s in
             let c = s.current[slot] ?? (0, 0)
             s.current[slot] = (c.calls + 1, c.errors + (error ? 1 : 0))
