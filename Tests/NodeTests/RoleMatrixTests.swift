@@ -309,4 +309,35 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: dir + "/" + BootstrapAdmin.fileName))
         #expect(try n.node.stateMachine.tenantView { d, txn in try d.users(txn).count } == 1)
     }
+
+    /// Every admin list pages alike: keys, users and members a page at a time, each once, in
+    /// id order; a bad limit or cursor is refused.
+    @Test func everyListPages() throws {
+        let n = TestNode(id: 1, dir: temporaryDirectory("pages"), hub: LocalHub())
+        try n.start(voters: [1])
+        defer { n.stop() }
+        #expect(waitUntil { n.node.report.status.role == .leader })
+        let api = NodeAPI(node: n.node, config: AdminAPITests.config(1), peerStatus: { [:] })
+        func call(_ method: String, _ path: String, _ body: String = "") -> (Int, JSONValue) {
+            let r = api.handle(AdminAPITests.request(method, path, token: AdminAPITests.token, body: body))
+            return (r.status, (try? JSON.parse(r.body)) ?? .null)
+        }
+        let org = try #require(call("POST", "/v1/orgs", #"{"name":"paged"}"#).1["id"]?.stringValue)
+        for i in 0..<7 {
+            #expect(call("POST", "/v1/api-keys", "{\"org\":\"\(org)\",\"name\":\"k\(i)\"}").0 == 201)
+            #expect(call("POST", "/v1/orgs/\(org)/members", "{\"name\":\"m\(i)\",\"role\":\"developer\"}").0 == 201)
+        }
+        for (path, field, count) in [("/v1/api-keys?org=\(org)&", "keys", 7), ("/v1/orgs/\(org)/members?", "members", 7), ("/v1/users?", "users", 7)] {
+            var seen = [String](), cursor: String? = nil, pages = 0
+            repeat {
+                let (s, page) = call("GET", path + "limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(s == 200, "\(path): \(page)")
+                seen += (page[field]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue ?? $0["user"]?.stringValue }
+                cursor = page["nextCursor"]?.stringValue
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(seen.count == count && Set(seen).count == count && seen == seen.sorted() && pages == 3, "\(path): \(seen) in \(pages) pages")
+            #expect(call("GET", path + "limit=0").0 == 400 && call("GET", path + "cursor=zz").0 == 400)
+        }
+    }
 }

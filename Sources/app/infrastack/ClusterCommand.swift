@@ -88,3 +88,19 @@ func adminAuthorization(_ o: Options) throws -> [(String, String)] {
     guard !token.isEmpty else { throw Options.Problem(description: "a token is required (a personal token or the cluster-admin token): --token-file FILE or INFRASTACK_ADMIN_TOKEN") }
     return [("Authorization", "Bearer " + token)]
 }
+
+/// Every item of a paged admin list (`?limit=&cursor=`, `nextCursor`), or the first answer
+/// that was not a page (printed by the caller as the error it is).
+enum Pages { case items([JSONValue]), refused(HTTPClient.Response) }
+
+func allPages(_ c: HTTPClient, _ path: String, field: String, headers: [(String, String)]) throws -> Pages {
+    var all = [JSONValue](), cursor: String? = nil
+    let joiner = path.contains("?") ? "&" : "?"
+    repeat {
+        let page = try c.get(path + joiner + "limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: headers)
+        guard page.status == 200, let v = try? JSON.parse(page.body) else { return .refused(page) }
+        all += v[field]?.arrayValue ?? []
+        cursor = v["nextCursor"]?.stringValue
+    } while cursor != nil
+    return .items(all)
+}

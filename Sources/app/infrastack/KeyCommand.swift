@@ -42,9 +42,10 @@ enum KeyCommand {
             let r: HTTPClient.Response
             switch verb {
             case "list":
-                r = try c.get("\(path)?org=\(try hexId("org"))", headers: auth)
-                if r.status == 200, !o.flags.contains("json"), let keys = (try? JSON.parse(r.body))?["keys"]?.arrayValue {
-                    print(table(keys))
+                switch try allPages(c, "\(path)?org=\(try hexId("org"))", field: "keys", headers: auth) {
+                case .refused(let page): r = page
+                case .items(let keys):
+                    print(o.flags.contains("json") ? JSON.serialize(.object(["keys": .array(keys)])) : table(keys))
                     return 0
                 }
             case "create":

@@ -51,16 +51,11 @@ enum OrgCommand {
             let r: HTTPClient.Response
             switch verb {
             case "list":
-                var all = [JSONValue](), cursor: String? = nil
-                repeat {
-                    let page = try c.get(path + "?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), headers: auth)
-                    guard page.status == 200, let v = try? JSON.parse(page.body) else {
-                        print(page.text.trimmingCharacters(in: .whitespacesAndNewlines))
-                        return 1
-                    }
-                    all += v["orgs"]?.arrayValue ?? []
-                    cursor = v["nextCursor"]?.stringValue
-                } while cursor != nil
+                let all: [JSONValue]
+                switch try allPages(c, path, field: "orgs", headers: auth) {
+                case .refused(let page): print(page.text.trimmingCharacters(in: .whitespacesAndNewlines)); return 1
+                case .items(let items): all = items
+                }
                 if o.flags.contains("json") { print(JSON.serialize(.object(["orgs": .array(all)]))) } else { print(table(all)) }
                 return 0
             case "create":
@@ -85,8 +80,9 @@ enum OrgCommand {
                 else { r = try c.get("\(path)/\(try id())/chains", headers: auth) }
             case "delete": r = try c.request("DELETE", "\(path)/\(try id())", headers: auth)
             case "members":
-                r = try c.get("\(path)/\(try id())/members", headers: auth)
-                if r.status == 200, let ms = (try? JSON.parse(r.body))?["members"]?.arrayValue {
+                switch try allPages(c, "\(path)/\(try id())/members", field: "members", headers: auth) {
+                case .refused(let page): r = page
+                case .items(let ms):
                     print(columns([["USER", "NAME", "ROLE"]] + ms.map { m in ["user", "name", "role"].map { m[$0]?.stringValue ?? "-" } }))
                     return 0
                 }

@@ -42,8 +42,12 @@ enum UserCommand {
         let r: HTTPClient.Response
         switch verb {
         case "list":
-            r = try c.get("/v1/users", headers: auth)
-            if r.status == 200, !o.flags.contains("json"), let users = (try? JSON.parse(r.body))?["users"]?.arrayValue {
+            switch try allPages(c, "/v1/users", field: "users", headers: auth) {
+            case .refused(let page): r = page
+            case .items(let users) where o.flags.contains("json"):
+                print(JSON.serialize(.object(["users": .array(users)])))
+                return 0
+            case .items(let users):
                 var rows = [["ID", "NAME", "CLUSTER ADMIN", "ORGANISATIONS"]]
                 for u in users {
                     let orgs = (u["memberships"]?.arrayValue ?? []).map { "\($0["org"]?.stringValue ?? "?"):\($0["role"]?.stringValue ?? "?")" }

@@ -209,7 +209,10 @@ struct KeyAdmin: Sendable {
             let all: [APIKeyRecord]? = try node.stateMachine.tenantView { d, txn in try d.organisation(org, txn) == nil ? nil : try d.keys(of: org, txn) }
             guard let all else { return jsonError(404, "no organisation \(orgText)") }
             let keys = all.filter { Self.refusal($0, access, .read) == nil }
-            return .json(JSON.serialize(.object(["keys": .array(keys.map(json))])) + "\n")
+            switch AdminPage.parse(req.query) {
+            case .failure(let e): return e.response
+            case .success(let page): return page.answer(keys, id: \.id, field: "keys", json)
+            }
         } catch {
             return jsonError(500, "cannot read the keys: \(error)")
         }

@@ -33,7 +33,11 @@ struct MemberAdmin: Sendable {
         }
         if rest.isEmpty {
             switch req.method {
-            case "GET": return .json(JSON.serialize(.object(["members": .array(members.map { Self.json($0.user, $0.role) })])) + "\n")
+            case "GET":
+                switch AdminPage.parse(req.query) {
+                case .failure(let e): return e.response
+                case .success(let page): return page.answer(members, id: \.user.id, field: "members") { Self.json($0.user, $0.role) }
+                }
             case "POST":
                 if let refusal = access.require(AdminAccess.adminOnly, in: org.id, "inviting members", hidden: hidden) { return refusal }
                 switch Self.parseInvite(req.body) {

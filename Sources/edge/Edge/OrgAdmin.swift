@@ -30,7 +30,6 @@ struct OrgAdmin: Sendable {
     var fixedChain: UInt64? = nil
 
     static let prefix = "/v1/orgs"
-    static let maxPage = 500
     static let maxConfigBytes = 64 << 10
 
     static func owns(_ path: String) -> Bool { path == prefix || path.hasPrefix(prefix + "/") }
@@ -163,26 +162,16 @@ struct OrgAdmin: Sendable {
     }
 
     func list(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
-        let query = req.query
-        var limit = 100
-        if let l = query["limit"] {
-            guard let n = Int(l), (1...Self.maxPage).contains(n) else { return jsonError(400, "limit must be 1 to \(Self.maxPage)") }
-            limit = n
-        }
-        var after: UInt64 = 0
-        if let c = query["cursor"] {
-            guard let id = Self.parseId(c) else { return jsonError(400, "cursor must be the nextCursor of a previous page") }
-            after = id
+        let page: AdminPage
+        switch AdminPage.parse(req.query) {
+        case .failure(let e): return e.response
+        case .success(let p): page = p
         }
         let all: [Organisation]
         do { all = try node.stateMachine.tenantView { d, txn in try d.organisations(txn) }.filter { access.sees($0.id) } } catch {
             return jsonError(500, "cannot read the organisations: \(error)")
         }
-        let page = Array(all.filter { $0.id > after }.prefix(limit))
-        let more = all.contains { $0.id > (page.last?.id ?? after) } && page.count == limit
-        var o: JSONObject = ["orgs": .array(page.map(Self.json))]
-        o["nextCursor"] = more ? .string(Self.idText(page.last!.id)) : .null
-        return .json(JSON.serialize(.object(o)) + "\n")
+        return page.answer(all, id: \.id, field: "orgs", Self.json)
     }
 
     func create(_ name: String, _ config: [UInt8]) -> HTTPResponse {

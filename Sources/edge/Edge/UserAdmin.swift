@@ -40,7 +40,7 @@ struct UserAdmin: Sendable {
         if let refusal = access.requireClusterAdmin("manage users (organisation admins: /v1/orgs/{id}/members)") { return refusal }
         if req.path == Self.prefix {
             switch req.method {
-            case "GET": return list()
+            case "GET": return list(req)
             case "POST":
                 guard let o = (try? JSON.parse(req.body))?.objectValue else { return jsonError(400, "body must be a JSON object {name, clusterAdmin?}") }
                 for k in o.keys where !["name", "clusterAdmin"].contains(k) { return jsonError(400, "unknown field \(boundedQuote(k)) (known: name, clusterAdmin)") }
@@ -81,10 +81,13 @@ struct UserAdmin: Sendable {
                         "memberships": .array(memberships.map { .object(["org": .string(OrgAdmin.idText($0.org)), "role": .string($0.role.name)]) })])
     }
 
-    func list() -> HTTPResponse {
+    func list(_ req: HTTPRequest) -> HTTPResponse {
         do {
             let users = try node.stateMachine.tenantView { d, txn in try d.users(txn) }
-            return .json(JSON.serialize(.object(["users": .array(users.map(json))])) + "\n")
+            switch AdminPage.parse(req.query) {
+            case .failure(let e): return e.response
+            case .success(let page): return page.answer(users, id: \.id, field: "users", json)
+            }
         } catch {
             return jsonError(500, "cannot read the users: \(error)")
         }
