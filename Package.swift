@@ -52,8 +52,10 @@ let package = Package(
         .target(name: "ChainIndex", dependencies: ["Chain", "ByteCodec", "Storage"], path: "Sources/domain/ChainIndex"),
         // the admin plane's tenant state: organisations, users, roles, API keys, chain ownership
         .target(name: "Tenancy", dependencies: ["ByteCodec", "Storage", "Hashing"], path: "Sources/domain/Tenancy"),
+        // webhooks: subscriptions, delivery cursors and attempts; Standard Webhooks signing
+        .target(name: "Webhooks", dependencies: ["ByteCodec", "Storage", "Hashing"], path: "Sources/domain/Webhooks"),
         // the root of the replicated state: one registry of command sets (chain, kv, members, tenants)
-        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
+        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "Webhooks", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),
         // the node's configuration: every field validated at start with an error naming it
         .target(name: "NodeConfig", dependencies: ["Chain", "ByteCodec", "ChainFollower", "ChainIndex", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
@@ -66,7 +68,7 @@ let package = Package(
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
         .target(name: "GraphQL", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
         // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
-        .target(name: "Edge", dependencies: ["StateMachine", "Tenancy", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
+        .target(name: "Edge", dependencies: ["StateMachine", "Tenancy", "Webhooks", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
                                              "NodeConfig", "Consensus", "Net", "Hashing", "ByteCodec", "Chain", "Telemetry"],
                 path: "Sources/edge/Edge"),
 
@@ -99,10 +101,11 @@ let package = Package(
         .testTarget(name: "PeerTransportTests", dependencies: ["PeerTransport", "Hashing", "Net", "Telemetry", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "Chain", "Storage", "TestSupport"]),
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Storage", "ByteCodec", "TestSupport"]),
+        .testTarget(name: "WebhooksTests", dependencies: ["Webhooks", "Storage", "ByteCodec", "TestSupport"]),
         .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "RPC", "ReplicatedLog", "StateMachine", "Tenancy", "RaftDriver", "Consensus", "Storage", "Net",
+        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "RPC", "ReplicatedLog", "StateMachine", "Tenancy", "Webhooks", "RaftDriver", "Consensus", "Storage", "Net",
                                                     "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),

@@ -8,6 +8,7 @@ import Hashing
 import Net
 import Telemetry
 import Tenancy
+import Webhooks
 import Testing
 import TestSupport
 
@@ -22,7 +23,9 @@ import TestSupport
         let cells: [String]
         var description: String { "\(method) \(target)" }
         /// Whether the row acts on an organisation's object (another organisation's is hidden).
-        var scoped: Bool { ["{org}", "{key}", "{member}", "{chain}", "{slug}"].contains { target.contains($0) } || (method == "POST" && target == "/v1/api-keys") }
+        var scoped: Bool {
+            ["{org}", "{key}", "{member}", "{chain}", "{slug}", "{webhook}"].contains { target.contains($0) } || (method == "POST" && ["/v1/api-keys", "/v1/webhooks"].contains(target))
+        }
     }
 
     static let columns = ["cluster admin", "admin", "operator", "developer"]
@@ -51,6 +54,8 @@ import TestSupport
         var users: [String: UInt64] = [:]
         /// Keys by creator: "admin", "operator", "developer" (own organisation), "other".
         var keys: [String: UInt64] = [:]
+        /// Webhooks by creator, like keys.
+        var webhooks: [String: UInt64] = [:]
         var chains: [String: (id: UInt64, slug: String)] = [:]
         var auditBefore: UInt64 = 0
     }
@@ -82,6 +87,12 @@ import TestSupport
             try apply(.createKey(APIKeyRecord(id: key, org: org, name: "key of \(who)", secretHash: SHA256.hash(Array("secret-\(key)".utf8)),
                                               createdBy: user, createdMillis: 1)))
             w.keys[who] = key
+            let hook = UInt64.random(in: 2...UInt64.max)
+            let chain = org == w.own ? UInt64(1) : 2
+            guard case .applied = node.propose(raw: WebhookCommand.create(Webhook(id: hook, org: org, chainId: chain, name: "hook of \(who)", url: "http://127.0.0.1:9/",
+                                                                                 event: .newBlock, secret: StandardWebhooks.newSecret(), createdBy: user, createdMillis: 1)).encoded(),
+                                               timeoutMillis: 5000) else { throw Failure("webhook not created") }
+            w.webhooks[who] = hook
         }
         for (side, org) in [("own", w.own), ("other", w.other)] {
             counter.next += 1
@@ -105,6 +116,7 @@ import TestSupport
         var target = row.target
             .replacingOccurrences(of: "{org}", with: id(org))
             .replacingOccurrences(of: "{key}", with: id(w.keys[key]!))
+            .replacingOccurrences(of: "{webhook}", with: id(w.webhooks[key]!))
             .replacingOccurrences(of: "{member}", with: id(w.users[side == "own" ? "developer" : "other"]!))
             .replacingOccurrences(of: "{chain}", with: String(chain.id))
             .replacingOccurrences(of: "{slug}", with: chain.slug)
@@ -124,6 +136,8 @@ import TestSupport
         case ("POST", "/v1/orgs/{org}/members"): body = #"{"name":"new-\#(n)","role":"developer"}"#
         case ("PUT", "/v1/orgs/{org}/members/{member}"): body = #"{"role":"operator"}"#
         case ("POST", "/v1/api-keys"): body = #"{"org":"\#(id(org))","name":"new-\#(n)"}"#
+        case ("POST", "/v1/webhooks"): body = #"{"org":"\#(id(org))","chain":\#(chain.id),"name":"new","url":"http://127.0.0.1:9/","event":"new_block"}"#
+        case ("PATCH", "/v1/webhooks/{webhook}"): body = #"{"name":"renamed"}"#
         case ("POST", "/v1/users"): body = #"{"name":"new-\#(n)"}"#
         case ("POST", "/v1/cluster/chains"): body = #"{"slug":"new-\#(n % 100000)","chainId":\#(n % 1_000_000 + 2_000_000),"adapter":"ethereum","upstreams":["http://127.0.0.1:1"]}"#
         case ("PUT", "/v1/cluster/chains/{slug}"): body = chainBody
@@ -136,7 +150,7 @@ import TestSupport
 
     /// Allowed: the handler ran (a 2xx, or a refusal of the request itself: bad body, conflict,
     /// an unreachable upstream), not a refusal of the caller.
-    static func allowed(_ r: HTTPResponse) -> Bool { (200..<300).contains(r.status) || [400, 409, 422].contains(r.status) }
+    static func allowed(_ r: HTTPResponse) -> Bool { (200..<300).contains(r.status) || [400, 409, 422, 502].contains(r.status) }
 
     /// The ids a list answer names.
     static func listed(_ r: HTTPResponse) -> Set<String> {
@@ -144,7 +158,7 @@ import TestSupport
         if r.header("Content-Type") == "application/x-ndjson" {
             items = r.body.split(separator: UInt8(ascii: "\n")).compactMap { try? JSON.parse(Array($0)) }
         } else if let v = try? JSON.parse(r.body) {
-            items = ["orgs", "keys", "chains", "entries"].flatMap { v[$0]?.arrayValue ?? [] }
+            items = ["orgs", "keys", "chains", "entries", "webhooks"].flatMap { v[$0]?.arrayValue ?? [] }
         }
         var out = Set<String>()
         for item in items {
@@ -190,8 +204,9 @@ import TestSupport
                     #expect(Self.allowed(r), "\(where_): \(r.status) \(AdminAPITests.error(r))")
                     if cell == "all" {
                         let seen = Self.listed(r)
-                        if row.target.hasPrefix("/v1/api-keys") {
-                            #expect(["admin", "operator", "developer"].allSatisfy { seen.contains(Self.id(w.keys[$0]!)) }, "\(where_): every key of the organisation: \(seen)")
+                        if row.target.hasPrefix("/v1/api-keys") || row.target.hasPrefix("/v1/webhooks") {
+                            let objects = row.target.hasPrefix("/v1/webhooks") ? w.webhooks : w.keys
+                            #expect(["admin", "operator", "developer"].allSatisfy { seen.contains(Self.id(objects[$0]!)) }, "\(where_): every one of the organisation: \(seen)")
                         } else {
                             #expect(seen.contains(Self.id(w.other)) || seen.contains(w.chains["other"]!.slug), "\(where_): lists another organisation's too")
                         }
@@ -209,16 +224,17 @@ import TestSupport
                 case "no":
                     let r = call("own", key: othersKey)
                     #expect(r.status == 403 && !AdminAPITests.error(r).isEmpty, "\(where_): \(r.status) \(AdminAPITests.error(r))")
-                case let c where c == "all" || c == "theirs" || (c == "own" && row.method == "GET" && !row.target.contains("{key}")):
+                case let c where c == "all" || c == "theirs" || (c == "own" && row.method == "GET" && !row.target.contains("{key}") && !row.target.contains("{webhook}")):
                     let r = call("own", key: othersKey)
                     #expect(r.status == 200, "\(where_): \(r.status) \(AdminAPITests.error(r))")
                     let seen = Self.listed(r)
-                    let otherIds = [Self.id(w.other), w.chains["other"]!.slug, Self.id(w.keys["other"]!)]
+                    let otherIds = [Self.id(w.other), w.chains["other"]!.slug, Self.id(w.keys["other"]!), Self.id(w.webhooks["other"]!)]
+                    let objects = row.target.hasPrefix("/v1/webhooks") ? w.webhooks : w.keys
                     #expect(!otherIds.contains(where: seen.contains), "\(where_): another organisation's objects listed: \(seen)")
                     if cell == "own" {
-                        #expect(seen.contains(Self.id(w.keys[mine]!)) && !seen.contains(Self.id(w.keys[othersKey]!)), "\(where_): only their own keys: \(seen)")
+                        #expect(seen.contains(Self.id(objects[mine]!)) && !seen.contains(Self.id(objects[othersKey]!)), "\(where_): only their own: \(seen)")
                     } else if cell == "all" {
-                        #expect(["admin", "operator", "developer"].allSatisfy { seen.contains(Self.id(w.keys[$0]!)) }, "\(where_): every key of the organisation: \(seen)")
+                        #expect(["admin", "operator", "developer"].allSatisfy { seen.contains(Self.id(objects[$0]!)) }, "\(where_): every one of the organisation: \(seen)")
                     } else {
                         #expect(seen.contains(Self.id(w.own)) || seen.contains(w.chains["own"]!.slug), "\(where_): their organisation's objects: \(seen)")
                     }

@@ -51,7 +51,8 @@ import Net
 ///   "usageRetentionDays": 30,         // older per-key, per-minute usage counts are deleted
 ///   "accessLog": {                    // optional: one JSON line per read request (no secrets)
 ///     "path": "/var/log/infrastack/access.log", "maxBytes": 104857600, "keep": 5
-///   }
+///   },
+///   "webhooks": {"allowPrivateDestinations": false}  // receivers on private networks (tests, labs)
 /// }
 /// ```
 public struct NodeConfig: Sendable {
@@ -97,6 +98,8 @@ public struct NodeConfig: Sendable {
     public var auditRetentionDays = 365
     public var usageRetentionDays = 30
     public var accessLog: AccessLogSettings?
+    /// Whether webhooks may be sent to private, loopback and link-local addresses.
+    public var webhookPrivateDestinations = false
 
     public struct AccessLogSettings: Sendable, Equatable {
         public var path: String
@@ -176,7 +179,7 @@ public struct NodeConfig: Sendable {
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
                                            "mapSizeMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
                                            "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS",
-                                           "bootstrapAdmin", "rateLimit", "auditRetentionDays", "usageRetentionDays", "accessLog"]
+                                           "bootstrapAdmin", "rateLimit", "auditRetentionDays", "usageRetentionDays", "accessLog", "webhooks"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -301,6 +304,16 @@ public struct NodeConfig: Sendable {
         if let v = o["bootstrapAdmin"] {
             guard let b = v.boolValue else { throw Invalid(field: "bootstrapAdmin", problem: "must be true or false") }
             c.bootstrapAdmin = b
+        }
+        if let w = o["webhooks"] {
+            guard let wo = w.objectValue else { throw Invalid(field: "webhooks", problem: "must be an object {allowPrivateDestinations}") }
+            for k in wo.keys where k != "allowPrivateDestinations" {
+                throw Invalid(field: "webhooks.\(k)", problem: "unknown field (known: allowPrivateDestinations)")
+            }
+            if let a = wo["allowPrivateDestinations"] {
+                guard let b = a.boolValue else { throw Invalid(field: "webhooks.allowPrivateDestinations", problem: "must be true or false") }
+                c.webhookPrivateDestinations = b
+            }
         }
         if let d = try int("auditRetentionDays", min: 1, max: 36_500) { c.auditRetentionDays = d }
         if let d = try int("usageRetentionDays", min: 1, max: 3_650) { c.usageRetentionDays = d }

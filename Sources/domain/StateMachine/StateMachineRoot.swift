@@ -7,6 +7,7 @@ import ReplicatedLog
 import Storage
 import Synchronization
 import Tenancy
+import Webhooks
 
 /// The root of the replicated state: the registry of command sets every committed entry
 /// is routed to, the applied index and the rolling state digest, snapshots of the whole.
@@ -38,6 +39,8 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     /// organisations and chain owners (and after a snapshot): a cache of those reads holds
     /// while it stays the same.
     public var tenantsVersion: UInt64 { tenantsChanges.load(ordering: .acquiring) }
+    /// Webhook subscriptions, their delivery cursors and attempts.
+    public let webhooks: WebhookDirectory
     /// Chain events, published once their apply transaction committed: filters and
     /// subscriptions hear of blocks from the state machine, not from the Raft driver.
     public let chainFeed = ChainFeed()
@@ -53,8 +56,9 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
         chain = try ChainIndex(env: env)
         chains = try ChainRegistry(env: env, chain: chain.tables)
         tenants = try TenantDirectory(env: env)
+        webhooks = try WebhookDirectory(env: env)
         sets = [KVCommandSet(kv: kv), memberSet, ChainCommandSet(index: chain, registry: chains), ChainRegistryCommandSet(registry: chains),
-                TenantCommandSet(directory: tenants)]
+                TenantCommandSet(directory: tenants), WebhookCommandSet(directory: webhooks)]
         var owner = [UInt8: Int]()
         for (i, set) in sets.enumerated() {
             for tag in set.tags {
@@ -166,6 +170,11 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     /// Reads of the tenant tables, from one snapshot.
     public func tenantView<R>(_ body: (TenantDirectory, ReadTransaction) throws -> R) throws -> R {
         try env.read { txn in try body(tenants, txn) }
+    }
+
+    /// Reads of the webhook tables, from one snapshot.
+    public func webhookView<R>(_ body: (WebhookDirectory, ReadTransaction) throws -> R) throws -> R {
+        try env.read { txn in try body(webhooks, txn) }
     }
 
     public func allChains() throws -> [ChainRecord] {

@@ -30,6 +30,7 @@ final class AdminAPI: Sendable {
     let chains: ChainAdmin
     let orgs: OrgAdmin
     let keys: KeyAdmin
+    let webhooks: WebhookAdmin
 
     init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool],
          chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }) {
@@ -39,13 +40,15 @@ final class AdminAPI: Sendable {
         chains = ChainAdmin(node: node, statuses: chainStatuses)
         orgs = OrgAdmin(node: node, fixedChain: config.chain?.chainId)
         keys = KeyAdmin(node: node)
+        webhooks = WebhookAdmin(node: node, sender: WebhookSender(allowPrivate: config.webhookPrivateDestinations), fixedChain: config.chain?.chainId,
+                                nodeId: config.nodeId)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
         if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) || AuditAdmin.owns(path)
-            || UserAdmin.owns(path) { return true }
+            || UserAdmin.owns(path) || WebhookAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -72,6 +75,7 @@ final class AdminAPI: Sendable {
         if KeyAdmin.owns(path) { return keys.handle(req, access) { local in forwardOr(req, local) } }
         if AuditAdmin.owns(path) { return AuditAdmin(node: node).handle(req, access) }
         if UserAdmin.owns(path) { return UserAdmin(node: node).handle(req, access) { local in forwardOr(req, local) } }
+        if WebhookAdmin.owns(path) { return webhooks.handle(req, access) { local in forwardOr(req, local) } }
         if let refusal = access.requireClusterAdmin(path.hasPrefix("/v1/debug/kv") ? "use the debug key-value store" : "change the cluster's membership") {
             return refusal
         }
@@ -126,6 +130,12 @@ final class AdminAPI: Sendable {
         if org == 0, parts.count >= 2, "/" + parts[0] + "/" + parts[1] == KeyAdmin.prefix {
             if parts.count >= 3, let id = OrgAdmin.parseId(parts[2]) {
                 org = ((try? node.stateMachine.tenantView { d, txn in try d.key(id, txn) }) ?? nil)?.org ?? 0
+            } else if let text = (try? JSON.parse(req.body))?["org"]?.stringValue {
+                org = OrgAdmin.parseId(text) ?? 0
+            }
+        } else if org == 0, parts.count >= 2, "/" + parts[0] + "/" + parts[1] == WebhookAdmin.prefix {
+            if parts.count >= 3, let id = OrgAdmin.parseId(parts[2]) {
+                org = ((try? node.stateMachine.webhookView { d, txn in try d.webhook(id, txn) }) ?? nil)?.org ?? 0
             } else if let text = (try? JSON.parse(req.body))?["org"]?.stringValue {
                 org = OrgAdmin.parseId(text) ?? 0
             }

@@ -6,27 +6,32 @@ import StateMachine
 import Storage
 import Tenancy
 
-/// Proposes `TenantCommand`s one after the other, each once the one before is applied
-/// here, and answers after the last. Applied can still mean skipped (another admin's change
-/// won a race): `stored` reads what the commands should have left, nil when they did not
-/// take effect, and the answer is then a 409 saying `raced`. A command that fails stops the
-/// sequence; the answer then says why (the commands already applied stay).
-func proposeTenantChange<T: Sendable>(_ node: ChainNode, _ commands: [TenantCommand], raced: String,
-                                      stored: @escaping @Sendable (TenantDirectory, ReadTransaction) throws -> T?,
-                                      answer: @escaping @Sendable (T, _ index: UInt64) -> HTTPResponse) -> HTTPResponse {
-    precondition(!commands.isEmpty, "a change proposes something")
+/// Proposes entries one after the other, each once the one before is applied here, and
+/// answers after the last. Applied can still mean skipped (another admin's change won a
+/// race): `stored` reads what the entries should have left, nil when they did not take
+/// effect, and the answer is then a 409 saying `raced`. An entry that fails stops the
+/// sequence; the answer then says why (the entries already applied stay).
+func proposeChanges<T: Sendable>(_ node: ChainNode, _ entries: [[UInt8]], raced: String, stored: @escaping @Sendable () throws -> T?,
+                                 answer: @escaping @Sendable (T, _ index: UInt64) -> HTTPResponse) -> HTTPResponse {
+    precondition(!entries.isEmpty, "a change proposes something")
     let deferred = DeferredResponse()
     @Sendable func next(_ i: Int) {
-        node.propose(raw: commands[i].encoded()) { outcome in
-            if case .applied = outcome, i + 1 < commands.count { next(i + 1); return }
+        node.propose(raw: entries[i]) { outcome in
+            if case .applied = outcome, i + 1 < entries.count { next(i + 1); return }
             deferred.fulfil(AdminAPI.response(outcome) { index in
-                guard let value = (try? node.stateMachine.tenantView(stored)) ?? nil else { return jsonError(409, raced) }
+                guard let value = (try? stored()) ?? nil else { return jsonError(409, raced) }
                 return answer(value, index)
             })
         }
     }
     next(0)
     return .later(deferred)
+}
+
+func proposeTenantChange<T: Sendable>(_ node: ChainNode, _ commands: [TenantCommand], raced: String,
+                                      stored: @escaping @Sendable (TenantDirectory, ReadTransaction) throws -> T?,
+                                      answer: @escaping @Sendable (T, _ index: UInt64) -> HTTPResponse) -> HTTPResponse {
+    proposeChanges(node, commands.map { $0.encoded() }, raced: raced, stored: { try node.stateMachine.tenantView(stored) }, answer: answer)
 }
 
 func proposeTenantChange<T: Sendable>(_ node: ChainNode, _ command: TenantCommand, raced: String,

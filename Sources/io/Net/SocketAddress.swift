@@ -48,6 +48,31 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return try body(info.pointee.ai_addr, info.pointee.ai_addrlen, info.pointee.ai_family)
     }
 
+    /// Every address the host resolves to, numeric (what a connection could reach: checked
+    /// before sending to an address a user gave, against private networks).
+    public func resolvedHosts() throws(NetError) -> [String] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var result: UnsafeMutablePointer<addrinfo>?
+        let name = host == "localhost" ? "127.0.0.1" : host
+        let rc = getaddrinfo(name, String(port), &hints, &result)
+        guard rc == 0, let first = result else { throw NetError("cannot resolve \(description): \(String(cString: gai_strerror(rc)))") }
+        defer { freeaddrinfo(first) }
+        var out = [String]()
+        var p: UnsafeMutablePointer<addrinfo>? = first
+        while let info = p {
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: info.pointee.ai_addr, count: Int(info.pointee.ai_addrlen)))
+            }
+            out.append(Self.from(storage).host)
+            p = info.pointee.ai_next
+        }
+        return out
+    }
+
     static func from(_ storage: sockaddr_storage) -> SocketAddress {
         var s = storage
         return withUnsafePointer(to: &s) { p in

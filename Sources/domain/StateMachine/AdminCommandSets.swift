@@ -1,5 +1,6 @@
 import Storage
 import Tenancy
+import Webhooks
 
 /// Organisations, users, memberships, API keys and chain ownership (`TenantCommand`).
 struct TenantCommandSet: CommandSet {
@@ -16,5 +17,18 @@ struct TenantCommandSet: CommandSet {
         case .audit, .usage, .compactAudit, .compactUsage: break
         default: effects.tenantsChanged = true
         }
+    }
+}
+
+/// Webhook subscriptions, delivery cursors and attempts (`WebhookCommand`).
+struct WebhookCommandSet: CommandSet {
+    let directory: WebhookDirectory
+    var name: String { "webhooks" }
+    var tags: [UInt8] { [WebhookCommand.tag] }
+    var tableNames: [String] { WebhookDirectory.tableNames }
+
+    func apply(_ data: [UInt8], in txn: WriteTransaction, effects: inout ApplyEffects) throws {
+        let outcome = try directory.apply(try WebhookCommand.decode(data), in: txn)
+        if let why = outcome.skipped { effects.skipped.append(why) }
     }
 }

@@ -1,0 +1,64 @@
+import Chain
+import Foundation
+import Net
+import Webhooks
+
+/// One signed POST to a webhook's receiver, and what came of it. Destinations on private,
+/// loopback or link-local networks are refused unless the node allows them
+/// (`webhooks.allowPrivateDestinations`): a tenant must not make the cluster reach inside
+/// its own network (server-side request forgery). The check resolves the host just before
+/// sending; a name that changes its answer between the check and the connection is the one
+/// gap left.
+struct WebhookSender: Sendable {
+    let allowPrivate: Bool
+    var timeoutMillis = 5000
+    /// For https:// receivers: nil is the system trust store.
+    var tls: TLSConfiguration? = nil
+
+    static let privateNetworks = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+                                  "192.168.0.0/16", "::/128", "::1/128", "fc00::/7", "fe80::/10"].compactMap(CIDR.init)
+
+    /// Why `url` cannot be a webhook's destination, or nil (`resolve` false: the syntax only).
+    func problem(_ url: String, resolve: Bool = true) -> String? {
+        guard url.hasPrefix("http://") || url.hasPrefix("https://"), let u = try? HTTPURL(parsing: url) else {
+            return "url must be an http:// or https:// URL"
+        }
+        guard u.user == nil else { return "url may not carry user:password (use a token in the path or query)" }
+        guard resolve, !allowPrivate else { return nil }
+        let hosts: [String]
+        do { hosts = try u.address.resolvedHosts() } catch { return "url: \(error)" }
+        if let inside = hosts.first(where: { h in Self.privateNetworks.contains { $0.contains(h) } }) {
+            return "url: \(u.host) is on a private network (\(inside)); this cluster does not send webhooks there (webhooks.allowPrivateDestinations)"
+        }
+        return nil
+    }
+
+    struct Result: Sendable {
+        var status: Int
+        var latencyMillis: Int
+        var error: String
+        var retryAfterSeconds: Int?
+        var ok: Bool { (200..<300).contains(status) }
+    }
+
+    /// Signs `body` as message `id` with every secret the webhook signs with now, and POSTs it.
+    func send(_ hook: Webhook, id: String, body: [UInt8], nowMillis: UInt64) -> Result {
+        if let why = problem(hook.url) { return Result(status: 0, latencyMillis: 0, error: why) }
+        let timestamp = nowMillis / 1000
+        let headers = [("Content-Type", "application/json"), ("User-Agent", "infrastack-webhooks"), ("webhook-id", id),
+                       ("webhook-timestamp", String(timestamp)),
+                       ("webhook-signature", StandardWebhooks.signature(secrets: hook.signingSecrets(nowMillis: nowMillis), id: id, timestamp: timestamp, body: body))]
+        let started = Date()
+        do {
+            // "/" is the URL itself, path and query included.
+            let client = try HTTPClient(url: hook.url, timeoutMillis: timeoutMillis, tls: tls)
+            let r = try client.request("POST", "/", headers: headers, body: body)
+            let latency = Int(Date().timeIntervalSince(started) * 1000)
+            let retry = r.headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }
+            return Result(status: r.status, latencyMillis: latency, error: (200..<300).contains(r.status) ? "" : "the receiver answered \(r.status)",
+                          retryAfterSeconds: retry)
+        } catch {
+            return Result(status: 0, latencyMillis: Int(Date().timeIntervalSince(started) * 1000), error: "\(error)")
+        }
+    }
+}
