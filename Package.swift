@@ -54,6 +54,8 @@ let package = Package(
         .target(name: "Tenancy", dependencies: ["ByteCodec", "Storage", "Hashing"], path: "Sources/domain/Tenancy"),
         // webhooks: subscriptions, delivery cursors and attempts; Standard Webhooks signing
         .target(name: "Webhooks", dependencies: ["ByteCodec", "Storage", "Hashing"], path: "Sources/domain/Webhooks"),
+        // which events a webhook is sent: filters, event ABI decoding, the stream over the chain index (reorgs included)
+        .target(name: "WebhookEvents", dependencies: ["Webhooks", "ChainIndex", "Chain", "ByteCodec"], path: "Sources/domain/WebhookEvents"),
         // the root of the replicated state: one registry of command sets (chain, kv, members, tenants)
         .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "Webhooks", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),
@@ -68,7 +70,7 @@ let package = Package(
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
         .target(name: "GraphQL", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
         // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
-        .target(name: "Edge", dependencies: ["StateMachine", "Tenancy", "Webhooks", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
+        .target(name: "Edge", dependencies: ["StateMachine", "Tenancy", "Webhooks", "WebhookEvents", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
                                              "NodeConfig", "Consensus", "Net", "Hashing", "ByteCodec", "Chain", "Telemetry"],
                 path: "Sources/edge/Edge"),
 
@@ -99,9 +101,9 @@ let package = Package(
         .testTarget(name: "NetTests", dependencies: ["Net", "Hashing", "Chain", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "PeerTransportTests", dependencies: ["PeerTransport", "Hashing", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "Chain", "Storage", "TestSupport"]),
+        .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "WebhookEvents", "Webhooks", "Chain", "Storage", "TestSupport"]),
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Storage", "ByteCodec", "TestSupport"]),
-        .testTarget(name: "WebhooksTests", dependencies: ["Webhooks", "Storage", "ByteCodec", "TestSupport"]),
+        .testTarget(name: "WebhooksTests", dependencies: ["Webhooks", "WebhookEvents", "ChainIndex", "Chain", "Storage", "ByteCodec", "TestSupport"]),
         .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),

@@ -38,8 +38,14 @@ import TestSupport
                 hooks[id]!.pausedReason = paused ? String(reason.prefix(512)) : ""
             case .advance(let list, let replay):
                 var moved = 0
-                for c in list where hooks[c.webhook] != nil {
-                    if !replay, let cur = cursors[c.webhook], cur.block > c.block { continue }
+                for var c in list where hooks[c.webhook] != nil {
+                    let cur = cursors[c.webhook]
+                    if replay {
+                        c.generation = (cur?.generation ?? 0) + 1
+                        c.epoch = 0
+                    } else if let cur, cur.generation != c.generation || cur.epoch > c.epoch {
+                        continue
+                    }
                     cursors[c.webhook] = c
                     moved += 1
                 }
@@ -76,7 +82,10 @@ import TestSupport
         case 5: return .setPaused(id: id(), paused: Bool.random(using: &rng), reason: "r")
         case 6, 7:
             let list = (0..<Int.random(in: 0...3, using: &rng)).map { _ in
-                WebhookCursor(webhook: id(), block: UInt64.random(in: 0...20, using: &rng), hash: [UInt8](repeating: UInt8.random(in: 0...9, using: &rng), count: 32))
+                WebhookCursor(webhook: id(), at: StreamPoint(block: UInt64.random(in: 0...20, using: &rng), hash: [UInt8](repeating: UInt8.random(in: 0...9, using: &rng), count: 32),
+                                                held: [0, 3, StreamPoint.whole].randomElement(using: &rng)!),
+                              sending: Bool.random(using: &rng) ? nil : StreamPoint(block: 21, hash: [1, 2], held: 1),
+                              generation: UInt32.random(in: 0...2, using: &rng), epoch: UInt64.random(in: 0...3, using: &rng))
             }
             return .advance(list, replay: Int.random(in: 0..<4, using: &rng) == 0)
         default:

@@ -144,6 +144,7 @@ public final class NodeRuntime: @unchecked Sendable {
         if config.bootstrapAdmin { startBootstrapAdmin() }
         startRateShare(limiter)
         startTenantMaintenance(usage)
+        startWebhookDelivery()
         if let accessLog { startAccessLogFlush(accessLog) }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description), ("httpLoops", http.loops.count),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
@@ -164,6 +165,17 @@ public final class NodeRuntime: @unchecked Sendable {
         timer.setEventHandler { maintenance.tick(nowMillis: unixMillis()) }
         timer.resume()
         maintenanceTimer = timer
+    }
+
+    /// Webhook deliveries, ten rounds a second (they do anything only on the leader).
+    private var webhookTimer: DispatchSourceTimer?
+    private func startWebhookDelivery() {
+        let deliverer = WebhookDeliverer(node: node, config: config, logger: logger.with("module", "webhooks"), metrics: metrics)
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "webhook-delivery-rounds"))
+        timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100), leeway: .milliseconds(20))
+        timer.setEventHandler { deliverer.tick(nowMillis: unixMillis()) }
+        timer.resume()
+        webhookTimer = timer
     }
 
     private var accessLog: AccessLog?
@@ -238,6 +250,7 @@ public final class NodeRuntime: @unchecked Sendable {
         bootstrapTimer?.cancel()
         rateShareTimer?.cancel()
         maintenanceTimer?.cancel()
+        webhookTimer?.cancel()
         accessLogTimer?.cancel()
         indexer?.stop()
         chains?.stop()

@@ -214,6 +214,7 @@ public final class ChainIndex: Sendable {
             CorruptIndex(table: table, key: where_, problem: "\(problem) (rewinding from head \(head.number))")
         }
         guard let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)) else { throw corrupt("chain_blocks", "missing below the latest head") }
+        try keepOrphan(cid, n, txn)
         guard let block = try? JSON.parse(raw).objectValue, let h = try? block.hash("hash"), let txs = block["transactions"]?.arrayValue else {
             throw corrupt("chain_blocks", "not a block object with a hash and a transactions array")
         }

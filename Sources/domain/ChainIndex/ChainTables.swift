@@ -31,10 +31,14 @@ public struct ChainTables: Sendable {
     let heads: Table
     /// number → the state keys written for that block (so a rewind can remove them)
     let undo: Table
+    /// hash → `BlockContent` of a block a reorg removed (see `keepOrphan`)
+    let orphans: Table
+    /// number ‖ hash → ∅, so old orphans are found for pruning
+    let orphansByNumber: Table
 
     public static let names = ["chain_blocks", "chain_blockByHash", "chain_txs", "chain_txByHash", "chain_receipts", "chain_logs",
                                "chain_logsByAddress", "chain_logsByTopic", "chain_accounts", "chain_storage", "chain_code",
-                               "chain_heads", "chain_undo"]
+                               "chain_heads", "chain_undo", "chain_orphans", "chain_orphansByNumber"]
 
     public init(env: Environment) throws {
         blocks = try env.table("chain_blocks")
@@ -50,12 +54,14 @@ public struct ChainTables: Sendable {
         code = try env.table("chain_code")
         heads = try env.table("chain_heads")
         undo = try env.table("chain_undo")
+        orphans = try env.table("chain_orphans")
+        orphansByNumber = try env.table("chain_orphansByNumber")
     }
 
     var stateTables: [UInt8: Table] { [1: accounts, 2: storage] }
 
     /// The tables whose keys begin with a chain id: everything a chain owns (not `code`).
-    var perChain: [Table] { [blocks, blockByHash, txs, txByHash, receipts, logs, logsByAddress, logsByTopic, accounts, storage, heads, undo] }
+    var perChain: [Table] { [blocks, blockByHash, txs, txByHash, receipts, logs, logsByAddress, logsByTopic, accounts, storage, heads, undo, orphans, orphansByNumber] }
 }
 
 /// Key builders, one per table; `chain` is always first.

@@ -9,4 +9,5 @@ public struct CorruptIndex: CorruptRecord, Equatable, Sendable {
     public let key: String
     public let problem: String
     public var description: String { "corrupt replicated state in \(table) at \(key): \(problem)" }
+    public init(table: String, key: String, problem: String) { self.table = table; self.key = key; self.problem = problem }
 }

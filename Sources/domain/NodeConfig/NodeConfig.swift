@@ -52,7 +52,12 @@ import Net
 ///   "accessLog": {                    // optional: one JSON line per read request (no secrets)
 ///     "path": "/var/log/infrastack/access.log", "maxBytes": 104857600, "keep": 5
 ///   },
-///   "webhooks": {"allowPrivateDestinations": false}  // receivers on private networks (tests, labs)
+///   "webhooks": {                     // delivery (see the README's Webhooks section)
+///     "allowPrivateDestinations": false, // receivers on private networks (tests, labs)
+///     "maxAttempts": 12,              // failures in a row before a webhook is paused
+///     "concurrency": 16,              // POSTs in flight at once, all webhooks
+///     "timeoutMillis": 5000           // per POST
+///   }
 /// }
 /// ```
 public struct NodeConfig: Sendable {
@@ -100,6 +105,9 @@ public struct NodeConfig: Sendable {
     public var accessLog: AccessLogSettings?
     /// Whether webhooks may be sent to private, loopback and link-local addresses.
     public var webhookPrivateDestinations = false
+    public var webhookMaxAttempts = 12
+    public var webhookConcurrency = 16
+    public var webhookTimeoutMillis = 5000
 
     public struct AccessLogSettings: Sendable, Equatable {
         public var path: String
@@ -306,13 +314,25 @@ public struct NodeConfig: Sendable {
             c.bootstrapAdmin = b
         }
         if let w = o["webhooks"] {
-            guard let wo = w.objectValue else { throw Invalid(field: "webhooks", problem: "must be an object {allowPrivateDestinations}") }
-            for k in wo.keys where k != "allowPrivateDestinations" {
-                throw Invalid(field: "webhooks.\(k)", problem: "unknown field (known: allowPrivateDestinations)")
+            let known = ["allowPrivateDestinations", "maxAttempts", "concurrency", "timeoutMillis"]
+            guard let wo = w.objectValue else { throw Invalid(field: "webhooks", problem: "must be an object {\(known.joined(separator: ", "))}") }
+            for k in wo.keys where !known.contains(k) {
+                throw Invalid(field: "webhooks.\(k)", problem: "unknown field (known: \(known.joined(separator: ", ")))")
             }
             if let a = wo["allowPrivateDestinations"] {
                 guard let b = a.boolValue else { throw Invalid(field: "webhooks.allowPrivateDestinations", problem: "must be true or false") }
                 c.webhookPrivateDestinations = b
+            }
+            for (k, lo, hi) in [("maxAttempts", 1, 1000), ("concurrency", 1, 1024), ("timeoutMillis", 100, 60_000)] {
+                guard let v = wo[k] else { continue }
+                guard case .number(let n) = v, let i = Int(n), (lo...hi).contains(i) else {
+                    throw Invalid(field: "webhooks.\(k)", problem: "must be an integer from \(lo) to \(hi)")
+                }
+                switch k {
+                case "maxAttempts": c.webhookMaxAttempts = i
+                case "concurrency": c.webhookConcurrency = i
+                default: c.webhookTimeoutMillis = i
+                }
             }
         }
         if let d = try int("auditRetentionDays", min: 1, max: 36_500) { c.auditRetentionDays = d }

@@ -127,14 +127,56 @@ public struct Webhook: Equatable, Sendable {
     }
 }
 
-/// How far a webhook's receiver has acknowledged: every event up to and including this
-/// block went out and was answered 2xx. The hash tells a new deliverer whether that block is
-/// still canonical (a reorg below it means retractions first).
-public struct WebhookCursor: Equatable, Sendable {
-    public var webhook: UInt64
+/// A place in a webhook's event stream: the receiver holds the first `held` events of block
+/// `block` (hash `hash`, on whatever branch it was delivered) and every event of that block's
+/// ancestors. `held` is `whole` once the block's events are all out. Going forward raises
+/// `held` and moves to the next block; a block a reorg removed is retracted event by event
+/// from the end, lowering `held`, and when it reaches 0 the place moves to the parent. The
+/// hash tells a deliverer which of the two applies.
+public struct StreamPoint: Equatable, Sendable {
     public var block: UInt64
     public var hash: [UInt8]
-    public init(webhook: UInt64, block: UInt64, hash: [UInt8]) { self.webhook = webhook; self.block = block; self.hash = hash }
+    public var held: UInt32
+    public static let whole = UInt32.max
+    public init(block: UInt64, hash: [UInt8], held: UInt32 = whole) { self.block = block; self.hash = hash; self.held = held }
+
+    func write(_ w: inout ByteWriter) { w.u64(block); w.data(hash); w.u32(held) }
+    static func read(_ r: inout ByteReader) throws(DecodeError) -> StreamPoint {
+        StreamPoint(block: try r.u64(), hash: try r.data(max: 64), held: try r.u32())
+    }
+}
+
+/// A webhook's delivery position as the log keeps it. `at` is what the receiver has
+/// acknowledged. `sending` is set while a batch is out: where that batch ends, which the
+/// receiver may or may not hold. It is written to the log before the batch is sent, so a
+/// deliverer taking over after a failover knows every event the receiver might hold, and can
+/// retract those a reorg removed meanwhile before it sends the rest again from `at`.
+///
+/// `generation` counts replays (each one starts a new stream), and `epoch` is the Raft term
+/// of the leader that delivered: apply keeps a position only from the current generation and
+/// from a deliverer at least as recent, so a deposed leader's late write never moves it back.
+public struct WebhookCursor: Equatable, Sendable {
+    public var webhook: UInt64
+    public var at: StreamPoint
+    public var sending: StreamPoint?
+    public var generation: UInt32
+    public var epoch: UInt64
+
+    public init(webhook: UInt64, at: StreamPoint, sending: StreamPoint? = nil, generation: UInt32 = 0, epoch: UInt64 = 0) {
+        self.webhook = webhook; self.at = at; self.sending = sending; self.generation = generation; self.epoch = epoch
+    }
+
+    func write(_ w: inout ByteWriter) {
+        w.u64(webhook); at.write(&w); w.bool(sending != nil)
+        sending?.write(&w)
+        w.u32(generation); w.u64(epoch)
+    }
+
+    static func read(_ r: inout ByteReader) throws(DecodeError) -> WebhookCursor {
+        let webhook = try r.u64(), at = try StreamPoint.read(&r)
+        let sending = try r.bool() ? try StreamPoint.read(&r) : nil
+        return WebhookCursor(webhook: webhook, at: at, sending: sending, generation: try r.u32(), epoch: try r.u64())
+    }
 }
 
 /// One delivery attempt as the deliverer saw it, kept (the latest 100 per webhook) for

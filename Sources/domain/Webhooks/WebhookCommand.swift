@@ -10,13 +10,14 @@ public enum WebhookCommand: Equatable, Sendable {
     /// A new secret; the current one keeps signing until `previousValidUntilMillis`.
     case rotateSecret(id: UInt64, secret: String, previousValidUntilMillis: UInt64)
     case setPaused(id: UInt64, paused: Bool, reason: String)
-    /// Cursors move forward only, except `replay` ones, which move back to a block.
+    /// Delivery positions (see `WebhookCursor` for which ones are kept). A `replay` one
+    /// starts a new generation at its position, whatever the deliverer has done.
     case advance([WebhookCursor], replay: Bool)
     case attempts([DeliveryAttempt])
 
     public static let tag: UInt8 = 0xC4
     static let version: UInt8 = 1
-    static let maxBatch = 10_000
+    public static let maxBatch = 10_000
 
     public func encoded() -> [UInt8] {
         var w = ByteWriter()
@@ -29,7 +30,7 @@ public enum WebhookCommand: Equatable, Sendable {
         case .setPaused(let id, let paused, let reason): w.u8(5); w.u64(id); w.bool(paused); w.string(reason)
         case .advance(let cursors, let replay):
             w.u8(6); w.bool(replay); w.u32(UInt32(cursors.count))
-            for c in cursors { w.u64(c.webhook); w.u64(c.block); w.data(c.hash) }
+            for c in cursors { c.write(&w) }
         case .attempts(let list):
             w.u8(7); w.u32(UInt32(list.count))
             for a in list { a.write(&w) }
@@ -52,7 +53,7 @@ public enum WebhookCommand: Equatable, Sendable {
         case 6:
             let replay = try r.bool(), n = try r.u32()
             guard n <= maxBatch else { throw DecodeError("webhook command: \(n) cursors (at most \(maxBatch))") }
-            c = .advance(try (0..<n).map { _ throws(DecodeError) in WebhookCursor(webhook: try r.u64(), block: try r.u64(), hash: try r.data(max: 64)) }, replay: replay)
+            c = .advance(try (0..<n).map { _ throws(DecodeError) in try WebhookCursor.read(&r) }, replay: replay)
         case 7:
             let n = try r.u32()
             guard n <= maxBatch else { throw DecodeError("webhook command: \(n) attempts (at most \(maxBatch))") }

@@ -77,14 +77,20 @@ public final class WebhookDirectory: Sendable {
             try put(h, txn)
         case .advance(let list, let replay):
             var moved = 0
-            for c in list where try webhook(c.webhook, txn) != nil {
-                if !replay, let current = try cursor(c.webhook, txn), current.block > c.block { continue }
+            for var c in list where try webhook(c.webhook, txn) != nil {
+                let current = try cursor(c.webhook, txn)
+                if replay {
+                    c.generation = (current?.generation ?? 0) &+ 1
+                    c.epoch = 0
+                } else if let current, c.generation != current.generation || c.epoch < current.epoch {
+                    continue
+                }
                 var w = ByteWriter()
-                w.u64(c.block); w.data(c.hash)
+                w.u8(Self.version); c.write(&w)
                 try txn.put(cursors, Key(c.webhook), w.bytes)
                 moved += 1
             }
-            if moved == 0 && !list.isEmpty { return skip("no cursor moved (webhooks gone, or cursors already further)") }
+            if moved == 0 && !list.isEmpty { return skip("no cursor moved (webhooks gone, or positions from an older replay or leader)") }
         case .attempts(let list):
             for a in list where try webhook(a.webhook, txn) != nil {
                 let kept = try txn.entries(in: attemptLog, prefix: Key(a.webhook))
@@ -113,9 +119,11 @@ public final class WebhookDirectory: Sendable {
         guard let raw = try txn.get(cursors, Key(id)) else { return nil }
         var r = ByteReader(raw, what: "webhook_cursors")
         do {
-            let block = try r.u64(), hash = try r.data(max: 64)
+            guard try r.u8() == Self.version else { throw DecodeError("unknown record version") }
+            let c = try WebhookCursor.read(&r)
             try r.expectEnd()
-            return WebhookCursor(webhook: id, block: block, hash: hash)
+            guard c.webhook == id else { throw DecodeError("the position of webhook \(c.webhook) stored under another key") }
+            return c
         } catch {
             throw CorruptWebhookRecord(table: "webhook_cursors", key: "\(id)", problem: "\(error)")
         }

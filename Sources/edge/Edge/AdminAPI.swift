@@ -40,7 +40,7 @@ final class AdminAPI: Sendable {
         chains = ChainAdmin(node: node, statuses: chainStatuses)
         orgs = OrgAdmin(node: node, fixedChain: config.chain?.chainId)
         keys = KeyAdmin(node: node)
-        webhooks = WebhookAdmin(node: node, sender: WebhookSender(allowPrivate: config.webhookPrivateDestinations), fixedChain: config.chain?.chainId,
+        webhooks = WebhookAdmin(node: node, sender: WebhookSender(config), fixedChain: config.chain?.chainId,
                                 nodeId: config.nodeId)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }

@@ -5,6 +5,7 @@ import Net
 import StateMachine
 import Storage
 import Tenancy
+import WebhookEvents
 import Webhooks
 
 /// Webhooks, the admin endpoints behind `infrastack webhook`. A webhook belongs to an
@@ -22,6 +23,10 @@ import Webhooks
 ///   POST   /v1/webhooks/{id}/test             a signed sample event now: the receiver's status and latency
 ///   POST   /v1/webhooks/{id}/rotate-secret    a new secret {graceSeconds?}: both sign until then
 ///   GET    /v1/webhooks/{id}/deliveries       the latest attempts: status, latency, error
+///   POST   /v1/webhooks/{id}/replay?fromBlock=N  send every event again from block N (a new
+///                                             stream: no retractions of what went before)
+///
+/// A new webhook starts after the chain's current head: its first events are the next block's.
 struct WebhookAdmin: Sendable {
     let node: ChainNode
     let sender: WebhookSender
@@ -45,7 +50,7 @@ struct WebhookAdmin: Sendable {
                 case .success(let d): draft = d
                 }
                 guard let org = draft.org, access.sees(org) else { return jsonError(404, "no organisation \(draft.org.map(OrgAdmin.idText) ?? "?")") }
-                if let why = sender.problem(draft.url!) { return jsonError(400, why) }
+                if let why = sender.problem(draft.url!) ?? Self.formatProblem(draft.format ?? .json, draft.url!) { return jsonError(400, why) }
                 let owner = (try? node.stateMachine.tenantView { d, txn in try d.owner(ofChain: draft.chain!, txn) }) ?? nil
                 guard owner == org || (access.isClusterAdmin && known(draft.chain!)) else {
                     return jsonError(404, "organisation \(OrgAdmin.idText(org)) owns no chain \(draft.chain!) (see GET /v1/orgs/{id}/chains)")
@@ -70,10 +75,12 @@ struct WebhookAdmin: Sendable {
             case .success(let d): draft = d
             }
             if let url = draft.url, let why = sender.problem(url) { return jsonError(400, why) }
+            if let why = Self.formatProblem(draft.format ?? hook.format, draft.url ?? hook.url) { return jsonError(400, why) }
             return forward { update(hook, draft) }
         case ("DELETE", nil) where rest.count == 1:
             return forward { change(.delete(id: id), check: { d, txn in try d.webhook(id, txn) == nil ? true : nil }, "webhook \(hook.name) deleted") }
         case ("POST", "test"): return test(hook)
+        case ("POST", "replay"): return replay(hook, req, forward: forward)
         case ("POST", "rotate-secret"):
             var grace = Self.defaultGraceSeconds
             if !req.body.isEmpty {
@@ -100,11 +107,39 @@ struct WebhookAdmin: Sendable {
             let attempts = (try? node.stateMachine.webhookView { d, txn in try d.attempts(id, txn) }) ?? []
             return .json(JSON.serialize(.object(["deliveries": .array(attempts.reversed().map(Self.json))])) + "\n")
         default:
-            return jsonError(405, "use GET, PATCH or DELETE on \(Self.prefix)/{id}; POST on /test or /rotate-secret; GET on /deliveries")
+            return jsonError(405, "use GET, PATCH or DELETE on \(Self.prefix)/{id}; POST on /test, /rotate-secret or /replay; GET on /deliveries")
         }
     }
 
     enum Use { case read, change }
+
+    static func formatProblem(_ format: WebhookFormat, _ url: String) -> String? {
+        guard format == .pagerDuty, WebhookPayload.routingKey(url) == nil else { return nil }
+        return "format pagerduty needs the integration's routing key in the url: https://events.pagerduty.com/v2/enqueue?routing_key=…"
+    }
+
+    /// Starts the webhook's stream again at `fromBlock` (between the chain's earliest and
+    /// latest indexed blocks).
+    func replay(_ hook: Webhook, _ req: HTTPRequest, forward: (() -> HTTPResponse) -> HTTPResponse) -> HTTPResponse {
+        guard let text = req.query["fromBlock"], let from = UInt64(text) else {
+            return jsonError(400, "fromBlock is required: POST \(Self.prefix)/{id}/replay?fromBlock=<block number>")
+        }
+        let range = try? node.stateMachine.chain.view { v in (try v.head(hook.chainId, .earliest), try v.head(hook.chainId)) }
+        guard let (earliest, latest) = range, let earliest, let latest else { return jsonError(409, "chain \(hook.chainId) has no blocks indexed yet") }
+        guard (earliest.number...latest.number).contains(from), let hash = (try? node.stateMachine.chain.view { try $0.blockHash(hook.chainId, number: from) }) ?? nil else {
+            return jsonError(400, "fromBlock must be from \(earliest.number) to \(latest.number), the blocks chain \(hook.chainId) has indexed")
+        }
+        let cursor = WebhookCursor(webhook: hook.id, at: StreamPoint(block: from, hash: hash.bytes, held: 0))
+        let before = (try? node.stateMachine.webhookView { d, txn in try d.cursor(hook.id, txn) })??.generation ?? 0
+        return forward {
+            proposeWebhookChange(.advance([cursor], replay: true), raced: "the webhook changed meanwhile",
+                                 stored: { d, txn in try d.cursor(hook.id, txn).flatMap { $0.generation > before ? $0 : nil } }) { c, index in
+                .json(JSON.serialize(.object(["ok": .bool(true), "index": .number(String(index)), "fromBlock": .number(String(from)),
+                                              "generation": .number(String(c.generation)),
+                                              "paused": .bool(hook.paused)])) + "\n")
+            }
+        }
+    }
 
     /// nil when the principal may `use` the webhook (of an organisation they see).
     static func refusal(_ hook: Webhook, _ access: AdminAccess, _ use: Use) -> HTTPResponse? {
@@ -187,8 +222,8 @@ struct WebhookAdmin: Sendable {
             }
         }
         if let f = o["format"] {
-            guard let s = f.stringValue, let format = WebhookFormat(name: s), format != .pagerDuty else {
-                return fail("format must be \"json\" or \"slack\" (PagerDuty comes with alerts)")
+            guard let s = f.stringValue, let format = WebhookFormat(name: s) else {
+                return fail("format must be \"json\", \"slack\" or \"pagerduty\"")
             }
             d.format = format
         }
@@ -206,7 +241,10 @@ struct WebhookAdmin: Sendable {
         let hook = Webhook(id: UInt64.random(in: 1...UInt64.max), org: d.org!, chainId: d.chain!, name: d.name!, url: d.url!, event: d.event!,
                            filter: d.filter ?? Array("{}".utf8), confirmations: d.confirmations ?? .latest, batchMaxEvents: d.batchMaxEvents ?? 1,
                            batchMaxMillis: d.batchMaxMillis ?? 0, format: d.format ?? .json, secret: secret, createdBy: user, createdMillis: unixMillis())
-        return proposeWebhookChange(.create(hook), raced: "the webhook could not be created; retry",
+        // Its stream begins after the current head (a replay reaches further back).
+        let head = (try? node.stateMachine.chain.view { try $0.head(hook.chainId) }) ?? nil
+        let commands: [WebhookCommand] = [.create(hook)] + (head.map { [.advance([WebhookCursor(webhook: hook.id, at: StreamPoint(block: $0.number, hash: $0.hash.bytes))], replay: true)] } ?? [])
+        return proposeWebhookChange(commands, raced: "the webhook could not be created; retry",
                                     stored: { dir, txn in try dir.webhook(hook.id, txn).flatMap { $0 == hook ? $0 : nil } }) { h, _ in
             var o = json(h).objectValue ?? [:]
             o["secret"] = .string(secret)
@@ -270,7 +308,13 @@ struct WebhookAdmin: Sendable {
         o["createdBy"] = h.createdBy == 0 ? .null : .string(OrgAdmin.idText(h.createdBy))
         o["previousSecretValidUntil"] = h.previousSecret != nil && h.previousValidUntilMillis > unixMillis() ? .string(OrgAdmin.iso8601(h.previousValidUntilMillis)) : .null
         let cursor = (try? node.stateMachine.webhookView { d, txn in try d.cursor(h.id, txn) }) ?? nil
-        o["cursor"] = cursor.map { .object(["block": .number(String($0.block)), "hash": .string(Hex.encode($0.hash))]) } ?? .null
+        o["cursor"] = cursor.map { c in
+            func point(_ p: StreamPoint) -> JSONValue {
+                .object(["block": .number(String(p.block)), "hash": .string(Hex.encode(p.hash)),
+                         "eventsOfBlock": p.held == StreamPoint.whole ? .string("all") : .number(String(p.held))])
+            }
+            return .object(["acknowledged": point(c.at), "sending": c.sending.map(point) ?? .null, "generation": .number(String(c.generation))])
+        } ?? .null
         return .object(o)
     }
 

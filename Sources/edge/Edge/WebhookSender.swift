@@ -1,6 +1,7 @@
 import Chain
 import Foundation
 import Net
+import NodeConfig
 import Webhooks
 
 /// One signed POST to a webhook's receiver, and what came of it. Destinations on private,
@@ -14,6 +15,9 @@ struct WebhookSender: Sendable {
     var timeoutMillis = 5000
     /// For https:// receivers: nil is the system trust store.
     var tls: TLSConfiguration? = nil
+
+    init(allowPrivate: Bool, timeoutMillis: Int = 5000) { self.allowPrivate = allowPrivate; self.timeoutMillis = timeoutMillis }
+    init(_ config: NodeConfig) { self.init(allowPrivate: config.webhookPrivateDestinations, timeoutMillis: config.webhookTimeoutMillis) }
 
     static let privateNetworks = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
                                   "192.168.0.0/16", "::/128", "::1/128", "fc00::/7", "fe80::/10"].compactMap(CIDR.init)

@@ -10,15 +10,15 @@ import Webhooks
 ///                    null, a topic, or up to 16 topics), abi? (the event's signature, e.g.
 ///                    "Transfer(address indexed from, address indexed to, uint256 value)")
 ///   state_change     addresses (1 to 100), fields? (balance, nonce, code, storage), slots? (up to 64)
-enum WebhookFilter {
-    struct Problem: Error, CustomStringConvertible { let description: String }
+public enum WebhookFilter {
+    public struct Problem: Error, CustomStringConvertible { public let description: String }
 
     static let fields: [WebhookEvent: [String]] = [.newBlock: [], .newTx: ["from", "to", "selector", "minValue"],
                                                    .contractEvent: ["addresses", "topics", "abi"], .stateChange: ["addresses", "fields", "slots"]]
 
     /// The canonical bytes of a valid filter for `event` (nil: the event is not known yet, so
     /// only the shape is checked; the stored event decides later).
-    static func parse(_ v: JSONValue, event: WebhookEvent?) -> Result<[UInt8], Problem> {
+    public static func parse(_ v: JSONValue, event: WebhookEvent?) -> Result<[UInt8], Problem> {
         func fail(_ s: String) -> Result<[UInt8], Problem> { .failure(Problem(description: s)) }
         guard var o = v.objectValue else { return fail("must be a JSON object") }
         guard let event else { return .success(Array(JSON.serialize(v).utf8)) }
@@ -103,51 +103,10 @@ enum WebhookFilter {
                 }
                 if let a = o["abi"] {
                     guard let sig = a.stringValue else { return fail("abi must be a string: the event's signature") }
-                    if let why = EventSignature.problem(sig) { return fail("abi: \(why)") }
+                    if let why = EventABI.problem(sig) { return fail("abi: \(why)") }
                 }
             }
         }
         return .success(Array(JSON.serialize(.object(o)).utf8))
-    }
-}
-
-/// An event's ABI signature as people write it: `Name(type [indexed] [name], ...)`.
-enum EventSignature {
-    static let elementary: Set<String> = ["address", "bool", "string", "bytes", "int", "uint", "function"]
-
-    /// Why `text` is not an event signature, or nil.
-    static func problem(_ text: String) -> String? {
-        guard text.utf8.count <= 1024 else { return "at most 1024 characters" }
-        guard let open = text.firstIndex(of: "("), text.hasSuffix(")") else { return "must look like Name(type [indexed] name, ...)" }
-        let name = text[..<open].trimmingCharacters(in: .whitespaces)
-        guard let first = name.unicodeScalars.first, first.properties.isAlphabetic || first == "_",
-              name.unicodeScalars.allSatisfy({ $0.properties.isAlphabetic || $0 == "_" || ("0"..."9").contains($0) }) else {
-            return "the event name \(boundedQuote(name)) is not an identifier"
-        }
-        let inner = text[text.index(after: open)..<text.index(before: text.endIndex)]
-        guard !inner.trimmingCharacters(in: .whitespaces).isEmpty else { return nil }
-        for param in inner.split(separator: ",", omittingEmptySubsequences: false) {
-            let words = param.split(separator: " ").map(String.init)
-            guard let type = words.first, (1...3).contains(words.count) else { return "\(boundedQuote(String(param))) is not \"type [indexed] [name]\"" }
-            if words.count >= 2, words[1] != "indexed", words.count == 3 { return "\(boundedQuote(String(param))): only \"indexed\" may follow the type" }
-            guard validType(type) else { return "\(boundedQuote(type)) is not a Solidity type" }
-        }
-        return nil
-    }
-
-    static func validType(_ t: String) -> Bool {
-        var base = Substring(t)
-        while base.hasSuffix("]") {
-            guard let open = base.lastIndex(of: "[") else { return false }
-            let n = base[base.index(after: open)..<base.index(before: base.endIndex)]
-            guard n.isEmpty || Int(n) != nil else { return false }
-            base = base[..<open]
-        }
-        if elementary.contains(String(base)) { return true }
-        for (prefix, range) in [("uint", 8...256), ("int", 8...256), ("bytes", 1...32)] where base.hasPrefix(prefix) {
-            guard let n = Int(base.dropFirst(prefix.count)), range.contains(n) else { return false }
-            return prefix == "bytes" || n % 8 == 0
-        }
-        return false
     }
 }

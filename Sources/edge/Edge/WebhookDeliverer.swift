@@ -1,0 +1,297 @@
+import ByteCodec
+import Chain
+import ChainIndex
+import NodeConfig
+import Dispatch
+import StateMachine
+import Synchronization
+import Telemetry
+import WebhookEvents
+import Webhooks
+
+/// Sends every webhook its events, on the leader only, once the leader has applied all it
+/// committed (so the positions it starts from are the latest the log holds).
+///
+/// Each webhook is a lane: its position in the event stream (`WebhookStream`), at most one
+/// batch in flight or waiting to be retried, and its retry state. Lanes never wait on each
+/// other: a POST runs on a worker (at most `concurrency` at once), and a lane that fails
+/// backs off on its own (exponential with jitter, `Retry-After` honoured) until
+/// `maxAttempts` failures in a row pause the webhook with the reason, an error log line and
+/// a metric; its backlog stays in the chain index for a later resume or replay. Memory per
+/// lane is one batch; everything after it is read back from LMDB when it is due.
+///
+/// Acknowledged positions go into the log together every `flushMillis` (one entry for all
+/// lanes, one for the attempts), stamped with this leader's term so a deposed leader's late
+/// write cannot move one back. A new leader starts from what the log holds, so a failover
+/// re-sends at most what was acknowledged in the last flush interval: at least once, in
+/// order, with the same event ids.
+public final class WebhookDeliverer: Sendable {
+    struct Lane {
+        var hook: Webhook
+        var matcher: EventMatcher
+        var position: WebhookCursor?
+        var cache = WebhookStream.Cache()
+        /// The batch being sent or retried, and the position after it.
+        var batch: [StreamEvent] = []
+        var after: WebhookCursor?
+        var inFlight = false
+        var failures = 0
+        var notBefore: UInt64 = 0
+        /// When a batch smaller than `batchMaxEvents` was first seen (batching waits for more).
+        var partialSince: UInt64?
+        var dirty = false
+    }
+
+    struct State {
+        var epoch: UInt64 = 0
+        var lanes: [UInt64: Lane] = [:]
+        var running = 0
+        var attempts: [DeliveryAttempt] = []
+        var lastFlush: UInt64 = 0
+        var flushing = false
+    }
+
+    let node: ChainNode
+    let sender: WebhookSender
+    let nodeId: UInt64
+    let logger: Logger
+    let maxAttempts: Int
+    let concurrency: Int
+    private let state = Mutex(State())
+    private let workers = DispatchQueue(label: "webhook-delivery", attributes: .concurrent)
+    private let deliveries: CounterFamily
+    private let paused: Counter
+    private let backlogEvents: Gauge
+    private let activeLanes: Gauge
+    private let latency: Histogram
+
+    static let flushMillis: UInt64 = 1000
+    static let baseBackoffMillis: UInt64 = 500
+    static let maxBackoffMillis: UInt64 = 300_000
+    static let maxRetryAfterMillis: UInt64 = 3_600_000
+    static let maxKeptAttempts = 2000
+
+    public convenience init(node: ChainNode, config: NodeConfig, logger: Logger, metrics: MetricsRegistry) {
+        self.init(node: node, sender: WebhookSender(config), nodeId: config.nodeId, logger: logger, metrics: metrics,
+                  maxAttempts: config.webhookMaxAttempts, concurrency: config.webhookConcurrency)
+    }
+
+    init(node: ChainNode, sender: WebhookSender, nodeId: UInt64, logger: Logger, metrics: MetricsRegistry, maxAttempts: Int, concurrency: Int) {
+        precondition(maxAttempts > 0 && concurrency > 0, "a deliverer tries at least once, one at a time at least")
+        self.node = node; self.sender = sender; self.nodeId = nodeId; self.logger = logger
+        self.maxAttempts = maxAttempts; self.concurrency = concurrency
+        deliveries = metrics.counters("webhook_deliveries_total", help: "Webhook POSTs by outcome",
+                                      labels: [.allowed("outcome", ["delivered", "failed", "refused"])])
+        paused = metrics.counter("webhook_paused_total", help: "Webhooks paused after too many failed deliveries in a row")
+        backlogEvents = metrics.gauge("webhook_batch_events", help: "Events in batches sent or waiting to be retried, all webhooks")
+        activeLanes = metrics.gauge("webhook_active", help: "Webhooks this node delivers (non-zero on the leader only)")
+        latency = metrics.histogram("webhook_delivery_duration_seconds", help: "Time from a webhook POST to its receiver's answer")
+    }
+
+    /// One round: drop everything if this node stopped leading, sync the lanes with the
+    /// webhook tables, start what is due, flush positions. Called every ~100 ms off the loops.
+    public func tick(nowMillis: UInt64) {
+        let r = node.report
+        let leading = r.corruption == nil && r.diskAlarm == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
+        guard leading else {
+            state.withLock { s in if !s.lanes.isEmpty || s.epoch != 0 { s = State() } }
+            activeLanes.set(0)
+            return
+        }
+        let term = r.status.term
+        let hooks: [Webhook], cursors: [UInt64: WebhookCursor]
+        do {
+            (hooks, cursors) = try node.stateMachine.webhookView { d, txn in
+                let all = try d.webhooks(txn)
+                return (all, try all.reduce(into: [UInt64: WebhookCursor]()) { $0[$1.id] = try d.cursor($1.id, txn) })
+            }
+        } catch {
+            logger.error("webhooks_unreadable", [("error", "\(error)")])
+            return
+        }
+        let due = state.withLock { s -> [UInt64] in
+            if s.epoch != term { s = State(); s.epoch = term; s.lastFlush = nowMillis }
+            sync(&s, hooks.filter { !$0.paused }, cursors)
+            return s.lanes.filter { !$0.value.inFlight && $0.value.notBefore <= nowMillis }.map(\.key).sorted()
+        }
+        for id in due { start(id, nowMillis: nowMillis) }
+        let (count, pending) = state.withLock { s in (s.lanes.count, s.lanes.values.reduce(0) { $0 + $1.batch.count }) }
+        activeLanes.set(Int64(count))
+        backlogEvents.set(Int64(pending))
+        flush(nowMillis: nowMillis, term: term)
+    }
+
+    /// Lanes for the running webhooks; a lane whose webhook changed keeps its place unless the
+    /// log's position is a newer generation (a replay) or the filter changed.
+    private func sync(_ s: inout State, _ hooks: [Webhook], _ cursors: [UInt64: WebhookCursor]) {
+        let live = Set(hooks.map(\.id))
+        for id in s.lanes.keys where !live.contains(id) { s.lanes[id] = nil }
+        for h in hooks {
+            let logged = cursors[h.id]
+            if var lane = s.lanes[h.id] {
+                let replayed = (logged?.generation ?? 0) != (lane.position?.generation ?? lane.after?.generation ?? 0)
+                if replayed || lane.hook.filter != h.filter || lane.hook.event != h.event {
+                    guard !lane.inFlight else { continue }  // replaced when the POST returns
+                    s.lanes[h.id] = nil
+                } else {
+                    lane.hook = h
+                    s.lanes[h.id] = lane
+                    continue
+                }
+            }
+            guard let matcher = try? EventMatcher(event: h.event, filter: h.filter) else {
+                logger.error("webhook_filter_unreadable", [("webhook", OrgAdmin.idText(h.id))])
+                continue
+            }
+            s.lanes[h.id] = Lane(hook: h, matcher: matcher, position: logged)
+        }
+    }
+
+    /// Picks the lane's next batch (or its retry) and sends it on a worker. The stream is read
+    /// outside the lock, with the lane reserved (`inFlight`) so nothing else starts it.
+    private func start(_ id: UInt64, nowMillis: UInt64) {
+        enum Pick { case send(Webhook, [StreamEvent]), derive(Lane), nothing }
+        let pick: Pick = state.withLock { s in
+            guard var lane = s.lanes[id], !lane.inFlight, s.running < concurrency else { return .nothing }
+            lane.inFlight = true
+            if !lane.batch.isEmpty { s.running += 1 }
+            s.lanes[id] = lane
+            return lane.batch.isEmpty ? .derive(lane) : .send(lane.hook, lane.batch)
+        }
+        switch pick {
+        case .nothing: return
+        case .send(let hook, let events): send(id, hook, events)
+        case .derive(var lane):
+            var step: WebhookStream.Step?
+            do {
+                step = try node.stateMachine.chain.view { v in
+                    try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Int(lane.hook.batchMaxEvents), cache: &lane.cache)
+                }
+            } catch {
+                logger.error("webhook_events_unreadable", [("webhook", OrgAdmin.idText(id)), ("error", "\(error)")])
+            }
+            for note in step?.notes ?? [] { logger.warn("webhook_retractions_lost", [("webhook", OrgAdmin.idText(id)), ("why", note)]) }
+            let ready: (Webhook, [StreamEvent])? = state.withLock { s in
+                guard var current = s.lanes[id], current.inFlight, current.position == lane.position, current.batch.isEmpty else { return nil }
+                current.inFlight = false
+                current.cache = lane.cache
+                defer { s.lanes[id] = current }
+                guard let step else { current.notBefore = nowMillis + 5000; return nil }
+                if step.events.isEmpty {
+                    if step.position != current.position { current.position = step.position; current.dirty = true }
+                    current.partialSince = nil
+                    return nil
+                }
+                // Batching: a short batch waits up to batchMaxMillis for more events.
+                if step.events.count < Int(current.hook.batchMaxEvents), current.hook.batchMaxMillis > 0 {
+                    let since = current.partialSince ?? nowMillis
+                    current.partialSince = since
+                    if nowMillis < since + UInt64(current.hook.batchMaxMillis) { return nil }
+                }
+                current.partialSince = nil
+                current.batch = step.events
+                current.after = step.position
+                guard s.running < concurrency else { return nil }
+                current.inFlight = true
+                s.running += 1
+                return (current.hook, current.batch)
+            }
+            if let (hook, events) = ready { send(id, hook, events) }
+        }
+    }
+
+    private func send(_ id: UInt64, _ hook: Webhook, _ events: [StreamEvent]) {
+        workers.async { [self] in
+            let body = WebhookPayload.body(hook, events)
+            let result = sender.send(hook, id: WebhookPayload.messageId(hook, events), body: body, nowMillis: unixMillis())
+            finish(id, hook, events, result, nowMillis: unixMillis())
+        }
+    }
+
+    private func finish(_ id: UInt64, _ hook: Webhook, _ events: [StreamEvent], _ r: WebhookSender.Result, nowMillis: UInt64) {
+        deliveries.labels(r.ok ? "delivered" : r.status == 0 && r.latencyMillis == 0 ? "refused" : "failed").increment()
+        if r.status != 0 { latency.observe(Duration.milliseconds(r.latencyMillis)) }
+        let attempt = DeliveryAttempt(webhook: id, atMillis: nowMillis, firstEvent: WebhookPayload.eventId(hook, events[0]), events: UInt32(events.count),
+                                      status: UInt16(clamping: r.status), latencyMillis: UInt32(clamping: r.latencyMillis), error: r.error, node: nodeId)
+        let pause: String? = state.withLock { s in
+            s.running -= 1
+            assert(s.running >= 0, "every finished POST was started")
+            s.attempts.append(attempt)
+            if s.attempts.count > Self.maxKeptAttempts { s.attempts.removeFirst(s.attempts.count - Self.maxKeptAttempts) }
+            guard var lane = s.lanes[id], lane.batch == events else { return nil }  // leadership or the webhook changed meanwhile
+            lane.inFlight = false
+            if r.ok {
+                lane.position = lane.after
+                lane.batch = []
+                lane.after = nil
+                lane.failures = 0
+                lane.notBefore = 0
+                lane.dirty = true
+                s.lanes[id] = lane
+                return nil
+            }
+            lane.failures += 1
+            if lane.failures >= maxAttempts {
+                s.lanes[id] = nil
+                return "paused after \(lane.failures) failed deliveries in a row; the last: \(r.error)"
+            }
+            lane.notBefore = nowMillis + Self.backoff(failures: lane.failures, retryAfterSeconds: r.retryAfterSeconds)
+            s.lanes[id] = lane
+            return nil
+        }
+        guard let pause else { return }
+        paused.increment()
+        logger.error("webhook_paused", [("webhook", OrgAdmin.idText(id)), ("org", OrgAdmin.idText(hook.org)), ("reason", pause)])
+        node.propose(raw: WebhookCommand.setPaused(id: id, paused: true, reason: pause).encoded()) { [logger] outcome in
+            if case .applied = outcome { return }
+            logger.warn("webhook_pause_not_recorded", [("webhook", OrgAdmin.idText(id)), ("outcome", "\(outcome)")])
+        }
+    }
+
+    /// Full jitter over an exponential step (so many receivers failing together do not retry
+    /// in step), at least what `Retry-After` asked for.
+    static func backoff(failures: Int, retryAfterSeconds: Int?, random: (ClosedRange<UInt64>) -> UInt64 = { UInt64.random(in: $0) }) -> UInt64 {
+        precondition(failures > 0, "a backoff follows a failure")
+        let step = min(maxBackoffMillis, baseBackoffMillis << UInt64(min(failures - 1, 20)))
+        let jittered = random((step / 2)...step)
+        guard let ra = retryAfterSeconds, ra > 0 else { return jittered }
+        return max(jittered, min(UInt64(ra) * 1000, maxRetryAfterMillis))
+    }
+
+    /// Proposes the positions acknowledged since the last flush and the attempts, one entry
+    /// each; positions that fail to commit stay dirty and go with the next flush.
+    private func flush(nowMillis: UInt64, term: UInt64) {
+        let batch: (cursors: [WebhookCursor], attempts: [DeliveryAttempt])? = state.withLock { s in
+            guard !s.flushing, nowMillis >= s.lastFlush + Self.flushMillis else { return nil }
+            var cursors = [WebhookCursor]()
+            for (id, lane) in s.lanes where lane.dirty {
+                guard var c = lane.position else { continue }
+                c.webhook = id
+                c.epoch = term
+                cursors.append(c)
+                s.lanes[id]!.dirty = false
+            }
+            let attempts = s.attempts
+            s.attempts.removeAll()
+            guard !cursors.isEmpty || !attempts.isEmpty else { return nil }
+            s.lastFlush = nowMillis
+            s.flushing = true
+            return (cursors.sorted { $0.webhook < $1.webhook }, attempts)
+        }
+        guard let batch else { return }
+        let n = WebhookCommand.maxBatch
+        let entries = stride(from: 0, to: batch.cursors.count, by: n).map { WebhookCommand.advance(Array(batch.cursors[$0..<min($0 + n, batch.cursors.count)]), replay: false).encoded() }
+            + (batch.attempts.isEmpty ? [] : [WebhookCommand.attempts(Array(batch.attempts.suffix(n))).encoded()])
+        let remaining = Mutex(entries.count)
+        for entry in entries {
+            node.propose(raw: entry, timeoutMillis: 5000) { [self] outcome in
+                if case .applied = outcome {} else {
+                    // Not in the log: mark the lanes dirty again so their positions go next time.
+                    state.withLock { s in for c in batch.cursors { s.lanes[c.webhook]?.dirty = true } }
+                    logger.warn("webhook_positions_not_recorded_yet", [("outcome", "\(outcome)")])
+                }
+                if remaining.withLock({ n in n -= 1; return n == 0 }) { state.withLock { $0.flushing = false } }
+            }
+        }
+    }
+}
