@@ -20,25 +20,32 @@ import Webhooks
 /// a metric; its backlog stays in the chain index for a later resume or replay. Memory per
 /// lane is one batch; everything after it is read back from LMDB when it is due.
 ///
-/// Acknowledged positions go into the log together every `flushMillis` (one entry for all
-/// lanes, one for the attempts), stamped with this leader's term so a deposed leader's late
-/// write cannot move one back. A new leader starts from what the log holds, so a failover
-/// re-sends at most what was acknowledged in the last flush interval: at least once, in
-/// order, with the same event ids.
+/// Positions go into the log in one entry for all lanes, stamped with this leader's term so a
+/// deposed leader's late write cannot move one back: before a batch is sent, its intent (the
+/// position, and where the batch ends, `WebhookStream.intent`), so whoever delivers next
+/// knows everything the receiver might hold; acknowledged positions every `flushMillis`. A
+/// new leader starts from what the log holds: a failover re-sends what was out or not yet
+/// acknowledged in the log (at least once, in order, same event ids), and retracts first
+/// whatever of it a reorg removed meanwhile.
 public final class WebhookDeliverer: Sendable {
     struct Lane {
+        enum Phase { case idle, deriving, awaitingIntent, sending }
         var hook: Webhook
         var matcher: EventMatcher
         var position: WebhookCursor?
         var cache = WebhookStream.Cache()
-        /// The batch being sent or retried, and the position after it.
+        var phase = Phase.idle
+        /// The batch being sent or retried, the position after it, and what the log must hold
+        /// before it goes out (`intentLogged` once it does).
         var batch: [StreamEvent] = []
         var after: WebhookCursor?
-        var inFlight = false
+        var intent: WebhookCursor?
+        var intentLogged = false
         var failures = 0
         var notBefore: UInt64 = 0
         /// When a batch smaller than `batchMaxEvents` was first seen (batching waits for more).
         var partialSince: UInt64?
+        /// The acknowledged position is not in the log yet.
         var dirty = false
     }
 
@@ -48,7 +55,7 @@ public final class WebhookDeliverer: Sendable {
         var running = 0
         var attempts: [DeliveryAttempt] = []
         var lastFlush: UInt64 = 0
-        var flushing = false
+        var proposing = false
     }
 
     let node: ChainNode
@@ -94,7 +101,7 @@ public final class WebhookDeliverer: Sendable {
         let r = node.report
         let leading = r.corruption == nil && r.diskAlarm == nil && r.status.role == .leader && r.appliedIndex >= r.status.committed
         guard leading else {
-            state.withLock { s in if !s.lanes.isEmpty || s.epoch != 0 { s = State() } }
+            state.withLock { s in if !s.lanes.isEmpty || s.epoch != 0 { s = State(running: s.running) } }
             activeLanes.set(0)
             return
         }
@@ -110,15 +117,15 @@ public final class WebhookDeliverer: Sendable {
             return
         }
         let due = state.withLock { s -> [UInt64] in
-            if s.epoch != term { s = State(); s.epoch = term; s.lastFlush = nowMillis }
+            if s.epoch != term { s = State(epoch: term, running: s.running, lastFlush: nowMillis) }
             sync(&s, hooks.filter { !$0.paused }, cursors)
-            return s.lanes.filter { !$0.value.inFlight && $0.value.notBefore <= nowMillis }.map(\.key).sorted()
+            return s.lanes.filter { $0.value.phase == .idle && $0.value.notBefore <= nowMillis && ($0.value.batch.isEmpty || $0.value.intentLogged) }.map(\.key).sorted()
         }
         for id in due { start(id, nowMillis: nowMillis) }
         let (count, pending) = state.withLock { s in (s.lanes.count, s.lanes.values.reduce(0) { $0 + $1.batch.count }) }
         activeLanes.set(Int64(count))
         backlogEvents.set(Int64(pending))
-        flush(nowMillis: nowMillis, term: term)
+        record(nowMillis: nowMillis)
     }
 
     /// Lanes for the running webhooks; a lane whose webhook changed keeps its place unless the
@@ -131,7 +138,7 @@ public final class WebhookDeliverer: Sendable {
             if var lane = s.lanes[h.id] {
                 let replayed = (logged?.generation ?? 0) != (lane.position?.generation ?? lane.after?.generation ?? 0)
                 if replayed || lane.hook.filter != h.filter || lane.hook.event != h.event {
-                    guard !lane.inFlight else { continue }  // replaced when the POST returns
+                    guard lane.phase == .idle else { continue }  // replaced once the work in progress returns
                     s.lanes[h.id] = nil
                 } else {
                     lane.hook = h
@@ -147,57 +154,63 @@ public final class WebhookDeliverer: Sendable {
         }
     }
 
-    /// Picks the lane's next batch (or its retry) and sends it on a worker. The stream is read
-    /// outside the lock, with the lane reserved (`inFlight`) so nothing else starts it.
+    /// Sends the lane's batch when its intent is in the log, or reads its next batch from the
+    /// stream (outside the lock, with the lane marked `deriving` so nothing else starts it).
     private func start(_ id: UInt64, nowMillis: UInt64) {
         enum Pick { case send(Webhook, [StreamEvent]), derive(Lane), nothing }
         let pick: Pick = state.withLock { s in
-            guard var lane = s.lanes[id], !lane.inFlight, s.running < concurrency else { return .nothing }
-            lane.inFlight = true
-            if !lane.batch.isEmpty { s.running += 1 }
-            s.lanes[id] = lane
-            return lane.batch.isEmpty ? .derive(lane) : .send(lane.hook, lane.batch)
-        }
-        switch pick {
-        case .nothing: return
-        case .send(let hook, let events): send(id, hook, events)
-        case .derive(var lane):
-            var step: WebhookStream.Step?
-            do {
-                step = try node.stateMachine.chain.view { v in
-                    try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Int(lane.hook.batchMaxEvents), cache: &lane.cache)
-                }
-            } catch {
-                logger.error("webhook_events_unreadable", [("webhook", OrgAdmin.idText(id)), ("error", "\(error)")])
-            }
-            for note in step?.notes ?? [] { logger.warn("webhook_retractions_lost", [("webhook", OrgAdmin.idText(id)), ("why", note)]) }
-            let ready: (Webhook, [StreamEvent])? = state.withLock { s in
-                guard var current = s.lanes[id], current.inFlight, current.position == lane.position, current.batch.isEmpty else { return nil }
-                current.inFlight = false
-                current.cache = lane.cache
-                defer { s.lanes[id] = current }
-                guard let step else { current.notBefore = nowMillis + 5000; return nil }
-                if step.events.isEmpty {
-                    if step.position != current.position { current.position = step.position; current.dirty = true }
-                    current.partialSince = nil
-                    return nil
-                }
-                // Batching: a short batch waits up to batchMaxMillis for more events.
-                if step.events.count < Int(current.hook.batchMaxEvents), current.hook.batchMaxMillis > 0 {
-                    let since = current.partialSince ?? nowMillis
-                    current.partialSince = since
-                    if nowMillis < since + UInt64(current.hook.batchMaxMillis) { return nil }
-                }
-                current.partialSince = nil
-                current.batch = step.events
-                current.after = step.position
-                guard s.running < concurrency else { return nil }
-                current.inFlight = true
+            guard var lane = s.lanes[id], lane.phase == .idle else { return .nothing }
+            if !lane.batch.isEmpty {
+                guard lane.intentLogged, s.running < concurrency else { return .nothing }
+                lane.phase = .sending
                 s.running += 1
-                return (current.hook, current.batch)
+                s.lanes[id] = lane
+                return .send(lane.hook, lane.batch)
             }
-            if let (hook, events) = ready { send(id, hook, events) }
+            lane.phase = .deriving
+            s.lanes[id] = lane
+            return .derive(lane)
         }
+        guard case .derive(var lane) = pick else {
+            if case .send(let hook, let events) = pick { send(id, hook, events) }
+            return
+        }
+        var step: WebhookStream.Step?
+        var before: WebhookCursor?
+        do {
+            (before, step) = try node.stateMachine.chain.view { v in
+                (try lane.position ?? WebhookStream.start(lane.hook, v),
+                 try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Int(lane.hook.batchMaxEvents), cache: &lane.cache))
+            }
+        } catch {
+            logger.error("webhook_events_unreadable", [("webhook", OrgAdmin.idText(id)), ("error", "\(error)")])
+        }
+        for note in step?.notes ?? [] { logger.warn("webhook_retractions_lost", [("webhook", OrgAdmin.idText(id)), ("why", note)]) }
+        state.withLock { s in
+            guard var current = s.lanes[id], current.phase == .deriving else { return }
+            current.phase = .idle
+            current.cache = lane.cache
+            defer { s.lanes[id] = current }
+            guard let step else { current.notBefore = nowMillis + 5000; return }
+            if step.events.isEmpty {
+                if step.position != current.position { current.position = step.position; current.dirty = true }
+                current.partialSince = nil
+                return
+            }
+            // Batching: a short batch waits up to batchMaxMillis for more events.
+            if step.events.count < Int(current.hook.batchMaxEvents), current.hook.batchMaxMillis > 0 {
+                let since = current.partialSince ?? nowMillis
+                current.partialSince = since
+                if nowMillis < since + UInt64(current.hook.batchMaxMillis) { return }
+            }
+            guard let before, let after = step.position else { return }
+            current.partialSince = nil
+            current.batch = step.events
+            current.after = after
+            current.intent = WebhookStream.intent(before: before, after: after, events: step.events)
+            current.intentLogged = false
+        }
+        record(nowMillis: nowMillis)
     }
 
     private func send(_ id: UInt64, _ hook: Webhook, _ events: [StreamEvent]) {
@@ -218,12 +231,14 @@ public final class WebhookDeliverer: Sendable {
             assert(s.running >= 0, "every finished POST was started")
             s.attempts.append(attempt)
             if s.attempts.count > Self.maxKeptAttempts { s.attempts.removeFirst(s.attempts.count - Self.maxKeptAttempts) }
-            guard var lane = s.lanes[id], lane.batch == events else { return nil }  // leadership or the webhook changed meanwhile
-            lane.inFlight = false
+            guard var lane = s.lanes[id], lane.phase == .sending, lane.batch == events else { return nil }  // leadership or the webhook changed meanwhile
+            lane.phase = .idle
             if r.ok {
                 lane.position = lane.after
                 lane.batch = []
                 lane.after = nil
+                lane.intent = nil
+                lane.intentLogged = false
                 lane.failures = 0
                 lane.notBefore = 0
                 lane.dirty = true
@@ -239,7 +254,11 @@ public final class WebhookDeliverer: Sendable {
             s.lanes[id] = lane
             return nil
         }
-        guard let pause else { return }
+        guard let pause else {
+            // The next batch of a lane that just delivered goes now, not at the next tick.
+            if r.ok { start(id, nowMillis: nowMillis) }
+            return
+        }
         paused.increment()
         logger.error("webhook_paused", [("webhook", OrgAdmin.idText(id)), ("org", OrgAdmin.idText(hook.org)), ("reason", pause)])
         node.propose(raw: WebhookCommand.setPaused(id: id, paused: true, reason: pause).encoded()) { [logger] outcome in
@@ -258,39 +277,70 @@ public final class WebhookDeliverer: Sendable {
         return max(jittered, min(UInt64(ra) * 1000, maxRetryAfterMillis))
     }
 
-    /// Proposes the positions acknowledged since the last flush and the attempts, one entry
-    /// each; positions that fail to commit stay dirty and go with the next flush.
-    private func flush(nowMillis: UInt64, term: UInt64) {
-        let batch: (cursors: [WebhookCursor], attempts: [DeliveryAttempt])? = state.withLock { s in
-            guard !s.flushing, nowMillis >= s.lastFlush + Self.flushMillis else { return nil }
-            var cursors = [WebhookCursor]()
-            for (id, lane) in s.lanes where lane.dirty {
-                guard var c = lane.position else { continue }
+    /// Proposes, in one entry, the intents of batches about to go out (they are sent once it
+    /// is applied) and, every `flushMillis`, the acknowledged positions of idle lanes and the
+    /// attempts since the last time. One proposal at a time, so the log keeps their order.
+    private func record(nowMillis: UInt64) {
+        let work: (cursors: [WebhookCursor], intents: [UInt64], attempts: [DeliveryAttempt])? = state.withLock { s in
+            guard !s.proposing, s.epoch != 0 else { return nil }
+            let term = s.epoch
+            let due = nowMillis >= s.lastFlush + Self.flushMillis
+            var cursors = [WebhookCursor](), intents = [UInt64]()
+            for (id, lane) in s.lanes where lane.phase == .idle {
+                var c: WebhookCursor
+                if !lane.batch.isEmpty, !lane.intentLogged, let intent = lane.intent {
+                    c = intent
+                    intents.append(id)
+                    s.lanes[id]!.phase = .awaitingIntent
+                } else if due, lane.dirty, lane.batch.isEmpty, let p = lane.position {
+                    c = p
+                    s.lanes[id]!.dirty = false
+                } else {
+                    continue
+                }
                 c.webhook = id
                 c.epoch = term
                 cursors.append(c)
-                s.lanes[id]!.dirty = false
             }
-            let attempts = s.attempts
-            s.attempts.removeAll()
+            let attempts = due ? s.attempts : []
+            if due { s.attempts.removeAll(); s.lastFlush = nowMillis }
             guard !cursors.isEmpty || !attempts.isEmpty else { return nil }
-            s.lastFlush = nowMillis
-            s.flushing = true
-            return (cursors.sorted { $0.webhook < $1.webhook }, attempts)
+            s.proposing = true
+            return (cursors.sorted { $0.webhook < $1.webhook }, intents, attempts)
         }
-        guard let batch else { return }
+        guard let work else { return }
         let n = WebhookCommand.maxBatch
-        let entries = stride(from: 0, to: batch.cursors.count, by: n).map { WebhookCommand.advance(Array(batch.cursors[$0..<min($0 + n, batch.cursors.count)]), replay: false).encoded() }
-            + (batch.attempts.isEmpty ? [] : [WebhookCommand.attempts(Array(batch.attempts.suffix(n))).encoded()])
-        let remaining = Mutex(entries.count)
+        let entries = stride(from: 0, to: work.cursors.count, by: n).map { WebhookCommand.advance(Array(work.cursors[$0..<min($0 + n, work.cursors.count)]), replay: false).encoded() }
+            + (work.attempts.isEmpty ? [] : [WebhookCommand.attempts(Array(work.attempts.suffix(n))).encoded()])
+        let failed = Mutex((left: entries.count, failed: false))
         for entry in entries {
             node.propose(raw: entry, timeoutMillis: 5000) { [self] outcome in
-                if case .applied = outcome {} else {
-                    // Not in the log: mark the lanes dirty again so their positions go next time.
-                    state.withLock { s in for c in batch.cursors { s.lanes[c.webhook]?.dirty = true } }
-                    logger.warn("webhook_positions_not_recorded_yet", [("outcome", "\(outcome)")])
+                var ok = true
+                if case .applied = outcome {} else { ok = false }
+                let done = failed.withLock { f -> Bool? in
+                    f.left -= 1
+                    if !ok { f.failed = true }
+                    return f.left == 0 ? !f.failed : nil
                 }
-                if remaining.withLock({ n in n -= 1; return n == 0 }) { state.withLock { $0.flushing = false } }
+                guard let allApplied = done else { return }
+                let ready = state.withLock { s -> [UInt64] in
+                    s.proposing = false
+                    var ready = [UInt64]()
+                    for id in work.intents {
+                        guard var lane = s.lanes[id], lane.phase == .awaitingIntent else { continue }
+                        lane.phase = .idle
+                        lane.intentLogged = allApplied
+                        if allApplied { ready.append(id) }
+                        s.lanes[id] = lane
+                    }
+                    if !allApplied { for c in work.cursors where !work.intents.contains(c.webhook) { s.lanes[c.webhook]?.dirty = true } }
+                    return ready
+                }
+                if !allApplied { logger.warn("webhook_positions_not_recorded_yet", [("outcome", "\(outcome)")]) }
+                let now = unixMillis()
+                for id in ready { start(id, nowMillis: now) }
+                // Intents that came while this one was in the log go next, not a tick later.
+                if allApplied { record(nowMillis: now) }
             }
         }
     }
