@@ -333,7 +333,9 @@ import TestSupport
         try n.start(voters: [1])
         defer { n.stop() }
         #expect(waitUntil { n.node.report.status.role == .leader })
-        let api = NodeAPI(node: n.node, config: AdminAPITests.config(1), peerStatus: { [:] })
+        var config = AdminAPITests.config(1)
+        config.webhookPrivateDestinations = true
+        let api = NodeAPI(node: n.node, config: config, peerStatus: { [:] })
         func call(_ method: String, _ path: String, _ body: String = "") -> (Int, JSONValue) {
             let r = api.handle(AdminAPITests.request(method, path, token: AdminAPITests.token, body: body))
             return (r.status, (try? JSON.parse(r.body)) ?? .null)
@@ -343,7 +345,13 @@ import TestSupport
             #expect(call("POST", "/v1/api-keys", "{\"org\":\"\(org)\",\"name\":\"k\(i)\"}").0 == 201)
             #expect(call("POST", "/v1/orgs/\(org)/members", "{\"name\":\"m\(i)\",\"role\":\"developer\"}").0 == 201)
         }
-        for (path, field, count) in [("/v1/api-keys?org=\(org)&", "keys", 7), ("/v1/orgs/\(org)/members?", "members", 7), ("/v1/users?", "users", 7)] {
+        _ = n.node.propose(raw: ChainRegistryCommand.put(ChainSpec(chainId: 5, slug: "five", settings: Array("{}".utf8))).encoded(), timeoutMillis: 5000)
+        #expect(call("PUT", "/v1/orgs/\(org)/chains/5").0 == 200)
+        for i in 0..<7 {
+            #expect(call("POST", "/v1/webhooks", "{\"org\":\"\(org)\",\"chain\":5,\"name\":\"w\(i)\",\"url\":\"http://127.0.0.1:9/\(i)\",\"event\":\"new_block\"}").0 == 201)
+        }
+        for (path, field, count) in [("/v1/api-keys?org=\(org)&", "keys", 7), ("/v1/orgs/\(org)/members?", "members", 7), ("/v1/users?", "users", 7),
+                                     ("/v1/webhooks?org=\(org)&", "webhooks", 7)] {
             var seen = [String](), cursor: String? = nil, pages = 0
             repeat {
                 let (s, page) = call("GET", path + "limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""))

@@ -10,6 +10,7 @@ let commands: [String: (name: String, summary: String, run: ([String]) -> Int32)
     "key": ("key", "organisations' API keys: list | create | show | usage | rotate | revoke", KeyCommand.run),
     "user": ("user", "users and their personal tokens: list | create | show | remove | token", UserCommand.run),
     "whoami": ("whoami", "who the token is and where it may act (infrastack whoami --endpoint URL)", UserCommand.whoami),
+    "webhook": ("webhook", "organisations' webhooks: list | create | show | change | pause | resume | test | deliveries | replay | rotate-secret | delete", WebhooksCommand.run),
     "audit": ("audit", "the hash-chained audit log of admin actions: list | export | verify", AuditCommand.run),
     "certs": ("certs", "a cluster CA and node certificates for TLS: init | issue", CertsCommand.run),
     "kv": ("kv", "debug key-value store: put | get (for testing replication)", KVCommand.run),

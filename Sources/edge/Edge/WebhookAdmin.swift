@@ -13,7 +13,7 @@ import Webhooks
 /// organisation's, operators read all and change their own, developers see and change
 /// their own (the README's role table):
 ///
-///   GET    /v1/webhooks?org=ID                the organisation's webhooks (never a secret)
+///   GET    /v1/webhooks?org=ID                the organisation's webhooks (never a secret), in pages
 ///   POST   /v1/webhooks                       create {org, chain, name, url, event, filter?,
 ///                                             confirmations?, batch?, format?} → 201 with the
 ///                                             signing secret, shown this once
@@ -333,9 +333,14 @@ struct WebhookAdmin: Sendable {
     func list(_ req: HTTPRequest, _ access: AdminAccess) -> HTTPResponse {
         guard let text = req.query["org"], let org = OrgAdmin.parseId(text) else { return jsonError(400, "org is required: GET \(Self.prefix)?org=<organisation id>") }
         guard access.sees(org) else { return jsonError(404, "no organisation \(text)") }
+        let page: AdminPage
+        switch AdminPage.parse(req.query) {
+        case .failure(let e): return e.response
+        case .success(let p): page = p
+        }
         do {
             let hooks = try node.stateMachine.webhookView { d, txn in try d.webhooks(txn) }.filter { $0.org == org && Self.refusal($0, access, .read) == nil }
-            return .json(JSON.serialize(.object(["webhooks": .array(hooks.map(json))])) + "\n")
+            return page.answer(hooks, id: \.id, field: "webhooks", json)
         } catch {
             return jsonError(500, "cannot read the webhooks: \(error)")
         }
