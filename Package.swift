@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "RPC", "ReplicatedLog", "StateMachine", "Tenancy", "Webhooks", "RaftDriver", "Consensus", "Storage", "Net",
+        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "RPC", "ReplicatedLog", "StateMachine", "Tenancy", "Webhooks", "WebhookEvents", "RaftDriver", "Consensus", "Storage", "Net",
                                                     "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),

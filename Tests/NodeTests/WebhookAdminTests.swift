@@ -9,6 +9,7 @@ import Synchronization
 import Tenancy
 import Testing
 import TestSupport
+import WebhookEvents
 import Webhooks
 
 /// `/v1/webhooks`: created through the log with a secret shown once, the test delivery
@@ -84,7 +85,11 @@ import Webhooks
                             (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"boom"}"#, "event is required"),
                             (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"new_block","confirmations":"soon"}"#, "confirmations must be"),
                             (#"{"org":"\#(org)","chain":6,"name":"x","url":"http://x.example","event":"new_block"}"#, "owns no chain 6"),
-                            (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"new_block","extra":1}"#, "unknown field")] {
+                            (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"new_block","extra":1}"#, "unknown field"),
+                            (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"new_block","batch":{"maxEvents":20000}}"#, "batch.maxEvents must be 1 to 10000"),
+                            (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"new_block","format":"pagerduty"}"#, "routing key"),
+                            (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example/?routing_key=abc","event":"new_block","format":"pagerduty","batch":{"maxEvents":5}}"#, "maxEvents must be 1"),
+                            (#"{"org":"\#(org)","chain":5,"name":"x","url":"http://x.example","event":"new_block","format":"teams"}"#, "format must be")] {
             let (st, e) = call("POST", "/v1/webhooks", body)
             #expect([400, 404].contains(st) && e["error"]?.stringValue?.contains(why) == true, "\(body): \(st) \(e)")
         }
@@ -93,7 +98,47 @@ import Webhooks
         let ssrf = strict.handle(AdminAPITests.request("POST", "/v1/webhooks", token: AdminAPITests.token,
                                                        body: #"{"org":"\#(org)","chain":5,"name":"x","url":"http://169.254.169.254/latest","event":"new_block"}"#))
         #expect(ssrf.status == 400 && AdminAPITests.error(ssrf).contains("private network"), "\(AdminAPITests.error(ssrf))")
+        let nowhere = strict.handle(AdminAPITests.request("POST", "/v1/webhooks", token: AdminAPITests.token,
+                                                          body: #"{"org":"\#(org)","chain":5,"name":"x","url":"http://no-such-host.invalid/in","event":"new_block"}"#))
+        #expect(nowhere.status == 400 && AdminAPITests.error(nowhere).contains("url:"), "an unresolvable host: \(AdminAPITests.error(nowhere))")
         #expect(try n.node.stateMachine.webhookView { d, txn in try d.webhooks(txn).count } == before, "refusals create nothing")
         #expect(call("DELETE", "/v1/webhooks/\(id)").0 == 200 && call("GET", "/v1/webhooks/\(id)").0 == 404)
+    }
+
+    /// The Slack and PagerDuty bodies in their documented shapes: Slack's incoming webhook
+    /// takes `{"text"}`; a PagerDuty Events API v2 alert needs `routing_key`, `event_action`
+    /// (trigger | acknowledge | resolve), a `dedup_key` of at most 255 characters and, to
+    /// trigger, `payload` with `summary` (at most 1,024), `source` and `severity` (critical |
+    /// error | warning | info). A retraction resolves the alert its event triggered.
+    @Test func slackAndPagerDutyBodies() throws {
+        let block = Hash32(unchecked: [UInt8](repeating: 0xab, count: 32))
+        let event = StreamEvent(block: 12, hash: block, index: 0, removed: false, data: .object(["hash": .string(block.hex)]))
+        var hook = Webhook(id: 0x1234, org: 1, chainId: 5, name: "alerts", url: "https://hooks.slack.com/services/T/B/X", event: .newBlock, secret: "whsec_QUJD",
+                           createdBy: 1, createdMillis: 0)
+        hook.format = .slack
+        let slack = try JSON.parse(WebhookPayload.body(hook, Array(repeating: event, count: 25)))
+        #expect(slack.objectValue?.keys == ["text"], "\(slack)")
+        let text = try #require(slack["text"]?.stringValue)
+        #expect(text.contains("block 12") && text.contains("and 5 more") && text.utf8.count < 40_000)
+        hook.format = .pagerDuty
+        hook.url = "https://events.pagerduty.com/v2/enqueue?routing_key=R0ut1ngKey"
+        let trigger = try JSON.parse(WebhookPayload.body(hook, [event]))
+        var retracted = event
+        retracted.removed = true
+        let resolve = try JSON.parse(WebhookPayload.body(hook, [retracted]))
+        for (body, action) in [(trigger, "trigger"), (resolve, "resolve")] {
+            #expect(body["routing_key"] == .string("R0ut1ngKey") && body["event_action"] == .string(action))
+            let dedup = try #require(body["dedup_key"]?.stringValue)
+            #expect(!dedup.isEmpty && dedup.count <= 255)
+            let p = try #require(body["payload"]?.objectValue)
+            #expect((1...1024).contains(p["summary"]?.stringValue?.count ?? 0) && p["source"]?.stringValue?.isEmpty == false)
+            #expect(["critical", "error", "warning", "info"].contains(p["severity"]?.stringValue ?? ""))
+        }
+        #expect(trigger["dedup_key"] == resolve["dedup_key"], "the retraction resolves the alert its event raised")
+        hook.format = .json
+        hook.batchMaxEvents = 10
+        let batch = try JSON.parse(WebhookPayload.body(hook, [event, event]))
+        #expect(batch["type"] == .string("batch") && batch["events"]?.arrayValue?.count == 2)
+        #expect(WebhookPayload.messageId(hook, [event]) != WebhookPayload.messageId(hook, [event, event]), "a message id names its events")
     }
 }

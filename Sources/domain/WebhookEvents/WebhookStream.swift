@@ -10,6 +10,9 @@ public struct StreamEvent: Equatable, Sendable {
     public var index: UInt32
     public var removed: Bool
     public var data: JSONValue
+    public init(block: UInt64, hash: Hash32, index: UInt32, removed: Bool, data: JSONValue) {
+        self.block = block; self.hash = hash; self.index = index; self.removed = removed; self.data = data
+    }
 }
 
 /// A webhook's event stream over the chain index: from a delivery position (`WebhookCursor`)

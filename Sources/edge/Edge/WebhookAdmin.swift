@@ -50,7 +50,9 @@ struct WebhookAdmin: Sendable {
                 case .success(let d): draft = d
                 }
                 guard let org = draft.org, access.sees(org) else { return jsonError(404, "no organisation \(draft.org.map(OrgAdmin.idText) ?? "?")") }
-                if let why = sender.problem(draft.url!) ?? Self.formatProblem(draft.format ?? .json, draft.url!) { return jsonError(400, why) }
+                if let why = sender.problem(draft.url!) ?? Self.formatProblem(draft.format ?? .json, draft.url!, batchMaxEvents: draft.batchMaxEvents ?? 1) {
+                    return jsonError(400, why)
+                }
                 let owner = (try? node.stateMachine.tenantView { d, txn in try d.owner(ofChain: draft.chain!, txn) }) ?? nil
                 guard owner == org || (access.isClusterAdmin && known(draft.chain!)) else {
                     return jsonError(404, "organisation \(OrgAdmin.idText(org)) owns no chain \(draft.chain!) (see GET /v1/orgs/{id}/chains)")
@@ -75,7 +77,9 @@ struct WebhookAdmin: Sendable {
             case .success(let d): draft = d
             }
             if let url = draft.url, let why = sender.problem(url) { return jsonError(400, why) }
-            if let why = Self.formatProblem(draft.format ?? hook.format, draft.url ?? hook.url) { return jsonError(400, why) }
+            if let why = Self.formatProblem(draft.format ?? hook.format, draft.url ?? hook.url, batchMaxEvents: draft.batchMaxEvents ?? hook.batchMaxEvents) {
+                return jsonError(400, why)
+            }
             return forward { update(hook, draft) }
         case ("DELETE", nil) where rest.count == 1:
             return forward { change(.delete(id: id), check: { d, txn in try d.webhook(id, txn) == nil ? true : nil }, "webhook \(hook.name) deleted") }
@@ -113,9 +117,14 @@ struct WebhookAdmin: Sendable {
 
     enum Use { case read, change }
 
-    static func formatProblem(_ format: WebhookFormat, _ url: String) -> String? {
-        guard format == .pagerDuty, WebhookPayload.routingKey(url) == nil else { return nil }
-        return "format pagerduty needs the integration's routing key in the url: https://events.pagerduty.com/v2/enqueue?routing_key=…"
+    /// PagerDuty takes one alert a request, deduplicated (and resolved, for a retraction) by
+    /// its key: one event per POST, and the integration's routing key in the URL.
+    static func formatProblem(_ format: WebhookFormat, _ url: String, batchMaxEvents: UInt32) -> String? {
+        guard format == .pagerDuty else { return nil }
+        if WebhookPayload.routingKey(url) == nil {
+            return "format pagerduty needs the integration's routing key in the url: https://events.pagerduty.com/v2/enqueue?routing_key=…"
+        }
+        return batchMaxEvents == 1 ? nil : "format pagerduty sends one event a request (each its own alert): batch.maxEvents must be 1"
     }
 
     /// Starts the webhook's stream again at `fromBlock` (between the chain's earliest and

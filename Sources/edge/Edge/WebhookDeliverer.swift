@@ -180,7 +180,7 @@ public final class WebhookDeliverer: Sendable {
         do {
             (before, step) = try node.stateMachine.chain.view { v in
                 (try lane.position ?? WebhookStream.start(lane.hook, v),
-                 try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Int(lane.hook.batchMaxEvents), cache: &lane.cache))
+                 try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Self.maxEvents(lane.hook), cache: &lane.cache))
             }
         } catch {
             logger.error("webhook_events_unreadable", [("webhook", OrgAdmin.idText(id)), ("error", "\(error)")])
@@ -198,7 +198,7 @@ public final class WebhookDeliverer: Sendable {
                 return
             }
             // Batching: a short batch waits up to batchMaxMillis for more events.
-            if step.events.count < Int(current.hook.batchMaxEvents), current.hook.batchMaxMillis > 0 {
+            if step.events.count < Self.maxEvents(current.hook), current.hook.batchMaxMillis > 0 {
                 let since = current.partialSince ?? nowMillis
                 current.partialSince = since
                 if nowMillis < since + UInt64(current.hook.batchMaxMillis) { return }
@@ -266,6 +266,9 @@ public final class WebhookDeliverer: Sendable {
             logger.warn("webhook_pause_not_recorded", [("webhook", OrgAdmin.idText(id)), ("outcome", "\(outcome)")])
         }
     }
+
+    /// A POST's events: PagerDuty takes one alert a request.
+    static func maxEvents(_ hook: Webhook) -> Int { hook.format == .pagerDuty ? 1 : Int(hook.batchMaxEvents) }
 
     /// Full jitter over an exponential step (so many receivers failing together do not retry
     /// in step), at least what `Retry-After` asked for.

@@ -11,9 +11,9 @@ import Webhooks
 ///              events: [envelope, …]}`
 ///   slack      an incoming-webhook message `{"text": …}`, a line per event (Slack's
 ///              documented minimum)
-///   pagerduty  an Events API v2 event: `trigger` for new events and `resolve` for
-///              retractions, deduplicated by the first event's id; the routing key is the
-///              URL's `routing_key` query parameter
+///   pagerduty  an Events API v2 alert, one event a request: `trigger` for an event and
+///              `resolve` for its retraction, both with the event's id as `dedup_key`; the
+///              envelope in `custom_details`; the routing key is the URL's `routing_key`
 ///
 /// An event's id names the webhook, the block (number and hash) and the event's place among
 /// the webhook's events of that block, so a retraction carries its original's id and a
@@ -54,7 +54,7 @@ enum WebhookPayload {
                 "routing_key": .string(routingKey(hook.url) ?? ""), "event_action": .string(resolve ? "resolve" : "trigger"),
                 "dedup_key": .string(eventId(hook, events[0])),
                 "payload": .object(["summary": .string(String(line(hook, events[0]).prefix(1024))), "source": .string("infrastack chain \(hook.chainId)"),
-                                    "severity": .string("info"), "custom_details": .object(["events": .array(events.map { envelope(hook, $0) })])]),
+                                    "severity": .string("info"), "custom_details": envelope(hook, events[0])]),
             ])).utf8)
         }
     }
