@@ -9,8 +9,9 @@ import Telemetry
 import WebhookEvents
 import Webhooks
 
-/// Sends every webhook its events, on the leader only, once the leader has applied all it
-/// committed (so the positions it starts from are the latest the log holds).
+/// Sends every webhook its events, on the leader only, once an entry of the leader's own term
+/// has applied (so the positions it starts from are the latest the log will ever hold from
+/// an earlier leader).
 ///
 /// Each webhook is a lane: its position in the event stream (`WebhookStream`), at most one
 /// batch in flight or waiting to be retried, and its retry state. Lanes never wait on each
@@ -56,6 +57,10 @@ public final class WebhookDeliverer: Sendable {
         var attempts: [DeliveryAttempt] = []
         var lastFlush: UInt64 = 0
         var proposing = false
+        /// Set once an entry of this term applied here: every earlier entry (a deposed
+        /// leader's last intents among them) is applied too, so the positions read are final.
+        var caughtUp = false
+        var barrierSent = false
     }
 
     let node: ChainNode
@@ -106,6 +111,22 @@ public final class WebhookDeliverer: Sendable {
             return
         }
         let term = r.status.term
+        let barrier = state.withLock { s -> Bool in
+            if s.epoch != term { s = State(epoch: term, running: s.running, lastFlush: nowMillis) }
+            guard !s.caughtUp, !s.barrierSent else { return false }
+            s.barrierSent = true
+            return true
+        }
+        if barrier {
+            // An empty position write, in this term: once it applies, the log before it has too.
+            node.propose(raw: WebhookCommand.advance([], replay: false).encoded(), timeoutMillis: 5000) { [self] outcome in
+                state.withLock { s in
+                    guard s.epoch == term else { return }
+                    if case .applied = outcome { s.caughtUp = true } else { s.barrierSent = false }
+                }
+            }
+        }
+        guard state.withLock({ $0.caughtUp && $0.epoch == term }) else { return }
         let hooks: [Webhook], cursors: [UInt64: WebhookCursor]
         do {
             (hooks, cursors) = try node.stateMachine.webhookView { d, txn in
@@ -117,7 +138,7 @@ public final class WebhookDeliverer: Sendable {
             return
         }
         let due = state.withLock { s -> [UInt64] in
-            if s.epoch != term { s = State(epoch: term, running: s.running, lastFlush: nowMillis) }
+            guard s.epoch == term else { return [] }
             sync(&s, hooks.filter { !$0.paused }, cursors)
             return s.lanes.filter { $0.value.phase == .idle && $0.value.notBefore <= nowMillis && ($0.value.batch.isEmpty || $0.value.intentLogged) }.map(\.key).sorted()
         }
@@ -285,7 +306,7 @@ public final class WebhookDeliverer: Sendable {
     /// attempts since the last time. One proposal at a time, so the log keeps their order.
     private func record(nowMillis: UInt64) {
         let work: (cursors: [WebhookCursor], intents: [UInt64], attempts: [DeliveryAttempt])? = state.withLock { s in
-            guard !s.proposing, s.epoch != 0 else { return nil }
+            guard !s.proposing, s.epoch != 0, s.caughtUp else { return nil }
             let term = s.epoch
             let due = nowMillis >= s.lastFlush + Self.flushMillis
             var cursors = [WebhookCursor](), intents = [UInt64]()
