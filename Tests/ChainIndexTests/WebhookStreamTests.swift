@@ -92,7 +92,7 @@ import Webhooks
             func deliver(_ context: String, maxEvents: Int, crashes: Bool) throws -> Int {
                 let (before, step) = try ix.view { v in
                     (try position ?? WebhookStream.start(hook, v),
-                     try WebhookStream.next(hook, matcher, after: position, view: v, maxEvents: maxEvents, maxBlocks: 7, cache: &cache))
+                     try WebhookStream.next(hook, matcher, after: position, view: v, maxEvents: maxEvents, maxBlocks: 7, cache: cache))
                 }
                 #expect(step.events.count <= maxEvents, "at most maxEvents: \(context)")
                 #expect(step.notes.isEmpty, "every orphan is kept: \(step.notes), \(context)")
@@ -158,7 +158,7 @@ import Webhooks
             h.confirmations = c
             var cache = WebhookStream.Cache()
             let m = try EventMatcher(event: .newBlock, filter: h.filter)
-            return try ix.view { v in try WebhookStream.next(h, m, after: nil, view: v, maxEvents: 100, cache: &cache) }.events.map(\.block)
+            return try ix.view { v in try WebhookStream.next(h, m, after: nil, view: v, maxEvents: 100, cache: cache) }.events.map(\.block)
         }
         #expect(try tipEvents(.latest) == Array(1...10))
         #expect(try tipEvents(.depth(3)) == Array(1...7))
@@ -185,7 +185,7 @@ import Webhooks
         let m = try EventMatcher(event: .newBlock, filter: h.filter)
         var cache = WebhookStream.Cache()
         let unknown = WebhookCursor(webhook: 1, at: StreamPoint(block: 4, hash: [UInt8](repeating: 9, count: 32)))
-        let step = try ix.view { v in try WebhookStream.next(h, m, after: unknown, view: v, maxEvents: 10, cache: &cache) }
+        let step = try ix.view { v in try WebhookStream.next(h, m, after: unknown, view: v, maxEvents: 10, cache: cache) }
         #expect(step.notes.count == 1 && step.notes[0].contains("no longer kept"))
         #expect(step.events.map(\.block) == [5] && step.events.allSatisfy { !$0.removed })
         // And a rewind keeps the removed block's content, which reads back as it was.

@@ -39,6 +39,15 @@ public struct BlockContent: Equatable, Sendable {
         public var after: Hash32
     }
 
+    /// What of a block a reader needs beyond its header: reading 1,000 transactions for a
+    /// `new_block` event would be most of its cost.
+    public struct Parts: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let transactions = Parts(rawValue: 1), receipts = Parts(rawValue: 2), logs = Parts(rawValue: 4), state = Parts(rawValue: 8)
+        public static let all: Parts = [.transactions, .receipts, .logs, .state]
+    }
+
     static let version: UInt8 = 1
 
     func encoded() -> [UInt8] {
@@ -105,9 +114,10 @@ extension ChainIndex {
     /// receiver is further behind than this cannot be sent its retractions.
     public static let orphanRetention: UInt64 = 65_536
 
-    /// The content of canonical block `n`, read from the chain tables (nil when not indexed).
-    /// Anything the apply path always writes and that is missing or unreadable is damage.
-    func content(_ cid: UInt64, _ n: UInt64, _ txn: ReadTransaction) throws -> BlockContent? {
+    /// The content of canonical block `n`, read from the chain tables (nil when not indexed):
+    /// the header and the `parts` asked for (the others left empty). Anything the apply path
+    /// always writes and that is missing or unreadable is damage.
+    func content(_ cid: UInt64, _ n: UInt64, _ txn: ReadTransaction, parts: BlockContent.Parts = .all) throws -> BlockContent? {
         guard let header = try txn.get(tables.blocks, ChainKey.block(cid, n)) else { return nil }
         let where_ = "chain \(cid) block \(n)"
         guard let o = try? JSON.parse(header).objectValue, let hash = try? o.hash("hash"), let parent = try? o.hash("parentHash") else {
@@ -115,9 +125,10 @@ extension ChainIndex {
         }
         let prefix = ChainKey.block(cid, n)
         var c = BlockContent(number: n, hash: hash, parentHash: parent, header: header,
-                             transactions: try txn.entries(in: tables.txs, prefix: prefix).map(\.value),
-                             receipts: try txn.entries(in: tables.receipts, prefix: prefix).map(\.value),
-                             logs: try txn.entries(in: tables.logs, prefix: prefix).map(\.value), accounts: [], storage: [])
+                             transactions: parts.contains(.transactions) ? try txn.entries(in: tables.txs, prefix: prefix).map(\.value) : [],
+                             receipts: parts.contains(.receipts) ? try txn.entries(in: tables.receipts, prefix: prefix).map(\.value) : [],
+                             logs: parts.contains(.logs) ? try txn.entries(in: tables.logs, prefix: prefix).map(\.value) : [], accounts: [], storage: [])
+        guard parts.contains(.state) else { return c }
         guard let u = try txn.get(tables.undo, prefix) else { throw CorruptIndex(table: "chain_undo", key: where_, problem: "no undo record for an indexed block") }
         do {
             var r = ByteReader(u, what: "undo record")
@@ -171,8 +182,10 @@ extension AccountState {
 }
 
 extension ChainView {
-    /// The content of canonical block `number`, or nil when it is not indexed.
-    public func content(_ cid: UInt64, number: UInt64) throws -> BlockContent? { try index.content(cid, number, txn) }
+    /// The content of canonical block `number` (the header and `parts`), or nil when it is not indexed.
+    public func content(_ cid: UInt64, number: UInt64, parts: BlockContent.Parts = .all) throws -> BlockContent? {
+        try index.content(cid, number, txn, parts: parts)
+    }
 
     /// A block a reorg removed from this chain, kept for `ChainIndex.orphanRetention` blocks.
     public func orphan(_ cid: UInt64, hash: Hash32) throws -> BlockContent? {

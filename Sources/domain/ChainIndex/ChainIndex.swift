@@ -284,6 +284,11 @@ public final class ChainIndex: Sendable {
 
     func blockHash(_ cid: UInt64, _ n: UInt64, _ txn: ReadTransaction) throws -> Hash32? {
         guard let raw = try txn.get(tables.blocks, ChainKey.block(cid, n)) else { return nil }
+        // The member's bytes are `"0x…"`: read without parsing the whole block.
+        if let r = try? JSONSpans.member(raw, 0..<raw.count, "hash"), r.count == 68, raw[r.lowerBound] == UInt8(ascii: "\""),
+           let h = try? Hash32(hex: String(decoding: raw[(r.lowerBound + 1)..<(r.upperBound - 1)], as: UTF8.self)) {
+            return h
+        }
         guard let o = try? JSON.parse(raw).objectValue, let h = try? o.hash("hash") else {
             throw CorruptIndex(table: "chain_blocks", key: "chain \(cid) block \(n)", problem: "not a block object with a hash")
         }

@@ -48,6 +48,16 @@ public struct EventMatcher: Sendable {
         slots = try o["slots"]?.arrayValue.map { list in Set(try list.map { try Hash32(hex: $0.stringValue ?? "") }) }
     }
 
+    /// What of a block the events are made from (the header always).
+    public var parts: BlockContent.Parts {
+        switch event {
+        case .newBlock: []
+        case .newTx: [.transactions, .receipts]
+        case .contractEvent: [.logs]
+        case .stateChange: [.state]
+        }
+    }
+
     /// The block's events for this filter, in order. Stored JSON that does not parse is
     /// damage of the index and thrown.
     public func events(in c: BlockContent) throws -> [JSONValue] {

@@ -1,5 +1,6 @@
 import Chain
 import ChainIndex
+import Foundation
 import Webhooks
 
 /// One event as it goes out: where it comes from in the chain, its position among the
@@ -35,13 +36,38 @@ public enum WebhookStream {
         public var notes: [String]
     }
 
-    /// The events of the last block derived, so a block with many events sent a few at a
-    /// time is parsed once.
-    public struct Cache: Sendable {
-        var hash: Hash32?
-        var filter: [UInt8] = []
-        var events: [JSONValue] = []
-        public init() {}
+    /// Blocks' events already derived, shared by every webhook of a deliverer: a hundred
+    /// webhooks of one chain with the same filter parse each block once, and a block with
+    /// many events sent a few at a time is parsed once. Keyed by block hash, event and
+    /// filter; the oldest entries go past `capacity`.
+    public final class Cache: @unchecked Sendable {
+        struct Key: Hashable { var hash: Hash32; var event: WebhookEvent; var filter: [UInt8] }
+        private let lock = NSLock()
+        private var events: [Key: [JSONValue]] = [:]
+        private var order: [Key] = []
+        let capacity: Int
+        public init(capacity: Int = 512) {
+            precondition(capacity > 0, "a cache holds something")
+            self.capacity = capacity
+        }
+
+        func events(_ hook: Webhook, _ matcher: EventMatcher, _ hash: Hash32, load: () throws -> BlockContent?) throws -> [JSONValue]? {
+            let key = Key(hash: hash, event: hook.event, filter: hook.filter)
+            lock.lock()
+            if let hit = events[key] { lock.unlock(); return hit }
+            lock.unlock()
+            guard let c = try load() else { return nil }
+            let derived = try matcher.events(in: c)
+            lock.lock()
+            defer { lock.unlock() }
+            if events.updateValue(derived, forKey: key) == nil { order.append(key) }
+            if order.count > capacity {
+                for k in order.prefix(order.count - capacity) { events[k] = nil }
+                order.removeFirst(order.count - capacity)
+            }
+            assert(events.count == order.count, "every cached entry is in the order once")
+            return derived
+        }
     }
 
     /// The block up to which `hook` is delivered now, or nil (no such head yet).
@@ -64,19 +90,12 @@ public enum WebhookStream {
     /// `at` that are still canonical go out again (the receiver deduplicates them by id), so
     /// nothing the receiver might hold is left unretracted and nothing it might lack is skipped.
     public static func next(_ hook: Webhook, _ matcher: EventMatcher, after position: WebhookCursor?, view: ChainView,
-                            maxEvents: Int, maxBlocks: Int = 1000, cache: inout Cache) throws -> Step {
+                            maxEvents: Int, maxBlocks: Int = 1000, cache: Cache) throws -> Step {
         precondition(maxEvents > 0 && maxBlocks > 0, "a step may return something")
         let cid = hook.chainId
         var step = Step(events: [], position: position, notes: [])
-        func events(_ c: BlockContent) throws -> [JSONValue] {
-            if cache.hash == c.hash, cache.filter == hook.filter { return cache.events }
-            cache.events = try matcher.events(in: c)
-            cache.hash = c.hash
-            cache.filter = hook.filter
-            return cache.events
-        }
         func canonical(_ p: StreamPoint) throws -> Bool {
-            p.hash.count == 32 ? try view.blockHash(cid, number: p.block)?.bytes == p.hash : false
+            p.hash.count == 32 ? try view.blockNumber(cid, hash: Hash32(unchecked: p.hash)) == p.block : false
         }
         /// Retracts from a point that left the chain, toward the canonical chain; nil when
         /// the point's block is not kept (the note says so).
@@ -85,7 +104,7 @@ public enum WebhookStream {
                 step.notes.append("block \(p.block) (\(p.hash.count == 32 ? Hash32(unchecked: p.hash).hex : "no hash")) left the chain and is no longer kept; its events cannot be retracted")
                 return nil
             }
-            let all = try events(orphan)
+            let all = try cache.events(hook, matcher, orphan.hash) { orphan } ?? []
             var held = min(p.held == StreamPoint.whole ? all.count : Int(p.held), all.count)
             while held > 0, step.events.count < maxEvents {
                 held -= 1
@@ -130,11 +149,11 @@ public enum WebhookStream {
             }
             guard let tip = try tip(hook, view), pos.at.block <= tip else { break }
             if pos.at.held != StreamPoint.whole {
-                guard let c = try view.content(cid, number: pos.at.block) else { break }
-                let all = try events(c)
+                let hash = Hash32(unchecked: pos.at.hash), number = pos.at.block
+                guard let all = try cache.events(hook, matcher, hash, load: { try view.content(cid, number: number, parts: matcher.parts) }) else { break }
                 var held = Int(pos.at.held)
                 while held < all.count, step.events.count < maxEvents {
-                    step.events.append(StreamEvent(block: c.number, hash: c.hash, index: UInt32(held), removed: false, data: all[held]))
+                    step.events.append(StreamEvent(block: number, hash: hash, index: UInt32(held), removed: false, data: all[held]))
                     held += 1
                 }
                 pos.at.held = held >= all.count ? StreamPoint.whole : UInt32(held)
@@ -142,11 +161,10 @@ public enum WebhookStream {
                 continue
             }
             guard pos.at.block < tip else { break }
-            guard let c = try view.content(cid, number: pos.at.block + 1) else {
+            guard let next = try view.blockHash(cid, number: pos.at.block + 1) else {
                 throw CorruptIndex(table: "chain_blocks", key: "chain \(cid) block \(pos.at.block + 1)", problem: "missing below the head \(tip)")
             }
-            assert(c.parentHash.bytes == pos.at.hash, "canonical blocks chain by parent hash")
-            pos.at = StreamPoint(block: c.number, hash: c.hash.bytes, held: 0)
+            pos.at = StreamPoint(block: pos.at.block + 1, hash: next.bytes, held: 0)
             step.position = pos
         }
         return step

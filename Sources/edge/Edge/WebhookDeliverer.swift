@@ -34,8 +34,9 @@ public final class WebhookDeliverer: Sendable {
         var hook: Webhook
         var matcher: EventMatcher
         var position: WebhookCursor?
-        var cache = WebhookStream.Cache()
         var phase = Phase.idle
+        /// The chain's heads when the stream last had nothing new: nothing to do until they move.
+        var idleAt: ChainMark?
         /// The batch being sent or retried, the position after it, and what the log must hold
         /// before it goes out (`intentLogged` once it does).
         var batch: [StreamEvent] = []
@@ -71,6 +72,10 @@ public final class WebhookDeliverer: Sendable {
     let concurrency: Int
     private let state = Mutex(State())
     private let workers = DispatchQueue(label: "webhook-delivery", attributes: .concurrent)
+    private let derived = WebhookStream.Cache()
+
+    /// A chain's latest, safe and finalized heads: what a stream's next step depends on.
+    struct ChainMark: Equatable { var latest: ChainIndex.Head?; var safe: UInt64?; var finalized: UInt64? }
     private let deliveries: CounterFamily
     private let paused: Counter
     private let backlogEvents: Gauge
@@ -137,10 +142,19 @@ public final class WebhookDeliverer: Sendable {
             logger.error("webhooks_unreadable", [("error", "\(error)")])
             return
         }
+        let marks = (try? node.stateMachine.chain.view { v in
+            try Set(hooks.map(\.chainId)).reduce(into: [UInt64: ChainMark]()) { m, cid in
+                m[cid] = ChainMark(latest: try v.head(cid), safe: try v.head(cid, .safe)?.number, finalized: try v.head(cid, .finalized)?.number)
+            }
+        }) ?? [:]
         let due = state.withLock { s -> [UInt64] in
             guard s.epoch == term else { return [] }
             sync(&s, hooks.filter { !$0.paused }, cursors)
-            return s.lanes.filter { $0.value.phase == .idle && $0.value.notBefore <= nowMillis && ($0.value.batch.isEmpty || $0.value.intentLogged) }.map(\.key).sorted()
+            return s.lanes.filter { id, lane in
+                guard lane.phase == .idle, lane.notBefore <= nowMillis else { return false }
+                if !lane.batch.isEmpty { return lane.intentLogged }
+                return lane.idleAt == nil || lane.idleAt != marks[lane.hook.chainId]
+            }.map(\.key).sorted()
         }
         for id in due { start(id, nowMillis: nowMillis) }
         let (count, pending) = state.withLock { s in (s.lanes.count, s.lanes.values.reduce(0) { $0 + $1.batch.count }) }
@@ -162,6 +176,7 @@ public final class WebhookDeliverer: Sendable {
                     guard lane.phase == .idle else { continue }  // replaced once the work in progress returns
                     s.lanes[h.id] = nil
                 } else {
+                    if lane.hook != h { lane.idleAt = nil }   // confirmations or batching changed: look again
                     lane.hook = h
                     s.lanes[h.id] = lane
                     continue
@@ -192,16 +207,19 @@ public final class WebhookDeliverer: Sendable {
             s.lanes[id] = lane
             return .derive(lane)
         }
-        guard case .derive(var lane) = pick else {
+        guard case .derive(let lane) = pick else {
             if case .send(let hook, let events) = pick { send(id, hook, events) }
             return
         }
         var step: WebhookStream.Step?
         var before: WebhookCursor?
+        var mark: ChainMark?
         do {
-            (before, step) = try node.stateMachine.chain.view { v in
-                (try lane.position ?? WebhookStream.start(lane.hook, v),
-                 try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Self.maxEvents(lane.hook), cache: &lane.cache))
+            (before, step, mark) = try node.stateMachine.chain.view { v in
+                let cid = lane.hook.chainId
+                return (try lane.position ?? WebhookStream.start(lane.hook, v),
+                        try WebhookStream.next(lane.hook, lane.matcher, after: lane.position, view: v, maxEvents: Self.maxEvents(lane.hook), cache: derived),
+                        ChainMark(latest: try v.head(cid), safe: try v.head(cid, .safe)?.number, finalized: try v.head(cid, .finalized)?.number))
             }
         } catch {
             logger.error("webhook_events_unreadable", [("webhook", OrgAdmin.idText(id)), ("error", "\(error)")])
@@ -210,14 +228,14 @@ public final class WebhookDeliverer: Sendable {
         state.withLock { s in
             guard var current = s.lanes[id], current.phase == .deriving else { return }
             current.phase = .idle
-            current.cache = lane.cache
             defer { s.lanes[id] = current }
             guard let step else { current.notBefore = nowMillis + 5000; return }
             if step.events.isEmpty {
-                if step.position != current.position { current.position = step.position; current.dirty = true }
+                if step.position != current.position { current.position = step.position; current.dirty = true } else { current.idleAt = mark }
                 current.partialSince = nil
                 return
             }
+            current.idleAt = nil
             // Batching: a short batch waits up to batchMaxMillis for more events.
             if step.events.count < Self.maxEvents(current.hook), current.hook.batchMaxMillis > 0 {
                 let since = current.partialSince ?? nowMillis

@@ -1,6 +1,7 @@
 import Chain
 import Foundation
 import Net
+import Synchronization
 import NodeConfig
 import Webhooks
 
@@ -19,6 +20,12 @@ struct WebhookSender: Sendable {
     init(allowPrivate: Bool, timeoutMillis: Int = 5000) { self.allowPrivate = allowPrivate; self.timeoutMillis = timeoutMillis }
     init(_ config: NodeConfig) { self.init(allowPrivate: config.webhookPrivateDestinations, timeoutMillis: config.webhookTimeoutMillis) }
 
+    static let resolved = Mutex<[String: (hosts: [String], until: UInt64)]>([:])
+    static let resolvedMillis: UInt64 = 30_000
+
+    /// Kept-alive connections to receivers, by URL.
+    static let connections = IdlePool<HTTPClient>(capacityPerKey: 4)
+
     static let privateNetworks = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
                                   "192.168.0.0/16", "::/128", "::1/128", "fc00::/7", "fe80::/10"].compactMap(CIDR.init)
 
@@ -29,8 +36,19 @@ struct WebhookSender: Sendable {
         }
         guard u.user == nil else { return "url may not carry user:password (use a token in the path or query)" }
         guard resolve, !allowPrivate else { return nil }
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let key = u.address.description
         let hosts: [String]
-        do { hosts = try u.address.resolvedHosts() } catch { return "url: \(error)" }
+        if let known = Self.resolved.withLock({ $0[key] }), now < known.until {
+            hosts = known.hosts
+        } else {
+            do { hosts = try u.address.resolvedHosts() } catch { return "url: \(error)" }
+            // A name's answers, kept a little while: a resolver call per POST would be most of a delivery's cost.
+            Self.resolved.withLock { r in
+                if r.count > 10_000 { r.removeAll() }
+                r[key] = (hosts, now + Self.resolvedMillis)
+            }
+        }
         if let inside = hosts.first(where: { h in Self.privateNetworks.contains { $0.contains(h) } }) {
             return "url: \(u.host) is on a private network (\(inside)); this cluster does not send webhooks there (webhooks.allowPrivateDestinations)"
         }
@@ -54,9 +72,12 @@ struct WebhookSender: Sendable {
                        ("webhook-signature", StandardWebhooks.signature(secrets: hook.signingSecrets(nowMillis: nowMillis), id: id, timestamp: timestamp, body: body))]
         let started = Date()
         do {
-            // "/" is the URL itself, path and query included.
-            let client = try HTTPClient(url: hook.url, timeoutMillis: timeoutMillis, tls: tls)
+            // "/" is the URL itself, path and query included. Connections are kept alive per
+            // URL; one that failed is dropped, not given back.
+            let client = try Self.connections.take(hook.url) { try HTTPClient(url: hook.url, timeoutMillis: timeoutMillis, tls: tls) }
+            client.timeoutMillis = timeoutMillis
             let r = try client.request("POST", "/", headers: headers, body: body)
+            Self.connections.giveBack(client, hook.url)
             let latency = Int(Date().timeIntervalSince(started) * 1000)
             let retry = r.headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }
             return Result(status: r.status, latencyMillis: latency, error: (200..<300).contains(r.status) ? "" : "the receiver answered \(r.status)",
