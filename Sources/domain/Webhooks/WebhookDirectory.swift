@@ -92,13 +92,23 @@ public final class WebhookDirectory: Sendable {
             }
             if moved == 0 && !list.isEmpty { return skip("no cursor moved (webhooks gone, or positions from an older replay or leader)") }
         case .attempts(let list):
-            for a in list where try webhook(a.webhook, txn) != nil {
-                let kept = try txn.entries(in: attemptLog, prefix: Key(a.webhook))
-                let next = (kept.last.map { u64($0.key[8..<16]) } ?? 0) + 1
-                var w = ByteWriter()
-                w.u8(Self.version); a.write(&w)
-                try txn.put(attemptLog, Key(a.webhook).appending(next), w.bytes)
-                for old in kept.prefix(max(0, kept.count + 1 - Self.keptAttempts)) { _ = try txn.delete(attemptLog, old.key) }
+            // One pass over each webhook's kept attempts, however many of its attempts come.
+            var order = [UInt64](), byHook = [UInt64: [DeliveryAttempt]]()
+            for a in list {
+                if byHook[a.webhook] == nil { order.append(a.webhook) }
+                byHook[a.webhook, default: []].append(a)
+            }
+            for id in order where try webhook(id, txn) != nil {
+                let new = byHook[id]!.suffix(Self.keptAttempts)
+                let kept = try txn.entries(in: attemptLog, prefix: Key(id))
+                var next = (kept.last.map { u64($0.key[8..<16]) } ?? 0) + 1
+                for a in new {
+                    var w = ByteWriter()
+                    w.u8(Self.version); a.write(&w)
+                    try txn.put(attemptLog, Key(id).appending(next), w.bytes)
+                    next += 1
+                }
+                for old in kept.prefix(max(0, kept.count + new.count - Self.keptAttempts)) { _ = try txn.delete(attemptLog, old.key) }
             }
         }
         return Outcome()

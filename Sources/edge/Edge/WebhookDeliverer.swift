@@ -87,6 +87,7 @@ public final class WebhookDeliverer: Sendable {
     static let maxBackoffMillis: UInt64 = 300_000
     static let maxRetryAfterMillis: UInt64 = 3_600_000
     static let maxKeptAttempts = 2000
+    static let attemptsPerFlush = 10
 
     public convenience init(node: ChainNode, config: NodeConfig, logger: Logger, metrics: MetricsRegistry) {
         self.init(node: node, sender: WebhookSender(config), nodeId: config.nodeId, logger: logger, metrics: metrics,
@@ -344,7 +345,12 @@ public final class WebhookDeliverer: Sendable {
                 c.epoch = term
                 cursors.append(c)
             }
-            let attempts = due ? s.attempts : []
+            // The newest attempts of each webhook (a second of successes says no more than its last few).
+            var perHook = [UInt64: Int]()
+            let attempts = due ? Array(s.attempts.reversed().filter { a in
+                perHook[a.webhook, default: 0] += 1
+                return perHook[a.webhook]! <= Self.attemptsPerFlush
+            }.reversed()) : []
             if due { s.attempts.removeAll(); s.lastFlush = nowMillis }
             guard !cursors.isEmpty || !attempts.isEmpty else { return nil }
             s.proposing = true
