@@ -139,6 +139,9 @@ import Webhooks
         hook.batchMaxEvents = 10
         let batch = try JSON.parse(WebhookPayload.body(hook, [event, event]))
         #expect(batch["type"] == .string("batch") && batch["events"]?.arrayValue?.count == 2)
+        for e in [event, retracted] {
+            #expect(try JSON.parse(WebhookPayload.envelopeBytes(hook, e)) == WebhookPayload.envelope(hook, e), "the spliced envelope is the envelope")
+        }
         #expect(WebhookPayload.messageId(hook, [event]) != WebhookPayload.messageId(hook, [event, event]), "a message id names its events")
     }
 }

@@ -11,8 +11,11 @@ public struct StreamEvent: Equatable, Sendable {
     public var index: UInt32
     public var removed: Bool
     public var data: JSONValue
-    public init(block: UInt64, hash: Hash32, index: UInt32, removed: Bool, data: JSONValue) {
+    /// `data` serialized: made once per block for every webhook that sends it.
+    public var json: [UInt8]
+    public init(block: UInt64, hash: Hash32, index: UInt32, removed: Bool, data: JSONValue, json: [UInt8]? = nil) {
         self.block = block; self.hash = hash; self.index = index; self.removed = removed; self.data = data
+        self.json = json ?? Array(JSON.serialize(data).utf8)
     }
 }
 
@@ -42,29 +45,39 @@ public enum WebhookStream {
     /// filter; the oldest entries go past `capacity`.
     public final class Cache: @unchecked Sendable {
         struct Key: Hashable { var hash: Hash32; var event: WebhookEvent; var filter: [UInt8] }
+        typealias Derived = [(value: JSONValue, json: [UInt8])]
         private let lock = NSLock()
-        private var events: [Key: [JSONValue]] = [:]
-        private var order: [Key] = []
-        let capacity: Int
-        public init(capacity: Int = 512) {
-            precondition(capacity > 0, "a cache holds something")
-            self.capacity = capacity
+        private var events: [Key: Derived] = [:]
+        private var order: [(key: Key, bytes: Int)] = []
+        private var bytes = 0
+        /// Serialized bytes kept at most (the parsed values take about as much again).
+        let capacityBytes: Int
+        public init(capacityBytes: Int = 32 << 20) {
+            precondition(capacityBytes > 0, "a cache holds something")
+            self.capacityBytes = capacityBytes
         }
 
-        func events(_ hook: Webhook, _ matcher: EventMatcher, _ hash: Hash32, load: () throws -> BlockContent?) throws -> [JSONValue]? {
+        func events(_ hook: Webhook, _ matcher: EventMatcher, _ hash: Hash32, load: () throws -> BlockContent?) throws -> Derived? {
             let key = Key(hash: hash, event: hook.event, filter: hook.filter)
             lock.lock()
             if let hit = events[key] { lock.unlock(); return hit }
             lock.unlock()
             guard let c = try load() else { return nil }
-            let derived = try matcher.events(in: c)
+            let derived: Derived = try matcher.events(in: c).map { ($0, Array(JSON.serialize($0).utf8)) }
+            let size = derived.reduce(64) { $0 + $1.json.count }
             lock.lock()
             defer { lock.unlock() }
-            if events.updateValue(derived, forKey: key) == nil { order.append(key) }
-            if order.count > capacity {
-                for k in order.prefix(order.count - capacity) { events[k] = nil }
-                order.removeFirst(order.count - capacity)
+            if events.updateValue(derived, forKey: key) == nil {
+                order.append((key, size))
+                bytes += size
             }
+            var drop = 0
+            while bytes > capacityBytes, drop < order.count - 1 {
+                events[order[drop].key] = nil
+                bytes -= order[drop].bytes
+                drop += 1
+            }
+            order.removeFirst(drop)
             assert(events.count == order.count, "every cached entry is in the order once")
             return derived
         }
@@ -108,7 +121,7 @@ public enum WebhookStream {
             var held = min(p.held == StreamPoint.whole ? all.count : Int(p.held), all.count)
             while held > 0, step.events.count < maxEvents {
                 held -= 1
-                step.events.append(StreamEvent(block: orphan.number, hash: orphan.hash, index: UInt32(held), removed: true, data: retracted(all[held])))
+                step.events.append(StreamEvent(block: orphan.number, hash: orphan.hash, index: UInt32(held), removed: true, data: retracted(all[held].value)))
             }
             if held > 0 { return StreamPoint(block: p.block, hash: p.hash, held: UInt32(held)) }
             precondition(orphan.number > 0, "block 0 has no parent, so no reorg removes it")
@@ -125,9 +138,10 @@ public enum WebhookStream {
         var blocks = 0
         while step.events.count < maxEvents, blocks < maxBlocks {
             blocks += 1
-            // A canonical `sending` stays until `at` reaches it: should a reorg remove it before
-            // then, what the receiver might hold there is still known, and retracted.
-            if let s = pos.sending, try canonical(s), pos.at.block > s.block || (pos.at.block == s.block && pos.at.held >= s.held) {
+            // A canonical `sending` stays until `at` reaches it on the same (canonical) chain:
+            // should a reorg remove it before then, what the receiver might hold there is still
+            // known, and retracted.
+            if let s = pos.sending, pos.at.block > s.block || (pos.at.block == s.block && pos.at.held >= s.held), try canonical(s), try canonical(pos.at) {
                 pos.sending = nil
                 step.position = pos
                 continue
@@ -153,7 +167,7 @@ public enum WebhookStream {
                 guard let all = try cache.events(hook, matcher, hash, load: { try view.content(cid, number: number, parts: matcher.parts) }) else { break }
                 var held = Int(pos.at.held)
                 while held < all.count, step.events.count < maxEvents {
-                    step.events.append(StreamEvent(block: number, hash: hash, index: UInt32(held), removed: false, data: all[held]))
+                    step.events.append(StreamEvent(block: number, hash: hash, index: UInt32(held), removed: false, data: all[held].value, json: all[held].json))
                     held += 1
                 }
                 pos.at.held = held >= all.count ? StreamPoint.whole : UInt32(held)
@@ -179,8 +193,12 @@ public enum WebhookStream {
         precondition(events.allSatisfy { $0.removed == events.first?.removed }, "a step is all retractions or all new events")
         guard let first = events.first, !first.removed else { return before }
         var c = before
-        // After new events, a `sending` still set is canonical and further than `at`.
-        c.sending = after.sending ?? after.at
+        // After new events a `sending` still set is canonical, like `at`: the further of the two.
+        guard let s = after.sending, s.block > after.at.block || (s.block == after.at.block && s.held > after.at.held) else {
+            c.sending = after.at
+            return c
+        }
+        c.sending = s
         return c
     }
 

@@ -3,6 +3,7 @@ import Chain
 import ChainIndex
 import NodeConfig
 import Dispatch
+import Net
 import StateMachine
 import Synchronization
 import Telemetry
@@ -71,7 +72,9 @@ public final class WebhookDeliverer: Sendable {
     let maxAttempts: Int
     let concurrency: Int
     private let state = Mutex(State())
-    private let workers = DispatchQueue(label: "webhook-delivery", attributes: .concurrent)
+    /// Threads of its own: a POST blocks for up to the timeout, and GCD would run only about
+    /// one per core at a time.
+    private let workers: WorkerPool
     private let derived = WebhookStream.Cache()
 
     /// A chain's latest, safe and finalized heads: what a stream's next step depends on.
@@ -98,6 +101,7 @@ public final class WebhookDeliverer: Sendable {
         precondition(maxAttempts > 0 && concurrency > 0, "a deliverer tries at least once, one at a time at least")
         self.node = node; self.sender = sender; self.nodeId = nodeId; self.logger = logger
         self.maxAttempts = maxAttempts; self.concurrency = concurrency
+        workers = WorkerPool(name: "webhook-post", maxThreads: concurrency)
         deliveries = metrics.counters("webhook_deliveries_total", help: "Webhook POSTs by outcome",
                                       labels: [.allowed("outcome", ["delivered", "failed", "refused"])])
         paused = metrics.counter("webhook_paused_total", help: "Webhooks paused after too many failed deliveries in a row")
@@ -254,7 +258,7 @@ public final class WebhookDeliverer: Sendable {
     }
 
     private func send(_ id: UInt64, _ hook: Webhook, _ events: [StreamEvent]) {
-        workers.async { [self] in
+        workers.submit { [self] in
             let body = WebhookPayload.body(hook, events)
             let result = sender.send(hook, id: WebhookPayload.messageId(hook, events), body: body, nowMillis: unixMillis())
             finish(id, hook, events, result, nowMillis: unixMillis())

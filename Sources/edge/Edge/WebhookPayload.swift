@@ -37,13 +37,27 @@ enum WebhookPayload {
                  "removed": .bool(e.removed), "data": e.data])
     }
 
+    /// `envelope` serialized around the event's data already serialized (the same bytes).
+    static func envelopeBytes(_ hook: Webhook, _ e: StreamEvent) -> [UInt8] {
+        var out = Array("{\"type\":\"\(hook.event.name)\",\"id\":\"\(eventId(hook, e))\",\"webhook\":\"\(OrgAdmin.idText(hook.id))\",\"chainId\":\(hook.chainId),\"block\":{\"number\":\(e.block),\"hash\":\"\(e.hash.hex)\"},\"removed\":\(e.removed),\"data\":".utf8)
+        out += e.json
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     static func body(_ hook: Webhook, _ events: [StreamEvent]) -> [UInt8] {
         precondition(!events.isEmpty, "a body carries events")
         switch hook.format {
         case .json:
-            if hook.batchMaxEvents == 1, events.count == 1 { return Array(JSON.serialize(envelope(hook, events[0])).utf8) }
-            return Array(JSON.serialize(.object(["type": .string("batch"), "webhook": .string(OrgAdmin.idText(hook.id)),
-                                                 "events": .array(events.map { envelope(hook, $0) })])).utf8)
+            if hook.batchMaxEvents == 1, events.count == 1 { return envelopeBytes(hook, events[0]) }
+            var out = Array("{\"type\":\"batch\",\"webhook\":\"\(OrgAdmin.idText(hook.id))\",\"events\":[".utf8)
+            out.reserveCapacity(events.reduce(out.count + 2) { $0 + $1.json.count + 200 })
+            for (i, e) in events.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                out += envelopeBytes(hook, e)
+            }
+            out += Array("]}".utf8)
+            return out
         case .slack:
             var lines = events.prefix(20).map { line(hook, $0) }
             if events.count > 20 { lines.append("… and \(events.count - 20) more") }
