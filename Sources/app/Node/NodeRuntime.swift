@@ -171,11 +171,21 @@ public final class NodeRuntime: @unchecked Sendable {
     private var webhookTimer: DispatchSourceTimer?
     private func startWebhookDelivery() {
         let deliverer = WebhookDeliverer(node: node, config: config, logger: logger.with("module", "webhooks"), metrics: metrics)
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "webhook-delivery-rounds"))
+        let rounds = DispatchQueue(label: "webhook-delivery-rounds")
+        let timer = DispatchSource.makeTimerSource(queue: rounds)
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100), leeway: .milliseconds(20))
         timer.setEventHandler { deliverer.tick(nowMillis: unixMillis()) }
         timer.resume()
         webhookTimer = timer
+        // A block applied starts a round at once (coalesced), instead of up to a tick later.
+        let woken = Atomic<Bool>(false)
+        node.stateMachine.chainFeed.subscribe { _ in
+            guard !woken.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            rounds.async {
+                woken.store(false, ordering: .releasing)
+                deliverer.tick(nowMillis: unixMillis())
+            }
+        }
     }
 
     private var accessLog: AccessLog?

@@ -298,6 +298,11 @@ public final class WebhookDeliverer: Sendable {
             s.lanes[id] = lane
             return nil
         }
+        // The freed slot goes to a lane whose batch waits for one, now rather than at the next tick.
+        let waiting = state.withLock { s in
+            s.lanes.first { $0.key != id && $0.value.phase == .idle && !$0.value.batch.isEmpty && $0.value.intentLogged && $0.value.notBefore <= nowMillis }?.key
+        }
+        if let waiting { start(waiting, nowMillis: nowMillis) }
         guard let pause else {
             // The next batch of a lane that just delivered goes now, not at the next tick.
             if r.ok { start(id, nowMillis: nowMillis) }
