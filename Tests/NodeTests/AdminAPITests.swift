@@ -180,6 +180,13 @@ import Testing
         let seeded = try parse(["chains": .array([chain(10, "op-a", ["parent": .number("1")]), chain(1, "l1")])])
         #expect(seeded.chains.map(\.spec.slug) == ["op-a", "l1"] && seeded.chains[0].spec.parent == 1 && seeded.chain == nil)
         #expect(try ChainSeed.config(of: seeded.chains[0].spec).chainId == 10, "the stored settings parse back on every node")
+        // Webhook delivery settings, each named.
+        #expect(problem(["webhooks": .object(["maxAttempts": .number("0")])]).contains("config field webhooks.maxAttempts"))
+        #expect(problem(["webhooks": .object(["timeoutMillis": .string("5s")])]).contains("config field webhooks.timeoutMillis"))
+        #expect(problem(["webhooks": .object(["caFile": .string("/nonexistent.pem")])]).contains("config field webhooks.caFile"))
+        #expect(problem(["webhooks": .object(["retries": .number("3")])]).contains("config field webhooks.retries: unknown field"))
+        let w = try parse(["webhooks": .object(["maxAttempts": .number("3"), "concurrency": .number("4"), "timeoutMillis": .number("900"), "caFile": .string("/etc/hostname")])])
+        #expect(w.webhookMaxAttempts == 3 && w.webhookConcurrency == 4 && w.webhookTimeoutMillis == 900 && w.webhookCAFile == "/etc/hostname")
         let c = try parse(["adminToken": .string("from-the-file-0123456")], env: ["INFRASTACK_ADMIN_TOKEN": Self.token])
         #expect(c.adminToken == Self.token, "the environment overrides the file")
         #expect(c.debugKV == false, "the debug KV is off by default")

@@ -152,4 +152,41 @@ import Webhooks
         #expect(WebhookDeliverer.backoff(failures: 1, retryAfterSeconds: 30, random: high) == 30_000)
         #expect(WebhookDeliverer.backoff(failures: 1, retryAfterSeconds: 999_999, random: high) == WebhookDeliverer.maxRetryAfterMillis)
     }
+
+    /// An https:// receiver: its certificate is verified (a CA the sender does not trust is a
+    /// clear refusal), and with the CA the delivery arrives signed.
+    @Test func httpsReceiversAreVerified() throws {
+        guard TestCA.available || References.required else { print("SKIP: needs /usr/bin/openssl"); return }
+        let ca = try TestCA()
+        let issued = try ca.issue("receiver", names: ["127.0.0.1"])
+        var sc = TLSConfiguration(role: .server)
+        sc.certificateFile = issued.cert
+        sc.privateKeyFile = issued.key
+        let loop = try EventLoop(name: "tls-receiver")
+        loop.start()
+        defer { loop.stop() }
+        let got = Mutex<[HTTPRequest]>([])
+        let server = try HTTPServer(address: SocketAddress(host: "127.0.0.1", port: 0), loop: loop, handler: { req in
+            got.withLock { $0.append(req) }
+            return .text("ok")
+        }, tls: try TLSContext(sc))
+        server.start()
+        defer { server.shutdown(timeoutMillis: 500) }
+        let secret = StandardWebhooks.newSecret()
+        let hook = Webhook(id: 9, org: 1, chainId: 5, name: "tls", url: "https://127.0.0.1:\(server.address.port)/in", event: .newBlock, secret: secret,
+                           createdBy: 1, createdMillis: 0)
+        let body = Array(#"{"type":"new_block"}"#.utf8)
+        let untrusted = WebhookSender(allowPrivate: true).send(hook, id: "evt_1", body: body, nowMillis: unixMillis())
+        #expect(!untrusted.ok && untrusted.status == 0 && untrusted.error.lowercased().contains("certificate"), "\(untrusted.error)")
+        var trusting = WebhookSender(allowPrivate: true)
+        var client = TLSConfiguration(role: .client)
+        client.caFile = ca.caFile
+        trusting.tls = client
+        let r = trusting.send(hook, id: "evt_2", body: body, nowMillis: unixMillis())
+        #expect(r.ok && r.status == 200, "\(r.error)")
+        let req = try #require(got.withLock { $0.last })
+        #expect(req.target == "/in" && req.body == body)
+        #expect(StandardWebhooks.verify(header: req.header("webhook-signature") ?? "", secret: secret, id: "evt_2",
+                                        timestamp: UInt64(req.header("webhook-timestamp") ?? "") ?? 0, body: body))
+    }
 }

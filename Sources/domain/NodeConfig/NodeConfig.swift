@@ -56,7 +56,8 @@ import Net
 ///     "allowPrivateDestinations": false, // receivers on private networks (tests, labs)
 ///     "maxAttempts": 12,              // failures in a row before a webhook is paused
 ///     "concurrency": 16,              // POSTs in flight at once, all webhooks
-///     "timeoutMillis": 5000           // per POST
+///     "timeoutMillis": 5000,          // per POST
+///     "caFile": "/etc/infrastack/receivers-ca.pem"  // optional: trust this CA for https:// receivers
 ///   }
 /// }
 /// ```
@@ -108,6 +109,8 @@ public struct NodeConfig: Sendable {
     public var webhookMaxAttempts = 12
     public var webhookConcurrency = 16
     public var webhookTimeoutMillis = 5000
+    /// Trust this CA (PEM) for https:// receivers instead of the system store.
+    public var webhookCAFile: String?
 
     public struct AccessLogSettings: Sendable, Equatable {
         public var path: String
@@ -314,7 +317,7 @@ public struct NodeConfig: Sendable {
             c.bootstrapAdmin = b
         }
         if let w = o["webhooks"] {
-            let known = ["allowPrivateDestinations", "maxAttempts", "concurrency", "timeoutMillis"]
+            let known = ["allowPrivateDestinations", "maxAttempts", "concurrency", "timeoutMillis", "caFile"]
             guard let wo = w.objectValue else { throw Invalid(field: "webhooks", problem: "must be an object {\(known.joined(separator: ", "))}") }
             for k in wo.keys where !known.contains(k) {
                 throw Invalid(field: "webhooks.\(k)", problem: "unknown field (known: \(known.joined(separator: ", ")))")
@@ -322,6 +325,12 @@ public struct NodeConfig: Sendable {
             if let a = wo["allowPrivateDestinations"] {
                 guard let b = a.boolValue else { throw Invalid(field: "webhooks.allowPrivateDestinations", problem: "must be true or false") }
                 c.webhookPrivateDestinations = b
+            }
+            if let f = wo["caFile"] {
+                guard let path = f.stringValue, FileManager.default.isReadableFile(atPath: path) else {
+                    throw Invalid(field: "webhooks.caFile", problem: "must be the path of a readable PEM file")
+                }
+                c.webhookCAFile = path
             }
             for (k, lo, hi) in [("maxAttempts", 1, 1000), ("concurrency", 1, 1024), ("timeoutMillis", 100, 60_000)] {
                 guard let v = wo[k] else { continue }

@@ -18,7 +18,14 @@ struct WebhookSender: Sendable {
     var tls: TLSConfiguration? = nil
 
     init(allowPrivate: Bool, timeoutMillis: Int = 5000) { self.allowPrivate = allowPrivate; self.timeoutMillis = timeoutMillis }
-    init(_ config: NodeConfig) { self.init(allowPrivate: config.webhookPrivateDestinations, timeoutMillis: config.webhookTimeoutMillis) }
+    init(_ config: NodeConfig) {
+        self.init(allowPrivate: config.webhookPrivateDestinations, timeoutMillis: config.webhookTimeoutMillis)
+        if let ca = config.webhookCAFile {
+            var c = TLSConfiguration(role: .client)
+            c.caFile = ca
+            tls = c
+        }
+    }
 
     static let resolved = Mutex<[String: (hosts: [String], until: UInt64)]>([:])
     static let resolvedMillis: UInt64 = 30_000
