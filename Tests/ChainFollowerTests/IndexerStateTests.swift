@@ -69,20 +69,4 @@ final class RefusingHost: IndexerHost, @unchecked Sendable {
         #expect(sink.lines.contains { $0.contains("indexer proposal not applied") && $0.contains("disk alarm") })
         #expect(!sink.lines.contains { $0.contains("indexer step failed") }, "no upstream failure was logged")
     }
-
-    @Test func progressIsReadableAsMetrics() throws {
-        let env = try Environment(path: NSTemporaryDirectory() + "ixmetrics-\(UUID().uuidString.prefix(8))")
-        let index = try ChainIndex(env: env)
-        let host = RefusingHost(.applied)
-        let ix = Indexer(config: Indexer.Config(chainId: IndexerTests.chainId, adapter: EthereumAdapter(), upstreams: [UpstreamEndpoint(url: "http://127.0.0.1:1")]),
-                         index: index, host: host, logger: Logger(component: "indexer", sink: Logger.Sink(capture: true)))
-        let registry = MetricsRegistry()
-        ix.registerMetrics(in: registry)
-        let s = registry.snapshot()
-        #expect(s["indexer_state"]?.gauge(["state": "idle"]) == 1)
-        #expect(s["indexer_state"]?.gauge(["state": "following"]) == 0)
-        #expect(s["indexer_state"]?.series.count == IndexerState.Kind.allCases.count)
-        #expect(s["indexer_blocks_indexed_total"]?.counter() == 0)
-        #expect(s["indexer_upstream_head"]?.series.isEmpty == true, "unknown until the upstream answered")
-    }
 }

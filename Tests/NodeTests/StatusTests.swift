@@ -89,9 +89,10 @@ import Testing
         #expect(Self.number(rpc["filters"]) == 0 && Self.number(rpc["subscriptions"]) == 0 && rpc["forwarding"]?.boolValue != nil)
         #expect(Self.number(rpc["rejectedUpstreamProofs"]) == 0)
         let m = metrics.snapshot()
-        #expect(m["rpc_requests_total"]?.counter(["method": "eth_blockNumber", "outcome": "ok"]) == 3)
-        #expect(m["rpc_requests_total"]?.counter(["method": "eth_noSuchMethod", "outcome": "error"]) == 1)
-        #expect(m["rpc_request_duration_seconds"]?.histogram()?.count == 4)
+        let chain = String(ReadGatewayTests.chainId)
+        #expect(m["rpc_requests_total"]?.counter(["chain": chain, "method": "eth_blockNumber", "outcome": "ok"]) == 3)
+        #expect(m["rpc_requests_total"]?.counter(["chain": chain, "method": "eth_noSuchMethod", "outcome": "error"]) == 1)
+        #expect(m["rpc_request_duration_seconds"]?.histogram(["chain": chain, "method": "eth_blockNumber"])?.count == 3)
     }
 
     @Test func raftCountersReadTheSameFromTheReportAndTheRegistry() throws {

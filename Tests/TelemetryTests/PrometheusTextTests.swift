@@ -43,6 +43,60 @@ import Testing
         #expect(abs((samples.first { $0.name == "rpc_request_duration_seconds_sum" }?.value ?? 0) - 3.901) < 1e-9)
     }
 
+    /// OpenMetrics: a counter's family drops `_total` (its samples keep it), gauges and
+    /// histograms are named as in the text format, real values print as numbers, quotes in
+    /// help are escaped, and the exposition ends in `# EOF`.
+    @Test func openMetricsRendering() {
+        let r = MetricsRegistry()
+        r.counters("rpc_requests_total", help: "Calls \"quoted\"", labels: [.allowed("outcome", ["ok"])]).labels("ok").increment(by: 2)
+        r.gauge("peers_connected", help: "Connected peers").set(3)
+        r.collect("process_cpu_seconds_total", help: "CPU", kind: .counter, labels: []) { [MetricSeries(value: .realCounter(1.25))] }
+        r.collect("lag_seconds", help: "Lag", kind: .gauge, labels: []) { [MetricSeries(value: .realGauge(0.5))] }
+        r.histogram("took_seconds", help: "Took", buckets: [1]).observe(0.5)
+        let om = r.snapshot().openMetricsText
+        let lines = om.split(separator: "\n").map(String.init)
+        #expect(lines.last == "# EOF")
+        #expect(lines.contains("# TYPE rpc_requests counter") && lines.contains("rpc_requests_total{outcome=\"ok\"} 2"))
+        #expect(lines.contains("# HELP rpc_requests Calls \\\"quoted\\\""), "quotes in help are escaped in OpenMetrics")
+        #expect(lines.contains("# TYPE process_cpu_seconds counter") && lines.contains("process_cpu_seconds_total 1.25"))
+        #expect(lines.contains("# TYPE peers_connected gauge") && lines.contains("peers_connected 3"))
+        #expect(lines.contains("lag_seconds 0.5"))
+        #expect(lines.contains("took_seconds_bucket{le=\"1\"} 1") && lines.contains("took_seconds_count 1"))
+        let text = r.snapshot().prometheusText
+        #expect(text.contains("# TYPE rpc_requests_total counter\n") && !text.contains("# EOF"))
+        #expect(text.contains("# HELP rpc_requests_total Calls \"quoted\"\n"), "the text format leaves quotes in help alone")
+    }
+
+    @Test func acceptHeaderChoosesTheFormat() {
+        typealias E = MetricsSnapshot.Exposition
+        #expect(E(accept: nil) == .prometheus)
+        #expect(E(accept: "text/plain;version=0.0.4") == .prometheus)
+        #expect(E(accept: "application/openmetrics-text; version=1.0.0; charset=utf-8") == .openMetrics)
+        #expect(E(accept: "text/plain;q=0.5, Application/OpenMetrics-Text;version=0.0.1;q=0.75") == .openMetrics)
+        #expect(E(accept: "application/openmetrics-text;q=0") == .prometheus)
+        #expect(E(accept: "application/openmetrics-textual") == .prometheus)
+    }
+
+    /// /proc/self/stat as proc(5) lays it out, with a command name holding spaces and a ')'.
+    @Test func procStatParsing() throws {
+        var fields = [String](repeating: "0", count: 52)
+        fields[0] = "4242"; fields[1] = "(odd ) name)"; fields[2] = "S"
+        fields[13] = "250"; fields[14] = "150"      // utime, stime (ticks)
+        fields[19] = "17"                           // num_threads
+        fields[21] = "1000"                         // starttime (ticks after boot)
+        fields[22] = "123456789"                    // vsize (bytes)
+        fields[23] = "2000"                         // rss (pages)
+        let p = try #require(ProcSelf.parse(stat: fields.joined(separator: " ") + "\n", ticksPerSecond: 100, pageSize: 4096))
+        #expect(p.cpuSeconds == 4 && p.threads == 17 && p.virtualBytes == 123_456_789 && p.residentBytes == 2000 * 4096)
+        #expect(p.startTimeSeconds == 10)
+        #expect(ProcSelf.parse(stat: "4242 (x) S 1 2", ticksPerSecond: 100, pageSize: 4096) == nil, "a short line is refused")
+        #expect(ProcSelf.parseBootTime("cpu 1 2 3\nbtime 1700000000\nprocesses 5\n") == 1_700_000_000)
+        // This process, read live: plausible values.
+        let live = try #require(ProcSelf.read())
+        #expect(live.threads >= 1 && live.residentBytes > 0 && (live.openFDs ?? 0) > 0)
+        #expect((live.startTimeSeconds ?? 0) > 1_600_000_000)
+    }
+
     /// `name`, optional `{k="v",…}` with \\ \" \n escapes, a space, a number (or ±Inf/NaN).
     static func parseSample(_ line: String) -> (name: String, labels: [String: String], value: Double)? {
         var chars = Array(line)

@@ -66,9 +66,10 @@ public final class NodeRuntime: @unchecked Sendable {
         opts.heartbeatTicks = config.heartbeatTicks
         opts.snapshotEvery = config.snapshotEvery
         let peers = Dictionary(uniqueKeysWithValues: config.peers.map { ($0.id, $0.raft) })
-        node = try ChainNode(options: opts, store: RaftLogStore(env: env), stateMachine: StateMachineRoot(env: env),
+        node = try ChainNode(options: opts, store: RaftLogStore(env: env, metrics: metrics), stateMachine: StateMachineRoot(env: env),
                                   bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
-                                  configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir)
+                                  configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir,
+                                  metrics: metrics)
         var peerTLS: PeerTransport.TLS? = nil
         if let f = config.peerTLS {
             do { peerTLS = try PeerTransport.TLS(caFile: f.caFile, certificateFile: f.certFile, privateKeyFile: f.keyFile) } catch {
@@ -114,7 +115,6 @@ public final class NodeRuntime: @unchecked Sendable {
             }
             let ix = Indexer(config: chain, index: node.stateMachine.chain, host: node, logger: logger.with("module", "indexer"))
             indexer = ix
-            ix.registerMetrics(in: metrics)
             ix.start()
         }
         let chains = ChainSupervisor(node: node, seeds: config.chains, fixedChain: config.chain?.chainId, logger: logger.with("module", "indexer"))
@@ -122,6 +122,8 @@ public final class NodeRuntime: @unchecked Sendable {
         chains.start()
         let indexer = self.indexer
         peers.registerMetrics(in: metrics)
+        ProcessMetrics.register(in: metrics)
+        StorageMetrics.register(env: env, dataDir: config.dataDir, in: metrics)
         let accessLog: AccessLog?
         do { accessLog = try config.accessLog.map { try AccessLog($0) } } catch {
             throw NodeConfig.Invalid(field: "accessLog.path", problem: "\(error)")

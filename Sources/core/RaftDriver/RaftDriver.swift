@@ -119,6 +119,7 @@ public final class RaftDriver<Log: RaftLogStorage, Sink: RaftMessageSink, App: R
         let t1 = clock.nowMicros()
         counters.persistMicros += t1 &- t0
         counters.entriesPersisted += UInt64(rd.entries.count)
+        if !rd.entries.isEmpty { counters.readiesWithEntries += 1 }
         if stopAt == .persisted { return .persisted }
 
         for m in rd.messages where !(leaderEarly && Self.mayLeaveBeforePersist(m)) { sink.send(m) }

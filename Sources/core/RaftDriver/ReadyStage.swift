@@ -38,6 +38,8 @@ public struct DriverCounters: Sendable, Equatable {
     /// Readies carried out; each made at most one durable log write.
     public var readies: UInt64 = 0
     public var entriesPersisted: UInt64 = 0
+    /// Readies that made entries durable (entries per such Ready shows how writes batch).
+    public var readiesWithEntries: UInt64 = 0
     public var messagesSent: UInt64 = 0
     public var entriesApplied: UInt64 = 0
     public var snapshotsInstalled: UInt64 = 0

@@ -44,7 +44,11 @@ public final class Indexer: @unchecked Sendable {
         public var txPerSecond = 0.0
         public var etaSeconds: Double?
         public var blocksIndexed: UInt64 = 0
+        public var transactionsIndexed: UInt64 = 0
         public var reorgs = 0
+        /// Depths of the rewinds since start (blocks undone), as `indexer_reorg_depth_blocks`.
+        public var reorgDepths = HistogramSnapshot(bounds: Status.reorgDepthBounds, counts: Array(repeating: 0, count: Status.reorgDepthBounds.count + 1), sum: 0)
+        public static let reorgDepthBounds: [Double] = [1, 2, 3, 5, 10, 20, 50, 100, 500]
         public var refusedBlocks = 0
         public var lastAlert: String?
         /// How the last indexed batch's state was obtained; nil until one was.
@@ -339,6 +343,7 @@ public final class Indexer: @unchecked Sendable {
             rate.record(blocks: oldest.blocks, txs: oldest.txs)
             update { s in
                 s.blocksIndexed += UInt64(oldest.blocks)
+                s.transactionsIndexed += UInt64(oldest.txs)
                 s.indexedHead = oldest.lastNumber
                 s.blocksPerSecond = rate.blocksPerSecond
                 s.txPerSecond = rate.txPerSecond
@@ -395,7 +400,12 @@ public final class Indexer: @unchecked Sendable {
                 logger.warn("reorg", [("ancestor", n), ("depth", head.number - n), ("oldHead", head.hash.hex)])
                 let outcome = host.proposeAndApply(ChainCommand.rewind(chainId: cid, ancestor: n, ancestorHash: ours).encoded(), timeoutMillis: 30_000)
                 guard outcome == .applied else { throw ProposalNotApplied(proposal: .rewind, outcome: outcome) }
-                update { $0.reorgs += 1 }
+                let depth = head.number - n
+                update { s in
+                    s.reorgs += 1
+                    s.reorgDepths.counts[Status.reorgDepthBounds.firstIndex { Double(depth) <= $0 } ?? Status.reorgDepthBounds.count] += 1
+                    s.reorgDepths.sum += Double(depth)
+                }
                 return true
             }
             if n == floor || n == 0 { break }

@@ -38,6 +38,21 @@ public struct ChainView {
         return f
     }
 
+    /// A block's timestamp, read without parsing the whole block (every scrape asks for the
+    /// head's); nil when the block is not indexed.
+    public func blockTimestamp(_ cid: UInt64, number: UInt64) throws -> UInt64? {
+        guard let raw = try txn.get(index.tables.blocks, ChainKey.block(cid, number)) else { return nil }
+        if let r = try? JSONSpans.member(raw, 0..<raw.count, "timestamp"), r.count > 4, raw[r.lowerBound] == UInt8(ascii: "\""),
+           raw[r.lowerBound + 1] == UInt8(ascii: "0"), raw[r.lowerBound + 2] == UInt8(ascii: "x"),
+           let t = UInt64(String(decoding: raw[(r.lowerBound + 3)..<(r.upperBound - 1)], as: UTF8.self), radix: 16) {
+            return t
+        }
+        guard let o = try? JSON.parse(raw).objectValue, let t = try? o.quantity("timestamp") else {
+            throw CorruptIndex(table: "chain_blocks", key: "chain \(cid) block \(number)", problem: "not a block object with a timestamp")
+        }
+        return t
+    }
+
     public func blockNumber(_ cid: UInt64, hash: Hash32) throws -> UInt64? {
         try txn.get(index.tables.blockByHash, ChainKey.hash(cid, hash)).map { ChainIndex.u64($0) }
     }

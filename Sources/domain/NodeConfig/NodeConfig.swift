@@ -39,6 +39,9 @@ import Net
 ///                                     // none configured = open access (development)
 ///   "adminTokenFile": "/etc/infrastack/admin-token", // or "adminToken"; INFRASTACK_ADMIN_TOKEN overrides. Required by
 ///                                     // membership changes and the debug KV; without one those endpoints are refused
+///   "metricsTokenFile": "/etc/infrastack/metrics-token", // or "metricsToken"; INFRASTACK_METRICS_TOKEN overrides.
+///                                     // /metrics takes it, the admin token or a cluster admin's token; with neither
+///                                     // this nor an admin token, /metrics is open (development)
 ///   "adminListen": "127.0.0.1:9001",  // optional: serve admin endpoints only here, not on httpListen
 ///   "debugKV": false,                 // the replicated debug key-value store (testing aid), off unless true
 ///   "bootstrapAdmin": true,           // the first leader creates cluster-admin user "admin", its token in
@@ -96,6 +99,8 @@ public struct NodeConfig: Sendable {
     public var apiKeys: [String] = []
     /// The cluster-admin credential (membership, debug KV); nil disables those endpoints.
     public var adminToken: String?
+    /// A bearer token that may read /metrics and nothing else (Prometheus's scrape credential).
+    public var metricsToken: String?
     /// Where admin endpoints are served; nil = on httpListen, next to the read API.
     public var adminListen: SocketAddress?
     /// Whether /v1/debug/kv is served at all.
@@ -175,6 +180,7 @@ public struct NodeConfig: Sendable {
         for (k, v) in overrides { o[k] = Self.overrideValue(k, v) }
         if let s = environment["INFRASTACK_SECRET"], !s.isEmpty { o["secret"] = .string(s); o["secretFile"] = nil }
         if let s = environment["INFRASTACK_ADMIN_TOKEN"], !s.isEmpty { o["adminToken"] = .string(s); o["adminTokenFile"] = nil }
+        if let s = environment["INFRASTACK_METRICS_TOKEN"], !s.isEmpty { o["metricsToken"] = .string(s); o["metricsTokenFile"] = nil }
         if let s = environment["INFRASTACK_API_KEYS"], !s.isEmpty {
             o["apiKeys"] = .array(s.split(separator: ",").map { .string(String($0).trimmingCharacters(in: .whitespaces)) }); o["apiKeysFile"] = nil
         }
@@ -189,7 +195,7 @@ public struct NodeConfig: Sendable {
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
                                            "mapSizeMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
-                                           "adminToken", "adminTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS",
+                                           "adminToken", "adminTokenFile", "metricsToken", "metricsTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS",
                                            "bootstrapAdmin", "rateLimit", "auditRetentionDays", "usageRetentionDays", "accessLog", "webhooks"]
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
@@ -290,18 +296,29 @@ public struct NodeConfig: Sendable {
                 throw Invalid(field: "apiKeys[\(i)]", problem: "must be 16 to 128 printable characters without spaces or '/'")
             }
         }
-        if let t = try string("adminToken") {
-            c.adminToken = t
-        } else if let f = try string("adminTokenFile") {
-            let path = f.hasPrefix("/") ? f : baseDir + "/" + f
-            guard let d = FileManager.default.contents(atPath: path) else { throw Invalid(field: "adminTokenFile", problem: "cannot read \(path)") }
-            c.adminToken = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        if let t = c.adminToken {
-            guard t.utf8.count >= 16, t.utf8.count <= 256, t.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
-                throw Invalid(field: o["adminToken"] != nil ? "adminToken" : "adminTokenFile", problem: "the admin token must be 16 to 256 printable characters without spaces")
+        /// A bearer secret given inline (`field`) or in a file (`field + "File"`), 16 to 256
+        /// printable characters, never one of the API keys.
+        func token(_ field: String, _ what: String) throws -> String? {
+            var t: String?
+            if let v = try string(field) {
+                t = v
+            } else if let f = try string(field + "File") {
+                let path = f.hasPrefix("/") ? f : baseDir + "/" + f
+                guard let d = FileManager.default.contents(atPath: path) else { throw Invalid(field: field + "File", problem: "cannot read \(path)") }
+                t = String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            guard !c.apiKeys.contains(t) else { throw Invalid(field: "adminToken", problem: "must differ from every API key (a read key must never administer the cluster)") }
+            guard let t else { return nil }
+            let named = o[field] != nil ? field : field + "File"
+            guard t.utf8.count >= 16, t.utf8.count <= 256, t.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+                throw Invalid(field: named, problem: "the \(what) must be 16 to 256 printable characters without spaces")
+            }
+            guard !c.apiKeys.contains(t) else { throw Invalid(field: named, problem: "must differ from every API key (a read key must never administer the cluster)") }
+            return t
+        }
+        c.adminToken = try token("adminToken", "admin token")
+        c.metricsToken = try token("metricsToken", "metrics token")
+        if let m = c.metricsToken, m == c.adminToken {
+            throw Invalid(field: o["metricsToken"] != nil ? "metricsToken" : "metricsTokenFile", problem: "must differ from the admin token (a scraper must not administer the cluster)")
         }
         if let s = try string("adminListen") {
             let a = try address("adminListen", s)

@@ -9,13 +9,18 @@ import Tenancy
 struct Authenticator: Sendable {
     let keys: APIKeys
     let adminToken: SecretDigests
+    let metricsToken: SecretDigests
+    /// Whether the node was given no admin and no metrics token (development): /metrics is open.
+    let metricsOpen: Bool
     /// The user a personal token (by its SHA-256) belongs to, from the tenant tables.
     let userByToken: @Sendable ([UInt8]) -> User?
 
-    init(apiKeys: [String], adminToken: String?, tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil },
+    init(apiKeys: [String], adminToken: String?, metricsToken: String? = nil, tenantKey: @escaping @Sendable ([UInt8]) -> APIKeyRecord? = { _ in nil },
          userByToken: @escaping @Sendable ([UInt8]) -> User? = { _ in nil }) {
         keys = APIKeys(apiKeys, tenantKey: tenantKey)
         self.adminToken = SecretDigests(adminToken.map { [$0] } ?? [])
+        self.metricsToken = SecretDigests(metricsToken.map { [$0] } ?? [])
+        metricsOpen = adminToken == nil && metricsToken == nil
         self.userByToken = userByToken
     }
 
@@ -49,6 +54,22 @@ struct Authenticator: Sendable {
         }
         return .failure(Refusal(status: 401, message: "the token is not valid: unknown, replaced by a newer one, or its user was removed",
                                 challenge: "Bearer realm=\"infrastack-admin\", error=\"invalid_token\""))
+    }
+
+    /// A scraper of /metrics: the metrics token, the admin token or a cluster admin's
+    /// personal token; anyone on a node configured with neither token.
+    func scraper(_ req: HTTPRequest) -> Result<Principal, Refusal> {
+        let challenge = "Bearer realm=\"infrastack-metrics\""
+        guard let presented = Self.presentedAdminToken(req) else {
+            if metricsOpen { return .success(Principal(.open(address: APIKeys.host(req.remote)), role: .reader)) }
+            return .failure(Refusal(status: 401, message: "a token is required for /metrics: send Authorization: Bearer <token> (the metrics token, the admin token or a cluster admin's personal token)",
+                                    challenge: challenge))
+        }
+        if metricsToken.match(presented) != nil { return .success(Principal(.metricsToken, role: .reader)) }
+        if case .success(let p) = admin(req), p.role == .clusterAdmin { return .success(p) }
+        if metricsOpen { return .success(Principal(.open(address: APIKeys.host(req.remote)), role: .reader)) }
+        return .failure(Refusal(status: 401, message: "the token may not read /metrics: it is not the metrics token, the admin token or a cluster admin's",
+                                challenge: challenge + ", error=\"invalid_token\""))
     }
 
     static func presentedAdminToken(_ req: HTTPRequest) -> String? {

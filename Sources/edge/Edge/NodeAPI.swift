@@ -47,6 +47,16 @@ public final class NodeAPI: Sendable {
         self.config = config
         self.metrics = metrics
         RaftMetrics.register({ [node] in node.report }, in: metrics)
+        let fixedChain = config.chain?.chainId
+        ChainMetrics.register(indexers: {
+            var all = chainStatuses().compactMap { run in run.indexer.map { (chainId: run.record.spec.chainId, status: $0) } }
+            if let fixedChain, let s = indexerStatus() { all.insert((fixedChain, s), at: 0) }
+            return all
+        }, chains: {
+            var ids = chainStatuses().map(\.record.spec.chainId)
+            if let fixedChain, !ids.contains(fixedChain) { ids.insert(fixedChain, at: 0) }
+            return ids
+        }, index: node.stateMachine.chain, in: metrics)
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
         self.chainStatuses = chainStatuses
@@ -67,7 +77,7 @@ public final class NodeAPI: Sendable {
         if let accessLog { later.append(AccessLogHook(log: accessLog, nodeId: config.nodeId)) }
         let limits = RateLimitHook(limiter: limiter, defaultPerMinute: config.rateLimit.perMinute,
                                    members: { [node] in Set(node.report.status.conf.members) })
-        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, tenantKey: tenantKey, userByToken: userByToken),
+        pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, metricsToken: config.metricsToken, tenantKey: tenantKey, userByToken: userByToken),
                                    hooks: [AuditHook(logger: node.logger.with("module", "edge"), record: { [node] entry in
                                        node.propose(raw: TenantCommand.audit(entry).encoded()) { outcome in
                                            if case .applied = outcome { return }
@@ -75,7 +85,7 @@ public final class NodeAPI: Sendable {
                                        }
                                    }, subject: { admin.auditSubject($0) }), limits] + later,
                                    servesAdmin: { adminListen == nil || $0 == .admin },
-                                   adminPrecheck: { admin.precheck($0) })
+                                   adminPrecheck: { admin.precheck($0) }, metrics: EdgeMetrics(registry: metrics))
     }
 
     /// The answer to `req`, possibly deferred (a replicated write answers once applied): the
@@ -125,6 +135,7 @@ public final class NodeAPI: Sendable {
             case .admin: return admin.handle(request)
             case .read: return reads.handle(request)
             case .node: return nodeRoute(request.http)
+            case .metrics: return scrape(request.http)
             }
         }
     }
@@ -139,6 +150,12 @@ public final class NodeAPI: Sendable {
         case ("GET", "/v1/cluster/members"): return members()
         default: return error(404, "no route for \(req.method) \(boundedQuote(path))")
         }
+    }
+
+    /// The registry in the format the scraper's `Accept` asks for (Prometheus text by default).
+    func scrape(_ req: HTTPRequest) -> HTTPResponse {
+        let format = MetricsSnapshot.Exposition(accept: req.header("Accept"))
+        return HTTPResponse(status: 200, headers: [("Content-Type", format.contentType)], body: Array(metrics.snapshot().text(format).utf8))
     }
 
     func error(_ status: Int, _ message: String, _ extra: [(String, JSONValue)] = []) -> HTTPResponse {

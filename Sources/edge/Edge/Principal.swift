@@ -9,6 +9,8 @@ public struct Principal: Sendable, Equatable {
         case apiKey(fingerprint: String)
         /// The cluster-admin token.
         case adminToken
+        /// The scrape credential (`metricsToken`): /metrics and nothing else.
+        case metricsToken
         /// An organisation's API key from the replicated tenant tables, known by its id
         /// (stable across rotations).
         case tenantKey(id: UInt64)
@@ -58,6 +60,7 @@ public struct Principal: Sendable, Equatable {
         case .open(let address): return "addr:" + address
         case .apiKey(let fingerprint): return fingerprint
         case .adminToken: return "admin"
+        case .metricsToken: return "metrics"
         case .tenantKey(let id): return "tkey:" + String(id, radix: 16)
         case .user(let id): return "user:" + String(id, radix: 16)
         }

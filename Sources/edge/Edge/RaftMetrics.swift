@@ -21,6 +21,26 @@ public enum RaftMetrics {
         one("raft_commit_index", "Highest log index known committed", .gauge) { .gauge(Int64(clamping: $0.status.committed)) }
         one("raft_applied_index", "Highest log index applied here", .gauge) { .gauge(Int64(clamping: $0.appliedIndex)) }
         one("raft_is_leader", "1 while this node is the leader", .gauge) { .gauge($0.status.role == .leader ? 1 : 0) }
+        one("raft_last_index", "Highest index in this node's log", .gauge) { .gauge(Int64(clamping: $0.status.lastIndex)) }
+        one("raft_snapshot_index", "Index the log is compacted through", .gauge) { .gauge(Int64(clamping: $0.status.snapshotIndex)) }
+        one("raft_readies_with_entries_total", "Readies that made log entries durable (raft_entries_persisted_total over this is entries per write)", .counter) {
+            .counter($0.counters.readiesWithEntries)
+        }
+        one("raft_snapshots_serialized_total", "Times the state was serialized to send a follower a snapshot", .counter) { .counter($0.counters.snapshotsSerialized) }
+        one("raft_snapshots_installed_total", "Snapshots received from a leader and installed here", .counter) { .counter($0.counters.snapshotsInstalled) }
+        one("raft_compactions_total", "Log compactions into a snapshot", .counter) { .counter($0.counters.compactions) }
+        one("raft_stopped", "1 while this node has stopped taking part: its disk refuses writes or replicated state is corrupt", .gauge) {
+            .gauge($0.diskAlarm != nil || $0.corruption != nil ? 1 : 0)
+        }
+        // Per peer, on the leader only (a follower does not know its peers' logs).
+        registry.collect("raft_peer_match_lag_entries", help: "On the leader: entries of its log a peer has not acknowledged yet", kind: .gauge,
+                         labels: [.firstSeen("peer", max: 16)]) {
+            let r = report()
+            guard r.status.role == .leader else { return [] }
+            return r.peerMatch.sorted { $0.key < $1.key }.map { peer, match in
+                MetricSeries(labels: [String(peer)], value: .gauge(Int64(clamping: r.status.lastIndex &- min(match, r.status.lastIndex))))
+            }
+        }
     }
 }
 

@@ -61,6 +61,18 @@ final class ReadGateway: Sendable {
                 return .init(startingBlock: chain.startBlock, currentBlock: indexed, highestBlock: head)
             })
         }
+        let chainLabel = MetricLabel.firstSeen("chain", max: ChainMetrics.maxChains)
+        metrics.collect("rpc_subscriptions", help: "Open eth_subscribe subscriptions, by chain", kind: .gauge, labels: [chainLabel]) { [weak self] in
+            (self?.allServices ?? []).map { MetricSeries(labels: [String($0.chainId)], value: .gauge(Int64($0.eth.subscriptions.count))) }
+        }
+        metrics.collect("rpc_filters", help: "Installed eth_newFilter / eth_newBlockFilter filters, by chain", kind: .gauge, labels: [chainLabel]) { [weak self] in
+            (self?.allServices ?? []).map { MetricSeries(labels: [String($0.chainId)], value: .gauge(Int64($0.eth.filters.count))) }
+        }
+    }
+
+    /// The config chain's services and every registry chain's built so far.
+    var allServices: [Services] {
+        (chain.map { [$0] } ?? []) + registry.withLock { $0.services.values.map(\.services) }.sorted { $0.chainId < $1.chainId }
     }
 
     static func services(node: ChainNode, config: NodeConfig, chain: Indexer.Config, metrics: MetricsRegistry,
@@ -137,8 +149,8 @@ final class ReadGateway: Sendable {
         do { indexer = try ChainSeed.config(of: record.spec) } catch {
             return .failure(NoChain(description: "chain \(slug) cannot be served here: \(error)"))
         }
-        // Each registry chain counts its calls apart; the node's registry has the config chain's.
-        let s = Self.services(node: node, config: config, chain: indexer, metrics: MetricsRegistry(), syncProgress: { nil })
+        // Calls are counted per chain (the chain label), on the node's registry.
+        let s = Self.services(node: node, config: config, chain: indexer, metrics: metrics, syncProgress: { nil })
         registry.withLock { $0.services[record.spec.chainId] = (record.spec, s) }
         return .success(s)
     }

@@ -1,3 +1,4 @@
+import Foundation
 import Net
 import RPC
 
@@ -9,6 +10,8 @@ enum EdgeRoute: Equatable, Sendable {
     case read(ReadGateway.Surface)
     /// Health, readiness, status and the member list: open on every listener.
     case node
+    /// `GET /metrics`, on every listener: the metrics token or a cluster-admin credential.
+    case metrics
 }
 
 /// A request as the pipeline knows it after authentication.
@@ -68,9 +71,12 @@ struct RequestPipeline: Sendable {
     let servesAdmin: @Sendable (NodeAPI.Listener) -> Bool
     /// Refusals that come before identity: a disabled debug key-value store is 404 to all.
     let adminPrecheck: @Sendable (HTTPRequest) -> HTTPResponse?
+    /// Answers by surface and status; nil in tests that need none.
+    var metrics: EdgeMetrics? = nil
 
     func route(_ req: HTTPRequest, on listener: NodeAPI.Listener) -> EdgeRoute {
         if AdminAPI.owns(req.method, req.path) { return .admin }
+        if req.path == "/metrics", req.method == "GET" || req.method == "HEAD" { return .metrics }
         guard listener == .api else { return .node }
         let keyed = req.path.hasPrefix("/k/")
         if let s = ReadGateway.surface(req.method, keyed ? Self.strippedKeyPath(req.path) : req.path) { return .read(s) }
@@ -99,6 +105,11 @@ struct RequestPipeline: Sendable {
                 if req.header("Upgrade")?.lowercased() == "websocket" { return .refused(Self.response(r)) }
                 return .refused(ReadGateway.refusal(surface, r.status, .init(code: -32001, message: r.message)))
             }
+        case .metrics:
+            switch authenticator.scraper(req) {
+            case .success(let p): return .request(EdgeRequest(http: req, route: route, path: req.path, principal: p))
+            case .failure(let r): return .refused(Self.response(r))
+            }
         case .node:
             let open = Principal(.open(address: APIKeys.host(req.remote)), role: .reader)
             return .request(EdgeRequest(http: req, route: route, path: req.path, principal: open))
@@ -107,16 +118,23 @@ struct RequestPipeline: Sendable {
 
     /// Runs the whole pipeline for an HTTP request.
     func handle(_ req: HTTPRequest, on listener: NodeAPI.Listener, dispatch: (EdgeRequest) -> HTTPResponse) -> HTTPResponse {
+        let started = DispatchTime.now().uptimeNanoseconds
         let request: EdgeRequest
         switch authenticate(req, on: listener) {
-        case .refused(let refusal): return refusal
+        case .refused(let refusal):
+            metrics?.answered(route(req, on: listener), status: refusal.status, startedNanos: started)
+            return refusal
         case .request(let r): request = r
         }
         precondition(request.route != .admin || request.principal.role >= .member, "admin routes need a cluster admin or a user")
         var headers = [(String, String)]()
         for hook in hooks {
             let (refusal, more) = hook.admitting(request)
-            if let refusal { hook.completed(request, refusal); return refusal }
+            if let refusal {
+                hook.completed(request, refusal)
+                metrics?.answered(request.route, status: refusal.status, startedNanos: started)
+                return refusal
+            }
             headers += more
         }
         let answer = dispatch(request)
@@ -125,10 +143,11 @@ struct RequestPipeline: Sendable {
             return answer
         }
         // Hooks see the final answer, also when it comes later (a write waiting for apply).
-        return answer.map { [hooks, headers] response in
+        return answer.map { [hooks, headers, metrics] response in
             var response = response
             response.headers += headers
             for hook in hooks { hook.completed(request, response) }
+            metrics?.answered(request.route, status: response.status, startedNanos: started)
             return response
         }
     }

@@ -84,6 +84,9 @@ public final class WebhookDeliverer: Sendable {
     private let backlogEvents: Gauge
     private let activeLanes: Gauge
     private let latency: Histogram
+    private let backlogBlocks: Gauge
+    private let backlogMaxBlocks: Gauge
+    private let pausedNow: Gauge
 
     static let flushMillis: UInt64 = 1000
     static let baseBackoffMillis: UInt64 = 500
@@ -108,6 +111,9 @@ public final class WebhookDeliverer: Sendable {
         backlogEvents = metrics.gauge("webhook_batch_events", help: "Events in batches sent or waiting to be retried, all webhooks")
         activeLanes = metrics.gauge("webhook_active", help: "Webhooks this node delivers (non-zero on the leader only)")
         latency = metrics.histogram("webhook_delivery_duration_seconds", help: "Time from a webhook POST to its receiver's answer")
+        backlogBlocks = metrics.gauge("webhook_backlog_blocks", help: "Blocks between each running webhook's acknowledged position and its chain's head, summed (leader only)")
+        backlogMaxBlocks = metrics.gauge("webhook_backlog_max_blocks", help: "The largest of those backlogs: the webhook furthest behind (leader only)")
+        pausedNow = metrics.gauge("webhooks_paused", help: "Webhooks paused now, by the retry ceiling or by hand (leader only)")
     }
 
     /// One round: drop everything if this node stopped leading, sync the lanes with the
@@ -118,6 +124,7 @@ public final class WebhookDeliverer: Sendable {
         guard leading else {
             state.withLock { s in if !s.lanes.isEmpty || s.epoch != 0 { s = State(running: s.running) } }
             activeLanes.set(0)
+            backlogBlocks.set(0); backlogMaxBlocks.set(0); pausedNow.set(0)
             return
         }
         let term = r.status.term
@@ -162,9 +169,18 @@ public final class WebhookDeliverer: Sendable {
             }.map(\.key).sorted()
         }
         for id in due { start(id, nowMillis: nowMillis) }
-        let (count, pending) = state.withLock { s in (s.lanes.count, s.lanes.values.reduce(0) { $0 + $1.batch.count }) }
+        let (count, pending, behind) = state.withLock { s in
+            (s.lanes.count, s.lanes.values.reduce(0) { $0 + $1.batch.count },
+             s.lanes.values.map { lane -> UInt64 in
+                 guard let head = marks[lane.hook.chainId]?.latest?.number, let at = lane.position?.at.block else { return 0 }
+                 return head > at ? head - at : 0
+             })
+        }
         activeLanes.set(Int64(count))
         backlogEvents.set(Int64(pending))
+        backlogBlocks.set(Int64(clamping: behind.reduce(0, &+)))
+        backlogMaxBlocks.set(Int64(clamping: behind.max() ?? 0))
+        pausedNow.set(Int64(hooks.count { $0.paused }))
         record(nowMillis: nowMillis)
     }
 

@@ -39,7 +39,7 @@ public final class EthAPI: Sendable {
     public init(config: Config, index: ChainIndex, feed: ChainFeed?, forwarder: Forwarder?, metrics: MetricsRegistry = MetricsRegistry(),
                 syncProgress: @escaping @Sendable () -> SyncProgress? = { nil }) {
         self.config = config
-        self.stats = RPCStats(registry: metrics)
+        self.stats = RPCStats(registry: metrics, chainId: config.chainId)
         self.index = index
         self.forwarder = forwarder
         if let forwarder {

@@ -67,6 +67,7 @@ public final class MetricsRegistry: Sendable {
                         _ read: @escaping @Sendable () -> [MetricSeries]) {
         precondition(Self.isValidName(name), "metric name \(name) must match [a-zA-Z_:][a-zA-Z0-9_:]*")
         entries.withLock { e in
+            Self.checkOpenMetricsName(name, kind, in: e)
             if let old = e[name] {
                 guard case .collector = old.source, old.kind == kind, old.labels == labels else {
                     preconditionFailure("metric \(name) is already registered with another shape")
@@ -81,6 +82,7 @@ public final class MetricsRegistry: Sendable {
         precondition(Self.isValidName(name), "metric name \(name) must match [a-zA-Z_:][a-zA-Z0-9_:]*")
         precondition(Set(labels.map(\.name)).count == labels.count, "metric \(name) declares a label twice")
         return entries.withLock { e in
+            Self.checkOpenMetricsName(name, H.kind, in: e)
             if let old = e[name] {
                 guard case .family(let f) = old.source, let same = f as? MetricFamily<H>, old.labels == labels, old.buckets == buckets else {
                     preconditionFailure("metric \(name) is already registered with another shape")
@@ -121,6 +123,18 @@ public final class MetricsRegistry: Sendable {
             }
         }
         return out.map { MetricSeries(labels: $0.key, value: $0.value) }.sorted { $0.labels.lexicographicallyPrecedes($1.labels) }
+    }
+
+    /// OpenMetrics names a counter's family without `_total`: a counter `x_total` and
+    /// another family `x` would be one family twice to an OpenMetrics scraper.
+    private static func checkOpenMetricsName(_ name: String, _ kind: MetricKind, in e: [String: Entry]) {
+        if kind == .counter, name.hasSuffix("_total") {
+            let stem = String(name.dropLast(6))
+            precondition(e[stem] == nil, "metric \(name): its OpenMetrics family name \(stem) is already a metric")
+        }
+        if let other = e[name + "_total"] {
+            precondition(other.kind != .counter, "metric \(name) is the OpenMetrics family name of counter \(name)_total")
+        }
     }
 
     static func isValidName(_ s: String) -> Bool {

@@ -8,13 +8,27 @@ public enum MetricKind: String, Sendable, Equatable {
 public enum MetricValue: Sendable, Equatable {
     case counter(UInt64)
     case gauge(Int64)
+    /// A total in a unit that is not a count (CPU seconds), read from the kernel.
+    case realCounter(Double)
+    /// A reading that is not a count (seconds of lag, a start time).
+    case realGauge(Double)
     case histogram(HistogramSnapshot)
 
     public var kind: MetricKind {
         switch self {
-        case .counter: .counter
-        case .gauge: .gauge
+        case .counter, .realCounter: .counter
+        case .gauge, .realGauge: .gauge
         case .histogram: .histogram
+        }
+    }
+
+    /// A counter's or gauge's value as a number; nil for a histogram.
+    public var number: Double? {
+        switch self {
+        case .counter(let v): Double(v)
+        case .gauge(let v): Double(v)
+        case .realCounter(let v), .realGauge(let v): v
+        case .histogram: nil
         }
     }
 
@@ -24,6 +38,8 @@ public enum MetricValue: Sendable, Equatable {
         switch (self, other) {
         case (.counter(let a), .counter(let b)): return .counter(a &+ b)
         case (.gauge(let a), .gauge(let b)): return .gauge(a &+ b)
+        case (.realCounter(let a), .realCounter(let b)): return .realCounter(a + b)
+        case (.realGauge(let a), .realGauge(let b)): return .realGauge(a + b)
         case (.histogram(let a), .histogram(let b)) where a.bounds == b.bounds:
             return .histogram(HistogramSnapshot(bounds: a.bounds, counts: zip(a.counts, b.counts).map { $0 &+ $1 }, sum: a.sum + b.sum))
         default: return nil

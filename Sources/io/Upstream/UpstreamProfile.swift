@@ -33,6 +33,8 @@ public struct UpstreamProfile: Sendable, Equatable {
     public var missingMethods: [String] = []
     /// Answers that said "slow down" (HTTP 429, 503 with Retry-After, JSON-RPC rate-limit errors).
     public var rateLimited = 0
+    /// Failed calls (transport errors, bad answers, refusals), rate limits included.
+    public var errors = 0
     /// The most recent failure, as logs show it (never the URL's path, userinfo or headers).
     public var lastError: String?
     /// eth_chainId matched the configured chain id (checked once per upstream before use).
@@ -101,12 +103,13 @@ public final class UpstreamProfiles: Sendable {
     func rateLimited(_ index: Int, waitSeconds: Double, reason: String) {
         update(index, level: .warn, "upstream rate limited") { p in
             p.rateLimited += 1
+            p.errors += 1
             p.lastError = "rate limited: \(reason)"
             return [("reason", reason), ("waitSeconds", String(format: "%.1f", waitSeconds)), ("count", p.rateLimited)]
         }
     }
 
     func failed(_ index: Int, _ error: String) {
-        update(index) { p in p.lastError = error; return nil }
+        update(index) { p in p.lastError = error; p.errors += 1; return nil }
     }
 }

@@ -1,7 +1,9 @@
 import ByteCodec
 import Consensus
 import Storage
+import Foundation
 import Synchronization
+import Telemetry
 
 /// The durable half of a Raft node, in LMDB: log entries, hard state and the newest
 /// snapshot. `persist(_:)` writes everything a `Ready` asks for in one durable write
@@ -20,8 +22,15 @@ public final class RaftLogStore: Sendable {
     /// pages with one pwrite, and Linux writes at most 2 GiB per call, so a larger value
     /// fails its commit with EIO.
     let snapshotPartBytes: Int
+    /// How long each forced sync took (the disk's share of every write's latency).
+    let syncSeconds: Histogram?
 
-    public init(env: Environment, snapshotPartBytes: Int = 256 << 20) throws {
+    /// Sync durations from a tenth of a millisecond (a fast NVMe) to seconds (a stalled disk).
+    static let syncBuckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+
+    public init(env: Environment, snapshotPartBytes: Int = 256 << 20, metrics: MetricsRegistry? = nil) throws {
+        syncSeconds = metrics?.histogram("raft_log_sync_duration_seconds", help: "Forced syncs of the durable Raft log, each",
+                                         buckets: Self.syncBuckets)
         precondition(snapshotPartBytes > 0, "snapshot parts hold bytes")
         self.snapshotPartBytes = snapshotPartBytes
         self.env = env
@@ -43,7 +52,9 @@ public final class RaftLogStore: Sendable {
         // relearns it from the leader), so it rides on the next forced sync, as in etcd.
         let termOrVoteChanged = hardState.map { ($0.term, $0.vote) != lastSynced.withLock { $0 } } ?? false
         if !entries.isEmpty || snapshot != nil || termOrVoteChanged {
+            let started = DispatchTime.now().uptimeNanoseconds
             try env.sync()
+            syncSeconds?.observe(Double(DispatchTime.now().uptimeNanoseconds &- started) / 1e9)
             if let hs = hardState { lastSynced.withLock { $0 = (hs.term, hs.vote) } }
             let bytes = entries.reduce(snapshot?.data.count ?? 0) { $0 + $1.data.count }
             syncCounters.withLock { $0.syncs += 1; $0.bytes += UInt64(bytes) }

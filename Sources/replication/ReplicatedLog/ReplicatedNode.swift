@@ -35,6 +35,8 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
     let store: RaftLogStore
     public let stateMachine: Machine
     public let logger: Logger
+    /// Proposals and Readies as the registry counts them; nil in tests that need none.
+    let metrics: ReplicationMetrics?
     private let sink = PeerMessageSink()
     private var transportRef: (any MessageTransport)?
     /// Addresses from the static configuration, merged with replicated member records.
@@ -80,8 +82,10 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
 
 
     public init(options: Options, store: RaftLogStore, stateMachine: Machine, bootstrapVoters: [UInt64]?,
-                configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger, dataDir: String? = nil) throws {
+                configuredPeers: [UInt64: SocketAddress], loop: EventLoop, logger: Logger, dataDir: String? = nil,
+                metrics: MetricsRegistry? = nil) throws {
         self.options = options
+        self.metrics = metrics.map { ReplicationMetrics(registry: $0) }
         self.store = store
         self.stateMachine = stateMachine
         self.loop = loop
@@ -231,10 +235,17 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
     }
 
     /// Hands a proposal to the loop; `done` is called exactly once, on the loop.
-    private func enqueue(timeoutMillis: Int, done: @escaping @Sendable (ProposeOutcome) -> Void,
+    private func enqueue(timeoutMillis: Int, done answer: @escaping @Sendable (ProposeOutcome) -> Void,
                          _ proposal: @escaping @Sendable (inout RawNode) throws(ProposalError) -> UInt64) {
         precondition(timeoutMillis > 0, "a proposal needs a positive timeout")
         let deadline = EventLoop.nowMillis() + UInt64(timeoutMillis)
+        let done: @Sendable (ProposeOutcome) -> Void
+        if let metrics {
+            let started = DispatchTime.now().uptimeNanoseconds
+            done = { [answer] outcome in metrics.finished(outcome, startedNanos: started); answer(outcome) }
+        } else {
+            done = answer
+        }
         loop.execute { [self] in
             if stopped { done(.unavailable("this node is shutting down")); return }
             if let alarm = diskAlarm { done(.unavailable(alarm.message)); return }
@@ -355,6 +366,8 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
 
     private func handleReady() {
         let compactionsBefore = driver.counters.compactions
+        let (readiesBefore, entriesBefore) = (driver.counters.readiesWithEntries, driver.counters.entriesPersisted)
+        defer { metrics?.persisted(entries: driver.counters.entriesPersisted - entriesBefore, readies: driver.counters.readiesWithEntries - readiesBefore) }
         do {
             try driver.drain { rd in
                 for e in rd.committedEntries {
