@@ -137,6 +137,7 @@ public final class NodeRuntime: @unchecked Sendable {
                               inline: { req in api.answersInline(req) }, tls: httpTLS)
         http.registerMetrics(in: metrics)
         http.start()
+        startHistorySampling(api)
         if let a = config.adminListen {
             adminHTTP = try HTTPServer(address: a, loop: httpLoop, handler: { req in api.respond(req, on: .admin) },
                                        shouldContinue: { head in api.earlyRefusal(head, on: .admin) }, tls: httpTLS)
@@ -188,6 +189,19 @@ public final class NodeRuntime: @unchecked Sendable {
                 deliverer.tick(nowMillis: unixMillis())
             }
         }
+    }
+
+    /// The dashboard's last hour: a sample of the request totals every 10 s.
+    private var historyTimer: DispatchSourceTimer?
+    private func startHistorySampling(_ api: NodeAPI) {
+        let metrics = self.metrics, history = api.history
+        history.record(MetricsHistory.sample(metrics.snapshot(), unixMillis: unixMillis()))
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "metrics-history"))
+        let every = history.intervalSeconds * 1000
+        timer.schedule(deadline: .now() + .milliseconds(every), repeating: .milliseconds(every), leeway: .milliseconds(200))
+        timer.setEventHandler { history.record(MetricsHistory.sample(metrics.snapshot(), unixMillis: unixMillis())) }
+        timer.resume()
+        historyTimer = timer
     }
 
     private var accessLog: AccessLog?
@@ -264,6 +278,7 @@ public final class NodeRuntime: @unchecked Sendable {
         maintenanceTimer?.cancel()
         webhookTimer?.cancel()
         accessLogTimer?.cancel()
+        historyTimer?.cancel()
         indexer?.stop()
         chains?.stop()
         http?.shutdown(timeoutMillis: 3000)

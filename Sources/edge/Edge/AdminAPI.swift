@@ -31,10 +31,13 @@ final class AdminAPI: Sendable {
     let orgs: OrgAdmin
     let keys: KeyAdmin
     let webhooks: WebhookAdmin
+    /// The dashboard's data; nil where the node API was built without one (tests).
+    let dashboard: DashboardAPI?
 
     init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool],
-         chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }) {
+         chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }, dashboard: DashboardAPI? = nil) {
         self.node = node
+        self.dashboard = dashboard
         self.config = config
         self.peerConnected = peerConnected
         chains = ChainAdmin(node: node, statuses: chainStatuses)
@@ -48,7 +51,7 @@ final class AdminAPI: Sendable {
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
         if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) || AuditAdmin.owns(path)
-            || UserAdmin.owns(path) || WebhookAdmin.owns(path) { return true }
+            || UserAdmin.owns(path) || WebhookAdmin.owns(path) || DashboardAPI.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -76,6 +79,10 @@ final class AdminAPI: Sendable {
         if AuditAdmin.owns(path) { return AuditAdmin(node: node).handle(req, access) }
         if UserAdmin.owns(path) { return UserAdmin(node: node).handle(req, access) { local in forwardOr(req, local) } }
         if WebhookAdmin.owns(path) { return webhooks.handle(req, access) { local in forwardOr(req, local) } }
+        if DashboardAPI.owns(path) {
+            guard let dashboard else { return jsonError(404, "this node serves no dashboard") }
+            return dashboard.handle(req, access)
+        }
         if let refusal = access.requireClusterAdmin(path.hasPrefix("/v1/debug/kv") ? "use the debug key-value store" : "change the cluster's membership") {
             return refusal
         }

@@ -23,6 +23,8 @@ public final class NodeAPI: Sendable {
     let chainStatuses: @Sendable () -> [ChainRunStatus]
     /// The node's metrics: what /status and a Prometheus scrape read.
     public let metrics: MetricsRegistry
+    /// The last hour of request totals for the dashboard; `NodeRuntime` samples it.
+    public let history: MetricsHistory
     /// JSON-RPC, GraphQL and REST reads of the chain.
     let reads: ReadGateway
     let admin: AdminAPI
@@ -62,7 +64,13 @@ public final class NodeAPI: Sendable {
         self.chainStatuses = chainStatuses
         let cache = TenantCache(stateMachine: node.stateMachine)
         reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus, owner: { cache.owner(ofChain: $0) })
-        let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses)
+        let history = MetricsHistory()
+        self.history = history
+        let dashboard = DashboardAPI(node: node, config: config, metrics: metrics, history: history, indexerStatus: indexerStatus,
+                                     chainStatuses: chainStatuses, peerStatus: peerStatus, owner: { cache.owner(ofChain: $0) },
+                                     clients: ClientPool(tls: config.nodeClientTLS))
+        let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses,
+                             dashboard: dashboard)
         self.admin = admin
         let adminListen = config.adminListen
         let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { hash in cache.key(secretHash: hash, nowMillis: unixMillis()) }
@@ -146,6 +154,7 @@ public final class NodeAPI: Sendable {
         switch (req.method, path) {
         case ("GET", "/healthz"), ("HEAD", "/healthz"): return .text("ok\n")
         case ("GET", "/readyz"): return readiness()
+        case ("GET", "/dashboard"), ("GET", "/dashboard/"): return DashboardPage.response
         case ("GET", "/status"): return .json(JSON.serialize(.object(statusObject())))
         case ("GET", "/v1/cluster/members"): return members()
         default: return error(404, "no route for \(req.method) \(boundedQuote(path))")
