@@ -8,7 +8,11 @@ process per node, Debian's Prometheus scraping every second):
   2 the real Prometheus: every target up, every rule healthy, the applied index rising on
     all three nodes, a request counter rising after traffic, exactly one leader, no alert
     firing on a healthy cluster
-  3 a follower killed with SIGKILL: Prometheus sees its target down and
+  3 the dashboard in headless Chromium (Debian's chromium and chromium-driver, through
+    selenium): the page loads offline with a cluster admin's token, its rendered nodes,
+    roles, terms, applied indexes and chain heads agree with every node's /status, no
+    console error, a screenshot saved; a wrong token is shown as refused
+  4 a follower killed with SIGKILL: Prometheus sees its target down and
     InfrastackNodeDown goes pending
 """
 import json
@@ -173,7 +177,10 @@ def run(c):
     firing = c.query('ALERTS{alertstate="firing"}') or []
     check(not firing, f"no alert fires on a healthy cluster ({[a['metric'].get('alertname') for a in firing]})")
 
-    print("3 a follower killed")
+    print("3 the dashboard in headless Chromium")
+    dashboard(c)
+
+    print("4 a follower killed")
     follower = next((i for i in range(3) if (c.status(i) or {}).get("role") == "follower"), None)
     if not check(follower is not None, "a follower to kill"):
         return
@@ -189,6 +196,61 @@ def run(c):
         return next((a["state"] for a in alerts if a["labels"].get("alertname") == "InfrastackNodeDown" and a["labels"].get("instance") == instance), None)
     state = until(node_down_state, 15)
     check(state in ("pending", "firing"), f"InfrastackNodeDown is {state} for {instance}")
+
+
+def dashboard(c):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    opts = webdriver.ChromeOptions()
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        token = open(os.path.join(RUN, "bootstrap-admin-token")).read().strip()
+        driver.get(c.urls[0] + "/dashboard#token=" + urllib.parse.quote(token))
+        rendered = until(lambda: driver.execute_script("return document.body.dataset.generatedAt || null"), 20)
+        check(rendered is not None, "the page rendered the cluster's data")
+        check(driver.execute_script("return document.body.dataset.view") == "cluster", "a cluster admin gets the cluster view")
+        check("token=" not in driver.current_url, "the token left the address bar")
+        statuses = [c.status(i) or {} for i in range(3)]
+        rows = {}
+        for tr in driver.find_elements(By.CSS_SELECTOR, "#nodes tr[data-node]"):
+            rows[int(tr.get_attribute("data-node"))] = {td.get_attribute("data-field"): td.text for td in tr.find_elements(By.CSS_SELECTOR, "td[data-field]")}
+        check(sorted(rows) == [1, 2, 3], f"three node rows ({sorted(rows)})")
+        for s in statuses:
+            row = rows.get(s.get("nodeId"), {})
+            check(row.get("role") == s.get("role") and row.get("term") == str(s.get("term")),
+                  f"node {s.get('nodeId')}: role and term as /status says ({row.get('role')}/{row.get('term')} vs {s.get('role')}/{s.get('term')})")
+            shown = int(row.get("appliedIndex") or -1)
+            check(0 <= s.get("appliedIndex", 0) - shown <= 50, f"node {s.get('nodeId')}: applied index {shown}, /status {s.get('appliedIndex')} a moment later")
+        chain = driver.find_elements(By.CSS_SELECTOR, "#chains [data-chain]")
+        progress = chain[0].find_element(By.CSS_SELECTOR, "[data-field=progress]").text if chain else ""
+        m = re.match(r"block ([\d,]+) of ([\d,]+), ([\d.]+) %, ETA ", progress)
+        head = max((s.get("indexer") or {}).get("appliedHead") or 0 for s in statuses)
+        check(m is not None and abs(int(m.group(1).replace(",", "")) - head) <= 5,
+              f"the chain shows 'block N of M, P %, ETA …' with N at the applied head ({progress!r}, /status head {head})")
+        conditions = [li.get_attribute("data-condition") for li in driver.find_elements(By.CSS_SELECTOR, "#conditions li")]
+        check(conditions == ["none"], f"a healthy cluster shows no condition ({conditions})")
+        # The charts need two samples of the node's 10 s history; the page refreshes every 5 s.
+        rate = until(lambda: (lambda t: t if re.fullmatch(r"[\d.]+", t) else None)(driver.find_element(By.ID, "rpc-rate").text), 30, step=1)
+        points = driver.execute_script("return document.querySelector('#chart-rate polyline').getAttribute('points').split(' ').filter(Boolean).length")
+        check(rate is not None and points >= 1, f"JSON-RPC over the last hour: calls/s {rate!r}, {points} chart point(s)")
+        shot = os.path.join(RUN, "dashboard.png")
+        driver.save_screenshot(shot)
+        check(os.path.getsize(shot) > 10000, f"screenshot saved ({shot})")
+        errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        check(not errors, f"no console error ({errors[:2]})")
+        # A token that is nobody's: the page says so instead of showing data.
+        driver.execute_script("sessionStorage.clear()")
+        driver.get(c.urls[1] + "/dashboard#token=ist_0000000000000000000000000000000000000000000000000000000000000000")
+        refused = until(lambda: driver.find_element(By.ID, "error").text or None, 10)
+        check(refused is not None and refused.startswith("401"), f"a wrong token is shown as refused ({refused!r})")
+        check(not driver.find_elements(By.CSS_SELECTOR, "#nodes tr"), "and nothing of the cluster is shown")
+    finally:
+        driver.quit()
 
 
 if __name__ == "__main__":
