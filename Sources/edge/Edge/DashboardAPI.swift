@@ -28,7 +28,9 @@ struct DashboardAPI: Sendable {
     let chainStatuses: @Sendable () -> [ChainRunStatus]
     let peerStatus: @Sendable () -> [UInt64: PeerStatus]
     let owner: @Sendable (UInt64) -> UInt64?
-    let clients: ClientPool
+    /// For https:// peers (their CA); nil = the system trust store. A fresh connection per
+    /// refresh, with a 1 s timeout: a dead peer must not hold the page.
+    let peerTLS: TLSConfiguration?
 
     static func owns(_ path: String) -> Bool { path == "/v1/dashboard" }
 
@@ -155,7 +157,7 @@ struct DashboardAPI: Sendable {
             var part: JSONObject?
             if let url = urls[i], let token {
                 do {
-                    let client = try HTTPClient(url: url, timeoutMillis: 1000, tls: clients.tls)
+                    let client = try HTTPClient(url: url, timeoutMillis: 1000, tls: peerTLS)
                     let r = try client.request("GET", "/v1/dashboard?scope=node", headers: [("X-Infrastack-Admin-Token", token)])
                     if r.status == 200 { part = try JSON.parse(r.body).objectValue }
                 } catch {

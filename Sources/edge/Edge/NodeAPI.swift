@@ -68,7 +68,7 @@ public final class NodeAPI: Sendable {
         self.history = history
         let dashboard = DashboardAPI(node: node, config: config, metrics: metrics, history: history, indexerStatus: indexerStatus,
                                      chainStatuses: chainStatuses, peerStatus: peerStatus, owner: { cache.owner(ofChain: $0) },
-                                     clients: ClientPool(tls: config.nodeClientTLS))
+                                     peerTLS: config.nodeClientTLS)
         let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses,
                              dashboard: dashboard)
         self.admin = admin
