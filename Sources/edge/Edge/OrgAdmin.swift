@@ -51,7 +51,9 @@ struct OrgAdmin: Sendable {
         let rest = req.path.dropFirst(Self.prefix.count + 1).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard let id = Self.parseId(rest[0]) else { return jsonError(404, "no organisation \(boundedQuote(rest[0])): ids are 16 hex digits") }
         guard access.sees(id), let org = try? node.stateMachine.tenantView({ d, txn in try d.organisation(id, txn) }) else {
-            return jsonError(404, "no organisation \(Self.idText(id))")
+            // Created through another node a moment ago, it may not be applied here yet; the
+            // leader answered that creation after applying it, so ask the leader before saying 404.
+            return forward { jsonError(404, "no organisation \(Self.idText(id))") }
         }
         if rest.count >= 2, rest[1] == "members" {
             return MemberAdmin(node: node).handle(req, org, Array(rest.dropFirst(2)), access, forward: forward)
