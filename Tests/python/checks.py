@@ -1,6 +1,9 @@
 """What the multi-process Python suites share: a check that prints ok/FAIL and collects
-failures, and one HTTP call that never raises."""
+failures, one HTTP call that never raises, polling, and a cluster around a suite."""
 import json
+import os
+import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -29,3 +32,36 @@ def http(method, url, body=None, headers=None, timeout=5):
         return e.code, e.read(), e.headers
     except Exception as e:
         return None, str(e).encode(), {}
+
+
+def until(cond, seconds, step=0.2):
+    """cond()'s first truthy value within `seconds`, polled every `step`; None if none came."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+def with_cluster(run_dir, up_args, body, name):
+    """cluster/up into run_dir (wiped first) with up_args, body(the up output), cluster/down;
+    prints the outcome of every check and returns the exit code."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    down = [os.path.join(root, "cluster/down"), "--run-dir", run_dir]
+    subprocess.run(down + ["--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    up = subprocess.run([os.path.join(root, "cluster/up"), "--run-dir", run_dir] + up_args, capture_output=True, text=True)
+    print(up.stdout, flush=True)
+    if up.returncode != 0:
+        print("FAIL: cluster/up\n" + up.stderr)
+        return 1
+    try:
+        body(up.stdout)
+    finally:
+        subprocess.run(down, stdout=subprocess.DEVNULL)
+    if failures:
+        print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
+        return 1
+    print(f"{name}: all checks passed")
+    return 0

@@ -21,11 +21,10 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, failures, http  # noqa: E402
+from checks import check, http, until, with_cluster  # noqa: E402
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families as parse_text  # noqa: E402
@@ -35,16 +34,6 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 BASE = int(os.environ.get("MONITORING_BASE_PORT", "33000"))
 RUN = os.path.join(ROOT, "chaos/.run/monitoring")
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
-
-
-def until(cond, seconds, step=0.2):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step)
-    return None
 
 
 class Cluster:
@@ -78,22 +67,8 @@ class Cluster:
 
 
 def main():
-    subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    up = subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", RUN, "--base-port", str(BASE), "--tick-ms", "50",
-                         "--monitoring", "--scrape-seconds", "1"], capture_output=True, text=True)
-    print(up.stdout, flush=True)
-    if up.returncode != 0:
-        print("FAIL: cluster/up\n" + up.stderr)
-        return 1
-    try:
-        run(Cluster())
-    finally:
-        subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN], stdout=subprocess.DEVNULL)
-    if failures:
-        print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
-        return 1
-    print("monitoring: all checks passed")
-    return 0
+    return with_cluster(RUN, ["--base-port", str(BASE), "--tick-ms", "50", "--monitoring", "--scrape-seconds", "1"],
+                        lambda _: run(Cluster()), "monitoring")
 
 
 def run(c):

@@ -19,12 +19,11 @@ Rate windows are 2 s here (cluster/up --rate-window 2) so two windows take secon
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checks import check, failures, http  # noqa: E402
+from checks import check, http, until, with_cluster  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -60,12 +59,7 @@ class Cluster:
         return http("POST", self.urls[node] + "/", {"jsonrpc": "2.0", "id": 1, "method": method, "params": []}, {"X-API-Key": secret})
 
     def until(self, cond, seconds):
-        deadline = time.time() + seconds
-        while time.time() < deadline:
-            if cond():
-                return True
-            time.sleep(0.01)
-        return False
+        return until(cond, seconds, step=0.01) is not None
 
 
 def sleep_to_window_start():
@@ -74,22 +68,8 @@ def sleep_to_window_start():
 
 
 def main():
-    subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN, "--wipe"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    up = subprocess.run([os.path.join(ROOT, "cluster/up"), "--run-dir", RUN, "--base-port", str(BASE), "--tick-ms", "50", "--rate-window", "2"],
-                        capture_output=True, text=True)
-    print(up.stdout, flush=True)
-    if up.returncode != 0:
-        print("FAIL: cluster/up\n" + up.stderr)
-        return 1
-    try:
-        run(Cluster(), up.stdout)
-    finally:
-        subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN], stdout=subprocess.DEVNULL)
-    if failures:
-        print(f"{len(failures)} failed:\n  " + "\n  ".join(failures))
-        return 1
-    print("tenants: all checks passed")
-    return 0
+    return with_cluster(RUN, ["--base-port", str(BASE), "--tick-ms", "50", "--rate-window", "2"],
+                        lambda out: run(Cluster(), out), "tenants")
 
 
 def run(c, up_output):

@@ -6,9 +6,14 @@ import Telemetry
 /// (`mdb_env_info`, `statvfs`): what the "map almost full" and "disk almost full" alerts watch.
 enum StorageMetrics {
     static func register(env: Environment, dataDir: String, in registry: MetricsRegistry) {
+        let lmdbStats = RecentReading { try? env.stats() }
+        let filesystem = RecentReading { () -> statvfs? in
+            var st = statvfs()
+            return statvfs(dataDir, &st) == 0 ? st : nil
+        }
         func lmdb(_ name: String, _ help: String, _ value: @escaping @Sendable (EnvironmentStats) -> Int) {
             registry.collect(name, help: help, kind: .gauge, labels: []) {
-                guard let s = try? env.stats() else { return [] }
+                guard let s = lmdbStats.value else { return [] }
                 return [MetricSeries(value: .gauge(Int64(value(s))))]
             }
         }
@@ -21,8 +26,7 @@ enum StorageMetrics {
                          kind: .gauge, labels: []) { [MetricSeries(value: .gauge(limit))] }
         func disk(_ name: String, _ help: String, _ value: @escaping @Sendable (statvfs) -> UInt64) {
             registry.collect(name, help: help, kind: .gauge, labels: []) {
-                var st = statvfs()
-                guard statvfs(dataDir, &st) == 0 else { return [] }
+                guard let st = filesystem.value else { return [] }
                 return [MetricSeries(value: .gauge(Int64(clamping: value(st))))]
             }
         }

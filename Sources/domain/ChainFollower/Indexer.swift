@@ -47,7 +47,7 @@ public final class Indexer: @unchecked Sendable {
         public var transactionsIndexed: UInt64 = 0
         public var reorgs = 0
         /// Depths of the rewinds since start (blocks undone), as `indexer_reorg_depth_blocks`.
-        public var reorgDepths = HistogramSnapshot(bounds: Status.reorgDepthBounds, counts: Array(repeating: 0, count: Status.reorgDepthBounds.count + 1), sum: 0)
+        public var reorgDepths = HistogramSnapshot(empty: Status.reorgDepthBounds)
         public static let reorgDepthBounds: [Double] = [1, 2, 3, 5, 10, 20, 50, 100, 500]
         public var refusedBlocks = 0
         public var lastAlert: String?
@@ -403,8 +403,7 @@ public final class Indexer: @unchecked Sendable {
                 let depth = head.number - n
                 update { s in
                     s.reorgs += 1
-                    s.reorgDepths.counts[Status.reorgDepthBounds.firstIndex { Double(depth) <= $0 } ?? Status.reorgDepthBounds.count] += 1
-                    s.reorgDepths.sum += Double(depth)
+                    s.reorgDepths.observe(Double(depth))
                 }
                 return true
             }

@@ -161,12 +161,16 @@ final class AdminAPI: Sendable {
 
     /// Where this node sends admin requests for the leader: its admin URL when admin
     /// endpoints live on their own listener here (and so, by convention, on every node).
-    func leaderURL(_ leader: UInt64) -> String? {
-        if let peer = config.peers.first(where: { $0.id == leader }) {
+    func leaderURL(_ leader: UInt64) -> String? { Self.adminURL(of: leader, config: config, node: node) }
+
+    /// Node `id`'s admin address as this node knows it: from the config's peers, else (when
+    /// admin endpoints share the HTTP listener) from the replicated member records.
+    static func adminURL(of id: UInt64, config: NodeConfig, node: ChainNode) -> String? {
+        if let peer = config.peers.first(where: { $0.id == id }) {
             return config.adminListen != nil ? peer.admin : peer.http
         }
         guard config.adminListen == nil else { return nil }
-        return ((try? node.stateMachine.allMembers()) ?? []).first { $0.id == leader }?.httpURL
+        return ((try? node.stateMachine.allMembers()) ?? []).first { $0.id == id }?.httpURL
     }
 
     /// Runs `local` on the leader; elsewhere forwards the request, credential included, once.

@@ -12,9 +12,9 @@ enum ChainMetrics {
     /// Chains a cluster serves; past this, series fold into the overflow value.
     static let maxChains = 64
 
-    static func register(indexers: @escaping @Sendable () -> [(chainId: UInt64, status: Indexer.Status)],
-                         chains: @escaping @Sendable () -> [UInt64], index: ChainIndex, in registry: MetricsRegistry) {
+    static func register(served: @escaping @Sendable () -> [ServedChain], index: ChainIndex, in registry: MetricsRegistry) {
         let chain = MetricLabel.firstSeen("chain", max: maxChains)
+        let indexers: @Sendable () -> [(chainId: UInt64, status: Indexer.Status)] = { served().compactMap { c in c.indexer.map { (chainId: c.chainId, status: $0) } } }
         func each(_ name: String, _ help: String, _ kind: MetricKind, _ value: @escaping @Sendable (Indexer.Status) -> MetricValue?) {
             registry.collect(name, help: help, kind: kind, labels: [chain]) {
                 indexers().compactMap { c in value(c.status).map { MetricSeries(labels: [String(c.chainId)], value: $0) } }
@@ -44,21 +44,13 @@ enum ChainMetrics {
                          kind: .counter, labels: [chain, .firstSeen("upstream", max: 4 * maxChains)]) {
             indexers().flatMap { c in c.status.upstreams.map { MetricSeries(labels: [String(c.chainId), $0.url], value: .counter(UInt64($0.rateLimited))) } }
         }
+        let heads: @Sendable () -> [(key: UInt64, value: (number: UInt64, timestamp: UInt64?))] = { ServedChain.appliedHeads(served().map(\.chainId), index).sorted { $0.key < $1.key } }
         registry.collect("chain_applied_head", help: "The newest block of each chain applied on this node", kind: .gauge, labels: [chain]) {
-            heads(chains(), index).map { MetricSeries(labels: [String($0.chainId)], value: .gauge(Int64(clamping: $0.number))) }
+            heads().map { MetricSeries(labels: [String($0.key)], value: .gauge(Int64(clamping: $0.value.number))) }
         }
         registry.collect("chain_applied_head_timestamp_seconds", help: "That block's timestamp (time() minus this is the data's age on this node)",
                          kind: .gauge, labels: [chain]) {
-            heads(chains(), index).compactMap { h in h.timestamp.map { MetricSeries(labels: [String(h.chainId)], value: .gauge(Int64(clamping: $0))) } }
+            heads().compactMap { h in h.value.timestamp.map { MetricSeries(labels: [String(h.key)], value: .gauge(Int64(clamping: $0))) } }
         }
-    }
-
-    private static func heads(_ chains: [UInt64], _ index: ChainIndex) -> [(chainId: UInt64, number: UInt64, timestamp: UInt64?)] {
-        (try? index.view { v in
-            try chains.compactMap { cid -> (UInt64, UInt64, UInt64?)? in
-                guard let h = try v.head(cid) else { return nil }
-                return (cid, h.number, try v.blockTimestamp(cid, number: h.number))
-            }
-        }) ?? []
     }
 }

@@ -24,8 +24,7 @@ struct DashboardAPI: Sendable {
     let config: NodeConfig
     let metrics: MetricsRegistry
     let history: MetricsHistory
-    let indexerStatus: @Sendable () -> Indexer.Status?
-    let chainStatuses: @Sendable () -> [ChainRunStatus]
+    let served: @Sendable () -> [ServedChain]
     let peerStatus: @Sendable () -> [UInt64: PeerStatus]
     let owner: @Sendable (UInt64) -> UInt64?
     /// For https:// peers (their CA); nil = the system trust store. A fresh connection per
@@ -106,26 +105,19 @@ struct DashboardAPI: Sendable {
     /// The chains this principal may see, with this node's applied head and, where this
     /// node runs the chain's indexer, its progress.
     func chains(_ view: View) -> [JSONObject] {
-        var list = [(id: UInt64, slug: String, indexer: Indexer.Status?, start: UInt64)]()
-        if let c = config.chain { list.append((c.chainId, "", indexerStatus(), c.startBlock)) }
-        for run in chainStatuses() where !list.contains(where: { $0.id == run.record.spec.chainId }) {
-            list.append((run.record.spec.chainId, run.record.spec.slug, run.indexer, 0))
-        }
-        if let orgs = view.organisations { list = list.filter { owner($0.id).map(orgs.contains) ?? false } }
-        let heads = (try? node.stateMachine.chain.view { v in
-            try list.map { c -> (UInt64?, UInt64?) in
-                guard let h = try v.head(c.id) else { return (nil, nil) }
-                return (h.number, try v.blockTimestamp(c.id, number: h.number))
-            }
-        }) ?? list.map { _ in (nil, nil) }
+        var list = served()
+        if let orgs = view.organisations { list = list.filter { owner($0.chainId).map(orgs.contains) ?? false } }
+        let heads = ServedChain.appliedHeads(list.map(\.chainId), node.stateMachine.chain)
         let leading = node.report.status.role == .leader
-        return zip(list, heads).map { c, h in
-            var o: JSONObject = ["chainId": jsonNumber(c.id), "slug": .string(c.slug),
-                                 "appliedHead": h.0.map(jsonNumber) ?? .null, "appliedHeadTimestamp": h.1.map(jsonNumber) ?? .null]
+        return list.map { c in
+            let h = heads[c.chainId]
+            var o: JSONObject = ["chainId": jsonNumber(c.chainId), "slug": .string(c.slug),
+                                 "appliedHead": h.map { jsonNumber($0.number) } ?? .null,
+                                 "appliedHeadTimestamp": h?.timestamp.map(jsonNumber) ?? .null]
             // Only the leader's indexer runs; a follower's status is what it last saw leading.
             if leading, let s = c.indexer {
                 o["indexer"] = .object(["state": .string(s.state.description), "stateKind": .string(s.state.kind.rawValue),
-                                        "startBlock": jsonNumber(c.start),
+                                        "startBlock": jsonNumber(c.startBlock),
                                         "upstreamHead": s.upstreamHead.map(jsonNumber) ?? .null, "indexedHead": s.indexedHead.map(jsonNumber) ?? .null,
                                         "lagBlocks": s.lagBlocks.map(jsonNumber) ?? .null, "lagSeconds": s.lagSeconds.map(Self.number) ?? .null,
                                         "blocksPerSecond": Self.number(s.blocksPerSecond), "txPerSecond": Self.number(s.txPerSecond),
@@ -146,11 +138,7 @@ struct DashboardAPI: Sendable {
     func fetchPeers(_ req: HTTPRequest) -> [UInt64: JSONObject?] {
         let me = config.nodeId
         let members = node.report.status.conf.members.filter { $0 != me }.sorted()
-        let urls = members.map { id -> String? in
-            if let p = config.peers.first(where: { $0.id == id }) { return config.adminListen != nil ? p.admin : p.http }
-            guard config.adminListen == nil else { return nil }
-            return ((try? node.stateMachine.allMembers()) ?? []).first { $0.id == id }?.httpURL
-        }
+        let urls = members.map { AdminAPI.adminURL(of: $0, config: config, node: node) }
         let token = Authenticator.presentedAdminToken(req)
         let out = Mutex<[UInt64: JSONObject?]>([:])
         DispatchQueue.concurrentPerform(iterations: members.count) { i in

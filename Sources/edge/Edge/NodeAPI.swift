@@ -49,16 +49,9 @@ public final class NodeAPI: Sendable {
         self.config = config
         self.metrics = metrics
         RaftMetrics.register({ [node] in node.report }, in: metrics)
-        let fixedChain = config.chain?.chainId
-        ChainMetrics.register(indexers: {
-            var all = chainStatuses().compactMap { run in run.indexer.map { (chainId: run.record.spec.chainId, status: $0) } }
-            if let fixedChain, let s = indexerStatus() { all.insert((fixedChain, s), at: 0) }
-            return all
-        }, chains: {
-            var ids = chainStatuses().map(\.record.spec.chainId)
-            if let fixedChain, !ids.contains(fixedChain) { ids.insert(fixedChain, at: 0) }
-            return ids
-        }, index: node.stateMachine.chain, in: metrics)
+        let fixedChain = config.chain
+        let served: @Sendable () -> [ServedChain] = { ServedChain.all(fixed: fixedChain, fixedStatus: indexerStatus(), registry: chainStatuses()) }
+        ChainMetrics.register(served: served, index: node.stateMachine.chain, in: metrics)
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
         self.chainStatuses = chainStatuses
@@ -66,8 +59,7 @@ public final class NodeAPI: Sendable {
         reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus, owner: { cache.owner(ofChain: $0) })
         let history = MetricsHistory()
         self.history = history
-        let dashboard = DashboardAPI(node: node, config: config, metrics: metrics, history: history, indexerStatus: indexerStatus,
-                                     chainStatuses: chainStatuses, peerStatus: peerStatus, owner: { cache.owner(ofChain: $0) },
+        let dashboard = DashboardAPI(node: node, config: config, metrics: metrics, history: history, served: served, peerStatus: peerStatus, owner: { cache.owner(ofChain: $0) },
                                      peerTLS: config.nodeClientTLS)
         let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses,
                              dashboard: dashboard)

@@ -70,9 +70,8 @@ public final class RPCStats: Sendable {
         var all: HistogramSnapshot?
         for s in latency.snapshot().series where s.labels.first == chain {
             guard case .histogram(let h) = s.value else { continue }
-            all = all.map { a in HistogramSnapshot(bounds: a.bounds, counts: zip(a.counts, h.counts).map { $0 &+ $1 }, sum: a.sum + h.sum) } ?? h
+            all = all.map { $0.adding(h) ?? $0 } ?? h
         }
-        let empty = HistogramSnapshot(bounds: Histogram.latencySeconds, counts: Array(repeating: 0, count: Histogram.latencySeconds.count + 1), sum: 0)
-        return Snapshot(methods: methods, latency: all ?? empty)
+        return Snapshot(methods: methods, latency: all ?? HistogramSnapshot(empty: Histogram.latencySeconds))
     }
 }

@@ -71,9 +71,7 @@ public final class MetricsHistory: Sendable {
         var latency: HistogramSnapshot?
         for s in m["rpc_request_duration_seconds"]?.series ?? [] {
             guard case .histogram(let h) = s.value else { continue }
-            latency = latency.map { a in
-                a.bounds == h.bounds ? HistogramSnapshot(bounds: a.bounds, counts: zip(a.counts, h.counts).map { $0 &+ $1 }, sum: a.sum + h.sum) : a
-            } ?? h
+            latency = latency.map { $0.adding(h) ?? $0 } ?? h
         }
         return Sample(unixMillis: unixMillis,
                       calls: sum("rpc_requests_total"),

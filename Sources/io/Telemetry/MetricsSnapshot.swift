@@ -40,8 +40,7 @@ public enum MetricValue: Sendable, Equatable {
         case (.gauge(let a), .gauge(let b)): return .gauge(a &+ b)
         case (.realCounter(let a), .realCounter(let b)): return .realCounter(a + b)
         case (.realGauge(let a), .realGauge(let b)): return .realGauge(a + b)
-        case (.histogram(let a), .histogram(let b)) where a.bounds == b.bounds:
-            return .histogram(HistogramSnapshot(bounds: a.bounds, counts: zip(a.counts, b.counts).map { $0 &+ $1 }, sum: a.sum + b.sum))
+        case (.histogram(let a), .histogram(let b)): return a.adding(b).map { .histogram($0) }
         default: return nil
         }
     }
@@ -57,6 +56,24 @@ public struct HistogramSnapshot: Sendable, Equatable {
     public init(bounds: [Double], counts: [UInt64], sum: Double) {
         precondition(counts.count == bounds.count + 1, "a histogram has one bucket per bound plus +Inf")
         self.bounds = bounds; self.counts = counts; self.sum = sum
+    }
+
+    /// No observations yet.
+    public init(empty bounds: [Double]) {
+        self.init(bounds: bounds, counts: Array(repeating: 0, count: bounds.count + 1), sum: 0)
+    }
+
+    /// One observation, into the bucket `Histogram` would put it in (NaN is dropped).
+    public mutating func observe(_ value: Double) {
+        guard !value.isNaN else { return }
+        counts[Histogram.bucket(for: value, in: bounds)] &+= 1
+        sum += value
+    }
+
+    /// Both histograms' observations together; nil when their buckets differ.
+    public func adding(_ other: HistogramSnapshot) -> HistogramSnapshot? {
+        guard bounds == other.bounds else { return nil }
+        return HistogramSnapshot(bounds: bounds, counts: zip(counts, other.counts).map { $0 &+ $1 }, sum: sum + other.sum)
     }
 
     /// Derived from the buckets, so it always agrees with them even while observations land.

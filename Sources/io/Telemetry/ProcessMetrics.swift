@@ -9,9 +9,10 @@ public enum ProcessMetrics {
     public static let version = "0.1.0"
 
     public static func register(in registry: MetricsRegistry) {
+        let proc = RecentReading { ProcSelf.read() }
         func one(_ name: String, _ help: String, _ kind: MetricKind, _ value: @escaping @Sendable (ProcSelf) -> MetricValue?) {
             registry.collect(name, help: help, kind: kind, labels: []) {
-                guard let p = ProcSelf.read(), let v = value(p) else { return [] }
+                guard let p = proc.value, let v = value(p) else { return [] }
                 return [MetricSeries(value: v)]
             }
         }
