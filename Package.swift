@@ -36,18 +36,25 @@ let package = Package(
         // TLS for upstreams, the HTTP server and peer links (OpenSSL 3 from Debian's libssl-dev)
         .systemLibrary(name: "COpenSSL", path: "Sources/io/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .target(name: "Telemetry", dependencies: ["ByteCodec"], path: "Sources/io/Telemetry"),
+        // export: zlib (Debian's zlib1g-dev) and streaming gzip files over it
+        .systemLibrary(name: "CZlib", path: "Sources/io/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Gzip", dependencies: ["CZlib"], path: "Sources/io/Gzip"),
         .target(name: "Storage", dependencies: ["CLMDB"], path: "Sources/io/Storage"),
         .target(name: "Net", dependencies: ["CEpoll", "COpenSSL", "Hashing", "ByteCodec", "Telemetry"], path: "Sources/io/Net"),
         // authenticated, framed TCP (or TLS) links between peers
         .target(name: "PeerTransport", dependencies: ["Net", "Hashing", "ByteCodec", "Telemetry"], path: "Sources/io/PeerTransport"),
         // JSON-RPC clients for upstream EVM nodes: failover, batching, provider quirks
         .target(name: "Upstream", dependencies: ["Chain", "ByteCodec", "Net", "Telemetry"], path: "Sources/io/Upstream"),
+        // object storage: AWS Signature Version 4 and an S3 client (backups, log shipping, export)
+        .target(name: "ObjectStore", dependencies: ["Hashing", "Net"], path: "Sources/io/ObjectStore"),
 
         // replication: the production host of the Raft driver and its LMDB log
         .target(name: "ReplicatedLog", dependencies: ["Consensus", "RaftDriver", "Storage", "Net", "ByteCodec", "Telemetry"],
                 path: "Sources/replication/ReplicatedLog"),
 
         // domain
+        // resumable exports of blocks, transactions, logs and state as gzip JSON lines, to a directory or S3
+        .target(name: "Export", dependencies: ["Gzip", "ObjectStore", "Net", "Chain"], path: "Sources/domain/Export"),
         // the chain index: verified blocks applied and rewound in LMDB, and reads of one snapshot
         .target(name: "ChainIndex", dependencies: ["Chain", "ByteCodec", "Storage"], path: "Sources/domain/ChainIndex"),
         // the admin plane's tenant state: organisations, users, roles, API keys, chain ownership
@@ -55,12 +62,16 @@ let package = Package(
         // webhooks: subscriptions, delivery cursors and attempts; Standard Webhooks signing
         .target(name: "Webhooks", dependencies: ["ByteCodec", "Storage", "Hashing"], path: "Sources/domain/Webhooks"),
         // which events a webhook is sent: filters, event ABI decoding, the stream over the chain index (reorgs included)
+        // alerts: rules, incidents and the pure evaluator of built-in alerting
+        .target(name: "Alerts", dependencies: ["ByteCodec", "Storage"], path: "Sources/domain/Alerts"),
         .target(name: "WebhookEvents", dependencies: ["Webhooks", "ChainIndex", "Chain", "ByteCodec"], path: "Sources/domain/WebhookEvents"),
         // the root of the replicated state: one registry of command sets (chain, kv, members, tenants)
-        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "Webhooks", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
+        .target(name: "StateMachine", dependencies: ["Consensus", "ChainIndex", "Tenancy", "Webhooks", "Alerts", "ReplicatedLog", "Storage", "Chain", "Hashing", "ByteCodec"],
                 path: "Sources/domain/StateMachine"),
         // the node's configuration: every field validated at start with an error naming it
-        .target(name: "NodeConfig", dependencies: ["Chain", "ByteCodec", "ChainFollower", "ChainIndex", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
+        .target(name: "Backup", dependencies: ["StateMachine", "ReplicatedLog", "ChainIndex", "Consensus", "ObjectStore", "Storage", "Chain", "Hashing", "ByteCodec", "Telemetry"],
+                path: "Sources/domain/Backup"),
+        .target(name: "NodeConfig", dependencies: ["Backup", "Chain", "ByteCodec", "ChainFollower", "ChainIndex", "Net", "Upstream"], path: "Sources/domain/NodeConfig"),
         // follows the upstream chain on the leader and proposes verified blocks
         .target(name: "ChainFollower", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Upstream", "Net", "Telemetry"], path: "Sources/domain/ChainFollower"),
 
@@ -70,7 +81,7 @@ let package = Package(
         // GraphQL engine (parser, validation, execution, introspection) and the EIP-1767 schema
         .target(name: "GraphQL", dependencies: ["Chain", "ByteCodec", "ChainIndex", "Telemetry"], path: "Sources/edge/GraphQL"),
         // the HTTP edge: request pipeline (principal, limits, audit hook), REST, admin, gateway
-        .target(name: "Edge", dependencies: ["StateMachine", "Tenancy", "Webhooks", "WebhookEvents", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
+        .target(name: "Edge", dependencies: ["Backup", "StateMachine", "Tenancy", "Webhooks", "Alerts", "WebhookEvents", "Storage", "ReplicatedLog", "ChainIndex", "ChainFollower", "RPC", "GraphQL", "PeerTransport", "Upstream",
                                              "NodeConfig", "Consensus", "Net", "Hashing", "ByteCodec", "Chain", "Telemetry"],
                 path: "Sources/edge/Edge"),
 
@@ -88,11 +99,11 @@ let package = Package(
 
         // app
         // composition: storage, log, state machine, follower, transport and edge in one process
-        .target(name: "Node", dependencies: ["NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower", "ChainIndex",
+        .target(name: "Node", dependencies: ["Backup", "NodeConfig", "Edge", "ReplicatedLog", "StateMachine", "PeerTransport", "ChainFollower", "ChainIndex",
                                              "Consensus", "Storage", "Net", "Chain", "Telemetry"],
                 path: "Sources/app/Node"),
         // the one binary every node runs, plus operator commands
-        .executableTarget(name: "infrastack", dependencies: ["Node", "NodeConfig", "Edge", "Net", "Chain", "ChainIndex", "SimChain"], path: "Sources/app/infrastack"),
+        .executableTarget(name: "infrastack", dependencies: ["Backup", "Node", "NodeConfig", "Edge", "Net", "Chain", "ChainIndex", "SimChain", "Export"], path: "Sources/app/infrastack"),
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -103,14 +114,18 @@ let package = Package(
         .testTarget(name: "PeerTransportTests", dependencies: ["PeerTransport", "Hashing", "Net", "Telemetry", "TestSupport"]),
         .testTarget(name: "ChainIndexTests", dependencies: ["ChainIndex", "WebhookEvents", "Webhooks", "Chain", "Storage", "TestSupport"]),
         .testTarget(name: "TenancyTests", dependencies: ["Tenancy", "Storage", "ByteCodec", "TestSupport"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Hashing", "Net", "TestSupport"]),
+        .testTarget(name: "BackupTests", dependencies: ["Backup", "StateMachine", "ReplicatedLog", "Consensus", "Storage", "ObjectStore", "Chain", "ByteCodec", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "Storage", "ByteCodec", "TestSupport"]),
         .testTarget(name: "WebhooksTests", dependencies: ["Webhooks", "WebhookEvents", "ChainIndex", "Chain", "Storage", "ByteCodec", "TestSupport"]),
         .testTarget(name: "ChainFollowerTests", dependencies: ["ChainFollower", "Upstream", "ChainIndex", "Chain", "Net", "Storage", "Telemetry", "TestSupport"]),
         .testTarget(name: "GraphQLTests", dependencies: ["GraphQL", "ChainIndex", "Chain", "Storage", "Net", "TestSupport"]),
         .testTarget(name: "RPCTests", dependencies: ["RPC", "Upstream", "ChainIndex", "ChainFollower", "SimChain", "Chain", "Storage", "Net", "Telemetry", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "RPC", "ReplicatedLog", "StateMachine", "Tenancy", "Webhooks", "WebhookEvents", "RaftDriver", "Consensus", "Storage", "Net",
+        .testTarget(name: "NodeTests", dependencies: ["Node", "NodeConfig", "Edge", "RPC", "ReplicatedLog", "StateMachine", "Tenancy", "Webhooks", "Alerts", "WebhookEvents", "RaftDriver", "Consensus", "Storage", "Net",
                                                     "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Gzip", "Hashing", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -150,6 +150,9 @@ import Testing
         #expect(problem(["adminToken": .string("short")]).contains("config field adminToken"))
         #expect(problem(["adminListen": .string("127.0.0.1:8001")]).contains("config field adminListen"))
         #expect(problem(["debugKV": .string("yes")]).contains("config field debugKV"))
+        #expect(problem(["mapSizeMiB": .number("64"), "mapLimitMiB": .number("32")]).contains("config field mapLimitMiB: must be at least mapSizeMiB (64)"))
+        #expect(problem(["mapLimitMiB": .number("0")]).contains("config field mapLimitMiB"))
+        #expect(try parse(["mapSizeMiB": .number("64"), "mapLimitMiB": .number("128")]).mapLimitMiB == 128)
         #expect(problem(["peers": .array([.object(["id": .number("2"), "raft": .string("127.0.0.1:7002"), "http": .string("http://127.0.0.1:8002"),
                                                    "admin": .string("ftp://x")])])]).contains("config field peers[0].admin"))
         #expect(problem(["apiKeys": .array([.string(Self.token)]), "adminToken": .string(Self.token)]).contains("must differ from every API key"))
@@ -187,6 +190,17 @@ import Testing
         #expect(problem(["webhooks": .object(["retries": .number("3")])]).contains("config field webhooks.retries: unknown field"))
         let w = try parse(["webhooks": .object(["maxAttempts": .number("3"), "concurrency": .number("4"), "timeoutMillis": .number("900"), "caFile": .string("/etc/hostname")])])
         #expect(w.webhookMaxAttempts == 3 && w.webhookConcurrency == 4 && w.webhookTimeoutMillis == 900 && w.webhookCAFile == "/etc/hostname")
+        // Backup settings, each named.
+        #expect(problem(["backup": .object([:])]).contains("config field backup.to: is required"))
+        #expect(problem(["backup": .object(["to": .string("s3://Bad_Bucket/x")])]).contains("config field backup.to"))
+        #expect(problem(["backup": .object(["to": .string("ftp://host/x")])]).contains("config field backup.to"))
+        #expect(problem(["backup": .object(["to": .string("/b"), "everyMinutes": .number("0")])]).contains("config field backup.everyMinutes"))
+        #expect(problem(["backup": .object(["to": .string("/b"), "takenBy": .string("me")])]).contains("config field backup.takenBy"))
+        #expect(problem(["backup": .object(["to": .string("/b"), "shipLogs": .string("yes")])]).contains("config field backup.shipLogs"))
+        #expect(problem(["backup": .object(["to": .string("/b"), "every": .number("5")])]).contains("config field backup.every: unknown field"))
+        let b = try parse(["backup": .object(["to": .string("/b"), "everyMinutes": .number("60"), "keep": .number("3"), "takenBy": .string("any"),
+                                              "shipEverySeconds": .number("10"), "shipEveryMiB": .number("4")])]).backup
+        #expect(b?.to == "/b" && b?.everyMinutes == 60 && b?.keep == 3 && b?.takenBy == .any && b?.shipEverySeconds == 10 && b?.shipEveryMiB == 4 && b?.shipLogs == true)
         let c = try parse(["adminToken": .string("from-the-file-0123456")], env: ["INFRASTACK_ADMIN_TOKEN": Self.token])
         #expect(c.adminToken == Self.token, "the environment overrides the file")
         #expect(c.debugKV == false, "the debug KV is off by default")
@@ -218,7 +232,7 @@ import Testing
             let api = NodeAPI(node: n.node, config: AdminAPITests.config(n.id), peerStatus: { [:] })
             let ready = api.handle(AdminAPITests.request("GET", "/readyz"))
             #expect(ready.status == 503 && AdminAPITests.error(ready).contains("does not decode"), "node \(n.id) /readyz")
-            let status = try JSON.parse(api.handle(AdminAPITests.request("GET", "/status")).body)
+            let status = try JSON.parse(api.handle(AdminAPITests.request("GET", "/status", token: AdminAPITests.token)).body)
             #expect(status["alarms"]?.arrayValue?.first?["alarm"] == .string("CORRUPT"))
         }
         if case .unavailable(let why) = leader.node.propose(.put(key: "after", value: [2])) {

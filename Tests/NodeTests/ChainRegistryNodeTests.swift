@@ -152,7 +152,7 @@ import Testing
         #expect(listed.map { $0["slug"]?.stringValue } == ["chain-a", "chain-b"])
         #expect(listed.last?["parent"] == .number("901"))
         #expect(listed.allSatisfy { $0["lifecycle"]?.stringValue == "active" })
-        let status = try JSON.parse(c.api(f).handle(HTTPRequest(method: "GET", target: "/status")).body)
+        let status = try JSON.parse(c.api(f).handle(HTTPRequest(method: "GET", target: "/status", headers: [("Authorization", "Bearer " + Self.token)])).body)
         #expect(status["chains"]?.arrayValue?.compactMap { $0["appliedHead"] } == [.number("7"), .number("4")])
         // Finality per chain, from the indexed heads: SimChain finalizes latest - 64, so block 0 here.
         for entry in status["chains"]?.arrayValue ?? [] {

@@ -34,6 +34,25 @@ import Testing
         for n in nodes { #expect(try n.node.stateMachine.get("k42") == Array("v42".utf8)) }
     }
 
+    /// What the no_leader alerts name an outage by: the term of the last leader a node knew,
+    /// kept by the report itself, so it survives the leader being gone however briefly it was seen.
+    @Test func aNodeLeftAloneRemembersTheTermOfItsLastLeader() throws {
+        let hub = LocalHub()
+        let nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("ll\($0)"), hub: hub) }
+        for n in nodes { try n.start(voters: [1, 2, 3]) }
+        defer { nodes.forEach { if $0.node != nil { $0.stop() } } }
+        #expect(nodes.allSatisfy { $0.node.report.lastLeaderTerm == 0 }, "no leader known before the first election")
+        #expect(waitUntil { nodes.allSatisfy { $0.node.report.status.leader != 0 } }, "every node knows the leader")
+        let lone = try #require(nodes.first { $0.node.report.status.role != .leader })
+        let known = lone.node.report.status.term
+        #expect(lone.node.report.lastLeaderTerm == known && known > 0)
+        for n in nodes where n !== lone { hub.isolate(n.id, true) }
+        #expect(waitUntil { lone.node.report.status.leader == 0 }, "alone, it stops following")
+        let r = lone.node.report
+        #expect(r.lastLeaderTerm == known, "still the term of the leader it lost (\(r.lastLeaderTerm), knew \(known))")
+        #expect(r.lastLeaderTerm <= r.status.term)
+    }
+
     @Test func restartKeepsEverythingAndFollowerCatchesUpBySnapshot() throws {
         let hub = LocalHub()
         let nodes = (1...3).map { TestNode(id: UInt64($0), dir: temporaryDirectory("rs\($0)"), hub: hub) }

@@ -9,6 +9,7 @@ import Net
 import Telemetry
 import Tenancy
 import Webhooks
+import Alerts
 import Testing
 import TestSupport
 
@@ -24,7 +25,8 @@ import TestSupport
         var description: String { "\(method) \(target)" }
         /// Whether the row acts on an organisation's object (another organisation's is hidden).
         var scoped: Bool {
-            ["{org}", "{key}", "{member}", "{chain}", "{slug}", "{webhook}"].contains { target.contains($0) } || (method == "POST" && ["/v1/api-keys", "/v1/webhooks"].contains(target))
+            ["{org}", "{key}", "{member}", "{chain}", "{slug}", "{webhook}", "{alert}"].contains { target.contains($0) }
+                || (method == "POST" && ["/v1/api-keys", "/v1/webhooks", "/v1/alerts"].contains(target))
         }
     }
 
@@ -56,6 +58,8 @@ import TestSupport
         var keys: [String: UInt64] = [:]
         /// Webhooks by creator, like keys.
         var webhooks: [String: UInt64] = [:]
+        /// An alert of each organisation ("own", "other").
+        var alerts: [String: UInt64] = [:]
         var chains: [String: (id: UInt64, slug: String)] = [:]
         var auditBefore: UInt64 = 0
     }
@@ -103,6 +107,11 @@ import TestSupport
             try apply(.assignChain(chainId: chain, org: org))
             try apply(.audit(AuditEntry(atMillis: 1, actor: "seed", role: "admin", org: org, action: "seed \(side)", outcome: 200, source: "test", requestId: "seed")))
             w.chains[side] = (chain, slug)
+            let alert = UInt64.random(in: 2...UInt64.max)
+            let rule = AlertRule(id: alert, org: org, name: "alert of \(side)", condition: AlertCondition(metric: .lagSeconds, threshold: 30),
+                                 channels: [AlertChannel(kind: .webhook, url: "http://127.0.0.1:9/")], secret: StandardWebhooks.newSecret())
+            guard case .applied = node.propose(raw: AlertCommand.create(rule).encoded(), timeoutMillis: 5000) else { throw Failure("alert not created") }
+            w.alerts[side] = alert
         }
         return w
     }
@@ -117,6 +126,7 @@ import TestSupport
             .replacingOccurrences(of: "{org}", with: id(org))
             .replacingOccurrences(of: "{key}", with: id(w.keys[key]!))
             .replacingOccurrences(of: "{webhook}", with: id(w.webhooks[key]!))
+            .replacingOccurrences(of: "{alert}", with: id(w.alerts[side]!))
             .replacingOccurrences(of: "{member}", with: id(w.users[side == "own" ? "developer" : "other"]!))
             .replacingOccurrences(of: "{chain}", with: String(chain.id))
             .replacingOccurrences(of: "{slug}", with: chain.slug)
@@ -138,6 +148,7 @@ import TestSupport
         case ("POST", "/v1/api-keys"): body = #"{"org":"\#(id(org))","name":"new-\#(n)"}"#
         case ("POST", "/v1/webhooks"): body = #"{"org":"\#(id(org))","chain":\#(chain.id),"name":"new","url":"http://127.0.0.1:9/","event":"new_block"}"#
         case ("PATCH", "/v1/webhooks/{webhook}"): body = #"{"name":"renamed"}"#
+        case ("POST", "/v1/alerts"): body = #"{"org":"\#(id(org))","name":"new","condition":"error_rate > 0.01","channels":[{"type":"webhook","url":"http://127.0.0.1:9/"}]}"#
         case ("POST", "/v1/users"): body = #"{"name":"new-\#(n)"}"#
         case ("POST", "/v1/cluster/chains"): body = #"{"slug":"new-\#(n % 100000)","chainId":\#(n % 1_000_000 + 2_000_000),"adapter":"ethereum","upstreams":["http://127.0.0.1:1"]}"#
         case ("PUT", "/v1/cluster/chains/{slug}"): body = chainBody

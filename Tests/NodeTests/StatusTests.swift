@@ -119,4 +119,81 @@ import Testing
         #expect(s["raft_is_leader"]?.gauge() == 1)
         #expect(s["raft_term"]?.gauge() == Int64(n.node.report.status.term))
     }
+
+    /// Without a credential, /status is the public status page: health and each chain's
+    /// freshness, and nothing else (no upstream, address, slug, counter or digest).
+    @Test func anonymousStatusIsThePublicSummary() throws {
+        let c = try ReadGatewayTests.Cluster("stp")
+        defer { c.stop() }
+        _ = c.sim.chain.mine(2)
+        #expect(waitUntil(timeoutSeconds: 60) { c.nodes.allSatisfy { c.head($0) == 2 } })
+        let n = c.nodes[0]
+        var config = NodeConfig()
+        config.nodeId = n.id
+        config.adminToken = "admin-secret-for-status"
+        config.metricsToken = "metrics-secret-for-status"
+        config.chain = Indexer.Config(chainId: ReadGatewayTests.chainId, adapter: EthereumAdapter(),
+                                      upstreams: [UpstreamEndpoint(url: "http://127.0.0.1:9/v3/project-key-in-the-path")])
+        let api = NodeAPI(node: n.node, config: config, peerStatus: { [:] })
+        func get(_ target: String, _ token: String? = nil) -> HTTPResponse {
+            api.handle(HTTPRequest(method: "GET", target: target, headers: token.map { [("Authorization", "Bearer " + $0)] } ?? []))
+        }
+
+        let anon = get("/status")
+        #expect(anon.status == 200)
+        let s = try JSON.parse(anon.body)
+        #expect(Set(s.objectValue?.pairs.map(\.0) ?? []) == ["status", "nodeId", "clusterId", "role", "leaderId", "term", "commitIndex", "appliedIndex", "problems", "chains", "detail"])
+        let chain = try #require(s["chains"]?.arrayValue?.first)
+        #expect(Set(chain.objectValue?.pairs.map(\.0) ?? []) == ["chainId", "appliedHead", "headTimestamp", "headAgeSeconds", "freshness"])
+        #expect(Self.number(chain["chainId"]) == ReadGatewayTests.chainId && Self.number(chain["appliedHead"]) == 2)
+        // SimChain's timestamps are from 2023; the head moved a moment ago, so the data is fresh.
+        #expect(chain["freshness"]?.stringValue == "fresh", "\(chain)")
+        #expect(s["status"]?.stringValue == "ok", "\(s)")
+        let text = String(decoding: anon.body, as: UTF8.self)
+        for secret in ["project-key", "127.0.0.1", "stateDigest", "pid", "upstream"] { #expect(!text.contains(secret), "the summary shows \(secret)") }
+
+        // The detailed JSON: to the metrics token, the admin token; a summary when asked.
+        for token in ["metrics-secret-for-status", "admin-secret-for-status"] {
+            let d = try JSON.parse(get("/status", token).body)
+            #expect(d["stateDigest"]?.stringValue != nil && d["peers"] != nil && d["httpURL"] != nil)
+            #expect(try JSON.parse(get("/status?view=summary", token).body)["stateDigest"] == nil)
+        }
+        // A wrong token is refused, not quietly answered with less; so is a detail asked without one.
+        let wrong = get("/status", "not-a-token")
+        #expect(wrong.status == 401 && String(decoding: wrong.body, as: UTF8.self).contains("detailed /status"))
+        #expect(get("/status?view=detail").status == 401)
+        #expect(get("/status?view=everything").status == 400)
+    }
+
+    @Test func publicStatusJudgesFreshnessAndHealth() {
+        let now: UInt64 = 1_800_000_000_000
+        var p = PublicStatus(nodeId: 1, clusterId: "c", role: "follower", leaderId: 2, term: 3, commitIndex: 10, appliedIndex: 10,
+                             diskAlarm: false, corrupt: false,
+                             chains: [.init(chainId: 1, appliedHead: 5, headTimestamp: now / 1000 - 5, movedMillis: now - 600_000)])
+        #expect(p.json(nowMillis: now)["status"]?.stringValue == "ok")
+        #expect(PublicStatus.freshness(p.chains[0], nowMillis: now).age == 5)
+        // Old timestamps and no movement for longer than the limit: stale, and the node degraded.
+        p.chains[0].headTimestamp = now / 1000 - 3600
+        #expect(PublicStatus.freshness(p.chains[0], nowMillis: now) == (.stale, 600))
+        #expect(p.json(nowMillis: now)["status"]?.stringValue == "degraded")
+        // Moved just now: fresh whatever the timestamps say.
+        p.chains[0].movedMillis = now - 1000
+        #expect(PublicStatus.freshness(p.chains[0], nowMillis: now).0 == .fresh)
+        p.chains.append(.init(chainId: 2, appliedHead: nil, headTimestamp: nil, movedMillis: nil))
+        #expect(PublicStatus.freshness(p.chains[1], nowMillis: now).0 == .empty)
+        #expect(p.json(nowMillis: now)["status"]?.stringValue == "ok", "a chain not started yet is no fault")
+        p.commitIndex = 5000
+        #expect(p.json(nowMillis: now)["status"]?.stringValue == "degraded")
+        p.leaderId = 0
+        #expect(p.json(nowMillis: now)["status"]?.stringValue == "down")
+        #expect(p.json(nowMillis: now)["problems"]?.arrayValue?.contains(.string("no leader known")) == true)
+    }
+
+    @Test func headMovementKeepsTheTimeAHeadLastChanged() {
+        let m = HeadMovement()
+        #expect(m.observe([1: 10, 2: 3], nowMillis: 1000) == [1: 1000, 2: 1000])
+        #expect(m.observe([1: 10, 2: 4], nowMillis: 5000) == [1: 1000, 2: 5000])
+        #expect(m.observe([1: 11], nowMillis: 9000) == [1: 9000])
+        #expect(m.observe([1: 11, 2: 4], nowMillis: 9500) == [1: 9000, 2: 9500], "a chain gone and back counts as moved")
+    }
 }

@@ -28,8 +28,8 @@ def rpc(url, method, params):
     return answer["result"]
 
 
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
+def get_json(url, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
         return json.loads(r.read())
 
 

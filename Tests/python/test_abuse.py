@@ -82,7 +82,7 @@ class Cluster:
         return int(self.nodes[nid]["raft"].rsplit(":", 1)[1])
 
     def status(self, nid, timeout=2):
-        code, body, _ = http("GET", self.nodes[nid]["http"] + "/status", timeout=timeout)
+        code, body, _ = http("GET", self.nodes[nid]["http"] + "/status", headers=self.admin, timeout=timeout)
         return json.loads(body) if code == 200 else None
 
     def alive(self, nid):

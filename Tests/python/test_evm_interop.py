@@ -26,8 +26,8 @@ import tls_upstream  # noqa: E402
 import read_api_checks  # noqa: E402
 
 
-def get(url):
-    with urllib.request.urlopen(url, timeout=5) as r:
+def get(url, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
         return json.loads(r.read())
 
 
@@ -77,13 +77,15 @@ def main():
     failures = 0
     try:
         with open(os.path.join(run_dir, "endpoints.json")) as f:
-            nodes = json.load(f)["nodes"]
+            ep = json.load(f)
+        nodes = ep["nodes"]
+        admin = {"Authorization": "Bearer " + ep["adminToken"]}   # the detailed /status: indexer, stateDigest
         head = up.head()
         reached, heads = read_api_checks.wait_for_heads(nodes, head, 120)
         if not reached:
             print(f"FAIL: nodes reached {heads}, upstream head {head}")
             return 1
-        statuses = [get(n["http"] + "/status") for n in nodes]
+        statuses = [get(n["http"] + "/status", admin) for n in nodes]
         leader = next(s for s in statuses if s["role"] == "leader")
         follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
         ix = leader["indexer"]
@@ -94,7 +96,7 @@ def main():
         if ix["stateSource"] != "probe":
             failures += 1
             print(f"FAIL: expected the probing fallback, got {ix['stateSource']}")
-        digests = {s["stateDigest"] for s in [get(n["http"] + "/status") for n in nodes]}
+        digests = {s["stateDigest"] for s in [get(n["http"] + "/status", admin) for n in nodes]}
         if len(digests) != 1:
             failures += 1
             print(f"FAIL: replicas disagree: {digests}")

@@ -3,7 +3,8 @@
 hosted provider's: TLS with a private CA (Python's ssl module, not ours, on the server
 side), and a project key in the URL path without which it answers 401. Checks that every
 node indexes the chain, that a follower's blocks equal SimChain's own answers byte for
-byte (as JSON), and that the key never appears in a log line or in /status.
+byte (as JSON), and that the key never appears in a log line or in /status (neither the
+detailed view, read with the admin token, nor the public summary).
 """
 import json
 import os
@@ -40,14 +41,16 @@ def main():
             print("FAIL: cluster/up with an https upstream")
             return 1
         with open(os.path.join(RUN, "endpoints.json")) as f:
-            nodes = json.load(f)["nodes"]
+            ep = json.load(f)
+        nodes = ep["nodes"]
+        admin = {"Authorization": "Bearer " + ep["adminToken"]}   # the detailed /status: indexer, upstreams
         target = 12
         reached, heads = read_api_checks.wait_for_heads(nodes, target, 90)
         if not reached:
-            s = get(nodes[0]["http"] + "/status").get("indexer", {})
+            s = get(nodes[0]["http"] + "/status", admin).get("indexer", {})
             print(f"FAIL: heads {heads} after 90 s; indexer state {s.get('state')}")
             return 1
-        statuses = [get(n["http"] + "/status") for n in nodes]
+        statuses = [get(n["http"] + "/status", admin) for n in nodes]
         follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
         for b in range(target + 1):
             ours = get(f"{follower['rpc']}/v1/chain/blocks/{b}?full=true")
@@ -67,9 +70,12 @@ def main():
             if KEY in log:
                 failures += 1
                 print(f"FAIL: node {n['id']}'s log contains the project key")
-            if KEY in json.dumps(get(n["http"] + "/status")):
+            if KEY in json.dumps(get(n["http"] + "/status", admin)):
                 failures += 1
                 print(f"FAIL: node {n['id']}'s /status contains the project key")
+            if KEY in json.dumps(get(n["http"] + "/status")):
+                failures += 1
+                print(f"FAIL: node {n['id']}'s public /status (no credential) contains the project key")
     finally:
         subprocess.run([os.path.join(ROOT, "cluster/down"), "--run-dir", RUN], stdout=subprocess.DEVNULL)
         proxy.kill()

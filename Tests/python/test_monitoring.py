@@ -4,7 +4,8 @@ process per node, Debian's Prometheus scraping every second):
   1 /metrics on every node: refused without the scrape token, served with it; the text
     exposition passes `promtool check metrics` and Prometheus's own client library parses
     both it and the OpenMetrics one (prometheus_client, the reference parser); no secret
-    and no unbounded label value appears in either
+    and no unbounded label value appears in either; /status without a credential is the
+    public summary only, with the scrape token the detailed JSON
   2 the real Prometheus: every target up, every rule healthy, the applied index rising on
     all three nodes, a request counter rising after traffic, exactly one leader, no alert
     firing on a healthy cluster
@@ -62,7 +63,9 @@ class Cluster:
         return json.loads(body)["data"]["result"]
 
     def status(self, node):
-        code, body, _ = http("GET", self.urls[node] + "/status")
+        # The detailed /status needs a credential (the scrape token will do); without one a
+        # node answers its public summary.
+        code, body, _ = http("GET", self.urls[node] + "/status", headers={"Authorization": "Bearer " + self.token})
         return json.loads(body) if code == 200 else None
 
 
@@ -118,6 +121,14 @@ def run(c):
         calls = sum(s.value for s in families.get("rpc_requests", families.get("rpc_requests_total")).samples
                     if s.labels.get("method") == "eth_blockNumber") if families else 0
         check(calls >= 20, f"node {i + 1}: rpc_requests_total counts this node's 20 eth_blockNumber calls ({calls})")
+        code, body, _ = http("GET", c.urls[i] + "/status")
+        public = json.loads(body) if code == 200 else {}
+        shown = [k for k in ("pid", "peers", "indexer", "rpc", "httpURL") if k in public]
+        shown += [f"chains[].{k}" for ch in public.get("chains") or [] for k in ("slug", "upstreams") if k in ch]
+        check(code == 200 and "status" in public and "chains" in public and not shown,
+              f"node {i + 1}: /status without a credential is 200 with the public summary only ({code}; beyond it: {shown})")
+        detail = c.status(i) or {}
+        check("stateDigest" in detail and "peers" in detail, f"node {i + 1}: /status with the scrape token is the detailed JSON (stateDigest, peers)")
 
     print("2 the real Prometheus")
     up = until(lambda: (lambda r: r if r and len(r) == 3 and all(x["value"][1] == "1" for x in r) else None)(c.query('up{job="infrastack"}')), 30)

@@ -6,7 +6,7 @@ debug_traceBlockByNumber, 2% of connections dropped unanswered, and a key requir
 path. Checks that every node indexes to block 15; that a follower's blocks and every
 transaction's receipt equal SimChain's own answers; that /status shows what the indexer
 learned (receipts per transaction, state by probing, a batch limit of at most 10, rate
-limits counted); and that the key appears in no log line and no /status.
+limits counted); and that the key appears in no log line and no /status (detailed or public).
 """
 import json
 import os
@@ -54,13 +54,15 @@ def main():
             print("FAIL: cluster/up with the quirks proxy as upstream")
             return 1
         with open(os.path.join(RUN, "endpoints.json")) as f:
-            nodes = json.load(f)["nodes"]
+            ep = json.load(f)
+        nodes = ep["nodes"]
+        admin = {"Authorization": "Bearer " + ep["adminToken"]}   # the detailed /status: indexer, upstreams
         reached, heads = read_api_checks.wait_for_heads(nodes, TARGET, 60)
         if not reached:
-            s = get(nodes[0]["http"] + "/status").get("indexer", {})
+            s = get(nodes[0]["http"] + "/status", admin).get("indexer", {})
             print(f"FAIL: heads {heads} after 60 s; indexer state {s.get('state')}, upstreams {s.get('upstreams')}")
             return 1
-        statuses = [get(n["http"] + "/status") for n in nodes]
+        statuses = [get(n["http"] + "/status", admin) for n in nodes]
         follower = next(n for n, s in zip(nodes, statuses) if s["role"] != "leader")
         receipts = 0
         for b in range(TARGET + 1):
@@ -105,7 +107,7 @@ def main():
         # around each other: proxy before ≤ nodes + answers still in flight, nodes ≤ proxy after.
         # Only the leader's indexer talks to the proxy, through at most two clients at once.
         in_flight = 2
-        counted = sum(u.get("rateLimited", 0) for n in nodes for u in get(n["http"] + "/status").get("indexer", {}).get("upstreams", []))
+        counted = sum(u.get("rateLimited", 0) for n in nodes for u in get(n["http"] + "/status", admin).get("indexer", {}).get("upstreams", []))
         after = get(proxy_url + "/__stats")
         limited_after = after["rateLimited429"] + after["rateLimitedRpc"]
         if stats["rateLimited429"] < 1 or stats["rateLimitedRpc"] < 1 or stats["dropped"] < 1:
@@ -120,8 +122,10 @@ def main():
                 log = f.read()
             if KEY in log:
                 fail(f"node {n['id']}'s log contains the project key")
-            if KEY in json.dumps(get(n["http"] + "/status")):
+            if KEY in json.dumps(get(n["http"] + "/status", admin)):
                 fail(f"node {n['id']}'s /status contains the project key")
+            if KEY in json.dumps(get(n["http"] + "/status")):
+                fail(f"node {n['id']}'s public /status (no credential) contains the project key")
         print(f"three nodes indexed {TARGET}+ blocks through the quirks proxy in {time.time() - started:.0f} s; "
               f"blocks 0..{TARGET} and {receipts} receipts equal on follower {follower['id']}")
     finally:

@@ -1,3 +1,4 @@
+import Backup
 import StateMachine
 import ReplicatedLog
 import Edge
@@ -35,6 +36,8 @@ public final class NodeRuntime: @unchecked Sendable {
     var chains: ChainSupervisor!
     /// Every metric of this node; /status reads it, and so will /metrics.
     public let metrics = MetricsRegistry()
+    /// Backups on request and on schedule, and log shipping on the leader.
+    public let backups: BackupAgent
 
     public init(config: NodeConfig, sink: Logger.Sink? = nil) throws {
         self.config = config
@@ -47,6 +50,7 @@ public final class NodeRuntime: @unchecked Sendable {
         }
         var envOptions = Environment.Options()
         envOptions.mapSize = config.mapSizeMiB << 20
+        envOptions.maximumMapSize = config.mapLimitMiB << 20
         // Commits do not fsync by themselves; RaftLogStore forces a sync after every log write,
         // before any message that depends on it is sent. Apply transactions are therefore
         // durable no later than the next log write; a crash that loses one only means the
@@ -66,10 +70,19 @@ public final class NodeRuntime: @unchecked Sendable {
         opts.heartbeatTicks = config.heartbeatTicks
         opts.snapshotEvery = config.snapshotEvery
         let peers = Dictionary(uniqueKeysWithValues: config.peers.map { ($0.id, $0.raft) })
-        node = try ChainNode(options: opts, store: RaftLogStore(env: env, metrics: metrics), stateMachine: StateMachineRoot(env: env),
+        let logStore = try RaftLogStore(env: env, metrics: metrics)
+        let root = try StateMachineRoot(env: env)
+        node = try ChainNode(options: opts, store: logStore, stateMachine: root,
                                   bootstrapVoters: config.bootstrap ? [config.nodeId] + config.peers.map(\.id) : nil,
                                   configuredPeers: peers, loop: raftLoop, logger: logger.with("module", "raft"), dataDir: config.dataDir,
                                   metrics: metrics)
+        let reportOf = node
+        do {
+            backups = try BackupAgent(env: env, log: logStore, root: root, clusterId: config.clusterId, nodeId: config.nodeId, dataDir: config.dataDir,
+                                      settings: config.backup, report: { reportOf.report }, logger: logger.with("module", "backup"), metrics: metrics)
+        } catch {
+            throw NodeConfig.Invalid(field: "backup.to", problem: "\(error)")
+        }
         var peerTLS: PeerTransport.TLS? = nil
         if let f = config.peerTLS {
             do { peerTLS = try PeerTransport.TLS(caFile: f.caFile, certificateFile: f.certFile, privateKeyFile: f.keyFile) } catch {
@@ -90,12 +103,15 @@ public final class NodeRuntime: @unchecked Sendable {
         let limiterLog = logger.with("module", "edge")
         let lastComplaint = Mutex<UInt64>(0)
         let usage = UsageRecorder(nodeId: config.nodeId)
+        let rpcReadings = Mutex<RPCReadings?>(nil), outages = Mutex<NoLeaderWatch?>(nil)
         transport.onMessage = { from, type, payload in
             let now = unixMillis()
             do {
                 switch type {
                 case ClusterRateLimiter.frameType: try limiter.receive(from: from, payload, nowMillis: now)
                 case UsageRecorder.frameType: try usage.receive(from: from, payload)
+                case RPCReadings.frameType: try rpcReadings.withLock { $0 }?.receive(from: from, payload, nowMillis: now)
+                case NoLeaderWatch.frameType: try outages.withLock { $0 }?.receive(from: from, payload)
                 default: node.receive(from: from, type: type, payload: payload)
                 }
             } catch {
@@ -130,7 +146,7 @@ public final class NodeRuntime: @unchecked Sendable {
         }
         self.accessLog = accessLog
         let api = NodeAPI(node: node, config: config, metrics: metrics, rateLimiter: limiter, usage: usage, accessLog: accessLog, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
-                          peerStatus: { peers.status() })
+                          peerStatus: { peers.status() }, backups: backups)
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, moreLoops: moreHTTPLoops, handler: { req in api.respond(req) },
                               webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) },
@@ -148,6 +164,9 @@ public final class NodeRuntime: @unchecked Sendable {
         startRateShare(limiter)
         startTenantMaintenance(usage)
         startWebhookDelivery()
+        backups.start()
+        rpcReadings.withLock { $0 = api.rpcReadings }
+        outages.withLock { $0 = startAlerting(api) }
         if let accessLog { startAccessLogFlush(accessLog) }
         logger.info("started", [("raft", transport.boundAddress.description), ("http", http.address.description), ("httpLoops", http.loops.count),
                                 ("admin", adminHTTP?.address.description ?? "on http"), ("adminToken", config.adminToken == nil ? "none (admin endpoints refused)" : "configured"),
@@ -191,15 +210,40 @@ public final class NodeRuntime: @unchecked Sendable {
         }
     }
 
-    /// The dashboard's last hour: a sample of the request totals every 10 s.
+    /// Built-in alerting: every node reports its JSON-RPC totals to the leader every 5 s and
+    /// watches for no leader every second; the leader judges and notifies every second.
+    private var alertTimer: DispatchSourceTimer?
+    private func startAlerting(_ api: NodeAPI) -> NoLeaderWatch {
+        let (node, transport, me, metrics) = (self.node, self.transport, config.nodeId, self.metrics)
+        let notifier = api.alertNotifier()
+        let watch = api.noLeaderWatch(send: { peer, type, payload in transport.send(to: peer, type: type, payload: payload) })
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "alerts"))
+        let lastReport = Mutex<UInt64>(0)
+        timer.schedule(deadline: .now() + .seconds(1), repeating: .seconds(1), leeway: .milliseconds(100))
+        timer.setEventHandler {
+            let now = unixMillis()
+            if lastReport.withLock({ last in defer { if now >= last + RPCReadings.reportMillis { last = now } }; return now >= last + RPCReadings.reportMillis }) {
+                let leader = node.report.status.leader
+                if leader != 0, let payload = api.rpcReadings.report(metrics.snapshot(), node: me, leader: leader, nowMillis: now) {
+                    transport.send(to: leader, type: RPCReadings.frameType, payload: payload)
+                }
+            }
+            watch.tick(nowMillis: now)
+            notifier.tick(nowMillis: now)
+        }
+        timer.resume()
+        alertTimer = timer
+        return watch
+    }
+
+    /// The dashboard's last hour and the public status's head movement: a sample every 10 s.
     private var historyTimer: DispatchSourceTimer?
     private func startHistorySampling(_ api: NodeAPI) {
-        let metrics = self.metrics, history = api.history
-        history.record(MetricsHistory.sample(metrics.snapshot(), unixMillis: unixMillis()))
+        api.sample(nowMillis: unixMillis())
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "metrics-history"))
-        let every = history.intervalSeconds * 1000
+        let every = api.history.intervalSeconds * 1000
         timer.schedule(deadline: .now() + .milliseconds(every), repeating: .milliseconds(every), leeway: .milliseconds(200))
-        timer.setEventHandler { history.record(MetricsHistory.sample(metrics.snapshot(), unixMillis: unixMillis())) }
+        timer.setEventHandler { api.sample(nowMillis: unixMillis()) }
         timer.resume()
         historyTimer = timer
     }
@@ -279,6 +323,7 @@ public final class NodeRuntime: @unchecked Sendable {
         webhookTimer?.cancel()
         accessLogTimer?.cancel()
         historyTimer?.cancel()
+        alertTimer?.cancel()
         indexer?.stop()
         chains?.stop()
         http?.shutdown(timeoutMillis: 3000)

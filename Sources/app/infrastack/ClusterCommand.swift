@@ -19,24 +19,36 @@ enum ClusterCommand {
     variable INFRASTACK_ADMIN_TOKEN. For https:// endpoints, --ca-file FILE (or
     INFRASTACK_CA_FILE) names the CA when it is not in the system store. The leader refuses changes it would regret: promoting
     a node that is not a caught-up learner, or a change that leaves fewer reachable voters
-    than a quorum; the refusal says why.
+    than a quorum; the refusal says why. While no leader is reachable (just after one was
+    lost) the change is retried for --wait-ms (default 20000; 0 = once).
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms", "token-file", "ca-file"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "id", "raft", "http", "timeout-ms", "wait-ms", "token-file", "ca-file"]) { o in
             let auth = try adminAuthorization(o)
             guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (add, promote or remove)") }
             let endpoint = try o.require("endpoint")
             guard let id = UInt64(try o.require("id")), id > 0 else { throw Options.Problem(description: "--id must be a positive integer") }
             let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "15000") ?? 15000, tls: clientTLS(o))
-            let r: HTTPClient.Response
+            let (method, path, body): (String, String, [UInt8])
             switch verb {
             case "add":
-                let body = JSON.serialize(.object(["id": .number(String(id)), "raft": .string(try o.require("raft")), "http": .string(try o.require("http"))]))
-                r = try c.post("/v1/cluster/members", json: body, headers: auth)
-            case "promote": r = try c.request("POST", "/v1/cluster/members/\(id)/promote", headers: auth)
-            case "remove": r = try c.request("DELETE", "/v1/cluster/members/\(id)", headers: auth)
+                let json = JSON.serialize(.object(["id": .number(String(id)), "raft": .string(try o.require("raft")), "http": .string(try o.require("http"))]))
+                (method, path, body) = ("POST", "/v1/cluster/members", Array(json.utf8))
+            case "promote": (method, path, body) = ("POST", "/v1/cluster/members/\(id)/promote", [])
+            case "remove": (method, path, body) = ("DELETE", "/v1/cluster/members/\(id)", [])
             default: throw Options.Problem(description: "unknown subcommand '\(verb)' (add, promote or remove)")
+            }
+            guard let waitMillis = Int(o.values["wait-ms"] ?? "20000"), waitMillis >= 0 else { throw Options.Problem(description: "--wait-ms must be a whole number of milliseconds") }
+            // Right after a leader is lost (the usual moment to remove it) there is no leader
+            // to forward to until the election ends: retry what the node calls retryable.
+            let deadline = Date().addingTimeInterval(Double(waitMillis) / 1000)
+            var r: HTTPClient.Response
+            while true {
+                r = try c.request(method, path, headers: auth + (body.isEmpty ? [] : [("Content-Type", "application/json")]), body: body)
+                guard r.status == 503, (try? JSON.parse(r.text))?.objectValue?["retryable"]?.boolValue == true, Date() < deadline else { break }
+                FileHandle.standardError.write(Data("no leader reachable yet (\(r.text.trimmingCharacters(in: .whitespacesAndNewlines))); retrying…\n".utf8))
+                usleep(500_000)
             }
             print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))
             return r.status == 200 ? 0 : 1

@@ -34,22 +34,17 @@ enum KeyCommand {
             guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (list, create, show, usage, rotate or revoke)") }
             let endpoint = try o.require("endpoint")
             let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "30000") ?? 30000, tls: clientTLS(o))
-            func hexId(_ name: String) throws -> String {
-                let s = try o.require(name)
-                guard s.utf8.count == 16, UInt64(s, radix: 16) != nil else { throw Options.Problem(description: "--\(name) must be 16 hex digits") }
-                return s
-            }
             let r: HTTPClient.Response
             switch verb {
             case "list":
-                switch try allPages(c, "\(path)?org=\(try hexId("org"))", field: "keys", headers: auth) {
+                switch try allPages(c, "\(path)?org=\(try o.hexId("org"))", field: "keys", headers: auth) {
                 case .refused(let page): r = page
                 case .items(let keys):
                     print(o.flags.contains("json") ? JSON.serialize(.object(["keys": .array(keys)])) : table(keys))
                     return 0
                 }
             case "create":
-                var body: JSONObject = ["org": .string(try hexId("org")), "name": .string(try o.require("name"))]
+                var body: JSONObject = ["org": .string(try o.hexId("org")), "name": .string(try o.require("name"))]
                 if let p = o.values["permissions"] { body["permissions"] = .string(p) }
                 if let origins = o.all["origin"] { body["origins"] = .array(origins.map { .string($0) }) }
                 if let cidrs = o.all["cidr"] { body["cidrs"] = .array(cidrs.map { .string($0) }) }
@@ -58,10 +53,10 @@ enum KeyCommand {
                     body["rateLimitPerMinute"] = .number(String(n))
                 }
                 r = try c.post(path, json: JSON.serialize(.object(body)), headers: auth)
-            case "show": r = try c.get("\(path)/\(try hexId("id"))", headers: auth)
+            case "show": r = try c.get("\(path)/\(try o.hexId("id"))", headers: auth)
             case "usage":
                 let q = ["since", "until"].compactMap { k in o.values[k].map { "\(k)=\($0)" } }.joined(separator: "&")
-                r = try c.get("\(path)/\(try hexId("id"))/usage" + (q.isEmpty ? "" : "?" + q), headers: auth)
+                r = try c.get("\(path)/\(try o.hexId("id"))/usage" + (q.isEmpty ? "" : "?" + q), headers: auth)
                 if r.status == 200, !o.flags.contains("json"), let v = try? JSON.parse(r.body) {
                     print("last used: \(v["lastUsedAt"]?.stringValue ?? "never")")
                     let rows = (v["minutes"]?.arrayValue ?? []).map { m in ["minute", "method", "calls", "errors"].map { k -> String in
@@ -75,8 +70,8 @@ enum KeyCommand {
                     guard let n = Int(g), n >= 0 else { throw Options.Problem(description: "--grace-seconds must be a number of seconds") }
                     body = "{\"graceSeconds\":\(n)}"
                 }
-                r = try c.post("\(path)/\(try hexId("id"))/rotate", json: body, headers: auth)
-            case "revoke": r = try c.request("DELETE", "\(path)/\(try hexId("id"))", headers: auth)
+                r = try c.post("\(path)/\(try o.hexId("id"))/rotate", json: body, headers: auth)
+            case "revoke": r = try c.request("DELETE", "\(path)/\(try o.hexId("id"))", headers: auth)
             default: throw Options.Problem(description: "unknown subcommand '\(verb)' (list, create, show, usage, rotate or revoke)")
             }
             print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))

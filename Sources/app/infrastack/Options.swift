@@ -46,6 +46,13 @@ struct Options {
         guard let v = values[k], !v.isEmpty else { throw Problem(description: "missing required option --\(k)") }
         return v
     }
+
+    /// A required admin-plane id (`--org`, `--id`): 16 hex digits.
+    func hexId(_ k: String) throws -> String {
+        let s = try require(k)
+        guard s.utf8.count == 16, UInt64(s, radix: 16) != nil else { throw Problem(description: "--\(k) must be 16 hex digits") }
+        return s
+    }
 }
 
 /// TLS for https:// endpoints: --ca-file, else INFRASTACK_CA_FILE, else the system trust store.

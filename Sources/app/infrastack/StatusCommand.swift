@@ -6,7 +6,7 @@ import Net
 /// and prints one row per node (or the raw objects with --json).
 enum StatusCommand {
     static let usage = """
-    usage: infrastack status --endpoint URL [--json] [--timeout-ms N] [--ca-file FILE]
+    usage: infrastack status --endpoint URL [--json] [--timeout-ms N] [--ca-file FILE] [--token-file FILE]
 
     Prints every member of the cluster that URL's node belongs to: role, term, leader,
     commit and applied index, state digest, replication lag, and reachability; then,
@@ -16,13 +16,22 @@ enum StatusCommand {
       --json           print a JSON array of the nodes' /status objects
       --timeout-ms N   per-request timeout (default 2000)
       --ca-file FILE   CA for https:// endpoints (or INFRASTACK_CA_FILE; default: the system store)
+      --token-file F   the admin token, a cluster admin's personal token or the metrics token
+                       (or INFRASTACK_ADMIN_TOKEN, INFRASTACK_METRICS_TOKEN). Without one, each
+                       node answers its public summary: no digest, lag, indexer or upstreams.
     """
 
     static func run(_ args: [String]) -> Int32 {
-        runCommand(usage: usage, args, valued: ["endpoint", "timeout-ms", "ca-file"], boolean: ["json"]) { o in
+        runCommand(usage: usage, args, valued: ["endpoint", "timeout-ms", "ca-file", "token-file"], boolean: ["json"]) { o in
             let endpoint = try o.require("endpoint")
             let timeout = Int(o.values["timeout-ms"] ?? "2000") ?? 2000
             let tls = clientTLS(o)
+            let env = ProcessInfo.processInfo.environment
+            let metricsToken = env["INFRASTACK_METRICS_TOKEN"] ?? ""
+            let auth: [(String, String)]
+            if o.values["token-file"] != nil || !(env["INFRASTACK_ADMIN_TOKEN"] ?? "").isEmpty { auth = try adminAuthorization(o) }
+            else if !metricsToken.isEmpty { auth = [("Authorization", "Bearer " + metricsToken)] }
+            else { auth = [] }
             let first = try fetch(endpoint + "/v1/cluster/members", timeout: timeout, tls: tls)
             var urls = [(UInt64, String)]()
             for m in first["members"]?.arrayValue ?? [] {
@@ -32,7 +41,7 @@ enum StatusCommand {
             if urls.isEmpty { urls = [(0, endpoint)] }
             var rows = [(UInt64, String, JSONValue?, String?)]()
             for (id, url) in urls {
-                do { rows.append((id, url, try fetch(url + "/status", timeout: timeout, tls: tls), nil)) } catch { rows.append((id, url, nil, "\(error)")) }
+                do { rows.append((id, url, try fetch(url + "/status", timeout: timeout, tls: tls, headers: auth), nil)) } catch { rows.append((id, url, nil, "\(error)")) }
             }
             if o.flags.contains("json") {
                 let arr: [JSONValue] = rows.map { r in r.2 ?? .object(["nodeId": .number(String(r.0)), "httpURL": .string(r.1), "error": .string(r.3 ?? "")]) }
@@ -44,10 +53,10 @@ enum StatusCommand {
         }
     }
 
-    static func fetch(_ url: String, timeout: Int, tls: TLSConfiguration?) throws -> JSONValue {
+    static func fetch(_ url: String, timeout: Int, tls: TLSConfiguration?, headers: [(String, String)] = []) throws -> JSONValue {
         // The URL's own path is the request's: HTTPClient sends "/" as the URL's target.
         let c = try HTTPClient(url: url, timeoutMillis: timeout, tls: tls)
-        let r = try c.get("/")
+        let r = try c.get("/", headers: headers)
         guard r.status == 200 else { throw NetError("\(c.url?.redacted ?? url) answered \(r.status): \(r.text.prefix(200))") }
         return try JSON.parse(r.body)
     }

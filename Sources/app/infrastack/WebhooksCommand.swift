@@ -42,11 +42,6 @@ enum WebhooksCommand {
             guard let verb = o.positional.first else { throw Options.Problem(description: "missing subcommand (\(verbs))") }
             let endpoint = try o.require("endpoint")
             let c = try HTTPClient(url: endpoint, timeoutMillis: Int(o.values["timeout-ms"] ?? "30000") ?? 30000, tls: clientTLS(o))
-            func hexId(_ name: String) throws -> String {
-                let s = try o.require(name)
-                guard s.utf8.count == 16, UInt64(s, radix: 16) != nil else { throw Options.Problem(description: "--\(name) must be 16 hex digits") }
-                return s
-            }
             func settings(_ body: inout JSONObject) throws {
                 if let n = o.values["name"] { body["name"] = .string(n) }
                 if let u = o.values["url"] { body["url"] = .string(u) }
@@ -67,7 +62,7 @@ enum WebhooksCommand {
             let r: HTTPClient.Response
             switch verb {
             case "list":
-                switch try allPages(c, "\(path)?org=\(try hexId("org"))", field: "webhooks", headers: auth) {
+                switch try allPages(c, "\(path)?org=\(try o.hexId("org"))", field: "webhooks", headers: auth) {
                 case .refused(let page): r = page
                 case .items(let hooks):
                     print(o.flags.contains("json") ? JSON.serialize(.object(["webhooks": .array(hooks)])) : table(hooks))
@@ -75,22 +70,22 @@ enum WebhooksCommand {
                 }
             case "create":
                 guard let chain = UInt64(try o.require("chain")) else { throw Options.Problem(description: "--chain must be a chain id") }
-                var body: JSONObject = ["org": .string(try hexId("org")), "chain": .number(String(chain)), "event": .string(try o.require("event"))]
+                var body: JSONObject = ["org": .string(try o.hexId("org")), "chain": .number(String(chain)), "event": .string(try o.require("event"))]
                 _ = try o.require("name"); _ = try o.require("url")
                 try settings(&body)
                 r = try c.post(path, json: JSON.serialize(.object(body)), headers: auth)
-            case "show": r = try c.get("\(path)/\(try hexId("id"))", headers: auth)
+            case "show": r = try c.get("\(path)/\(try o.hexId("id"))", headers: auth)
             case "change":
                 var body = JSONObject()
                 try settings(&body)
                 guard body.count > 0 else { throw Options.Problem(description: "change needs something to change (--name, --url, --filter, …)") }
-                r = try c.request("PATCH", "\(path)/\(try hexId("id"))", headers: auth + [("Content-Type", "application/json")], body: Array(JSON.serialize(.object(body)).utf8))
+                r = try c.request("PATCH", "\(path)/\(try o.hexId("id"))", headers: auth + [("Content-Type", "application/json")], body: Array(JSON.serialize(.object(body)).utf8))
             case "pause", "resume":
-                r = try c.request("PATCH", "\(path)/\(try hexId("id"))", headers: auth + [("Content-Type", "application/json")],
+                r = try c.request("PATCH", "\(path)/\(try o.hexId("id"))", headers: auth + [("Content-Type", "application/json")],
                                   body: Array("{\"paused\":\(verb == "pause")}".utf8))
-            case "test": r = try c.post("\(path)/\(try hexId("id"))/test", json: "{}", headers: auth)
+            case "test": r = try c.post("\(path)/\(try o.hexId("id"))/test", json: "{}", headers: auth)
             case "deliveries":
-                r = try c.get("\(path)/\(try hexId("id"))/deliveries", headers: auth)
+                r = try c.get("\(path)/\(try o.hexId("id"))/deliveries", headers: auth)
                 if r.status == 200, !o.flags.contains("json"), let v = try? JSON.parse(r.body) {
                     let rows = (v["deliveries"]?.arrayValue ?? []).map { d in ["at", "firstEvent", "events", "status", "latencyMillis", "error"].map { k -> String in
                         switch d[k] { case .string(let s)?: return s; case .number(let n)?: return n; default: return "-" } } }
@@ -99,15 +94,15 @@ enum WebhooksCommand {
                 }
             case "replay":
                 guard let from = UInt64(try o.require("from-block")) else { throw Options.Problem(description: "--from-block must be a block number") }
-                r = try c.post("\(path)/\(try hexId("id"))/replay?fromBlock=\(from)", json: "{}", headers: auth)
+                r = try c.post("\(path)/\(try o.hexId("id"))/replay?fromBlock=\(from)", json: "{}", headers: auth)
             case "rotate-secret":
                 var body = "{}"
                 if let g = o.values["grace-seconds"] {
                     guard let n = Int(g), n >= 0 else { throw Options.Problem(description: "--grace-seconds must be a number of seconds") }
                     body = "{\"graceSeconds\":\(n)}"
                 }
-                r = try c.post("\(path)/\(try hexId("id"))/rotate-secret", json: body, headers: auth)
-            case "delete": r = try c.request("DELETE", "\(path)/\(try hexId("id"))", headers: auth)
+                r = try c.post("\(path)/\(try o.hexId("id"))/rotate-secret", json: body, headers: auth)
+            case "delete": r = try c.request("DELETE", "\(path)/\(try o.hexId("id"))", headers: auth)
             default: throw Options.Problem(description: "unknown subcommand '\(verb)' (\(verbs))")
             }
             print(r.text.trimmingCharacters(in: .whitespacesAndNewlines))

@@ -12,6 +12,17 @@ public struct ChainView {
         try index.head(cid, kind, txn)
     }
 
+    /// Every chain the index holds blocks of, with its latest head, by chain id.
+    public func latestHeads() throws -> [(chainId: UInt64, head: ChainIndex.Head)] {
+        var ids = [UInt64]()
+        try txn.forEach(in: index.tables.heads) { key, _ in
+            // Keys are the chain id (8 bytes, big-endian) and the head kind.
+            if key.count == 9, key[8] == HeadKind.latest.rawValue { ids.append(key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }) }
+            return true
+        }
+        return try ids.compactMap { id in try head(id).map { (id, $0) } }
+    }
+
     /// How far finality trails the chain: latest, safe and finalized heads as indexed, and
     /// latest − finalized in blocks and in seconds (the two blocks' timestamps). nil until
     /// the chain has a latest head; the lags are nil until it has a finalized one.

@@ -1,3 +1,4 @@
+import Backup
 import ByteCodec
 import Upstream
 import Chain
@@ -19,7 +20,7 @@ import Net
 ///   "peers": [{"id": 2, "raft": "127.0.0.1:7002", "http": "http://127.0.0.1:8002"}],
 ///   "bootstrap": true,                // founding member: start a new cluster from nodeId + peers
 ///   "tickMillis": 100, "electionTicks": 10, "heartbeatTicks": 1,
-///   "snapshotEvery": 10000, "mapSizeMiB": 1024, "logLevel": "info",
+///   "snapshotEvery": 10000, "mapSizeMiB": 1024, "mapLimitMiB": 1048576, "logLevel": "info",
 ///   "chain": {                        // optional: follow an EVM chain (only the leader ingests)
 ///     "chainId": 1337, "adapter": "ethereum",        // ethereum | op-stack | arbitrum | custom
 ///     "upstreams": ["http://127.0.0.1:8545"],         // tried in order, with failover
@@ -61,6 +62,12 @@ import Net
 ///     "concurrency": 16,              // POSTs in flight at once, all webhooks
 ///     "timeoutMillis": 5000,          // per POST
 ///     "caFile": "/etc/infrastack/receivers-ca.pem"  // optional: trust this CA for https:// receivers
+///   },
+///   "backup": {                       // optional: backups and log shipping (see the README's Backup section)
+///     "to": "s3://bucket/prefix",     // or a directory; S3 is configured as the AWS CLI is
+///     "everyMinutes": 60, "keep": 48, // scheduled backups and how many are kept (no schedule without everyMinutes)
+///     "takenBy": "follower",          // follower (the lowest-numbered one), leader or any
+///     "shipLogs": true, "shipEverySeconds": 30, "shipEveryMiB": 16  // the leader ships committed entries
 ///   }
 /// }
 /// ```
@@ -87,6 +94,8 @@ public struct NodeConfig: Sendable {
     public var heartbeatTicks = 1
     public var snapshotEvery: UInt64 = 10_000
     public var mapSizeMiB = 1024
+    /// The LMDB map grows on demand up to this; a write past it raises the disk alarm.
+    public var mapLimitMiB = 1 << 20
     public var logLevel = "info"
     /// The chain fixed by this file (`chain`): indexed and served at `/` as it is here,
     /// outside the replicated chain registry.
@@ -116,6 +125,8 @@ public struct NodeConfig: Sendable {
     public var webhookTimeoutMillis = 5000
     /// Trust this CA (PEM) for https:// receivers instead of the system store.
     public var webhookCAFile: String?
+    /// Backups and log shipping; nil: only backups on request, to a destination named then.
+    public var backup: BackupAgent.Settings?
 
     public struct AccessLogSettings: Sendable, Equatable {
         public var path: String
@@ -188,15 +199,48 @@ public struct NodeConfig: Sendable {
     }
 
     static func overrideValue(_ key: String, _ value: String) -> JSONValue {
-        ["nodeId", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery", "mapSizeMiB"].contains(key) && Int(value) != nil
+        ["nodeId", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery", "mapSizeMiB", "mapLimitMiB"].contains(key) && Int(value) != nil
             ? .number(value) : (["bootstrap"].contains(key) ? .bool(value == "true") : .string(value))
     }
 
     static let knownFields: Set<String> = ["nodeId", "clusterId", "dataDir", "raftListen", "httpListen", "secret", "secretFile",
                                            "peers", "bootstrap", "tickMillis", "electionTicks", "heartbeatTicks", "snapshotEvery",
-                                           "mapSizeMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
+                                           "mapSizeMiB", "mapLimitMiB", "logLevel", "chain", "chains", "rpc", "apiKeys", "apiKeysFile",
                                            "adminToken", "adminTokenFile", "metricsToken", "metricsTokenFile", "adminListen", "debugKV", "peerTLS", "insecurePlainPeers", "httpTLS",
-                                           "bootstrapAdmin", "rateLimit", "auditRetentionDays", "usageRetentionDays", "accessLog", "webhooks"]
+                                           "bootstrapAdmin", "rateLimit", "auditRetentionDays", "usageRetentionDays", "accessLog", "webhooks", "backup"]
+
+    static func parseBackup(_ v: JSONValue) throws -> BackupAgent.Settings {
+        let known = ["to", "everyMinutes", "keep", "takenBy", "shipLogs", "shipEverySeconds", "shipEveryMiB"]
+        guard let b = v.objectValue else { throw Invalid(field: "backup", problem: "must be an object {\(known.joined(separator: ", "))}") }
+        for k in b.keys where !known.contains(k) {
+            throw Invalid(field: "backup.\(k)", problem: "unknown field (known: \(known.joined(separator: ", ")))")
+        }
+        guard let to = b["to"]?.stringValue, !to.isEmpty else { throw Invalid(field: "backup.to", problem: "is required: a directory or s3://bucket/prefix") }
+        do { _ = try BackupTargets.open(to) } catch { throw Invalid(field: "backup.to", problem: "\(error)") }
+        var s = BackupAgent.Settings(to: to)
+        func int(_ k: String, _ lo: Int, _ hi: Int) throws -> Int? {
+            guard let v = b[k] else { return nil }
+            guard case .number(let n) = v, let i = Int(n), (lo...hi).contains(i) else {
+                throw Invalid(field: "backup.\(k)", problem: "must be an integer from \(lo) to \(hi)")
+            }
+            return i
+        }
+        s.everyMinutes = try int("everyMinutes", 1, 525_600)
+        if let k = try int("keep", 1, 100_000) { s.keep = k }
+        if let e = try int("shipEverySeconds", 1, 3600) { s.shipEverySeconds = e }
+        if let m = try int("shipEveryMiB", 1, 4096) { s.shipEveryMiB = m }
+        if let t = b["takenBy"] {
+            guard let name = t.stringValue, let by = BackupAgent.Settings.TakenBy(rawValue: name) else {
+                throw Invalid(field: "backup.takenBy", problem: "must be follower, leader or any")
+            }
+            s.takenBy = by
+        }
+        if let l = b["shipLogs"] {
+            guard let on = l.boolValue else { throw Invalid(field: "backup.shipLogs", problem: "must be true or false") }
+            s.shipLogs = on
+        }
+        return s
+    }
 
     public static func parse(_ o: JSONObject, baseDir: String = ".") throws -> NodeConfig {
         for k in o.keys where !knownFields.contains(k) {
@@ -269,6 +313,8 @@ public struct NodeConfig: Sendable {
         guard c.heartbeatTicks * 2 < c.electionTicks else { throw Invalid(field: "heartbeatTicks", problem: "must be under half of electionTicks (\(c.electionTicks))") }
         c.snapshotEvery = UInt64(try int("snapshotEvery", min: 10, max: 100_000_000) ?? Int(c.snapshotEvery))
         c.mapSizeMiB = try int("mapSizeMiB", min: 1, max: 1 << 20) ?? c.mapSizeMiB
+        c.mapLimitMiB = try int("mapLimitMiB", min: 1, max: 1 << 20) ?? c.mapLimitMiB
+        guard c.mapLimitMiB >= c.mapSizeMiB else { throw Invalid(field: "mapLimitMiB", problem: "must be at least mapSizeMiB (\(c.mapSizeMiB)): the map starts at mapSizeMiB and grows up to mapLimitMiB") }
         if let l = try string("logLevel") {
             guard ["debug", "info", "warn", "error"].contains(l) else { throw Invalid(field: "logLevel", problem: "must be debug, info, warn or error") }
             c.logLevel = l
@@ -333,6 +379,7 @@ public struct NodeConfig: Sendable {
             guard let b = v.boolValue else { throw Invalid(field: "bootstrapAdmin", problem: "must be true or false") }
             c.bootstrapAdmin = b
         }
+        if let b = o["backup"] { c.backup = try parseBackup(b) }
         if let w = o["webhooks"] {
             let known = ["allowPrivateDestinations", "maxAttempts", "concurrency", "timeoutMillis", "caFile"]
             guard let wo = w.objectValue else { throw Invalid(field: "webhooks", problem: "must be an object {\(known.joined(separator: ", "))}") }

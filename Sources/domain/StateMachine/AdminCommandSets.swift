@@ -1,3 +1,4 @@
+import Alerts
 import Storage
 import Tenancy
 import Webhooks
@@ -29,6 +30,19 @@ struct WebhookCommandSet: CommandSet {
 
     func apply(_ data: [UInt8], in txn: WriteTransaction, effects: inout ApplyEffects) throws {
         let outcome = try directory.apply(try WebhookCommand.decode(data), in: txn)
+        if let why = outcome.skipped { effects.skipped.append(why) }
+    }
+}
+
+/// Alert rules and incidents (`AlertCommand`).
+struct AlertCommandSet: CommandSet {
+    let directory: AlertDirectory
+    var name: String { "alerts" }
+    var tags: [UInt8] { [AlertCommand.tag] }
+    var tableNames: [String] { AlertDirectory.tableNames }
+
+    func apply(_ data: [UInt8], in txn: WriteTransaction, effects: inout ApplyEffects) throws {
+        let outcome = try directory.apply(try AlertCommand.decode(data), in: txn)
         if let why = outcome.skipped { effects.skipped.append(why) }
     }
 }

@@ -7,6 +7,7 @@ import ReplicatedLog
 import Storage
 import Synchronization
 import Tenancy
+import Alerts
 import Webhooks
 
 /// The root of the replicated state: the registry of command sets every committed entry
@@ -41,6 +42,8 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     public var tenantsVersion: UInt64 { tenantsChanges.load(ordering: .acquiring) }
     /// Webhook subscriptions, their delivery cursors and attempts.
     public let webhooks: WebhookDirectory
+    /// Alert rules and their incidents.
+    public let alerts: AlertDirectory
     /// Chain events, published once their apply transaction committed: filters and
     /// subscriptions hear of blocks from the state machine, not from the Raft driver.
     public let chainFeed = ChainFeed()
@@ -57,8 +60,10 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
         chains = try ChainRegistry(env: env, chain: chain.tables)
         tenants = try TenantDirectory(env: env)
         webhooks = try WebhookDirectory(env: env)
+        alerts = try AlertDirectory(env: env)
         sets = [KVCommandSet(kv: kv), memberSet, ChainCommandSet(index: chain, registry: chains), ChainRegistryCommandSet(registry: chains),
-                TenantCommandSet(directory: tenants), WebhookCommandSet(directory: webhooks)]
+                TenantCommandSet(directory: tenants), WebhookCommandSet(directory: webhooks),
+                AlertCommandSet(directory: alerts)]
         var owner = [UInt8: Int]()
         for (i, set) in sets.enumerated() {
             for tag in set.tags {
@@ -142,7 +147,7 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     /// against. The entry's bytes therefore enter as their length and CRC-32C: hashing
     /// megabyte block entries with Keccak cost a tenth of a follower's CPU, and a divergent
     /// entry still changes the digest unless its CRC collides (2⁻³² per entry).
-    static func extend(_ digest: [UInt8], with e: Consensus.Entry) -> [UInt8] {
+    public static func extend(_ digest: [UInt8], with e: Consensus.Entry) -> [UInt8] {
         precondition(digest.count == 32, "the state digest is 32 bytes")
         var h = Keccak256()
         h.update(digest)
@@ -175,6 +180,11 @@ public final class StateMachineRoot: ReplicatedStateMachine, Sendable {
     /// Reads of the webhook tables, from one snapshot.
     public func webhookView<R>(_ body: (WebhookDirectory, ReadTransaction) throws -> R) throws -> R {
         try env.read { txn in try body(webhooks, txn) }
+    }
+
+    /// Reads of the alert tables, from one snapshot.
+    public func alertView<R>(_ body: (AlertDirectory, ReadTransaction) throws -> R) throws -> R {
+        try env.read { txn in try body(alerts, txn) }
     }
 
     public func allChains() throws -> [ChainRecord] {

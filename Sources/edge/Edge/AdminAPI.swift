@@ -1,3 +1,5 @@
+import Alerts
+import Backup
 import ByteCodec
 import StateMachine
 import NodeConfig
@@ -21,6 +23,7 @@ import Net
 ///   PUT    /v1/debug/kv/{key}                replicated write (only with "debugKV": true)
 ///   GET    /v1/debug/kv/{key}[?consistency=linearizable]
 ///   /v1/cluster/chains…                     chain management (`ChainAdmin`)
+///   GET    /v1/export/state                  a chain's state at a block, in pages (`StateExportAdmin`)
 final class AdminAPI: Sendable {
     let node: ChainNode
     let config: NodeConfig
@@ -31,11 +34,14 @@ final class AdminAPI: Sendable {
     let orgs: OrgAdmin
     let keys: KeyAdmin
     let webhooks: WebhookAdmin
+    let alerts: AlertAdmin
+    let backups: BackupAdmin
     /// The dashboard's data; nil where the node API was built without one (tests).
     let dashboard: DashboardAPI?
 
     init(node: ChainNode, config: NodeConfig, peerConnected: @escaping @Sendable () -> [UInt64: Bool],
-         chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }, dashboard: DashboardAPI? = nil) {
+         chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] }, dashboard: DashboardAPI? = nil, backups: BackupAgent? = nil) {
+        self.backups = BackupAdmin(agent: backups)
         self.node = node
         self.dashboard = dashboard
         self.config = config
@@ -45,13 +51,15 @@ final class AdminAPI: Sendable {
         keys = KeyAdmin(node: node)
         webhooks = WebhookAdmin(node: node, sender: WebhookSender(config), fixedChain: config.chain?.chainId,
                                 nodeId: config.nodeId)
+        alerts = AlertAdmin(node: node, sender: WebhookSender(config), fixedChain: config.chain?.chainId)
         forwardClients = ClientPool(tls: config.nodeClientTLS)
     }
 
     /// Whether a path belongs to this API (whatever the method).
     static func owns(_ method: String, _ path: String) -> Bool {
         if path.hasPrefix("/v1/debug/kv/") || path == "/v1/debug/kv" || ChainAdmin.owns(path) || OrgAdmin.owns(path) || KeyAdmin.owns(path) || AuditAdmin.owns(path)
-            || UserAdmin.owns(path) || WebhookAdmin.owns(path) || DashboardAPI.owns(path) { return true }
+            || UserAdmin.owns(path) || WebhookAdmin.owns(path) || AlertAdmin.owns(path) || DashboardAPI.owns(path)
+            || StateExportAdmin.owns(path) || BackupAdmin.owns(path) { return true }
         if path == "/v1/cluster/members" { return method != "GET" && method != "HEAD" }
         return path.hasPrefix("/v1/cluster/members/")
     }
@@ -77,8 +85,11 @@ final class AdminAPI: Sendable {
         if OrgAdmin.owns(path) { return orgs.handle(req, access) { local in forwardOr(req, local) } }
         if KeyAdmin.owns(path) { return keys.handle(req, access) { local in forwardOr(req, local) } }
         if AuditAdmin.owns(path) { return AuditAdmin(node: node).handle(req, access) }
+        if StateExportAdmin.owns(path) { return StateExportAdmin(node: node, fixedChain: config.chain?.chainId).handle(req, access) }
         if UserAdmin.owns(path) { return UserAdmin(node: node).handle(req, access) { local in forwardOr(req, local) } }
         if WebhookAdmin.owns(path) { return webhooks.handle(req, access) { local in forwardOr(req, local) } }
+        if AlertAdmin.owns(path) { return alerts.handle(req, access) { local in forwardOr(req, local) } }
+        if BackupAdmin.owns(path) { return backups.handle(req, access) }
         if DashboardAPI.owns(path) {
             guard let dashboard else { return jsonError(404, "this node serves no dashboard") }
             return dashboard.handle(req, access)
@@ -144,6 +155,12 @@ final class AdminAPI: Sendable {
             if parts.count >= 3, let id = OrgAdmin.parseId(parts[2]) {
                 org = ((try? node.stateMachine.webhookView { d, txn in try d.webhook(id, txn) }) ?? nil)?.org ?? 0
             } else if let text = (try? JSON.parse(req.body))?["org"]?.stringValue {
+                org = OrgAdmin.parseId(text) ?? 0
+            }
+        } else if org == 0, AlertAdmin.owns(request.path) {
+            if parts.count >= 3, let id = OrgAdmin.parseId(parts[2]) {
+                org = ((try? node.stateMachine.alertView { d, txn in try d.rule(id, txn) }) ?? nil)?.org ?? 0
+            } else if let text = req.query["org"] ?? (try? JSON.parse(req.body))?["org"]?.stringValue {
                 org = OrgAdmin.parseId(text) ?? 0
             }
         } else if org == 0, ChainAdmin.owns(request.path), parts.count >= 4 {

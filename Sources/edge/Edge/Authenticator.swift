@@ -56,19 +56,20 @@ struct Authenticator: Sendable {
                                 challenge: "Bearer realm=\"infrastack-admin\", error=\"invalid_token\""))
     }
 
-    /// A scraper of /metrics: the metrics token, the admin token or a cluster admin's
-    /// personal token; anyone on a node configured with neither token.
-    func scraper(_ req: HTTPRequest) -> Result<Principal, Refusal> {
+    /// A scraper of /metrics (or a reader of the detailed /status, `what`): the metrics token,
+    /// the admin token or a cluster admin's personal token; anyone on a node configured with
+    /// neither token.
+    func scraper(_ req: HTTPRequest, for what: String = "/metrics") -> Result<Principal, Refusal> {
         let challenge = "Bearer realm=\"infrastack-metrics\""
         guard let presented = Self.presentedAdminToken(req) else {
             if metricsOpen { return .success(Principal(.open(address: APIKeys.host(req.remote)), role: .reader)) }
-            return .failure(Refusal(status: 401, message: "a token is required for /metrics: send Authorization: Bearer <token> (the metrics token, the admin token or a cluster admin's personal token)",
+            return .failure(Refusal(status: 401, message: "a token is required for \(what): send Authorization: Bearer <token> (the metrics token, the admin token or a cluster admin's personal token)",
                                     challenge: challenge))
         }
         if metricsToken.match(presented) != nil { return .success(Principal(.metricsToken, role: .reader)) }
         if case .success(let p) = admin(req), p.role == .clusterAdmin { return .success(p) }
         if metricsOpen { return .success(Principal(.open(address: APIKeys.host(req.remote)), role: .reader)) }
-        return .failure(Refusal(status: 401, message: "the token may not read /metrics: it is not the metrics token, the admin token or a cluster admin's",
+        return .failure(Refusal(status: 401, message: "the token may not read \(what): it is not the metrics token, the admin token or a cluster admin's",
                                 challenge: challenge + ", error=\"invalid_token\""))
     }
 

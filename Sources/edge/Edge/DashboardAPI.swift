@@ -1,3 +1,4 @@
+import Alerts
 import ByteCodec
 import Chain
 import ChainFollower
@@ -83,6 +84,7 @@ struct DashboardAPI: Sendable {
         })
         var o: JSONObject = ["node": .object(n), "view": .string(view.cluster ? "cluster" : "organisation")]
         o["chains"] = .array(chains(view).map { .object($0) })
+        o["alerts"] = .object(alerts(view))
         if view.cluster {
             o["rpc"] = .array(history.points.map { p in
                 .object(["t": jsonNumber(p.unixMillis), "callsPerSecond": Self.number(p.callsPerSecond),
@@ -101,6 +103,22 @@ struct DashboardAPI: Sendable {
         }
         return o
     }
+
+    /// The built-in alerts' incidents this principal may see: those firing, and the latest
+    /// that resolved (the tables are replicated, so any node's copy is the cluster's).
+    func alerts(_ view: View) -> JSONObject {
+        let read = try? node.stateMachine.alertView { d, txn in
+            let visible = { (i: AlertIncident) in view.organisations.map { $0.contains(i.org) } ?? true }
+            let open = try d.openIncidents(txn).filter(visible).sorted { $0.id > $1.id }
+            let resolved = Array(try d.recentIncidents(txn, limit: 500).filter { !$0.isOpen && visible($0) }.prefix(Self.resolvedShown))
+            let rules = try Set((open + resolved).map(\.rule)).reduce(into: [UInt64: AlertRule]()) { $0[$1] = try d.rule($1, txn) }
+            return (open, resolved, rules)
+        }
+        guard let (open, resolved, rules) = read else { return ["firing": .array([]), "resolved": .array([]), "error": .string("the alert tables could not be read")] }
+        return ["firing": .array(open.map { AlertAdmin.json($0, rules[$0.rule]) }), "resolved": .array(resolved.map { AlertAdmin.json($0, rules[$0.rule]) })]
+    }
+
+    static let resolvedShown = 10
 
     /// The chains this principal may see, with this node's applied head and, where this
     /// node runs the chain's indexer, its progress.
@@ -224,6 +242,10 @@ struct DashboardAPI: Sendable {
             }
             return .object(c)
         })
+        o["alerts"] = local["alerts"] ?? .null
+        for i in local["alerts"]?["firing"]?.arrayValue ?? [] {
+            condition("alert_firing", i["severity"]?.stringValue ?? "warning", i["summary"]?.stringValue ?? "an alert fires")
+        }
         o["conditions"] = .array(conditions)
         return o
     }

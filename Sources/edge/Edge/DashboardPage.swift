@@ -72,6 +72,9 @@ enum DashboardPage {
     <svg id="chart-latency" viewBox="0 0 360 90" preserveAspectRatio="none" aria-label="p50 and p99 latency"></svg>
     <div class="dim">calls/s (blue); p50 (green) and p99 (yellow) in ms; 10 s intervals</div></section>
   <section id="webhook-section"><h2>Webhooks</h2><div class="kv" id="webhooks"></div></section>
+  <section class="wide" id="alert-section"><h2>Alerts</h2>
+    <table><thead><tr><th>state</th><th>severity</th><th>alert</th><th>what</th><th>since</th><th>resolved</th><th>notified</th></tr></thead>
+    <tbody id="alerts"></tbody></table></section>
 </main>
 <script>
 "use strict";
@@ -221,6 +224,21 @@ function renderWebhooks(w) {
              "delivered / failed", el("span", { "data-field": "deliveries" }, `${fmt(num(w.delivered))} / ${fmt(num(w.failed))}`));
 }
 
+function renderAlerts(a) {
+  const box = $("alerts");
+  box.replaceChildren();
+  const rows = [...((a && a.firing) || []), ...((a && a.resolved) || [])];
+  if (!rows.length) { box.append(el("tr", {}, el("td", { class: "dim", colspan: "7" }, "no incidents"))); return; }
+  for (const i of rows) {
+    const sent = (i.notifications || []).map((n) => `${n.type}: ${n.firing}${n.resolved ? " / " + n.resolved : ""}`).join(", ");
+    box.append(el("tr", { "data-incident": i.id, "data-state": i.state },
+      el("td", { class: i.state === "open" ? "bad" : "dim" }, i.state === "open" ? "firing" : "resolved"),
+      el("td", {}, i.severity), el("td", {}, i.name || i.alert), el("td", {}, i.summary),
+      el("td", {}, new Date(i.openedAt).toLocaleTimeString()), el("td", {}, i.resolvedAt ? new Date(i.resolvedAt).toLocaleTimeString() : "–"),
+      el("td", { class: "dim" }, sent)));
+  }
+}
+
 let timer = null;
 async function refresh() {
   clearTimeout(timer);
@@ -238,6 +256,7 @@ async function refresh() {
     renderConditions(body.conditions || []);
     if (cluster) { renderNodes(body.nodes || [], body.leaderId); renderRPC(body.rpc); renderWebhooks(body.webhooks); }
     renderChains(body.chains || []);
+    renderAlerts(body.alerts);
     $("updated").textContent = "updated " + new Date(body.generatedAt).toLocaleTimeString();
     document.body.dataset.generatedAt = body.generatedAt;
   } catch (e) {

@@ -29,7 +29,7 @@ final class EdgeMetrics: Sendable {
         case .read(.jsonRPC): .jsonrpc
         case .read(.graphQL): .graphql
         case .read(.rest): .rest
-        case .node: .node
+        case .node, .status: .node
         case .metrics: .metrics
         }
     }

@@ -1,3 +1,5 @@
+import Alerts
+import Backup
 import ByteCodec
 import StateMachine
 import NodeConfig
@@ -18,13 +20,22 @@ public final class NodeAPI: Sendable {
     let node: ChainNode
     let config: NodeConfig
     let peerStatus: @Sendable () -> [UInt64: PeerStatus]
+    /// Backups and log shipping on this node (nil in tests that build no agent).
+    let backups: BackupAgent?
     let indexerStatus: @Sendable () -> Indexer.Status?
     /// The registry's chains as this node runs them.
     let chainStatuses: @Sendable () -> [ChainRunStatus]
     /// The node's metrics: what /status and a Prometheus scrape read.
     public let metrics: MetricsRegistry
-    /// The last hour of request totals for the dashboard; `NodeRuntime` samples it.
+    /// The last hour of request totals for the dashboard; `sample` adds to it.
     public let history: MetricsHistory
+    /// When each chain's head last moved here: the public status's freshness.
+    let movement = HeadMovement()
+    let served: @Sendable () -> [ServedChain]
+    /// Who owns a chain (the tenant tables, cached).
+    let owner: @Sendable (UInt64) -> UInt64?
+    /// Every node's JSON-RPC totals, reported to the leader: the alerts' error rate and p99.
+    public let rpcReadings = RPCReadings()
     /// JSON-RPC, GraphQL and REST reads of the chain.
     let reads: ReadGateway
     let admin: AdminAPI
@@ -44,7 +55,8 @@ public final class NodeAPI: Sendable {
                 rateLimiter: ClusterRateLimiter? = nil, usage: UsageRecorder? = nil, accessLog: AccessLog? = nil,
                 indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
                 chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] },
-                peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus]) {
+                peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus], backups: BackupAgent? = nil) {
+        self.backups = backups
         self.node = node
         self.config = config
         self.metrics = metrics
@@ -52,17 +64,19 @@ public final class NodeAPI: Sendable {
         let fixedChain = config.chain
         let served: @Sendable () -> [ServedChain] = { ServedChain.all(fixed: fixedChain, fixedStatus: indexerStatus(), registry: chainStatuses()) }
         ChainMetrics.register(served: served, index: node.stateMachine.chain, in: metrics)
+        self.served = served
         self.peerStatus = peerStatus
         self.indexerStatus = indexerStatus
         self.chainStatuses = chainStatuses
         let cache = TenantCache(stateMachine: node.stateMachine)
+        owner = { cache.owner(ofChain: $0) }
         reads = ReadGateway(node: node, config: config, metrics: metrics, indexerStatus: indexerStatus, owner: { cache.owner(ofChain: $0) })
         let history = MetricsHistory()
         self.history = history
         let dashboard = DashboardAPI(node: node, config: config, metrics: metrics, history: history, served: served, peerStatus: peerStatus, owner: { cache.owner(ofChain: $0) },
                                      peerTLS: config.nodeClientTLS)
         let admin = AdminAPI(node: node, config: config, peerConnected: { peerStatus().mapValues(\.connected) }, chainStatuses: chainStatuses,
-                             dashboard: dashboard)
+                             dashboard: dashboard, backups: backups)
         self.admin = admin
         let adminListen = config.adminListen
         let tenantKey: @Sendable ([UInt8]) -> APIKeyRecord? = { hash in cache.key(secretHash: hash, nowMillis: unixMillis()) }
@@ -136,6 +150,7 @@ public final class NodeAPI: Sendable {
             case .read: return reads.handle(request)
             case .node: return nodeRoute(request.http)
             case .metrics: return scrape(request.http)
+            case .status: return status(request)
             }
         }
     }
@@ -147,7 +162,6 @@ public final class NodeAPI: Sendable {
         case ("GET", "/healthz"), ("HEAD", "/healthz"): return .text("ok\n")
         case ("GET", "/readyz"): return readiness()
         case ("GET", "/dashboard"), ("GET", "/dashboard/"): return DashboardPage.response
-        case ("GET", "/status"): return .json(JSON.serialize(.object(statusObject())))
         case ("GET", "/v1/cluster/members"): return members()
         default: return error(404, "no route for \(req.method) \(boundedQuote(path))")
         }
@@ -172,6 +186,88 @@ public final class NodeAPI: Sendable {
         return .text("ready\n")
     }
 
+    /// `GET /status`: the detailed JSON to a credential that may scrape (or on an open node),
+    /// the public summary to anyone else and to `?view=summary`.
+    func status(_ request: EdgeRequest) -> HTTPResponse {
+        let view = request.http.query["view"]
+        guard view == nil || view == "summary" || view == "detail" else {
+            return error(400, "view is summary or detail, not \(boundedQuote(view ?? ""))")
+        }
+        let credentialed = pipeline.authenticator.metricsOpen || Authenticator.presentedAdminToken(request.http) != nil
+        guard credentialed, view != "summary" else {
+            if view == "detail" { return error(401, "the detailed /status needs Authorization: Bearer <the metrics token, the admin token or a cluster admin's token>") }
+            let now = unixMillis()
+            return .json(JSON.serialize(.object(publicStatus(nowMillis: now).json(nowMillis: now))))
+        }
+        return .json(JSON.serialize(.object(statusObject())))
+    }
+
+    /// Takes the periodic samples: the dashboard's request history and when heads moved.
+    /// `NodeRuntime` calls it every `history.intervalSeconds`.
+    public func sample(nowMillis: UInt64) {
+        history.record(MetricsHistory.sample(metrics.snapshot(), unixMillis: nowMillis))
+        _ = publicStatus(nowMillis: nowMillis)
+    }
+
+    /// What the public status page may know (see `PublicStatus`).
+    func publicStatus(nowMillis: UInt64) -> PublicStatus {
+        let r = node.report
+        let ids = served().map(\.chainId)
+        let heads = ServedChain.appliedHeads(ids, node.stateMachine.chain)
+        let moved = movement.observe(heads.mapValues(\.number), nowMillis: nowMillis)
+        return PublicStatus(nodeId: config.nodeId, clusterId: config.clusterId, role: "\(r.status.role)", leaderId: r.status.leader, term: r.status.term,
+                            commitIndex: r.status.committed, appliedIndex: r.appliedIndex, diskAlarm: r.diskAlarm != nil, corrupt: r.corruption != nil,
+                            chains: ids.map { PublicStatus.Chain(chainId: $0, appliedHead: heads[$0]?.number, headTimestamp: heads[$0]?.timestamp ?? nil, movedMillis: moved[$0]) })
+    }
+
+    /// What the alert rules are judged against this round (on the leader): each served
+    /// chain's indexer lag and refusals, the cluster's JSON-RPC error rate and p99 per chain
+    /// over the last minute, the furthest follower's lag.
+    func alertReadings(nowMillis: UInt64) -> AlertReadings {
+        let r = node.report
+        let list = served()
+        let status = publicStatus(nowMillis: nowMillis)
+        let window = rpcReadings.window(nowMillis: nowMillis, node: config.nodeId)
+        var readings = AlertReadings()
+        for c in list {
+            var m = [AlertMetric: Double]()
+            if let s = c.indexer, r.status.role == .leader {
+                if let l = s.lagSeconds { m[.lagSeconds] = l }
+                if let b = s.lagBlocks { m[.lagBlocks] = Double(b) }
+                m[.refusedBlocks] = Double(s.refusedBlocks)
+            }
+            // No indexer here (or no upstream head known): the applied head's own age.
+            if m[.lagSeconds] == nil, let seen = status.chains.first(where: { $0.chainId == c.chainId }),
+               let age = PublicStatus.freshness(seen, nowMillis: nowMillis).age {
+                m[.lagSeconds] = Double(age)
+            }
+            // Known once every node's traffic of the last window is in; no calls is no errors.
+            if let window {
+                m[.errorRate] = window[c.chainId]?.errorRate ?? 0
+                m[.p99LatencyMs] = window[c.chainId]?.p99Millis.map { $0.isFinite ? $0 : 1e9 } ?? 0
+            }
+            readings.chains[c.chainId] = m
+            if let o = owner(c.chainId) { readings.owners[c.chainId] = o }
+        }
+        let others = r.status.conf.members.filter { $0 != config.nodeId }
+        if r.status.role == .leader, !others.isEmpty {
+            readings.cluster[.followerLagEntries] = Double(others.map { id in r.peerMatch[id].map { r.status.lastIndex > $0 ? r.status.lastIndex - $0 : 0 } ?? r.status.lastIndex }.max()!)
+        }
+        return readings
+    }
+
+    /// Built-in alerting's leader half; `NodeRuntime` ticks it every second.
+    public func alertNotifier() -> AlertNotifier {
+        AlertNotifier(node: node, sender: WebhookSender(config), clusterId: config.clusterId, logger: node.logger.with("module", "alerts"), metrics: metrics,
+                      maxAttempts: config.webhookMaxAttempts, readings: { [self] in alertReadings(nowMillis: unixMillis()) })
+    }
+
+    /// The `no_leader` alerts, on every node.
+    public func noLeaderWatch(send: @escaping @Sendable (_ peer: UInt64, _ type: UInt8, _ payload: [UInt8]) -> Void) -> NoLeaderWatch {
+        NoLeaderWatch(node: node, sender: WebhookSender(config), clusterId: config.clusterId, logger: node.logger.with("module", "alerts"), send: send)
+    }
+
+    /// The detailed status: what `infrastack status`, the scripts and the tests read.
     public func statusObject() -> JSONObject {
         let r = node.report
         let peers = peerStatus()
@@ -199,6 +295,7 @@ public final class NodeAPI: Sendable {
         }
         if let c = r.corruption { alarms.append(.object(["alarm": .string("CORRUPT"), "error": .string(c)])) }
         o["alarms"] = .array(alarms)
+        if let backups { o["backup"] = BackupAdmin.json(backups.status, backups.settings) }
         o["counters"] = RaftCounters(r).statusJSON
         o["peers"] = .array(r.status.conf.members.filter { $0 != config.nodeId }.map { id in
             PeerStatusEntry(id: id, matchIndex: r.peerMatch[id], lastIndex: r.status.lastIndex, link: peers[id]).statusJSON

@@ -12,6 +12,9 @@ enum EdgeRoute: Equatable, Sendable {
     case node
     /// `GET /metrics`, on every listener: the metrics token or a cluster-admin credential.
     case metrics
+    /// `GET /status`, on every listener: the public summary to anyone, the detailed JSON to
+    /// those who may scrape /metrics.
+    case status
 }
 
 /// A request as the pipeline knows it after authentication.
@@ -77,6 +80,7 @@ struct RequestPipeline: Sendable {
     func route(_ req: HTTPRequest, on listener: NodeAPI.Listener) -> EdgeRoute {
         if AdminAPI.owns(req.method, req.path) { return .admin }
         if req.path == "/metrics", req.method == "GET" || req.method == "HEAD" { return .metrics }
+        if req.path == "/status", req.method == "GET" { return .status }
         guard listener == .api else { return .node }
         let keyed = req.path.hasPrefix("/k/")
         if let s = ReadGateway.surface(req.method, keyed ? Self.strippedKeyPath(req.path) : req.path) { return .read(s) }
@@ -107,6 +111,15 @@ struct RequestPipeline: Sendable {
             }
         case .metrics:
             switch authenticator.scraper(req) {
+            case .success(let p): return .request(EdgeRequest(http: req, route: route, path: req.path, principal: p))
+            case .failure(let r): return .refused(Self.response(r))
+            }
+        case .status:
+            // No credential is no error here: it asks for the public summary.
+            guard Authenticator.presentedAdminToken(req) != nil else {
+                return .request(EdgeRequest(http: req, route: route, path: req.path, principal: Principal(.open(address: APIKeys.host(req.remote)), role: .reader)))
+            }
+            switch authenticator.scraper(req, for: "the detailed /status") {
             case .success(let p): return .request(EdgeRequest(http: req, route: route, path: req.path, principal: p))
             case .failure(let r): return .refused(Self.response(r))
             }

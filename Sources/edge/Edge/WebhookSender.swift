@@ -72,19 +72,26 @@ struct WebhookSender: Sendable {
 
     /// Signs `body` as message `id` with every secret the webhook signs with now, and POSTs it.
     func send(_ hook: Webhook, id: String, body: [UInt8], nowMillis: UInt64) -> Result {
-        if let why = problem(hook.url) { return Result(status: 0, latencyMillis: 0, error: why) }
+        send(to: hook.url, secrets: hook.signingSecrets(nowMillis: nowMillis), id: id, body: body, nowMillis: nowMillis)
+    }
+
+    /// Signs `body` as message `id` with `secrets` (Standard Webhooks) and POSTs it to `url`:
+    /// webhook deliveries and alert notifications alike.
+    func send(to url: String, secrets: [String], id: String, body: [UInt8], nowMillis: UInt64) -> Result {
+        precondition(!secrets.isEmpty, "every delivery is signed")
+        if let why = problem(url) { return Result(status: 0, latencyMillis: 0, error: why) }
         let timestamp = nowMillis / 1000
         let headers = [("Content-Type", "application/json"), ("User-Agent", "infrastack-webhooks"), ("webhook-id", id),
                        ("webhook-timestamp", String(timestamp)),
-                       ("webhook-signature", StandardWebhooks.signature(secrets: hook.signingSecrets(nowMillis: nowMillis), id: id, timestamp: timestamp, body: body))]
+                       ("webhook-signature", StandardWebhooks.signature(secrets: secrets, id: id, timestamp: timestamp, body: body))]
         let started = Date()
         do {
             // "/" is the URL itself, path and query included. Connections are kept alive per
             // URL; one that failed is dropped, not given back.
-            let client = try Self.connections.take(hook.url) { try HTTPClient(url: hook.url, timeoutMillis: timeoutMillis, tls: tls) }
+            let client = try Self.connections.take(url) { try HTTPClient(url: url, timeoutMillis: timeoutMillis, tls: tls) }
             client.timeoutMillis = timeoutMillis
             let r = try client.request("POST", "/", headers: headers, body: body)
-            Self.connections.giveBack(client, hook.url)
+            Self.connections.giveBack(client, url)
             let latency = Int(Date().timeIntervalSince(started) * 1000)
             let retry = r.headers.first { $0.name.lowercased() == "retry-after" }.flatMap { Int($0.value) }
             return Result(status: r.status, latencyMillis: latency, error: (200..<300).contains(r.status) ? "" : "the receiver answered \(r.status)",

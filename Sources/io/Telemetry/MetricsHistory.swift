@@ -112,7 +112,7 @@ public final class MetricsHistory: Sendable {
 
     /// The upper bound of the bucket holding the q-th observation (as Prometheus's
     /// histogram_quantile without interpolation); nil when there is none.
-    static func quantile(_ q: Double, _ counts: [UInt64], _ bounds: [Double]) -> Double? {
+    public static func quantile(_ q: Double, _ counts: [UInt64], _ bounds: [Double]) -> Double? {
         precondition(counts.count == bounds.count + 1 && q > 0 && q <= 1, "one count per bound plus +Inf; q in (0, 1]")
         let total = counts.reduce(0, +)
         guard total > 0 else { return nil }

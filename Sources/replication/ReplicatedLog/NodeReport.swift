@@ -53,6 +53,9 @@ public struct NodeReport: Sendable {
     public var digest: [UInt8]
     public var peerMatch: [UInt64: UInt64]
     public var leaderChanges: Int
+    /// The term in which this node last knew a leader (0: none since it started), kept at
+    /// every publish, so a leader seen briefly between two samplings is not missed.
+    public var lastLeaderTerm: UInt64 = 0
     /// The Raft driver's work since start.
     public var counters = DriverCounters()
     /// The durable log's forced syncs and the bytes they carried.

@@ -430,9 +430,11 @@ public final class ReplicatedNode<Machine: ReplicatedStateMachine>: @unchecked S
         let syncs = store.syncs
         published.withLock { r in
             let changed = r.status.leader != effective.leader
+            let lastLeaderTerm = effective.leader != 0 ? effective.term : r.lastLeaderTerm
             r = NodeReport(status: effective, appliedIndex: applied.index, digest: applied.digest, peerMatch: match,
-                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), counters: counters, logSyncs: syncs,
+                           leaderChanges: r.leaderChanges + (changed ? 1 : 0), lastLeaderTerm: lastLeaderTerm, counters: counters, logSyncs: syncs,
                            diskAlarm: diskAlarm, corruption: corruption)
+            assert(r.lastLeaderTerm <= r.status.term, "a leader was known in a term not later than the current one")
         }
         appliedCondition.lock()
         appliedIndexForWaiters = applied.index
