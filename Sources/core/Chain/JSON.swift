@@ -112,10 +112,15 @@ public enum JSON {
 
     /// Compact serialization, keys in object order.
     public static func serialize(_ v: JSONValue) -> String {
+        String(decoding: serializedBytes(v), as: UTF8.self)
+    }
+
+    /// The same as UTF-8 bytes.
+    public static func serializedBytes(_ v: JSONValue) -> [UInt8] {
         var out = [UInt8]()
         out.reserveCapacity(256)
         write(v, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     public static func write(_ v: JSONValue, to out: inout [UInt8]) {

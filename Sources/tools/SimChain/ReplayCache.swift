@@ -22,9 +22,10 @@ public struct ReplayCache: Sendable {
         var r = [String: [UInt8]]()
         for n in 0...head {
             for (method, params) in Self.calls(n) {
-                var out = [UInt8]()
-                JSON.write(try rpc.call(method, params), to: &out)
-                r[Self.key(method, params)] = out
+                switch try rpc.answer(method, params) {
+                case .text(let t): r[Self.key(method, params)] = t
+                case .value(let v): r[Self.key(method, params)] = JSON.serializedBytes(v)
+                }
             }
         }
         results = r

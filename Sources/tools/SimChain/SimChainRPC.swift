@@ -42,69 +42,33 @@ public struct SimChainRPC: Sendable {
     public func respond(to body: [UInt8]) -> [UInt8]? {
         let parsed: JSONValue
         do { parsed = try JSON.parse(body) } catch {
-            return encode(Self.errorObject(.null, -32700, "parse error: \(error)"))
+            return JSON.serializedBytes(Self.errorObject(.null, -32700, "parse error: \(error)"))
         }
         if let batch = parsed.arrayValue {
-            if batch.isEmpty { return encode(Self.errorObject(.null, -32600, "invalid request: empty batch")) }
-            if let replay { return replayed(batch, replay) }
+            if batch.isEmpty { return JSON.serializedBytes(Self.errorObject(.null, -32600, "invalid request: empty batch")) }
             let answers = batch.compactMap(one)
-            return answers.isEmpty ? nil : encode(.array(answers))
+            return answers.isEmpty ? nil : JSON.arrayText(answers)
         }
-        return one(parsed).map(encode)
-    }
-
-    /// A batch answered from the replay cache where it can be, the rest computed; the same
-    /// bytes `one` would give.
-    private func replayed(_ batch: [JSONValue], _ replay: ReplayCache) -> [UInt8]? {
-        var out = [UInt8](arrayLiteral: UInt8(ascii: "["))
-        var answered = 0
-        for v in batch {
-            if let o = v.objectValue, let id = o["id"], o["jsonrpc"]?.stringValue == "2.0", let method = o["method"]?.stringValue,
-               let params = o["params"]?.arrayValue, let cached = replay.result(method, params) {
-                switch id {
-                case .string, .number, .null:
-                    if answered > 0 { out.append(UInt8(ascii: ",")) }
-                    out += Array(#"{"jsonrpc":"2.0","id":"#.utf8)
-                    JSON.write(id, to: &out)
-                    out += Array(#","result":"#.utf8)
-                    out += cached
-                    out.append(UInt8(ascii: "}"))
-                    answered += 1
-                    continue
-                default: break
-                }
-            }
-            guard let answer = one(v) else { continue }
-            if answered > 0 { out.append(UInt8(ascii: ",")) }
-            JSON.write(answer, to: &out)
-            answered += 1
-        }
-        out.append(UInt8(ascii: "]"))
-        return answered == 0 ? nil : out
-    }
-
-    private func encode(_ v: JSONValue) -> [UInt8] {
-        var out = [UInt8]()
-        JSON.write(v, to: &out)
-        return out
+        return one(parsed)
     }
 
     static func errorObject(_ id: JSONValue, _ code: Int, _ message: String) -> JSONValue {
         .object(["jsonrpc": .string("2.0"), "id": id, "error": .object(["code": .number(String(code)), "message": .string(message)])])
     }
 
-    /// One request; nil for a notification.
-    func one(_ v: JSONValue) -> JSONValue? {
-        guard let o = v.objectValue else { return Self.errorObject(.null, -32600, "invalid request: expected an object") }
+    /// The answer to one request as JSON text; nil for a notification. The replay cache
+    /// answers the calls it holds, with the same bytes.
+    func one(_ v: JSONValue) -> [UInt8]? {
+        guard let o = v.objectValue else { return JSON.serializedBytes(Self.errorObject(.null, -32600, "invalid request: expected an object")) }
         let id = o["id"] ?? .null
         switch id {
         case .string, .number, .null: break
-        default: return Self.errorObject(.null, -32600, "invalid request: id must be a string, number or null")
+        default: return JSON.serializedBytes(Self.errorObject(.null, -32600, "invalid request: id must be a string, number or null"))
         }
-        guard o["jsonrpc"]?.stringValue == "2.0" else { return Self.errorObject(id, -32600, "invalid request: jsonrpc must be \"2.0\"") }
-        guard let method = o["method"]?.stringValue else { return Self.errorObject(id, -32600, "invalid request: method must be a string") }
+        guard o["jsonrpc"]?.stringValue == "2.0" else { return JSON.serializedBytes(Self.errorObject(id, -32600, "invalid request: jsonrpc must be \"2.0\"")) }
+        guard let method = o["method"]?.stringValue else { return JSON.serializedBytes(Self.errorObject(id, -32600, "invalid request: method must be a string")) }
         let isNotification = o["id"] == nil
-        let answer: JSONValue
+        var out = [UInt8]()
         do {
             let params: [JSONValue]
             switch o["params"] {
@@ -112,13 +76,23 @@ public struct SimChainRPC: Sendable {
             case .some(.array(let a)): params = a
             default: throw RPCError.params("params must be an array (positional arguments)")
             }
-            answer = .object(["jsonrpc": .string("2.0"), "id": id, "result": try call(method, params)])
+            let result: Answer
+            if let cached = replay?.result(method, params) { result = .text(cached) } else { result = try answer(method, params) }
+            // The fields in the order of the error object: jsonrpc, id, then result.
+            out += Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+            JSON.write(id, to: &out)
+            out += Array(#","result":"#.utf8)
+            switch result {
+            case .value(let r): JSON.write(r, to: &out)
+            case .text(let t): out += t
+            }
+            out.append(UInt8(ascii: "}"))
         } catch let e as RPCError {
-            answer = Self.errorObject(id, e.code, e.message)
+            out = JSON.serializedBytes(Self.errorObject(id, e.code, e.message))
         } catch {
-            answer = Self.errorObject(id, -32603, "internal error: \(error)")
+            out = JSON.serializedBytes(Self.errorObject(id, -32603, "internal error: \(error)"))
         }
-        return isNotification ? nil : answer
+        return isNotification ? nil : out
     }
 
     // MARK: argument parsing
@@ -190,18 +164,31 @@ public struct SimChainRPC: Sendable {
 
     // MARK: methods
 
+    /// What a request answers: a value built for it, or JSON text a block stores.
+    enum Answer {
+        case value(JSONValue)
+        case text([UInt8])
+    }
+
     func call(_ method: String, _ p: [JSONValue]) throws -> JSONValue {
+        switch try answer(method, p) {
+        case .value(let v): return v
+        case .text(let t): return SimBlock.tree(t)
+        }
+    }
+
+    func answer(_ method: String, _ p: [JSONValue]) throws -> Answer {
         try chain.read { view in
             let blocks = view.blocks, ledger = view.ledger
             let head = UInt64(blocks.count - 1)
             switch method {
-            case "eth_chainId": return .string(Hex.encodeQuantity(chain.options.chainId))
-            case "net_version": return .string(String(chain.options.chainId))
-            case "web3_clientVersion": return .string("infrastack-simchain/1.0")
-            case "eth_syncing": return .bool(false)
+            case "eth_chainId": return .value(.string(Hex.encodeQuantity(chain.options.chainId)))
+            case "net_version": return .value(.string(String(chain.options.chainId)))
+            case "web3_clientVersion": return .value(.string("infrastack-simchain/1.0"))
+            case "eth_syncing": return .value(.bool(false))
             case "eth_gasPrice":
-                return .string((try U256(quantity: blocks[Int(head)].full["baseFeePerGas"]!.stringValue!) + U256(1_000_000_000)).quantity)
-            case "eth_blockNumber": return .string(Hex.encodeQuantity(head))
+                return .value(.string((blocks[Int(head)].baseFeePerGas + U256(1_000_000_000)).quantity))
+            case "eth_blockNumber": return .value(.string(Hex.encodeQuantity(head)))
 
             case "eth_getBlockByNumber", "eth_getBlockByHash":
                 let byHash = method == "eth_getBlockByHash"
@@ -212,42 +199,42 @@ public struct SimChainRPC: Sendable {
                     guard let b = p[1].boolValue else { throw RPCError.arg(1, "fullTransactions: expected a boolean") }
                     full = b
                 }
-                guard let b = find(ref, view) else { return .null }
-                return .object(full ? b.full : b.hashesOnly)
+                guard let b = find(ref, view) else { return .value(.null) }
+                return .text(full ? b.fullText : b.hashesOnlyText)
 
             case "eth_getBlockReceipts":
-                guard let b = find(try blockRef(try arg(p, 0, "block"), 0, "block", hashes: true, head: head), view) else { return .null }
-                return .array(b.receipts.map { .object($0) })
+                guard let b = find(try blockRef(try arg(p, 0, "block"), 0, "block", hashes: true, head: head), view) else { return .value(.null) }
+                return .text(JSON.arrayText(b.receiptTexts))
 
             case "eth_getBlockTransactionCountByNumber", "eth_getBlockTransactionCountByHash":
                 let byHash = method.hasSuffix("Hash")
                 let v = try arg(p, 0, byHash ? "blockHash" : "blockNumber")
                 let ref: BlockRef = byHash ? .hash(try hash(v, 0, "blockHash")) : try blockRef(v, 0, "blockNumber", hashes: false, head: head)
-                guard let b = find(ref, view) else { return .null }
-                return .string(Hex.encodeQuantity(UInt64(b.transactions.count)))
+                guard let b = find(ref, view) else { return .value(.null) }
+                return .value(.string(Hex.encodeQuantity(UInt64(b.transactionCount))))
 
             case "eth_getTransactionByHash", "eth_getTransactionReceipt":
                 let h = try hash(try arg(p, 0, "transactionHash"), 0, "transactionHash")
-                guard let (n, i) = view.txByHash[h] else { return .null }
+                guard let (n, i) = view.txByHash[h] else { return .value(.null) }
                 let b = blocks[Int(n)]
-                return .object(method == "eth_getTransactionByHash" ? b.transactions[i] : b.receipts[i])
+                return .text(method == "eth_getTransactionByHash" ? b.transactionTexts[i] : b.receiptTexts[i])
 
             case "eth_getTransactionByBlockNumberAndIndex", "eth_getTransactionByBlockHashAndIndex":
                 let byHash = method.contains("Hash")
                 let v = try arg(p, 0, byHash ? "blockHash" : "blockNumber")
                 let ref: BlockRef = byHash ? .hash(try hash(v, 0, "blockHash")) : try blockRef(v, 0, "blockNumber", hashes: false, head: head)
                 let i = try quantity(try arg(p, 1, "index"), 1, "index")
-                guard let b = find(ref, view), i < UInt64(b.transactions.count) else { return .null }
-                return .object(b.transactions[Int(i)])
+                guard let b = find(ref, view), i < UInt64(b.transactionCount) else { return .value(.null) }
+                return .text(b.transactionTexts[Int(i)])
 
             case "eth_getBalance", "eth_getTransactionCount", "eth_getCode":
                 let a = try address(try arg(p, 0, "address"), 0, "address")
                 let b = try required(try blockRef(p.count > 1 && !p[1].isNull ? p[1] : .string("latest"), 1, "block", hashes: true, head: head), view)
                 let acct = ledger.account(a, at: b.number)
                 switch method {
-                case "eth_getBalance": return .string(acct.balance.quantity)
-                case "eth_getTransactionCount": return .string(Hex.encodeQuantity(acct.nonce))
-                default: return .string(Hex.encode(acct.code))
+                case "eth_getBalance": return .value(.string(acct.balance.quantity))
+                case "eth_getTransactionCount": return .value(.string(Hex.encodeQuantity(acct.nonce)))
+                default: return .value(.string(Hex.encode(acct.code)))
                 }
 
             case "eth_getStorageAt":
@@ -260,10 +247,10 @@ public struct SimChainRPC: Sendable {
                 guard slotBytes.count <= 32 else { throw RPCError.arg(1, "storageSlot: longer than 32 bytes") }
                 let b = try required(try blockRef(p.count > 2 && !p[2].isNull ? p[2] : .string("latest"), 2, "block", hashes: true, head: head), view)
                 let slot = Hash32(unchecked: [UInt8](repeating: 0, count: 32 - slotBytes.count) + slotBytes)
-                return .string(ledger.slot(a, slot, at: b.number).hex)
+                return .value(.string(ledger.slot(a, slot, at: b.number).hex))
 
             case "eth_getLogs":
-                return .array(try logs(try arg(p, 0, "filter"), view, head: head).map(\.json))
+                return .text(JSON.arrayText(try logs(try arg(p, 0, "filter"), view, head: head).lazy.map(\.text)))
 
             case "debug_traceBlockByNumber", "debug_traceBlockByHash":
                 let byHash = method.hasSuffix("Hash")
@@ -274,13 +261,13 @@ public struct SimChainRPC: Sendable {
                     if case .number(let n) = ref { throw RPCError(code: -32000, message: "block #\(n) not found") }
                     throw RPCError(code: -32000, message: "block \(v.stringValue ?? "") not found")
                 }
-                return .array(b.trace)
+                return .text(JSON.arrayText(b.traceTexts))
 
             case "debug_traceTransaction":
                 let h = try hash(try arg(p, 0, "transactionHash"), 0, "transactionHash")
                 try checkTracer(p, 1)
                 guard let (n, i) = view.txByHash[h] else { throw RPCError(code: -32000, message: "transaction \(h.hex) not found") }
-                return blocks[Int(n)].trace[i]["result"]!
+                return .value(SimBlock.tree(blocks[Int(n)].traceTexts[i])["result"]!)
 
             case "optimism_syncStatus" where chain.options.opSyncStatus:
                 // op-node's shape: L2 block references with the number as a JSON number.
@@ -288,8 +275,8 @@ public struct SimChainRPC: Sendable {
                     let n = head > distance ? head - distance : 0
                     return .object(["number": .number(String(n)), "hash": .string(blocks[Int(n)].hash.hex)])
                 }
-                return .object(["unsafe_l2": ref(0), "safe_l2": ref(SimChainOptions.opSafeDistance),
-                                "finalized_l2": ref(SimChainOptions.opFinalizedDistance)])
+                return .value(.object(["unsafe_l2": ref(0), "safe_l2": ref(SimChainOptions.opSafeDistance),
+                                        "finalized_l2": ref(SimChainOptions.opFinalizedDistance)]))
 
             default:
                 throw RPCError(code: -32601, message: "the method \(method) does not exist/is not available")
