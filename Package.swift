@@ -54,7 +54,7 @@ let package = Package(
 
         // domain
         // resumable exports of blocks, transactions, logs and state as gzip JSON lines, to a directory or S3
-        .target(name: "Export", dependencies: ["Gzip", "ObjectStore", "Net", "Chain"], path: "Sources/domain/Export"),
+        .target(name: "Export", dependencies: ["Gzip", "ObjectStore", "Net", "Chain", "Telemetry"], path: "Sources/domain/Export"),
         // the chain index: verified blocks applied and rewound in LMDB, and reads of one snapshot
         .target(name: "ChainIndex", dependencies: ["Chain", "ByteCodec", "Storage"], path: "Sources/domain/ChainIndex"),
         // the admin plane's tenant state: organisations, users, roles, API keys, chain ownership
@@ -103,7 +103,7 @@ let package = Package(
                                              "Consensus", "Storage", "Net", "Chain", "Telemetry"],
                 path: "Sources/app/Node"),
         // the one binary every node runs, plus operator commands
-        .executableTarget(name: "infrastack", dependencies: ["Backup", "Node", "NodeConfig", "Edge", "Net", "Chain", "ChainIndex", "SimChain", "Export"], path: "Sources/app/infrastack"),
+        .executableTarget(name: "infrastack", dependencies: ["Backup", "Node", "NodeConfig", "Edge", "Net", "Chain", "ChainIndex", "SimChain", "Export", "Telemetry"], path: "Sources/app/infrastack"),
 
         // helpers shared by the test targets (seeded randomness)
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -125,7 +125,7 @@ let package = Package(
                                                     "Telemetry", "Chain", "ByteCodec", "Hashing", "ChainIndex", "ChainFollower", "Upstream", "SimChain", "PeerTransport", "TestSupport"]),
         .testTarget(name: "SimChainTests", dependencies: ["SimChain", "Chain", "Net", "TestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry"]),
-        .testTarget(name: "ExportTests", dependencies: ["Export", "Gzip", "Hashing", "TestSupport"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Gzip", "Hashing", "Telemetry", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

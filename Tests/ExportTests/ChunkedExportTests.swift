@@ -2,6 +2,7 @@ import Chain
 @testable import Export
 import Foundation
 import Gzip
+@testable import Telemetry
 import Testing
 
 /// The chunking and resume logic over fake sources: chunk boundaries, a run cut short that

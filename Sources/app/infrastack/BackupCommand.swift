@@ -3,6 +3,7 @@ import Chain
 import Foundation
 import Net
 import Synchronization
+import Telemetry
 
 /// `infrastack backup create|list|status` and `infrastack restore`.
 enum BackupCommand {
@@ -117,23 +118,22 @@ enum RestoreCommand {
                 toIndex = n
             }
             let started = Date()
-            // Per step (download, checksum, replay): when it began and when it last printed.
-            let shown = Mutex<(step: String, began: Double, last: Double)>(("", 0, 0))
+            // One meter per step (download, checksum, replay), so each shows its own rate and ETA.
+            let meter = Mutex<(step: String, meter: ProgressMeter?)>(("", nil))
             let out = try Restore.run(Restore.Request(target: target, backup: o.values["backup"], dataDir: dataDir, membership: membership,
                                                       toIndex: toIndex, clusterId: o.values["cluster-id"])) { step, done, total in
-                let now = Date().timeIntervalSince1970
-                let began: Double? = shown.withLock { s in
-                    if s.step != step { s = (step, now, now); return nil }
-                    guard now - s.last >= 1 || done == total else { return nil }
-                    s.last = now
-                    return s.began
+                guard total > 0 else { return }
+                meter.withLock { m in
+                    if m.step != step {
+                        m.meter?.finish()
+                        m = (step, ProgressMeter(what: "restore \(step)", unit: step == "replay" ? "entries" : "bytes", total: UInt64(total)) {
+                            FileHandle.standardError.write(Data(($0 + "\n").utf8))
+                        })
+                    }
+                    m.meter!.reached(UInt64(done))
                 }
-                guard total > 0, let began else { return }
-                let rate = Double(done) / max(0.001, now - began)
-                let eta = rate > 0 ? Int(Double(total - done) / rate) : 0
-                let unit = step == "replay" ? "entries" : "bytes"
-                FileHandle.standardError.write(Data("\(step): \(done) of \(total) \(unit) (\(done * 100 / total) %), \(Int(rate)) \(unit)/s, ETA \(eta) s\n".utf8))
             }
+            meter.withLock { $0.meter?.finish() }
             print("""
             restored backups/\(out.manifest.name) (node \(out.manifest.nodeId), applied \(out.manifest.appliedIndex)) into \(dataDir)
             replayed \(out.entriesReplayed) shipped entries from \(out.segmentsApplied) segments: applied index \(out.appliedIndex), term \(out.appliedTerm), digest \(out.digest)

@@ -2,6 +2,7 @@ import Chain
 import ChainIndex
 import Export
 import Foundation
+import Telemetry
 
 /// `infrastack export blocks|transactions|logs|state`: a running node's chain data as
 /// gzip-compressed JSON lines, in chunks, to a directory or S3; resumable.

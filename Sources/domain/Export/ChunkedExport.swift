@@ -1,6 +1,7 @@
 import Foundation
 import ObjectStore
 import Gzip
+import Telemetry
 
 /// The next chunk an export makes.
 public struct PlannedChunk: Equatable, Sendable {

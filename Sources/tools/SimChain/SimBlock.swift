@@ -10,10 +10,11 @@ public struct SimBlock: Sendable {
     public let number: UInt64
     public let hash: Hash32
     public let parentHash: Hash32
-    /// eth_getBlockByNumber result with full transaction objects.
-    public let fullText: [UInt8]
-    /// The same with transaction hashes only.
+    /// eth_getBlockByNumber result with transaction hashes only.
     public let hashesOnlyText: [UInt8]
+    /// Where its `transactions` array is, so the full block is composed from it and the
+    /// transaction texts rather than stored twice.
+    let transactionsArray: Range<Int>
     public let transactionTexts: [[UInt8]]
     public let transactionHashes: [Hash32]
     public let receiptTexts: [[UInt8]]
@@ -33,8 +34,20 @@ public struct SimBlock: Sendable {
         self.number = number
         self.hash = hash
         self.parentHash = parentHash
-        fullText = JSON.serializedBytes(.object(full))
-        hashesOnlyText = JSON.serializedBytes(.object(hashesOnly))
+        // JSON.write's object layout, noting where the transactions array lies.
+        var text: [UInt8] = [UInt8(ascii: "{")], array: Range<Int>?
+        for (i, (k, v)) in hashesOnly.pairs.enumerated() {
+            if i > 0 { text.append(UInt8(ascii: ",")) }
+            JSON.writeString(k, to: &text)
+            text.append(UInt8(ascii: ":"))
+            let start = text.count
+            JSON.write(v, to: &text)
+            if k == "transactions" { array = start..<text.count }
+        }
+        text.append(UInt8(ascii: "}"))
+        precondition(array != nil, "block \(number) has a transactions array")
+        hashesOnlyText = text
+        transactionsArray = array!
         transactionTexts = transactions.map { JSON.serializedBytes(.object($0)) }
         self.transactionHashes = transactionHashes
         receiptTexts = receipts.map { JSON.serializedBytes(.object($0)) }
@@ -42,6 +55,18 @@ public struct SimBlock: Sendable {
         traceTexts = trace.map(JSON.serializedBytes)
         self.stateRoot = stateRoot
         baseFeePerGas = try! U256(quantity: full["baseFeePerGas"]!.stringValue!)
+        assert(hashesOnlyText == JSON.serializedBytes(.object(hashesOnly)), "the hashes-only text is JSON.write's")
+        assert(fullText == JSON.serializedBytes(.object(full)), "the composed full block is JSON.write's")
+    }
+
+    /// eth_getBlockByNumber result with full transaction objects.
+    public var fullText: [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(hashesOnlyText.count + transactionTexts.reduce(0) { $0 + $1.count + 1 })
+        out += hashesOnlyText[..<transactionsArray.lowerBound]
+        out += JSON.arrayText(transactionTexts)
+        out += hashesOnlyText[transactionsArray.upperBound...]
+        return out
     }
 
     public var transactionCount: Int { transactionHashes.count }

@@ -46,11 +46,15 @@ public final class SimChain: @unchecked Sendable {
         public let replaced: [Hash32]
     }
 
-    public init(options: SimChainOptions) {
+    /// `mined` is told the count after each pregenerated block (a long history takes minutes).
+    public init(options: SimChainOptions, mined: (Int) -> Void = { _ in }) {
         self.options = options
         lock.withLock {
             appendLocked(number: 0)
-            for _ in 0..<options.pregenerate { mineLocked() }
+            for i in 0..<options.pregenerate {
+                mineLocked()
+                mined(i + 1)
+            }
         }
     }
 

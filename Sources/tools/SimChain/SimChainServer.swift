@@ -22,7 +22,11 @@ public final class SimChainServer: @unchecked Sendable {
     public init(options: SimChainOptions, listen: SocketAddress? = nil, logger: Logger = Logger(component: "simchain")) throws {
         try options.validate()
         self.logger = logger
-        chain = SimChain(options: options)
+        let meter = ProgressMeter(what: "mined", unit: "blocks", total: UInt64(options.pregenerate), interval: 5) {
+            logger.info("mining the history", [("progress", $0)])
+        }
+        chain = SimChain(options: options) { meter.reached(UInt64($0)) }
+        if options.pregenerate > 0 { meter.finish() }
         loop = try EventLoop(name: "simchain")
         let rpc = SimChainRPC(chain: chain, replay: options.replay ? try ReplayCache(rpc: SimChainRPC(chain: chain), through: chain.headNumber) : nil)
         http = try HTTPServer(address: listen ?? SocketAddress(host: "127.0.0.1", port: 0), loop: loop) { req in rpc.handle(req) }

@@ -10,7 +10,7 @@ public final class ProgressMeter {
     let interval: Double
     let now: () -> Double
     let emit: (String) -> Void
-    private(set) var done: UInt64 = 0
+    public private(set) var done: UInt64 = 0
     private var base: UInt64 = 0
     private var started: Double
     private var lastEmit: Double?
@@ -36,6 +36,9 @@ public final class ProgressMeter {
         lastEmit = t
         emit(line(at: t))
     }
+
+    /// The count reached so far, for work that reports totals rather than increments.
+    public func reached(_ n: UInt64) { advance(n - min(n, done)) }
 
     /// Units counted for work that is being redone.
     public func retract(_ n: UInt64) { done -= min(n, done - base) }
