@@ -103,7 +103,7 @@ public final class NodeRuntime: @unchecked Sendable {
         let limiterLog = logger.with("module", "edge")
         let lastComplaint = Mutex<UInt64>(0)
         let usage = UsageRecorder(nodeId: config.nodeId)
-        let rpcReadings = Mutex<RPCReadings?>(nil), outages = Mutex<NoLeaderWatch?>(nil)
+        let rpcReadings = Mutex<RPCReadings?>(nil), outages = Mutex<NoLeaderWatch?>(nil), audits = Mutex<AuditRelay?>(nil)
         transport.onMessage = { from, type, payload in
             let now = unixMillis()
             do {
@@ -112,6 +112,7 @@ public final class NodeRuntime: @unchecked Sendable {
                 case UsageRecorder.frameType: try usage.receive(from: from, payload)
                 case RPCReadings.frameType: try rpcReadings.withLock { $0 }?.receive(from: from, payload, nowMillis: now)
                 case NoLeaderWatch.frameType: try outages.withLock { $0 }?.receive(from: from, payload)
+                case AuditRelay.frameType: try audits.withLock { $0 }?.receive(from: from, payload)
                 default: node.receive(from: from, type: type, payload: payload)
                 }
             } catch {
@@ -146,7 +147,9 @@ public final class NodeRuntime: @unchecked Sendable {
         }
         self.accessLog = accessLog
         let api = NodeAPI(node: node, config: config, metrics: metrics, rateLimiter: limiter, usage: usage, accessLog: accessLog, indexerStatus: { indexer?.status }, chainStatuses: { chains.statuses },
-                          peerStatus: { peers.status() }, backups: backups)
+                          peerStatus: { peers.status() }, backups: backups,
+                          peerSend: { [transport] peer, type, payload in transport.send(to: peer, type: type, payload: payload) })
+        audits.withLock { $0 = api.auditRelay }
         let httpTLS = try config.httpTLS.map { try Self.httpTLSContext($0) }
         http = try HTTPServer(address: config.httpListen, loop: httpLoop, moreLoops: moreHTTPLoops, handler: { req in api.respond(req) },
                               webSocket: { req in api.webSocket(req) }, shouldContinue: { head in api.earlyRefusal(head) },

@@ -9,7 +9,8 @@ import Tenancy
 /// debug key-value store, which is a test facility), an entry in the replicated,
 /// hash-chained audit log (`GET /v1/audit`). The entry is proposed by the node that executed
 /// the change (the leader: a follower that forwarded it leaves it to the leader, which
-/// records the client's address the follower passed on); it does not delay the answer.
+/// records the client's address the follower passed on; a change a follower ran itself goes
+/// to the leader through `AuditRelay`); it does not delay the answer.
 struct AuditHook: EdgeHook {
     let logger: Logger
     /// Proposes an entry, asynchronously; nil records log lines only (tests, tools).

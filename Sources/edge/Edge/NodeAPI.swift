@@ -39,6 +39,8 @@ public final class NodeAPI: Sendable {
     /// JSON-RPC, GraphQL and REST reads of the chain.
     let reads: ReadGateway
     let admin: AdminAPI
+    /// Audit entries into the log, through the leader when a follower executed the change.
+    public let auditRelay: AuditRelay
     /// Route → authenticate → hooks → handler, for every request and upgrade.
     let pipeline: RequestPipeline
 
@@ -55,7 +57,8 @@ public final class NodeAPI: Sendable {
                 rateLimiter: ClusterRateLimiter? = nil, usage: UsageRecorder? = nil, accessLog: AccessLog? = nil,
                 indexerStatus: @escaping @Sendable () -> Indexer.Status? = { nil },
                 chainStatuses: @escaping @Sendable () -> [ChainRunStatus] = { [] },
-                peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus], backups: BackupAgent? = nil) {
+                peerStatus: @escaping @Sendable () -> [UInt64: PeerStatus], backups: BackupAgent? = nil,
+                peerSend: (@Sendable (UInt64, UInt8, [UInt8]) -> Void)? = nil) {
         self.backups = backups
         self.node = node
         self.config = config
@@ -85,6 +88,8 @@ public final class NodeAPI: Sendable {
         }
         let limiter = rateLimiter ?? ClusterRateLimiter(selfId: config.nodeId, windowMillis: UInt64(config.rateLimit.windowSeconds) * 1000)
         self.rateLimiter = limiter
+        let relay = AuditRelay(node: node, selfId: config.nodeId, logger: node.logger.with("module", "edge"), send: peerSend)
+        auditRelay = relay
         let usage = usage ?? UsageRecorder(nodeId: config.nodeId)
         self.usage = usage
         var later: [any EdgeHook] = [UsageHook(recorder: usage)]
@@ -92,12 +97,7 @@ public final class NodeAPI: Sendable {
         let limits = RateLimitHook(limiter: limiter, defaultPerMinute: config.rateLimit.perMinute,
                                    members: { [node] in Set(node.report.status.conf.members) })
         pipeline = RequestPipeline(authenticator: Authenticator(apiKeys: config.apiKeys, adminToken: config.adminToken, metricsToken: config.metricsToken, tenantKey: tenantKey, userByToken: userByToken),
-                                   hooks: [AuditHook(logger: node.logger.with("module", "edge"), record: { [node] entry in
-                                       node.propose(raw: TenantCommand.audit(entry).encoded()) { outcome in
-                                           if case .applied = outcome { return }
-                                           node.logger.warn("audit_entry_not_recorded", [("action", entry.action), ("outcome", "\(outcome)")])
-                                       }
-                                   }, subject: { admin.auditSubject($0) }), limits] + later,
+                                   hooks: [AuditHook(logger: node.logger.with("module", "edge"), record: { relay.record($0) }, subject: { admin.auditSubject($0) }), limits] + later,
                                    servesAdmin: { adminListen == nil || $0 == .admin },
                                    adminPrecheck: { admin.precheck($0) }, metrics: EdgeMetrics(registry: metrics))
     }
